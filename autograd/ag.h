@@ -1,0 +1,368 @@
+/* ag.h — ember's reverse-mode autograd engine: tensors, the per-step arena, the tape, ops, gradcheck.
+ *
+ * How it fits together (read this first):
+ *
+ *   ag_graph *g = ag_graph_new(0);            // one per training thread; owns an arena + a tape
+ *   for (step...) {
+ *       ag_tensor *h = ag_gather_rows(g, emb, ids);         // ops allocate outputs from the arena
+ *       ag_tensor *loss = ag_cross_entropy(g, ag_matmul(g, h, w, false, true), y, -1, AG_MEAN);
+ *       ag_backward(g, loss);                 // walks the tape in reverse, += into every grad
+ *       optimizer step over the parameters;   // parameters live outside the arena
+ *       ag_graph_reset(g);                    // O(1): every activation, saved tensor and node is gone
+ *   }
+ *
+ * - Tensors are contiguous, row-major, at most 4 dims, f32 (values) or i32 (ids).
+ * - Parameters (AG_PARAM) are long-lived; their grads accumulate across backward calls until zeroed.
+ * - Everything else an op creates comes from the graph's arena and dies at ag_graph_reset().
+ * - An op records a tape node only when an input requires grad and no no_grad scope is open.
+ * - Each op has one forward and one backward kernel side by side (autograd/ops_*.c); the backward
+ *   accumulates with += into its inputs' grads. The one-line formula of every op is given below.
+ * - Programming errors (shape mismatch in code) abort via AG_CHECK with the op name, shapes, file
+ *   and line. User-input errors never abort: functions return a status and set ag_error_set().
+ */
+#ifndef EMBER_AG_H
+#define EMBER_AG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AG_MAX_DIMS 4
+
+/* ------------------------------------------------------------------------------------------------
+ * Errors (DESIGN.md §6). Library functions that can fail on user input return a negative status
+ * (or NULL) and leave a message in a thread-local buffer; the CLI prints it and exits non-zero.
+ * --------------------------------------------------------------------------------------------- */
+
+/* Formats a message into this thread's error buffer and returns -1 (so `return ag_error_set(...)`). */
+int ag_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prepends "prefix: " to the current message (adds context while unwinding, e.g. a file name). */
+int ag_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last message set on this thread ("" if none). Valid until the next ag_error_set. */
+const char *ag_error_msg(void);
+void ag_error_clear(void);
+
+/* Programming-error check: prints op, message, file:line and aborts. Never use for user input. */
+#define AG_CHECK(cond, op, ...)                                                                    \
+    do {                                                                                           \
+        if (!(cond)) ag_fatal_(op, __FILE__, __LINE__, __VA_ARGS__);                               \
+    } while (0)
+_Noreturn void ag_fatal_(const char *op, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Aborting allocation helpers for memory the program cannot run without (out-of-memory is fatal). */
+void *ag_xmalloc(size_t bytes);
+void *ag_xcalloc(size_t n, size_t size);
+void *ag_xrealloc(void *p, size_t bytes);
+void *ag_xaligned(size_t bytes); /* 64-byte aligned, free with free() */
+char *ag_xstrdup(const char *s);
+
+/* ------------------------------------------------------------------------------------------------
+ * Random numbers: xoshiro256**; the whole state is 4 words so checkpoints can store it exactly.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ag_rng {
+    uint64_t s[4];
+} ag_rng;
+
+void ag_rng_seed(ag_rng *r, uint64_t seed);           /* splitmix64 expansion of seed */
+uint64_t ag_rng_next(ag_rng *r);                      /* 64 random bits */
+uint32_t ag_rng_below(ag_rng *r, uint32_t n);         /* uniform in [0, n), unbiased */
+float ag_rng_uniform(ag_rng *r);                      /* uniform in [0, 1) with 24 bits */
+double ag_rng_uniform_d(ag_rng *r);                   /* uniform in [0, 1) with 53 bits */
+float ag_rng_normal(ag_rng *r);                       /* standard normal (Box–Muller, no cache) */
+
+/* ------------------------------------------------------------------------------------------------
+ * Tensors
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ag_dtype { AG_F32 = 0, AG_I32 = 1 } ag_dtype;
+
+enum {
+    AG_PARAM = 1u << 0,         /* long-lived parameter: grad accumulates until ag_zero_grad */
+    AG_REQUIRES_GRAD = 1u << 1, /* ops on it are recorded; backward fills its grad */
+    AG_SPARSE_GRAD = 1u << 2,   /* gather_rows on it yields a row-sparse grad (t->sgrad) */
+    AG_OWNS_DATA = 1u << 3,     /* heap tensor that frees its data in ag_tensor_free */
+    AG_OWNS_GRAD = 1u << 4,     /* heap tensor that frees its grad in ag_tensor_free */
+    AG_HEAP = 1u << 5,          /* the struct itself is heap-allocated (ag_tensor_alloc/wrap/view) */
+};
+
+/* Row-sparse gradient of a [rows, width] parameter: n (row id, row) entries, ids may repeat until
+ * coalesced. Heap-owned by the tensor; grows as needed; emptied by ag_zero_grad. */
+typedef struct ag_sparse_grad {
+    int64_t n, cap, width;
+    int32_t *rows; /* [n] */
+    float *vals;   /* [n, width] */
+} ag_sparse_grad;
+
+struct ag_node;
+
+typedef struct ag_tensor {
+    ag_dtype dtype;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    int64_t numel;
+    void *data;            /* numel elements, contiguous row-major */
+    float *grad;           /* dense grad, numel floats, or NULL until first needed */
+    ag_sparse_grad *sgrad; /* row-sparse grad (AG_SPARSE_GRAD params), or NULL */
+    uint32_t flags;
+    const char *name;      /* optional, for messages; not owned */
+    struct ag_node *node;  /* the tape node that produced it, NULL for leaves */
+} ag_tensor;
+
+static inline float *ag_f32(const ag_tensor *t) { return (float *)t->data; }
+static inline int32_t *ag_i32(const ag_tensor *t) { return (int32_t *)t->data; }
+static inline bool ag_requires_grad(const ag_tensor *t) { return (t->flags & AG_REQUIRES_GRAD) != 0; }
+
+/* Writes "[2, 3, 4]" into buf (size >= 64) and returns buf. */
+const char *ag_shape_str(const ag_tensor *t, char *buf, size_t size);
+bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
+int64_t ag_shape_numel(int ndim, const int64_t *shape);
+
+/* Heap tensors (parameters, datasets, tests). data is 64-byte aligned and zeroed. */
+ag_tensor *ag_tensor_alloc(ag_dtype dt, int ndim, const int64_t *shape);
+/* A heap tensor describing existing memory (not owned). */
+ag_tensor *ag_tensor_wrap(ag_dtype dt, int ndim, const int64_t *shape, void *data);
+/* A second heap tensor over the same data with its own grad state (per-thread views of shared
+ * weights for Hogwild training: each thread's sparse grads stay its own). */
+ag_tensor *ag_tensor_view(const ag_tensor *src);
+void ag_tensor_free(ag_tensor *t); /* frees what the tensor owns; NULL is fine */
+/* Marks a heap tensor as a parameter that requires grad (allocates nothing). */
+void ag_tensor_set_param(ag_tensor *t, bool sparse_grad);
+/* Dense grad buffer of a heap tensor: allocated zeroed on first use, owned by the tensor. */
+float *ag_tensor_grad(ag_tensor *t);
+/* Zeroes a parameter's dense grad (if any) and empties its sparse grad. */
+void ag_zero_grad(ag_tensor *t);
+
+/* Appends n rows to t's sparse grad (allocating it on first use). rows: [n], vals: [n, width]. */
+void ag_sparse_grad_add(ag_tensor *t, int64_t n, const int32_t *rows, const float *vals);
+/* Sums duplicate rows in place; afterwards rows are strictly increasing. */
+void ag_sparse_grad_coalesce(ag_sparse_grad *sg);
+
+/* ------------------------------------------------------------------------------------------------
+ * The per-step arena: bump allocation, 64-byte aligned, grows by chaining blocks, reset in O(1).
+ * After a reset the arena keeps one block as large as the peak, so steady-state steps allocate
+ * nothing from the system.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ag_arena ag_arena;
+
+ag_arena *ag_arena_new(size_t initial_bytes);
+void ag_arena_free(ag_arena *a);
+void *ag_arena_alloc(ag_arena *a, size_t bytes);  /* never NULL (aborts on OOM) */
+void *ag_arena_calloc(ag_arena *a, size_t bytes);
+void ag_arena_reset(ag_arena *a);
+size_t ag_arena_used(const ag_arena *a);     /* bytes handed out since the last reset */
+size_t ag_arena_reserved(const ag_arena *a); /* bytes held from the system */
+
+/* ------------------------------------------------------------------------------------------------
+ * The graph: arena + tape + modes. One per thread.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ag_graph ag_graph;
+
+/* Backward kernel of one node: reads n->out->grad, accumulates (+=) into inputs' grads. */
+typedef void (*ag_backward_fn)(ag_graph *g, struct ag_node *n);
+
+#define AG_NODE_MAX_INPUTS 4
+typedef struct ag_node {
+    int op;                      /* ag_op id (for names and debugging) */
+    ag_backward_fn backward;
+    ag_tensor *out;
+    int nin;
+    ag_tensor *in[AG_NODE_MAX_INPUTS]; /* inputs; ops with more use `ins` */
+    ag_tensor **ins;             /* arena array of nin inputs when nin > AG_NODE_MAX_INPUTS, else == in */
+    float fp[4];                 /* op parameters (scalars) */
+    int64_t ip[8];               /* op parameters (axes, flags, sizes) */
+    void *saved;                 /* op-specific saved buffer from the arena */
+    struct ag_node *prev;        /* previous node on the tape (backward walks this list) */
+} ag_node;
+
+ag_graph *ag_graph_new(size_t arena_bytes); /* 0 = default (16 MiB initial) */
+void ag_graph_free(ag_graph *g);
+void ag_graph_reset(ag_graph *g);           /* drops all nodes and arena tensors in O(1) */
+ag_arena *ag_graph_arena(ag_graph *g);
+int64_t ag_graph_nodes(const ag_graph *g);  /* nodes on the tape */
+
+void ag_set_training(ag_graph *g, bool training); /* dropout on/off; default true */
+bool ag_is_training(const ag_graph *g);
+ag_rng *ag_graph_rng(ag_graph *g);                /* seeded with 0 by default */
+void ag_no_grad_begin(ag_graph *g);               /* nestable */
+void ag_no_grad_end(ag_graph *g);
+bool ag_grad_enabled(const ag_graph *g);
+
+/* Arena tensors: live until ag_graph_reset. ag_new leaves data uninitialised. */
+ag_tensor *ag_new(ag_graph *g, ag_dtype dt, int ndim, const int64_t *shape);
+ag_tensor *ag_zeros(ag_graph *g, ag_dtype dt, int ndim, const int64_t *shape);
+ag_tensor *ag_from_f32(ag_graph *g, int ndim, const int64_t *shape, const float *src); /* copies */
+ag_tensor *ag_from_i32(ag_graph *g, int ndim, const int64_t *shape, const int32_t *src);
+ag_tensor *ag_scalar(ag_graph *g, float v);
+/* Arena leaf that requires grad (inputs for gradcheck and tests). */
+ag_tensor *ag_leaf(ag_graph *g, int ndim, const int64_t *shape, const float *src);
+
+#define AG_NARGS_(...) AG_NARGS_I_(__VA_ARGS__, 4, 3, 2, 1, 0)
+#define AG_NARGS_I_(a, b, c, d, n, ...) n
+/* AG_SHAPE(2, 3) expands to `2, (int64_t[]){2, 3}`: pass as the (ndim, shape) pair. */
+#define AG_SHAPE(...) AG_NARGS_(__VA_ARGS__), (const int64_t[]){__VA_ARGS__}
+
+/* Recording. Called by ops after computing the forward: if any input requires grad and grad is
+ * enabled, appends a node, marks out as requiring grad and returns the node (for the op to fill
+ * fp/ip/saved); otherwise returns NULL and records nothing. */
+ag_node *ag_record(ag_graph *g, int op, ag_backward_fn bw, ag_tensor *out, int nin, ag_tensor *const *in);
+
+/* Grad buffer of t for use inside backward kernels: allocated zeroed on first use (arena for
+ * arena tensors, heap for heap tensors). */
+float *ag_grad(ag_graph *g, ag_tensor *t);
+
+/* Reverse pass from a scalar (numel == 1) tensor, seeded with 1. */
+void ag_backward(ag_graph *g, ag_tensor *loss);
+/* Reverse pass from any tensor with an explicit seed gradient (numel floats). */
+void ag_backward_seed(ag_graph *g, ag_tensor *out, const float *seed);
+
+/* ------------------------------------------------------------------------------------------------
+ * Ops. Enum ids end in AG_OP_COUNT; ag_op_name() maps them to names (static_assert keeps in step).
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ag_op {
+    AG_OP_NONE = 0,
+    /* elementwise binary (NumPy broadcasting) */
+    AG_OP_ADD, AG_OP_SUB, AG_OP_MUL, AG_OP_DIV,
+    /* scalar */
+    AG_OP_ADD_SCALAR, AG_OP_MUL_SCALAR,
+    /* unary */
+    AG_OP_NEG, AG_OP_EXP, AG_OP_LOG, AG_OP_SQRT, AG_OP_POW, AG_OP_TANH, AG_OP_SIGMOID,
+    AG_OP_LOG_SIGMOID, AG_OP_RELU, AG_OP_GELU_TANH, AG_OP_GELU_ERF, AG_OP_SILU, AG_OP_CLAMP,
+    /* linear algebra */
+    AG_OP_MATMUL,
+    /* reductions */
+    AG_OP_SUM, AG_OP_MEAN, AG_OP_MAX,
+    /* softmax family */
+    AG_OP_SOFTMAX, AG_OP_LOG_SOFTMAX, AG_OP_CROSS_ENTROPY,
+    /* shape */
+    AG_OP_RESHAPE, AG_OP_PERMUTE, AG_OP_CONCAT, AG_OP_SLICE,
+    /* indexing */
+    AG_OP_GATHER_ROWS, AG_OP_SCATTER_ADD,
+    /* normalisation, regularisation */
+    AG_OP_LAYER_NORM, AG_OP_RMS_NORM, AG_OP_DROPOUT, AG_OP_MASKED_FILL,
+    AG_OP_L2_NORMALIZE, AG_OP_COSINE_SIM,
+    /* fused */
+    AG_OP_SGNS_LOSS, AG_OP_ATTENTION,
+    /* added by nn (positional encodings, conv) */
+    AG_OP_ROPE, AG_OP_CONV2D,
+    AG_OP_COUNT
+} ag_op;
+
+const char *ag_op_name(int op);
+
+enum ag_reduction { AG_MEAN = 0, AG_SUM = 1 };
+#define AG_ALL_AXES (-100) /* axis value for reductions over every element */
+
+/* Elementwise binary with NumPy broadcasting: out = a ∘ b, shape = broadcast(a, b).
+ * Backward reduces the grad over broadcast dimensions. */
+ag_tensor *ag_add(ag_graph *g, ag_tensor *a, ag_tensor *b); /* a + b;  da = g, db = g */
+ag_tensor *ag_sub(ag_graph *g, ag_tensor *a, ag_tensor *b); /* a - b;  da = g, db = -g */
+ag_tensor *ag_mul(ag_graph *g, ag_tensor *a, ag_tensor *b); /* a * b;  da = g b, db = g a */
+ag_tensor *ag_div(ag_graph *g, ag_tensor *a, ag_tensor *b); /* a / b;  da = g / b, db = -g a / b² */
+
+ag_tensor *ag_add_scalar(ag_graph *g, ag_tensor *a, float s); /* a + s */
+ag_tensor *ag_mul_scalar(ag_graph *g, ag_tensor *a, float s); /* a * s */
+
+ag_tensor *ag_neg(ag_graph *g, ag_tensor *a);          /* -a */
+ag_tensor *ag_exp(ag_graph *g, ag_tensor *a);          /* e^a;        da = g e^a */
+ag_tensor *ag_log(ag_graph *g, ag_tensor *a);          /* ln a;       da = g / a */
+ag_tensor *ag_sqrt(ag_graph *g, ag_tensor *a);         /* √a;         da = g / (2√a) */
+ag_tensor *ag_pow(ag_graph *g, ag_tensor *a, float p); /* a^p;        da = g p a^(p-1) */
+ag_tensor *ag_tanh(ag_graph *g, ag_tensor *a);         /* tanh a;     da = g (1 - y²) */
+ag_tensor *ag_sigmoid(ag_graph *g, ag_tensor *a);      /* σ(a);       da = g y (1 - y) */
+ag_tensor *ag_log_sigmoid(ag_graph *g, ag_tensor *a);  /* log σ(a), stable; da = g σ(-a) */
+ag_tensor *ag_relu(ag_graph *g, ag_tensor *a);         /* max(a, 0);  da = g [a > 0] */
+ag_tensor *ag_gelu(ag_graph *g, ag_tensor *a);         /* tanh form: ½a(1 + tanh(√(2/π)(a + 0.044715a³))) */
+ag_tensor *ag_gelu_erf(ag_graph *g, ag_tensor *a);     /* erf form:  ½a(1 + erf(a/√2)) */
+ag_tensor *ag_silu(ag_graph *g, ag_tensor *a);         /* a σ(a) */
+ag_tensor *ag_clamp(ag_graph *g, ag_tensor *a, float lo, float hi); /* da = g [lo ≤ a ≤ hi] */
+
+/* Matrix product on OpenBLAS. 2-D: a [M,K] (or [K,M] if ta), b [K,N] (or [N,K] if tb) → [M,N].
+ * Batched: a [..., M, K] with 3 or 4 dims; b either with the same leading dims or 2-D (shared).
+ * Transposes are cblas flags, never copies. da = g bᵀ, db = aᵀ g. */
+ag_tensor *ag_matmul(ag_graph *g, ag_tensor *a, ag_tensor *b, bool ta, bool tb);
+
+/* Reductions over one axis (negative counts from the end) or AG_ALL_AXES. */
+ag_tensor *ag_sum(ag_graph *g, ag_tensor *a, int axis, bool keepdim);
+ag_tensor *ag_mean(ag_graph *g, ag_tensor *a, int axis, bool keepdim);
+ag_tensor *ag_max(ag_graph *g, ag_tensor *a, int axis, bool keepdim); /* grad to the first argmax */
+
+/* Softmax over the last axis. mask: optional additive f32 tensor broadcastable to a (0 or -inf
+ * entries; NULL for none). A row that is all -inf yields zeros, not NaN. */
+ag_tensor *ag_softmax(ag_graph *g, ag_tensor *a, ag_tensor *mask);
+ag_tensor *ag_log_softmax(ag_graph *g, ag_tensor *a, ag_tensor *mask);
+/* Fused log-softmax + NLL. logits [N, C] (or [..., C], flattened), targets i32 [N]; rows whose
+ * target equals ignore_index contribute nothing (and are not counted by AG_MEAN). Scalar out. */
+ag_tensor *ag_cross_entropy(ag_graph *g, ag_tensor *logits, ag_tensor *targets, int ignore_index,
+                            int reduction);
+
+/* Shape ops (copies into contiguous outputs). A dimension of -1 in reshape is inferred. */
+ag_tensor *ag_reshape(ag_graph *g, ag_tensor *a, int ndim, const int64_t *shape);
+ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm);
+ag_tensor *ag_transpose(ag_graph *g, ag_tensor *a, int d0, int d1); /* permute swapping two dims */
+ag_tensor *ag_concat(ag_graph *g, int n, ag_tensor *const *ts, int axis);
+ag_tensor *ag_slice(ag_graph *g, ag_tensor *a, int axis, int64_t start, int64_t len);
+/* Splits a along axis into n parts of the given sizes (sum = shape[axis]); outputs in out[]. */
+void ag_split(ag_graph *g, ag_tensor *a, int axis, int n, const int64_t *sizes, ag_tensor **out);
+
+/* Embedding lookup: weight [V, D], ids i32 [...] → [..., D]. Ids out of range abort (validate user
+ * ids before). If weight has AG_SPARSE_GRAD, backward appends rows to weight->sgrad; otherwise it
+ * scatter-adds into the dense grad. */
+ag_tensor *ag_gather_rows(ag_graph *g, ag_tensor *weight, ag_tensor *ids);
+/* out [nrows, D] = 0; out[ids[i]] += src[i]. src [N, D], ids i32 [N]. dsrc[i] = g[ids[i]]. */
+ag_tensor *ag_scatter_add(ag_graph *g, ag_tensor *src, ag_tensor *ids, int64_t nrows);
+
+/* Normalisation over the last axis. gamma/beta [D] may be NULL (no affine / no shift). */
+ag_tensor *ag_layer_norm(ag_graph *g, ag_tensor *x, ag_tensor *gamma, ag_tensor *beta, float eps);
+ag_tensor *ag_rms_norm(ag_graph *g, ag_tensor *x, ag_tensor *gamma, float eps);
+/* Inverted dropout with the graph's RNG; identity when not training or p == 0. */
+ag_tensor *ag_dropout(ag_graph *g, ag_tensor *x, float p);
+/* out = mask != 0 ? value : x. mask i32, broadcastable to x. dx = g [mask == 0]. */
+ag_tensor *ag_masked_fill(ag_graph *g, ag_tensor *x, ag_tensor *mask, float value);
+/* x / max(‖x‖₂, eps) over the last axis. */
+ag_tensor *ag_l2_normalize(ag_graph *g, ag_tensor *x, float eps);
+/* Cosine similarity over the last axis: a, b [..., D] (same shape) → [...]. */
+ag_tensor *ag_cosine_similarity(ag_graph *g, ag_tensor *a, ag_tensor *b, float eps);
+
+/* Fused skip-gram negative-sampling loss, summed over the batch:
+ *   Σ_b [ −log σ(u_b·v_b) − Σ_k log σ(−u_b·n_{b,k}) ]
+ * u [B, D] (centre vectors), v [B, D] (context vectors), n [B, K, D] (negatives) → scalar. */
+ag_tensor *ag_sgns_loss(ag_graph *g, ag_tensor *u, ag_tensor *v, ag_tensor *n);
+
+/* Fused scaled-dot-product attention, softmax(q kᵀ · scale + bias + masks) v.
+ * q [B, H, T, Dh]; k, v [B, Hkv, S, Dh] with H a multiple of Hkv (grouped-query attention: head h
+ * reads kv head h / (H / Hkv)). causal: query t sees keys s ≤ t + (S - T). key_pad: optional i32
+ * [B, S], nonzero = padding (masked out). bias: optional f32 [H, T, S] added to the scores (ALiBi);
+ * not differentiated. scale: usually 1/√Dh. → [B, H, T, Dh]. */
+ag_tensor *ag_attention(ag_graph *g, ag_tensor *q, ag_tensor *k, ag_tensor *v, bool causal,
+                        ag_tensor *key_pad, ag_tensor *bias, float scale);
+
+/* ------------------------------------------------------------------------------------------------
+ * Gradient checking (usable on any user op). build() must be deterministic in its inputs.
+ * The checker reduces build()'s output to a scalar with fixed random weights, compares the
+ * analytic grads of every input that requires grad with central differences, and reports the
+ * worst relative error |a - n| / max(1e-3 + |a| + |n|... ) per input.
+ * --------------------------------------------------------------------------------------------- */
+typedef ag_tensor *(*ag_build_fn)(ag_graph *g, ag_tensor *const *inputs, void *ctx);
+
+typedef struct ag_gradcheck_result {
+    int ninputs;
+    double worst_rel[16];  /* per input; 0 for inputs that do not require grad */
+    int64_t worst_index[16];
+    double worst;          /* max over inputs */
+} ag_gradcheck_result;
+
+/* inputs: heap or arena tensors; f32 inputs with AG_REQUIRES_GRAD are checked (at most 16).
+ * eps: finite-difference step (1e-3 is right for f32). Returns the result; worst <= tol is a pass. */
+ag_gradcheck_result ag_gradcheck(ag_build_fn build, void *ctx, int ninputs, ag_tensor *const *inputs,
+                                 double eps);
+void ag_gradcheck_print(FILE *f, const char *label, const ag_gradcheck_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBER_AG_H */

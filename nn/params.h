@@ -1,0 +1,62 @@
+/* params.h — named parameter sets: one list for init, counts, grads, freezing and checkpoints.
+ *
+ * Layers register their parameters by PyTorch-style dotted name before any memory exists
+ * (nn_params_add); nn_params_alloc then places every value in one aligned block and every dense
+ * grad in a second block (llm.c's habit: zeroing, norms and checkpoint I/O become single loops),
+ * and initialises each parameter from its recorded init spec with the given RNG.
+ */
+#ifndef EMBER_NN_PARAMS_H
+#define EMBER_NN_PARAMS_H
+
+#include "../autograd/ag.h"
+
+typedef enum nn_init_kind {
+    NN_INIT_ZEROS = 0,
+    NN_INIT_ONES,
+    NN_INIT_CONST,   /* every element = a */
+    NN_INIT_NORMAL,  /* normal(0, a) */
+    NN_INIT_UNIFORM, /* uniform(a, b) */
+    NN_INIT_NONE,    /* left as is (filled by the caller after alloc) */
+} nn_init_kind;
+
+typedef struct nn_param {
+    char *name;        /* dotted name, owned */
+    ag_tensor *t;      /* heap tensor; data (and grad for dense params) point into the blocks */
+    nn_init_kind init;
+    float a, b;        /* init arguments (see nn_init_kind) */
+    bool frozen;       /* no grad is computed; optimizers skip it; its bytes never change */
+} nn_param;
+
+typedef struct nn_params {
+    nn_param *items;
+    int n, cap;
+    float *values;     /* [total] one block for all values (after alloc) */
+    float *grads;      /* [total_dense] one block for the dense grads (sparse params have none) */
+    int64_t total, total_dense;
+    bool allocated;
+} nn_params;
+
+void nn_params_init(nn_params *ps);
+void nn_params_free(nn_params *ps); /* frees tensors, names and blocks */
+
+/* Registers a parameter (before alloc). Aborts on a duplicate name (a programming error).
+ * sparse_grad: gathers from it produce row-sparse grads (embedding tables). */
+ag_tensor *nn_params_add(nn_params *ps, const char *name, int ndim, const int64_t *shape,
+                         nn_init_kind init, float a, float b, bool sparse_grad);
+/* Allocates the blocks and initialises every parameter in registration order from rng. */
+void nn_params_alloc(nn_params *ps, ag_rng *rng);
+/* Re-initialises one parameter from its spec. */
+void nn_param_reinit(nn_param *p, ag_rng *rng);
+
+nn_param *nn_params_find(const nn_params *ps, const char *name); /* NULL if absent */
+/* Freezes (or unfreezes) every parameter whose name matches the fnmatch(3) glob; returns how many
+ * matched. A frozen parameter loses AG_REQUIRES_GRAD so no op records a grad for it. */
+int nn_params_freeze(nn_params *ps, const char *glob, bool frozen);
+/* Number of scalars in parameters whose name starts with prefix (NULL or "" = all). */
+int64_t nn_params_count(const nn_params *ps, const char *prefix);
+int64_t nn_params_count_trainable(const nn_params *ps);
+void nn_params_zero_grad(nn_params *ps);
+/* Prints "name shape count [frozen]" per parameter and the total. */
+void nn_params_print(const nn_params *ps, FILE *f);
+
+#endif

@@ -1,0 +1,81 @@
+/* test_core.c — the engine's plumbing: arena, tape, grad accumulation, no_grad, RNG, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "autograd/ag.h"
+
+static void test_arena_reset_folds_blocks(void **state) {
+    (void)state;
+    ag_arena *a = ag_arena_new(4096);
+    for (int i = 0; i < 100; i++) ag_arena_alloc(a, 1000);
+    size_t peak = ag_arena_reserved(a);
+    assert_true(peak >= 100 * 1024);
+    ag_arena_reset(a);
+    assert_int_equal(ag_arena_used(a), 0);
+    /* After the fold, the same step fits without growing. */
+    for (int i = 0; i < 100; i++) ag_arena_alloc(a, 1000);
+    assert_int_equal(ag_arena_reserved(a), peak);
+    void *p = ag_arena_alloc(a, 1);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    ag_arena_free(a);
+}
+
+static void test_rng_deterministic_and_bounded(void **state) {
+    (void)state;
+    ag_rng a, b;
+    ag_rng_seed(&a, 42);
+    ag_rng_seed(&b, 42);
+    for (int i = 0; i < 1000; i++) assert_true(ag_rng_next(&a) == ag_rng_next(&b));
+    int counts[7] = {0};
+    for (int i = 0; i < 70000; i++) counts[ag_rng_below(&a, 7)]++;
+    for (int i = 0; i < 7; i++) assert_in_range(counts[i], 9400, 10600);
+    double s = 0, s2 = 0;
+    for (int i = 0; i < 100000; i++) {
+        double x = ag_rng_normal(&a);
+        s += x;
+        s2 += x * x;
+    }
+    assert_true(s / 100000 < 0.02 && s / 100000 > -0.02);
+    assert_true(s2 / 100000 > 0.97 && s2 / 100000 < 1.03);
+}
+
+static void test_error_buffer(void **state) {
+    (void)state;
+    assert_int_equal(ag_error_set("bad %s at byte %d", "header", 12), -1);
+    ag_error_prefix("file.bin");
+    assert_string_equal(ag_error_msg(), "file.bin: bad header at byte 12");
+    ag_error_clear();
+    assert_string_equal(ag_error_msg(), "");
+}
+
+static void test_sparse_grad_coalesce(void **state) {
+    (void)state;
+    ag_tensor *w = ag_tensor_alloc(AG_F32, AG_SHAPE(5, 2));
+    ag_tensor_set_param(w, true);
+    int32_t rows[] = {3, 1, 3, 0};
+    float vals[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ag_sparse_grad_add(w, 4, rows, vals);
+    ag_sparse_grad_coalesce(w->sgrad);
+    assert_int_equal(w->sgrad->n, 3);
+    assert_int_equal(w->sgrad->rows[0], 0);
+    assert_int_equal(w->sgrad->rows[1], 1);
+    assert_int_equal(w->sgrad->rows[2], 3);
+    assert_true(w->sgrad->vals[4] == 6.0f && w->sgrad->vals[5] == 8.0f);
+    ag_zero_grad(w);
+    assert_int_equal(w->sgrad->n, 0);
+    ag_tensor_free(w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_reset_folds_blocks),
+        cmocka_unit_test(test_rng_deterministic_and_bounded),
+        cmocka_unit_test(test_error_buffer),
+        cmocka_unit_test(test_sparse_grad_coalesce),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
