@@ -1,0 +1,213 @@
+/* test_util.c — implementation of the cmocka test helpers (data lookup, fixtures, temp dirs). */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *tu_data_dir(void) {
+    const char *d = getenv("EMBER_DATA_DIR");
+    struct stat st;
+    if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+    return d;
+}
+
+const char *tu_data_path(const char *rel) {
+    static _Thread_local char buf[4096];
+    const char *d = tu_data_dir();
+    if (!d) {
+        printf("skipped: shared data directory not found ($EMBER_DATA_DIR=%s); %s is needed\n",
+               getenv("EMBER_DATA_DIR") ? getenv("EMBER_DATA_DIR") : "(unset)", rel);
+        return NULL;
+    }
+    snprintf(buf, sizeof buf, "%s/%s", d, rel);
+    if (access(buf, R_OK) != 0) {
+        printf("skipped: %s not found\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+const char *tu_source_path(const char *rel) {
+    static _Thread_local char buf[4096];
+    const char *d = getenv("EMBER_SOURCE_DIR");
+    snprintf(buf, sizeof buf, "%s/%s", d ? d : EMBER_SOURCE_DIR, rel);
+    return buf;
+}
+
+const char *tu_ember_bin(void) {
+    const char *b = getenv("EMBER_BIN");
+    return b ? b : "./ember";
+}
+
+char *tu_tempdir(void) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/ember-test-XXXXXX", base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return ag_xstrdup(d);
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(const char *dir) {
+    if (dir) nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+char *tu_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = ag_xmalloc(cap + 1);
+    size_t r;
+    while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += r;
+        if (len == cap) buf = ag_xrealloc(buf, (cap *= 2) + 1);
+    }
+    fclose(f);
+    buf[len] = 0;
+    if (n) *n = len;
+    return buf;
+}
+
+int tu_run(const char *cmd, char **out) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = ag_xmalloc(cap + 1);
+    size_t r;
+    while ((r = fread(buf + len, 1, cap - len, p)) > 0) {
+        len += r;
+        if (len == cap) buf = ag_xrealloc(buf, (cap *= 2) + 1);
+    }
+    buf[len] = 0;
+    int st = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+typedef struct {
+    char name[128];
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    int64_t numel;
+    float *v;
+} fx_rec;
+
+struct tu_fixture {
+    fx_rec *recs;
+    int n;
+};
+
+tu_fixture *tu_fixture_load(const char *rel_path) {
+    const char *path = tu_source_path(rel_path);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("fixture %s not found", path);
+    tu_fixture *fx = ag_xcalloc(1, sizeof *fx);
+    int cap = 0;
+    char name[128];
+    int ndim;
+    while (fscanf(f, "%127s %d", name, &ndim) == 2) {
+        if (fx->n == cap) fx->recs = ag_xrealloc(fx->recs, (size_t)(cap = cap ? cap * 2 : 32) * sizeof(fx_rec));
+        fx_rec *r = &fx->recs[fx->n++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", name);
+        if (ndim < 0 || ndim > AG_MAX_DIMS) fail_msg("fixture %s: record %s has ndim %d", path, name, ndim);
+        r->ndim = ndim;
+        r->numel = 1;
+        for (int i = 0; i < ndim; i++) {
+            long long d;
+            if (fscanf(f, "%lld", &d) != 1) fail_msg("fixture %s: record %s: bad shape", path, name);
+            r->shape[i] = d;
+            r->numel *= d;
+        }
+        r->v = ag_xmalloc((size_t)(r->numel ? r->numel : 1) * sizeof(float));
+        for (int64_t i = 0; i < r->numel; i++)
+            if (fscanf(f, "%f", &r->v[i]) != 1) fail_msg("fixture %s: record %s: value %lld missing", path, name, (long long)i);
+    }
+    fclose(f);
+    return fx;
+}
+
+static const fx_rec *fx_find(const tu_fixture *fx, const char *name) {
+    for (int i = 0; i < fx->n; i++)
+        if (!strcmp(fx->recs[i].name, name)) return &fx->recs[i];
+    return NULL;
+}
+
+bool tu_fixture_has(const tu_fixture *fx, const char *name) { return fx_find(fx, name) != NULL; }
+
+const float *tu_fixture_get(const tu_fixture *fx, const char *name, int *ndim, int64_t *shape) {
+    const fx_rec *r = fx_find(fx, name);
+    if (!r) fail_msg("fixture record '%s' missing", name);
+    if (ndim) *ndim = r->ndim;
+    if (shape)
+        for (int i = 0; i < r->ndim; i++) shape[i] = r->shape[i];
+    return r->v;
+}
+
+void tu_fixture_free(tu_fixture *fx) {
+    if (!fx) return;
+    for (int i = 0; i < fx->n; i++) free(fx->recs[i].v);
+    free(fx->recs);
+    free(fx);
+}
+
+double tu_max_rel_err(const float *a, const float *b, int64_t n) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+void tu_assert_close(const char *label, const float *a, const float *b, int64_t n, double tol) {
+    double worst = 0;
+    int64_t wi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (e > worst || isnan(e)) {
+            worst = isnan(e) ? INFINITY : e;
+            wi = i;
+        }
+    }
+    if (worst > tol)
+        fail_msg("%s: max rel err %.3e > %.1e at [%lld]: got %.9g want %.9g", label, worst, tol, (long long)wi,
+                 (double)a[wi], (double)b[wi]);
+}
+
+void tu_gradcheck(const char *label, ag_build_fn build, void *ctx, int ninputs, ag_tensor *const *inputs,
+                  double tol) {
+    ag_gradcheck_result r = ag_gradcheck(build, ctx, ninputs, inputs, 1e-3);
+    ag_gradcheck_print(stdout, label, &r);
+    if (!(r.worst <= tol)) fail_msg("gradcheck %s: worst relative error %.3e > %.1e", label, r.worst, tol);
+}
+
+void tu_fill_uniform(ag_tensor *t, uint64_t seed, float lo, float hi) {
+    ag_rng r;
+    ag_rng_seed(&r, seed);
+    float *x = ag_f32(t);
+    for (int64_t i = 0; i < t->numel; i++) x[i] = lo + (hi - lo) * ag_rng_uniform(&r);
+}

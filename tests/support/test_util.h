@@ -1,0 +1,54 @@
+/* test_util.h — helpers for the cmocka tests: shared-data lookup, fixtures, temp dirs, gradchecks. */
+#ifndef EMBER_TEST_UTIL_H
+#define EMBER_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "autograd/ag.h"
+
+/* Directory of ../shared/data (from $EMBER_DATA_DIR), or NULL if absent. When NULL, the caller
+ * should `skip()`; tu_data_path prints "skipped: <why>" itself. */
+const char *tu_data_dir(void);
+/* Full path of a shared data file (static buffer), or NULL (and a printed skip reason). */
+const char *tu_data_path(const char *rel);
+/* Path of a file under the source tree (tests/fixtures/...), static buffer. */
+const char *tu_source_path(const char *rel);
+/* The built `ember` command ($EMBER_BIN). */
+const char *tu_ember_bin(void);
+/* A fresh empty temp directory (removed by tu_rmtree). Returned string is heap, caller frees. */
+char *tu_tempdir(void);
+void tu_rmtree(const char *dir);
+/* Writes bytes to path; returns 0 on success. */
+int tu_write_file(const char *path, const void *data, size_t n);
+/* Reads a whole file (heap, NUL-terminated); NULL if absent. */
+char *tu_read_file(const char *path, size_t *n);
+/* Runs a shell command, capturing stdout+stderr into *out (heap, may be NULL); returns exit code. */
+int tu_run(const char *cmd, char **out);
+
+/* Fixtures: a text file of records, each two lines:
+ *     name ndim d0 d1 ...
+ *     v0 v1 v2 ...            (numel floats, %.9g)
+ * Written by tests/fixtures/fixture_io.py from PyTorch reference runs. */
+typedef struct tu_fixture tu_fixture;
+tu_fixture *tu_fixture_load(const char *rel_path); /* relative to the source tree; aborts test on error */
+/* Values of record `name` (asserts it exists); ndim/shape out-params may be NULL. */
+const float *tu_fixture_get(const tu_fixture *fx, const char *name, int *ndim, int64_t *shape);
+bool tu_fixture_has(const tu_fixture *fx, const char *name);
+void tu_fixture_free(tu_fixture *fx);
+
+/* max |a - b| / max(1, |b|) over n values. */
+double tu_max_rel_err(const float *a, const float *b, int64_t n);
+/* Asserts tu_max_rel_err(a, b, n) <= tol, printing the label, the worst index and values. */
+void tu_assert_close(const char *label, const float *a, const float *b, int64_t n, double tol);
+
+/* Runs ag_gradcheck, prints the result, and fails the test if worst > tol. */
+void tu_gradcheck(const char *label, ag_build_fn build, void *ctx, int ninputs, ag_tensor *const *inputs,
+                  double tol);
+/* Fills t with uniform values in [lo, hi) from a seeded RNG. */
+void tu_fill_uniform(ag_tensor *t, uint64_t seed, float lo, float hi);
+
+#endif
