@@ -1,0 +1,48 @@
+/* vocab.h — vocabularies with 64-bit counts: build from a corpus, prune, order, save/read.
+ *
+ * Order is deterministic: "</s>" first (as word2vec.c keeps it at index 0), then count
+ * descending, then bytes ascending (memcmp). Ids are int32 indices into that order.
+ * Files use word2vec.c's -save-vocab format: one "word count\n" per line, in id order.
+ */
+#ifndef EMBER_DATA_VOCAB_H
+#define EMBER_DATA_VOCAB_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct data_vocab {
+    int64_t n;        /* number of words */
+    char **words;     /* [n] NUL-terminated, owned */
+    int64_t *counts;  /* [n] */
+    int64_t total;    /* sum of counts over the vocabulary (word2vec.c's train_words) */
+    /* open-addressing hash: slot -> id or -1 */
+    int32_t *hash;
+    int64_t hash_size;
+    int64_t cap;
+} data_vocab;
+
+data_vocab *data_vocab_new(void);
+void data_vocab_free(data_vocab *v);
+
+/* Adds count to word w (inserting it if new); returns its id (valid until the next sort). */
+int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count);
+/* Id of w, or -1 if absent. Hot path: called once per corpus word during training. */
+int32_t data_vocab_find(const data_vocab *v, const char *w);
+
+/* Drops words with count < min_count (except "</s>"), then sorts into the canonical order and
+ * rebuilds the hash; recomputes total. */
+void data_vocab_finish(data_vocab *v, int64_t min_count);
+
+/* One pass over a corpus: counts every word, prunes as word2vec.c does when the table exceeds
+ * max_size (0 = unlimited: drop words of count <= k with k growing from 1, each prune reported on
+ * log as "vocab: pruned N words of count <= k at M words read"), then data_vocab_finish.
+ * Returns 0, or -1 with an error (unreadable/corrupt corpus; empty vocabulary after min_count:
+ * "corpus.txt: no word occurs at least 5 times (min-count 5); 12 distinct words read"). */
+int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_count, int64_t max_size, FILE *log);
+
+/* word2vec.c -save-vocab / -read-vocab format. read validates every line: a missing count, a
+ * count <= 0, a duplicate word or a truncated last line is an error naming the file and line. */
+int data_vocab_save(const data_vocab *v, const char *path);
+int data_vocab_read(data_vocab **out, const char *path);
+
+#endif
