@@ -1,0 +1,119 @@
+/* word2vec.h — ember's Word2Vec trainer: skip-gram / CBOW, negative sampling / hierarchical softmax.
+ *
+ * Same maths as word2vec.c (subsampling, dynamic window, linear LR decay over all epochs to 1e-4 of
+ * the start, "</s>" sentence ends, 1000-word sentence cap) unless docs/WORD2VEC.md lists a deliberate
+ * difference. The dot products and gradients run through autograd's fused ops (ag_w2v_ns_loss,
+ * ag_w2v_hs_loss in autograd/ops_w2v.c): each lock-free worker thread owns a graph and per-thread
+ * views of the shared tables; its row-sparse grads are applied straight into the shared weights
+ * (Hogwild). --deterministic runs one worker so a run is bit-reproducible for a given seed.
+ *
+ *   train_w2v_options o;
+ *   train_w2v_options_default(&o);             // word2vec.c's defaults
+ *   o.train = "corpus.txt"; o.cbow = 0;
+ *   train_w2v_model *m = NULL;
+ *   if (train_w2v_run(&o, &m) < 0) fprintf(stderr, "%s\n", ag_error_msg());
+ *   // m->vocab->words[i], m->syn0 row i (m->dim floats) are the input vectors
+ *   train_w2v_model_free(m);
+ */
+#ifndef EMBER_TRAIN_WORD2VEC_H
+#define EMBER_TRAIN_WORD2VEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../data/vocab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One progress report (every ~0.1 s of training per report interval, and at the end). */
+typedef struct train_w2v_report {
+    int64_t words_done;   /* corpus words read so far over all epochs (word2vec.c's word_count_actual) */
+    int64_t words_total;  /* iter × vocab total: when words_done reaches it, training is over */
+    int epoch;            /* 0-based epoch of the slowest worker */
+    double alpha;         /* current learning rate */
+    double loss;          /* mean loss per (input row, output column) pair since the last report */
+    double loss_total;    /* mean over the whole run so far */
+    double words_per_sec_thread; /* words_done / elapsed / threads */
+    double elapsed;       /* seconds since training (not vocab building) began */
+    bool final;           /* last report of the run */
+} train_w2v_report;
+
+typedef void (*train_w2v_report_fn)(const train_w2v_report *r, void *ctx);
+
+typedef struct train_w2v_options {
+    /* word2vec.c's flags (same names, same defaults) */
+    const char *train;      /* -train: corpus path (plain or gzip) */
+    int64_t size;           /* -size 100 */
+    int window;             /* -window 5 */
+    double sample;          /* -sample 1e-3 (0 disables) */
+    int hs;                 /* -hs 0 */
+    int negative;           /* -negative 5 */
+    int threads;            /* -threads 12 in word2vec.c; ember defaults to 2 */
+    int iter;               /* -iter 5 */
+    int64_t min_count;      /* -min-count 5 */
+    double alpha;           /* -alpha: <= 0 means 0.025 for skip-gram, 0.05 for CBOW */
+    int cbow;               /* -cbow 1 */
+    const char *save_vocab; /* -save-vocab FILE or NULL */
+    const char *read_vocab; /* -read-vocab FILE or NULL (no counting pass) */
+    int debug;              /* -debug 2: 0 quiet, 1 summary lines, 2 progress */
+
+    /* ember's additions */
+    uint64_t seed;              /* --seed: init, subsampling, windows and negatives (default 1) */
+    bool deterministic;         /* --deterministic: one worker, bit-reproducible */
+    int64_t checkpoint_every;   /* --checkpoint-every N words (0 = never) */
+    const char *checkpoint;     /* --checkpoint FILE: where checkpoints go (default OUTPUT.ckpt in the CLI) */
+    const char *resume;         /* --resume FILE: continue a run from a checkpoint */
+    const char *metrics;        /* --metrics FILE: JSON lines of the reports */
+    int64_t stop_after_words;   /* stop (and checkpoint, if a checkpoint path is set) once words_done
+                                   reaches this (0 = run to the end); used to test resuming */
+    bool shared_negatives;      /* Ji et al. 2016: one set of negatives per window (default true) */
+    int sentence_cap;           /* words per sentence on newline-free corpora (1000) */
+    bool progress;              /* progress bar / lines on stderr (when debug >= 2) */
+    train_w2v_report_fn on_report; /* optional callback per report (called from the main thread) */
+    void *report_ctx;
+} train_w2v_options;
+
+/* A trained model. Owned by the caller after train_w2v_run; free with train_w2v_model_free. */
+typedef struct train_w2v_model {
+    data_vocab *vocab;   /* words in id order ("</s>" first), counts */
+    int64_t dim;         /* vector size */
+    float *syn0;         /* [vocab->n, dim] input vectors: the embeddings */
+    float *syn1;         /* [vocab->n, dim] HS inner-node vectors (row i < n-1 used) or NULL */
+    float *syn1neg;      /* [vocab->n, dim] NS output vectors or NULL */
+    /* run statistics */
+    int64_t words_done;  /* corpus words processed (all epochs) */
+    double seconds;      /* training wall time (excludes vocab building) */
+    double words_per_sec_thread;
+    double final_loss;   /* mean loss per pair over the last report interval */
+    double mean_loss;    /* mean loss per pair over the whole run */
+    double first_loss;   /* mean loss per pair over the first report interval */
+    int threads;         /* workers actually used */
+} train_w2v_model;
+
+/* word2vec.c's defaults (threads = 2, seed = 1, sentence_cap = 1000, shared_negatives = true,
+ * progress = true). */
+void train_w2v_options_default(train_w2v_options *o);
+
+/* Checks the options without touching any file: size > 0, window >= 1, negative >= 0, hs in {0,1},
+ * at least one of hs/negative, threads >= 1, iter >= 1, min_count >= 1, sample >= 0, a corpus.
+ * Returns 0 or -1 with ag_error_msg() naming the flag and the bad value. */
+int train_w2v_check_options(const train_w2v_options *o);
+
+/* Builds (or reads, or resumes) the vocabulary, trains, and returns the model in *out.
+ * Returns 0, or -1 with ag_error_msg() set (bad corpus, empty vocabulary, unreadable checkpoint,
+ * NaN/Inf loss — naming the step, the learning rate and the last good checkpoint). On failure
+ * *out is NULL and nothing has been written except checkpoints taken before the failure. */
+int train_w2v_run(const train_w2v_options *o, train_w2v_model **out);
+
+void train_w2v_model_free(train_w2v_model *m);
+
+/* Cosine similarity of the syn0 rows of two ids (for tests and demos). */
+double train_w2v_cosine(const train_w2v_model *m, int32_t a, int32_t b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBER_TRAIN_WORD2VEC_H */
