@@ -18,6 +18,7 @@ static const char *const op_names[] = {
     "l2_normalize", "cosine_similarity",
     "sgns_loss", "attention",
     "rope", "conv2d",
+    "w2v_ns_loss", "w2v_hs_loss",
 };
 
 static_assert(sizeof op_names / sizeof op_names[0] == AG_OP_COUNT, "op_names out of step with enum ag_op");
