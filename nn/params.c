@@ -49,6 +49,10 @@ void nn_param_reinit(nn_param *p, ag_rng *rng) {
     case NN_INIT_UNIFORM: for (int64_t i = 0; i < n; i++) x[i] = p->a + (p->b - p->a) * ag_rng_uniform(rng); break;
     case NN_INIT_NONE: break;
     }
+    if (p->has_zero_row && p->t->ndim == 2) {
+        int64_t w = p->t->shape[1];
+        memset(x + p->zero_row * w, 0, (size_t)w * sizeof(float));
+    }
 }
 
 /* Each parameter starts on a 16-float (64-byte) boundary inside the blocks. */
@@ -131,4 +135,32 @@ void nn_params_print(const nn_params *ps, FILE *f) {
                 (long long)p->t->numel, p->frozen ? "  frozen" : "");
     }
     fprintf(f, "%-48s %-20s %12lld\n", "total", "", (long long)nn_params_count(ps, NULL));
+}
+
+nn_param *nn_params_of(const nn_params *ps, const ag_tensor *t) {
+    for (int i = 0; i < ps->n; i++)
+        if (ps->items[i].t == t) return &ps->items[i];
+    return NULL;
+}
+
+void nn_params_set_zero_row(nn_params *ps, ag_tensor *t, int64_t row) {
+    nn_param *p = nn_params_of(ps, t);
+    AG_CHECK(p, "nn_params_set_zero_row", "tensor is not in this parameter set");
+    AG_CHECK(t->ndim == 2 && row >= 0 && row < t->shape[0], "nn_params_set_zero_row",
+             "row %lld outside a %d-D parameter '%s'", (long long)row, t->ndim, p->name);
+    p->has_zero_row = true;
+    p->zero_row = row;
+    if (ps->allocated) memset(ag_f32(t) + row * t->shape[1], 0, (size_t)t->shape[1] * sizeof(float));
+}
+
+void nn_params_reinit_all(nn_params *ps, ag_rng *rng) {
+    AG_CHECK(ps->allocated, "nn_params_reinit_all", "call nn_params_alloc first");
+    for (int i = 0; i < ps->n; i++) nn_param_reinit(&ps->items[i], rng);
+}
+
+int nn_params_match_count(const nn_params *ps, const char *glob) {
+    int n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (fnmatch(glob, ps->items[i].name, 0) == 0) n++;
+    return n;
 }

@@ -25,6 +25,8 @@ typedef struct nn_param {
     nn_init_kind init;
     float a, b;        /* init arguments (see nn_init_kind) */
     bool frozen;       /* no grad is computed; optimizers skip it; its bytes never change */
+    bool has_zero_row; /* (2-D params) row zero_row is set to zero by every (re)init: an */
+    int64_t zero_row;  /* embedding's padding index (see nn_params_set_zero_row) */
 } nn_param;
 
 typedef struct nn_params {
@@ -58,5 +60,17 @@ int64_t nn_params_count_trainable(const nn_params *ps);
 void nn_params_zero_grad(nn_params *ps);
 /* Prints "name shape count [frozen]" per parameter and the total. */
 void nn_params_print(const nn_params *ps, FILE *f);
+
+/* Additions by nn (layers) ----------------------------------------------------------------------- */
+/* The nn_param that owns tensor t (NULL if t is not in the set). */
+nn_param *nn_params_of(const nn_params *ps, const ag_tensor *t);
+/* Marks row `row` of the 2-D parameter t to be zeroed by init (before or after alloc; after alloc
+ * the row is zeroed at once). */
+void nn_params_set_zero_row(nn_params *ps, ag_tensor *t, int64_t row);
+/* Re-initialises every parameter from its spec, in registration order (same result as the
+ * initialisation nn_params_alloc did when given an RNG in the same state). */
+void nn_params_reinit_all(nn_params *ps, ag_rng *rng);
+/* Number of parameters (tensors, not scalars) whose name matches the fnmatch(3) glob. */
+int nn_params_match_count(const nn_params *ps, const char *glob);
 
 #endif
