@@ -249,6 +249,8 @@ typedef enum ag_op {
     AG_OP_SGNS_LOSS, AG_OP_ATTENTION,
     /* added by nn (positional encodings, conv) */
     AG_OP_ROPE, AG_OP_CONV2D,
+    /* added by word2vec */
+    AG_OP_W2V_NS, AG_OP_W2V_HS,
     AG_OP_COUNT
 } ag_op;
 
@@ -376,6 +378,24 @@ ag_tensor *ag_rope(ag_graph *g, ag_tensor *x, int64_t pos0, float theta, bool in
  * x [B, C, H, W], w [O, C, KH, KW], b [O] or NULL → [B, O, Ho, Wo], Ho = (H + 2·pad − KH)/stride + 1
  * (same for W), zero padding. dx = col2im(Wᵀ g), dw = Σ_b g · colsᵀ, db = Σ g. */
 ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int stride, int pad);
+
+/* Ops added by word2vec (autograd/ops_w2v.c) ---------------------------------------------------
+ * Word2Vec's logistic loss over a small block of dot products, taking the two embedding tables
+ * and the ids directly (no gathered copies). win [V, D] input table (syn0), wout [V', D] output
+ * table (syn1neg or the HS inner nodes), in_ids i32 [C], out ids i32 [M]. Inputs x_c = win[in_c]
+ * (C rows), or, if mean (CBOW), the single row h = (1/C) Σ_c win[in_c]; outputs y_j = wout[out_j];
+ * scores s_cj = x_c · y_j (a [C, M] block: one window × its shared negatives, Ji et al. 2016).
+ * Grads are row-sparse (appended to t->sgrad) for tables with AG_SPARSE_GRAD, dense otherwise;
+ * a mean input spreads dh / C to each of its C rows (the exact gradient). Scalar out. */
+/* Negative sampling: column 0 is the positive word, columns 1..M-1 negatives.
+ *   loss = Σ_c [ −log σ(s_c0) − Σ_{j≥1} log σ(−s_cj) ];  ds_cj = σ(s_cj) − [j = 0] */
+ag_tensor *ag_w2v_ns_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tensor *in_ids,
+                          ag_tensor *out_ids, bool mean);
+/* Hierarchical softmax: out ids are the inner nodes on a word's Huffman path, codes i32 [M] its
+ * bits; the label of node j is t_j = 1 − code_j (word2vec.c's convention).
+ *   loss = Σ_c Σ_j −[t_j log σ(s_cj) + (1 − t_j) log σ(−s_cj)];  ds_cj = σ(s_cj) − t_j */
+ag_tensor *ag_w2v_hs_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tensor *in_ids,
+                          ag_tensor *node_ids, ag_tensor *codes, bool mean);
 
 #ifdef __cplusplus
 }
