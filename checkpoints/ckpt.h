@@ -1,0 +1,207 @@
+/* ckpt.h — HDF5 checkpoints: everything a run needs to resume, written atomically, read with checks.
+ *
+ * One checkpoint is one HDF5 file (DESIGN.md §5), readable with h5py and h5dump:
+ *
+ *     /                         attrs: format = "ember-checkpoint", format_version = 1, ember_version
+ *     /config                   JSON string (fixed-length string dataset)
+ *     /params/<dotted.name>     float32, one dataset per parameter, shape as in the model
+ *     /optim                    attrs: kind ("adam", ...), step, lr, momentum, dampening, nesterov,
+ *                                      beta1, beta2, eps, weight_decay
+ *     /optim/<dotted.name>/<slot>   float32 optimizer buffers ("exp_avg", "exp_avg_sq",
+ *                                   "momentum_buffer", per-row "step"); parameter shape when the
+ *                                   buffer has the parameter's size, else 1-D
+ *     /vocab/words              uint8 [total bytes]: every word followed by one NUL byte, in id order
+ *     /vocab/counts             int64 [n]
+ *     /tokenizer/merges         int32 [M, 2]
+ *     /state/...                whatever the trainer saves; the conventional names are
+ *                                 /state/step, /state/epoch, /state/words_done (int64 scalars),
+ *                                 /state/schedule_step (int64), /state/lr (float64),
+ *                                 /state/rng/<name> (uint64 [4], an ag_rng),
+ *                                 /state/data_cursor (int64 [workers], byte offset per worker)
+ *
+ * Integrity: the file starts with a 512-byte HDF5 user block (HDF5 skips it; h5py and h5dump read
+ * the file normally) holding one text line
+ *     "EMBER-CHECKPOINT 1 <file size> <64-bit hash of bytes 512..end, 16 hex digits>\n"
+ * ckpt_open verifies size and hash before HDF5 parses a single byte, so a truncated or bit-flipped
+ * checkpoint is reported as such instead of reaching HDF5's parser (which is not hardened against
+ * corrupt input). Files without the user block (written by other tools following this layout) are
+ * accepted if their root attributes are right; they get no integrity check.
+ *
+ * Atomic save: the writer creates "<path>.tmp.<pid>", and ckpt_writer_commit flushes it, writes the
+ * user block, fsyncs, renames it over <path> and fsyncs the directory. A crash or SIGKILL at any
+ * moment leaves either the previous checkpoint or the new one at <path>, never a mix; a failed
+ * save leaves <path> untouched.
+ *
+ * Errors: every function that can fail on user input returns a negative status (or NULL) and sets
+ * ag_error_msg() to a message naming the file, the dataset and what differs, e.g.
+ *     "run/ckpt.h5: /params/enc.w: shape [4, 8] in file, [4, 16] in model"
+ * HDF5's own error printing is switched off; its innermost message is appended in parentheses.
+ *
+ * Threads: HDF5 (serial build) is not thread-safe: use checkpoints from one thread at a time.
+ * This header does not include hdf5.h.
+ */
+#ifndef EMBER_CKPT_H
+#define EMBER_CKPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../autograd/ag.h"
+#include "../nn/params.h"
+#include "../optim/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CKPT_FORMAT "ember-checkpoint"
+#define CKPT_FORMAT_VERSION 1 /* readers accept versions <= this */
+
+/* ------------------------------------------------------------------------------------------------
+ * Writing
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ckpt_writer ckpt_writer;
+
+typedef struct ckpt_writer_options {
+    int gzip_level;     /* 0 = no compression (default); 1..9 = shuffle + deflate on chunked datasets
+                           of at least 4 KiB */
+    bool no_fsync;      /* skip fsync of the file and directory (tests, benchmarks); rename stays */
+} ckpt_writer_options;
+
+/* Starts a checkpoint that will replace `path` on commit. Creates "<path>.tmp.<pid>" and writes the
+ * root attributes. Returns NULL (error set) if the temp file cannot be created. opt may be NULL. */
+ckpt_writer *ckpt_writer_begin(const char *path);
+ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options *opt);
+
+/* Each put returns 0, or -1 with an error (I/O failure, a name containing '/', a path written
+ * twice). After a failed put the writer can only be aborted. Data is copied into the file at once:
+ * the caller's buffers may change after the call returns. */
+
+/* /params/<name> for every parameter of ps (frozen ones too), shape as in the model. */
+int ckpt_put_params(ckpt_writer *w, const nn_params *ps);
+/* /optim attrs (kind, step, hyper-parameters) and every existing state buffer. */
+int ckpt_put_optim(ckpt_writer *w, const optim *o);
+/* /vocab/words, /vocab/counts. words: [n] NUL-terminated; counts: [n]. */
+int ckpt_put_vocab(ckpt_writer *w, const char *const *words, const int64_t *counts, int64_t n);
+/* /tokenizer/merges. merges: [m, 2] pairs of token ids, in merge order. */
+int ckpt_put_merges(ckpt_writer *w, const int32_t *merges, int64_t m);
+/* /config: a JSON document (not validated). */
+int ckpt_put_config_json(ckpt_writer *w, const char *json);
+
+/* Generic datasets at an absolute path ("/state/step"); missing groups are created. */
+int ckpt_put_i64(ckpt_writer *w, const char *path, int64_t v);   /* int64 scalar */
+int ckpt_put_f64(ckpt_writer *w, const char *path, double v);    /* float64 scalar */
+int ckpt_put_string(ckpt_writer *w, const char *path, const char *s);
+int ckpt_put_i64_array(ckpt_writer *w, const char *path, const int64_t *v, int64_t n); /* [n] */
+int ckpt_put_u64_array(ckpt_writer *w, const char *path, const uint64_t *v, int64_t n); /* [n] */
+int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndim,
+                       const int64_t *shape);
+int ckpt_put_i32_array(ckpt_writer *w, const char *path, const int32_t *v, int ndim,
+                       const int64_t *shape);
+int ckpt_put_rng(ckpt_writer *w, const char *path, const ag_rng *r); /* uint64 [4] */
+
+/* Finishes the file and renames it over the target (see "Atomic save" above). Frees w in every
+ * case. Returns 0, or -1 with an error; on failure the temp file is removed and the previous
+ * checkpoint at the target path is untouched. */
+int ckpt_writer_commit(ckpt_writer *w);
+/* Discards the temp file and frees w (NULL is fine). The target path is untouched. */
+void ckpt_writer_abort(ckpt_writer *w);
+
+/* ------------------------------------------------------------------------------------------------
+ * Reading
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ckpt_reader ckpt_reader;
+
+/* Opens a checkpoint for reading: verifies the integrity line (size and hash) when present, then
+ * the root attributes format == "ember-checkpoint" and format_version <= CKPT_FORMAT_VERSION.
+ * Returns NULL with an error such as "x.h5: truncated: 1000 bytes, header says 4096". */
+ckpt_reader *ckpt_open(const char *path);
+void ckpt_close(ckpt_reader *r); /* NULL is fine */
+const char *ckpt_reader_path(const ckpt_reader *r);
+int ckpt_format_version(const ckpt_reader *r);
+const char *ckpt_ember_version(const ckpt_reader *r); /* "" if absent */
+bool ckpt_verified(const ckpt_reader *r);             /* true if the integrity line was checked */
+
+typedef enum ckpt_dtype {
+    CKPT_OTHER = 0, CKPT_F32, CKPT_F64, CKPT_I32, CKPT_I64, CKPT_U64, CKPT_U8, CKPT_STRING
+} ckpt_dtype;
+const char *ckpt_dtype_name(ckpt_dtype d); /* "float32", "int64", "string", ... */
+
+#define CKPT_MAX_DIMS 8
+typedef struct ckpt_info {
+    ckpt_dtype dtype;
+    int ndim;                      /* 0 for scalars and strings */
+    int64_t shape[CKPT_MAX_DIMS];
+    int64_t numel;                 /* 1 for scalars; for strings, the length in bytes */
+    int64_t storage_bytes;         /* bytes used in the file (after compression) */
+} ckpt_info;
+
+/* True if a dataset exists at path. */
+bool ckpt_has(ckpt_reader *r, const char *path);
+/* Dtype and shape of the dataset at path; -1 with "x.h5: /state/step: missing in file". */
+int ckpt_get_info(ckpt_reader *r, const char *path, ckpt_info *info);
+
+/* Typed getters: fail (error set, *out untouched) when the dataset is missing or its dtype or
+ * shape differ from what is asked. Scalars accept shape [] or [1]. */
+int ckpt_get_i64(ckpt_reader *r, const char *path, int64_t *out);
+int ckpt_get_f64(ckpt_reader *r, const char *path, double *out);
+int ckpt_get_string(ckpt_reader *r, const char *path, char **out); /* heap, caller frees */
+int ckpt_get_i64_array(ckpt_reader *r, const char *path, int64_t *out, int64_t n);
+int ckpt_get_u64_array(ckpt_reader *r, const char *path, uint64_t *out, int64_t n);
+int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, const int64_t *shape);
+int ckpt_get_i32_array(ckpt_reader *r, const char *path, int32_t *out, int ndim, const int64_t *shape);
+int ckpt_get_rng(ckpt_reader *r, const char *path, ag_rng *out);
+int ckpt_get_config_json(ckpt_reader *r, char **out); /* heap, caller frees */
+
+/* /vocab: *words is a heap array of n heap strings (free with ckpt_free_words), *counts heap [n]. */
+int ckpt_get_vocab(ckpt_reader *r, char ***words, int64_t **counts, int64_t *n);
+void ckpt_free_words(char **words, int64_t n);
+/* /tokenizer/merges: *merges heap [m, 2]. */
+int ckpt_get_merges(ckpt_reader *r, int32_t **merges, int64_t *m);
+
+/* Strict load (strict = true): every parameter of ps must be in the file with the same shape and
+ * dtype float32, and the file may hold no parameter that ps lacks. All differences are listed in
+ * the error ("x.h5: 2 differences: /params/b: missing in file; /params/c: unexpected in file") and
+ * nothing is modified on failure. strict = false loads every parameter that matches by name and
+ * shape and leaves the rest as they are (same as ckpt_load_params_glob with "*" and no report).
+ * Returns the number of parameters loaded, or -1. */
+int ckpt_load_params(ckpt_reader *r, nn_params *ps, bool strict);
+
+/* What a partial load did: loaded parameter names, and skipped "name: reason" lines
+ * (reasons: "not in file", "shape [..] in file, [..] in model", "in file but not in model",
+ * "not selected by '<pattern>'"). */
+typedef struct ckpt_load_report {
+    int nloaded, nskipped;
+    char **loaded;  /* [nloaded] heap strings */
+    char **skipped; /* [nskipped] heap strings */
+} ckpt_load_report;
+void ckpt_load_report_free(ckpt_load_report *rep); /* frees the contents; the struct may be reused */
+void ckpt_load_report_print(const ckpt_load_report *rep, FILE *f);
+
+/* Partial load for fine-tuning: loads every model parameter whose name matches the fnmatch(3)
+ * pattern and whose dataset exists with the same shape; reports (if rep != NULL, zeroed by the
+ * call) what was loaded and what was skipped and why. Returns the number loaded, or -1 on an I/O or
+ * dtype error. */
+int ckpt_load_params_glob(ckpt_reader *r, nn_params *ps, const char *pattern, ckpt_load_report *rep);
+
+/* Restores optimizer state: kind must match (error otherwise), step and lr are set from /optim's
+ * attributes, every buffer in the file is copied into the optimizer (created via optim_state_find);
+ * a buffer for a parameter or slot the optimizer does not know, or of a different size, is an
+ * error. Everything is checked before anything is written. Returns 0 or -1. */
+int ckpt_load_optim(ckpt_reader *r, optim *o);
+
+/* Every group and dataset in the file, depth first, in creation order where the file records it.
+ * visit returns 0 to continue, nonzero to stop. info is NULL for groups. */
+typedef int (*ckpt_visit_fn)(const char *path, const ckpt_info *info, void *ctx);
+int ckpt_visit(ckpt_reader *r, ckpt_visit_fn visit, void *ctx);
+
+/* Reads a string attribute of an object (e.g. "/optim", "kind") into buf; -1 if absent. */
+int ckpt_get_attr_string(ckpt_reader *r, const char *obj, const char *name, char *buf, size_t size);
+/* Reads a numeric attribute (any integer or float type) as a double; -1 if absent. */
+int ckpt_get_attr_f64(ckpt_reader *r, const char *obj, const char *name, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBER_CKPT_H */
