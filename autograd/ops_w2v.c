@@ -1,0 +1,206 @@
+/* ops_w2v.c — word2vec's fused logistic losses (negative sampling, hierarchical softmax) over a
+ * [C, M] block of dot products between rows of two embedding tables, with row-sparse grads.
+ *
+ * One call covers one training window: C input rows (the context words in skip-gram, or their
+ * mean in CBOW) against M output rows (the target word + K shared negatives, or the inner nodes
+ * of the target's Huffman path). The forward computes the scores, the loss and the score grads
+ * G = σ(s) − label in one pass and saves G; the backward turns G into row grads:
+ *     dx_c = go · Σ_j G_cj y_j        dy_j = go · Σ_c G_cj x_c
+ * written straight into the tables' sparse grads (no gathered copies, no dense [V, D] buffers).
+ *
+ * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100): bench/w2v_kernels.c measured these hand
+ * loops against cblas_sgemm at these sizes; the loops win because a BLAS call's fixed cost is
+ * larger than the whole block's arithmetic.
+ */
+#include "ag.h"
+#include "ag_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Saved by the forward for the backward. */
+typedef struct w2v_saved {
+    int64_t C, M, D;
+    bool mean;
+    float *G;       /* [nx, M] score grads σ(s) − label (nx = 1 if mean else C) */
+    float *h;       /* [D] the mean input row (mean only), else NULL */
+} w2v_saved;
+
+/* Dot product of two D-float rows; `omp simd` lets the compiler vectorise the reduction. */
+static inline float dotf(const float *restrict a, const float *restrict b, int64_t D) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t d = 0; d < D; d++) s += a[d] * b[d];
+    return s;
+}
+
+/* y += a · x over D floats. */
+static inline void axpyf(float *restrict y, float a, const float *restrict x, int64_t D) {
+#pragma omp simd
+    for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
+}
+
+/* Reserves n rows at the end of t's sparse grad and returns the [n, width] block to fill
+ * (rows[] are written by the caller through *rows_out). */
+static float *sgrad_reserve(ag_tensor *t, int64_t n, int32_t **rows_out) {
+    ag_sparse_grad *sg = t->sgrad;
+    if (!sg) {
+        sg = t->sgrad = ag_xcalloc(1, sizeof *sg);
+        sg->width = t->shape[1];
+    }
+    if (sg->n + n > sg->cap) {
+        int64_t cap = sg->cap ? sg->cap : 64;
+        while (cap < sg->n + n) cap *= 2;
+        sg->rows = ag_xrealloc(sg->rows, (size_t)cap * sizeof(int32_t));
+        sg->vals = ag_xrealloc(sg->vals, (size_t)cap * (size_t)sg->width * sizeof(float));
+        sg->cap = cap;
+    }
+    *rows_out = sg->rows + sg->n;
+    float *v = sg->vals + sg->n * sg->width;
+    sg->n += n;
+    return v;
+}
+
+/* Checks shapes and id ranges (ids come from the trainer, so a bad one is a programming error). */
+static void check_args(const char *op, const ag_tensor *win, const ag_tensor *wout, const ag_tensor *in_ids,
+                       const ag_tensor *out_ids, const ag_tensor *codes) {
+    AG_CHECK(win->dtype == AG_F32 && win->ndim == 2, op, "input table must be f32 [V, D]");
+    AG_CHECK(wout->dtype == AG_F32 && wout->ndim == 2, op, "output table must be f32 [V', D]");
+    AG_CHECK(win->shape[1] == wout->shape[1], op, "tables differ in width: %lld vs %lld",
+             (long long)win->shape[1], (long long)wout->shape[1]);
+    AG_CHECK(in_ids->dtype == AG_I32 && in_ids->ndim == 1 && in_ids->numel >= 1, op, "in_ids must be i32 [C], C >= 1");
+    AG_CHECK(out_ids->dtype == AG_I32 && out_ids->ndim == 1 && out_ids->numel >= 1, op,
+             "out ids must be i32 [M], M >= 1");
+    if (codes)
+        AG_CHECK(codes->dtype == AG_I32 && codes->numel == out_ids->numel, op, "codes must be i32 [M]");
+    const int32_t *a = ag_i32(in_ids), *b = ag_i32(out_ids);
+    for (int64_t i = 0; i < in_ids->numel; i++)
+        AG_CHECK(a[i] >= 0 && a[i] < win->shape[0], op, "in id %d outside [0, %lld)", a[i], (long long)win->shape[0]);
+    for (int64_t i = 0; i < out_ids->numel; i++)
+        AG_CHECK(b[i] >= 0 && b[i] < wout->shape[0], op, "out id %d outside [0, %lld)", b[i],
+                 (long long)wout->shape[0]);
+}
+
+/* −log σ(z) = softplus(−z), and σ(z), from one exp: stable for any z. */
+static inline void logistic(float z, float *nls, float *sig) {
+    float e = expf(-fabsf(z));          /* in (0, 1] */
+    float l = log1pf(e);
+    *nls = z >= 0 ? l : l - z;          /* −log σ(z) */
+    *sig = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+static void w2v_backward(ag_graph *g, ag_node *n);
+
+/* Shared forward. labels: NULL for NS (column 0 positive), else HS codes (label = 1 − code). */
+static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor *win, ag_tensor *wout,
+                              ag_tensor *in_ids, ag_tensor *out_ids, ag_tensor *codes, bool mean) {
+    check_args(opname, win, wout, in_ids, out_ids, codes);
+    const int64_t C = in_ids->numel, M = out_ids->numel, D = win->shape[1];
+    const int64_t nx = mean ? 1 : C;
+    const float *W0 = ag_f32(win), *W1 = ag_f32(wout);
+    const int32_t *ii = ag_i32(in_ids), *oo = ag_i32(out_ids);
+    const int32_t *code = codes ? ag_i32(codes) : NULL;
+    ag_arena *ar = ag_graph_arena(g);
+
+    float *G = ag_arena_alloc(ar, (size_t)(nx * M) * sizeof(float)); /* [nx, M] */
+    float *h = NULL;                                                 /* [D] */
+    if (mean) {
+        h = ag_arena_alloc(ar, (size_t)D * sizeof(float));
+        memset(h, 0, (size_t)D * sizeof(float));
+        for (int64_t c = 0; c < C; c++) axpyf(h, 1.0f, W0 + (int64_t)ii[c] * D, D);
+        float inv = 1.0f / (float)C;
+        for (int64_t d = 0; d < D; d++) h[d] *= inv;
+    }
+    double loss = 0.0;
+    for (int64_t c = 0; c < nx; c++) {
+        const float *x = mean ? h : W0 + (int64_t)ii[c] * D;
+        for (int64_t j = 0; j < M; j++) {
+            float s = dotf(x, W1 + (int64_t)oo[j] * D, D);
+            int label = code ? 1 - code[j] : (j == 0);
+            float nls, sig;
+            /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s). */
+            logistic(label ? s : -s, &nls, &sig);
+            loss += nls;
+            G[c * M + j] = label ? sig - 1.0f : 1.0f - sig;
+        }
+    }
+    ag_tensor *out = ag_scalar(g, (float)loss);
+    ag_tensor *ins[4] = {win, wout, in_ids, out_ids};
+    ag_node *node = ag_record(g, op, w2v_backward, out, 4, ins);
+    if (node) {
+        w2v_saved *sv = ag_arena_alloc(ar, sizeof *sv);
+        *sv = (w2v_saved){C, M, D, mean, G, h};
+        node->saved = sv;
+    }
+    return out;
+}
+
+/* Backward: go = upstream scalar grad. Row grads go to each table's sparse grad (AG_SPARSE_GRAD)
+ * or dense grad. */
+static void w2v_backward(ag_graph *g, ag_node *n) {
+    const w2v_saved *sv = n->saved;
+    ag_tensor *win = n->in[0], *wout = n->in[1];
+    const int32_t *ii = ag_i32(n->in[2]), *oo = ag_i32(n->in[3]);
+    const int64_t C = sv->C, M = sv->M, D = sv->D, nx = sv->mean ? 1 : C;
+    const float go = n->out->grad[0];
+    const float *W0 = ag_f32(win), *W1 = ag_f32(wout);
+    const float *G = sv->G;
+
+    if (ag_requires_grad(win)) {
+        /* dx_c = go Σ_j G_cj y_j; a mean input gives each of its C rows dh / C. */
+        float *dx = NULL; /* [C, D] */
+        int32_t *rows = NULL;
+        bool sparse = (win->flags & AG_SPARSE_GRAD) != 0;
+        if (sparse) dx = sgrad_reserve(win, C, &rows);
+        else dx = ag_arena_alloc(ag_graph_arena(g), (size_t)(C * D) * sizeof(float));
+        for (int64_t c = 0; c < nx; c++) {
+            float *r = dx + c * D;
+            memset(r, 0, (size_t)D * sizeof(float));
+            for (int64_t j = 0; j < M; j++) axpyf(r, go * G[c * M + j], W1 + (int64_t)oo[j] * D, D);
+        }
+        if (sv->mean) {
+            float inv = 1.0f / (float)C;
+            for (int64_t d = 0; d < D; d++) dx[d] *= inv;
+            for (int64_t c = 1; c < C; c++) memcpy(dx + c * D, dx, (size_t)D * sizeof(float));
+        }
+        if (sparse) {
+            memcpy(rows, ii, (size_t)C * sizeof(int32_t));
+        } else {
+            float *gw = ag_grad(g, win);
+            for (int64_t c = 0; c < C; c++) axpyf(gw + (int64_t)ii[c] * D, 1.0f, dx + c * D, D);
+        }
+    }
+    if (ag_requires_grad(wout)) {
+        /* dy_j = go Σ_c G_cj x_c */
+        float *dy = NULL; /* [M, D] */
+        int32_t *rows = NULL;
+        bool sparse = (wout->flags & AG_SPARSE_GRAD) != 0;
+        if (sparse) dy = sgrad_reserve(wout, M, &rows);
+        else dy = ag_arena_alloc(ag_graph_arena(g), (size_t)(M * D) * sizeof(float));
+        for (int64_t j = 0; j < M; j++) {
+            float *r = dy + j * D;
+            memset(r, 0, (size_t)D * sizeof(float));
+            for (int64_t c = 0; c < nx; c++) {
+                const float *x = sv->mean ? sv->h : W0 + (int64_t)ii[c] * D;
+                axpyf(r, go * G[c * M + j], x, D);
+            }
+        }
+        if (sparse) {
+            memcpy(rows, oo, (size_t)M * sizeof(int32_t));
+        } else {
+            float *gw = ag_grad(g, wout);
+            for (int64_t j = 0; j < M; j++) axpyf(gw + (int64_t)oo[j] * D, 1.0f, dy + j * D, D);
+        }
+    }
+}
+
+ag_tensor *ag_w2v_ns_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tensor *in_ids, ag_tensor *out_ids,
+                          bool mean) {
+    return w2v_forward(g, AG_OP_W2V_NS, "w2v_ns_loss", win, wout, in_ids, out_ids, NULL, mean);
+}
+
+ag_tensor *ag_w2v_hs_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tensor *in_ids, ag_tensor *node_ids,
+                          ag_tensor *codes, bool mean) {
+    AG_CHECK(codes != NULL, "w2v_hs_loss", "codes must not be NULL");
+    return w2v_forward(g, AG_OP_W2V_HS, "w2v_hs_loss", win, wout, in_ids, node_ids, codes, mean);
+}
