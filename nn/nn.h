@@ -68,7 +68,7 @@ void nn_embedding_init(nn_embedding *e, nn_params *ps, const char *prefix, nn_em
  * Returns -1 with a message if the shape differs. Re-zeroes the padding row. */
 int nn_embedding_load(nn_embedding *e, const float *src, int64_t rows, int64_t cols);
 /* ids: i32 [...] (any shape, ≤ 3 dims) → [..., dim]. NULL + ag_error_set if an id is out of range. */
-ag_tensor *nn_embedding_forward(ag_graph *g, nn_embedding *e, ag_tensor *ids);
+ag_tensor *nn_embedding_forward(ag_graph *g, const nn_embedding *e, ag_tensor *ids);
 /* Number of parameters of a num × dim table (what nn_params_count reports for it). */
 int64_t nn_embedding_param_count(const nn_embedding *e);
 
