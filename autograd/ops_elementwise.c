@@ -1,0 +1,448 @@
+/* ops_elementwise.c — elementwise ops: broadcasting add/sub/mul/div, scalar ops, unary maths, masked_fill. */
+#include "ag_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define AG_INLINE static inline __attribute__((always_inline))
+
+/* `for (int64_t i = 0; i < n; i++) body`, under OpenMP when `work` (elements touched) is large. The
+ * explicit branch keeps small ops from paying for entering a parallel region. */
+#define PAR_FOR(i, n, work, ...)                                                                   \
+    do {                                                                                           \
+        const int64_t n_##i = (n);                                                                 \
+        if ((work) > AG_PAR_THRESHOLD) {                                                           \
+            _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < n_##i; i++) {     \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n_##i; i++) {                                                  \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* ---------------------------------------------------------------------------------------------
+ * Broadcast plans. Most calls are same-shape or "row" broadcasts ([N, D] ∘ [D], [B, T, D] ∘ [T, D],
+ * x ∘ scalar), where the smaller operand repeats every `inner` elements of the output; those get
+ * flat loops. Anything else walks a 4-D index with per-operand strides (0 on broadcast dims).
+ * --------------------------------------------------------------------------------------------- */
+enum { BC_SAME = 0, BC_ROW_B = 1, BC_ROW_A = 2, BC_GENERAL = 3 };
+
+typedef struct bcast {
+    int kind;
+    int64_t n;         /* output numel */
+    int64_t inner;     /* BC_ROW_*: numel of the repeating operand */
+    int64_t shape[4];  /* BC_GENERAL: output shape, left-padded with 1s to 4 dims */
+    int64_t sa[4];     /* BC_GENERAL: strides of a over that shape (0 = broadcast) */
+    int64_t sb[4];     /* BC_GENERAL: strides of b */
+} bcast;
+
+/* True if x, with leading 1s dropped, equals the trailing dims of out: x repeats every x->numel. */
+static bool is_suffix(const ag_tensor *x, int ndim, const int64_t *shape) {
+    int j0 = 0;
+    while (j0 < x->ndim && x->shape[j0] == 1) j0++;
+    int k = x->ndim - j0;
+    if (k > ndim) return false;
+    for (int j = 0; j < k; j++)
+        if (x->shape[j0 + j] != shape[ndim - k + j]) return false;
+    return true;
+}
+
+/* Plans a ∘ b over the output shape (ndim, shape), which must already be broadcast(a, b). */
+static void bcast_plan(const ag_tensor *a, const ag_tensor *b, int ndim, const int64_t *shape, int64_t n,
+                       bcast *p) {
+    p->n = n;
+    p->inner = 0;
+    if (a->numel == n && b->numel == n) {
+        p->kind = BC_SAME;
+    } else if (a->numel == n && is_suffix(b, ndim, shape)) {
+        p->kind = BC_ROW_B;
+        p->inner = b->numel;
+    } else if (b->numel == n && is_suffix(a, ndim, shape)) {
+        p->kind = BC_ROW_A;
+        p->inner = a->numel;
+    } else {
+        p->kind = BC_GENERAL;
+        int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
+        ag_broadcast_strides(a->ndim, a->shape, ndim, shape, sa);
+        ag_broadcast_strides(b->ndim, b->shape, ndim, shape, sb);
+        int pad = 4 - ndim;
+        for (int i = 0; i < 4; i++) {
+            p->shape[i] = i < pad ? 1 : shape[i - pad];
+            p->sa[i] = i < pad ? 0 : sa[i - pad];
+            p->sb[i] = i < pad ? 0 : sb[i - pad];
+        }
+    }
+}
+
+/* Output shape of a ∘ b; aborts (programming error) when the shapes do not broadcast. */
+static void bcast_shape(const char *op, const ag_tensor *a, const ag_tensor *b, int *ndim, int64_t *shape) {
+    if (!ag_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, ndim, shape)) {
+        char sa[96], sb[96];
+        AG_CHECK(false, op, "shapes do not broadcast: %s vs %s", ag_shape_str(a, sa, sizeof sa),
+                 ag_shape_str(b, sb, sizeof sb));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Binary ops: add, sub, mul, div. One forward and one backward body, specialised per op by
+ * inlining with a constant `op` (the switches fold away).
+ * --------------------------------------------------------------------------------------------- */
+AG_INLINE float bin_fwd(int op, float x, float y) {
+    switch (op) {
+    case AG_OP_ADD: return x + y;
+    case AG_OP_SUB: return x - y;
+    case AG_OP_MUL: return x * y;
+    default: return x / y; /* AG_OP_DIV */
+    }
+}
+
+/* ∂out/∂a · dout and ∂out/∂b · dout at one element; x = a, y = b, o = out. */
+AG_INLINE float bin_da(int op, float d, float x, float y, float o) {
+    (void)x;
+    (void)o;
+    switch (op) {
+    case AG_OP_ADD:
+    case AG_OP_SUB: return d;
+    case AG_OP_MUL: return d * y;
+    default: return d / y;
+    }
+}
+
+AG_INLINE float bin_db(int op, float d, float x, float y, float o) {
+    switch (op) {
+    case AG_OP_ADD: return d;
+    case AG_OP_SUB: return -d;
+    case AG_OP_MUL: return d * x;
+    default: return -d * o / y; /* -d a / b² with a / b = o */
+    }
+}
+
+AG_INLINE void binary_forward(int op, const bcast *p, const float *a, const float *b, float *out) {
+    /* a: [..] broadcast to out [n]; b likewise */
+    int64_t n = p->n, m = p->inner;
+    switch (p->kind) {
+    case BC_SAME: PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], b[i]);); break;
+    case BC_ROW_B:
+        if (m == 1) {
+            float s = b[0];
+            PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], s););
+        } else {
+            PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m;
+                    for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, ar[j], b[j]););
+        }
+        break;
+    case BC_ROW_A:
+        if (m == 1) {
+            float s = a[0];
+            PAR_FOR(i, n, n, out[i] = bin_fwd(op, s, b[i]););
+        } else {
+            PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m;
+                    for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, a[j], br[j]););
+        }
+        break;
+    default: {
+        const int64_t *sh = p->shape, *sa = p->sa, *sb = p->sb;
+        PAR_FOR(i01, sh[0] * sh[1], n, int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
+                float *o = out + i01 * sh[2] * sh[3];
+                for (int64_t i2 = 0; i2 < sh[2]; i2++) {
+                    const float *ap = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                    const float *bp = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                    for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = bin_fwd(op, ap[i3 * sa[3]], bp[i3 * sb[3]]);
+                    o += sh[3];
+                });
+        break;
+    }
+    }
+}
+
+/* Column sums of a row-broadcast operand's grad, in blocks of columns so threads never share one.
+ * dr [m] += Σ_r f(row r). `f` receives the flat output index base r*m and column j. */
+#define ROW_REDUCE(dr, m, n, EXPR)                                                                 \
+    do {                                                                                           \
+        const int64_t rows_ = (n) / (m);                                                           \
+        if ((m) == 1) {                                                                            \
+            double s_ = 0;                                                                         \
+            if ((n) > AG_PAR_THRESHOLD) {                                                          \
+                _Pragma("omp parallel for reduction(+ : s_) schedule(static)")                    \
+                for (int64_t i = 0; i < (n); i++) {                                                \
+                    const int64_t j = 0;                                                           \
+                    (void)j;                                                                       \
+                    s_ += (EXPR);                                                                  \
+                }                                                                                  \
+            } else {                                                                               \
+                for (int64_t i = 0; i < (n); i++) {                                                \
+                    const int64_t j = 0;                                                           \
+                    (void)j;                                                                       \
+                    s_ += (EXPR);                                                                  \
+                }                                                                                  \
+            }                                                                                      \
+            (dr)[0] += (float)s_;                                                                  \
+        } else {                                                                                   \
+            const int64_t nblk_ = ((m) + 63) / 64;                                                 \
+            PAR_FOR(blk_, nblk_, (n), int64_t j0_ = blk_ * 64, j1_ = j0_ + 64 < (m) ? j0_ + 64 : (m); \
+                    for (int64_t r_ = 0; r_ < rows_; r_++) for (int64_t j = j0_; j < j1_; j++) {   \
+                        const int64_t i = r_ * (m) + j;                                            \
+                        (dr)[j] += (EXPR);                                                         \
+                    });                                                                            \
+        }                                                                                          \
+    } while (0)
+
+AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
+    ag_tensor *ta = nd->in[0], *tb = nd->in[1], *to = nd->out;
+    const float *dout = to->grad;                       /* [n] */
+    const float *a = ag_f32(ta), *b = ag_f32(tb);       /* broadcast to [n] */
+    const float *o = ag_f32(to);                        /* [n] */
+    float *da = ag_requires_grad(ta) ? ag_grad(g, ta) : NULL; /* a's shape */
+    float *db = ag_requires_grad(tb) ? ag_grad(g, tb) : NULL; /* b's shape */
+    bcast p;
+    p.kind = (int)nd->ip[0];
+    p.inner = nd->ip[1];
+    p.n = to->numel;
+    int64_t n = p.n, m = p.inner;
+    switch (p.kind) {
+    case BC_SAME:
+        if (da) PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i], o[i]););
+        if (db) PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i], b[i], o[i]););
+        break;
+    case BC_ROW_B: /* a [rows, m] full, b [m] repeats */
+        if (da) PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i % m], o[i]););
+        if (db) ROW_REDUCE(db, m, n, bin_db(op, dout[i], a[i], b[j], o[i]));
+        break;
+    case BC_ROW_A: /* a [m] repeats, b [rows, m] full */
+        if (db) PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i % m], b[i], o[i]););
+        if (da) ROW_REDUCE(da, m, n, bin_da(op, dout[i], a[j], b[i], o[i]));
+        break;
+    default: {
+        /* Broadcast dims make several outputs hit one input element: accumulate serially. */
+        bcast_plan(ta, tb, to->ndim, to->shape, n, &p);
+        const int64_t *sh = p.shape, *sa = p.sa, *sb = p.sb;
+        int64_t i = 0;
+        for (int64_t i0 = 0; i0 < sh[0]; i0++)
+            for (int64_t i1 = 0; i1 < sh[1]; i1++)
+                for (int64_t i2 = 0; i2 < sh[2]; i2++)
+                    for (int64_t i3 = 0; i3 < sh[3]; i3++, i++) {
+                        int64_t ja = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
+                        int64_t jb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
+                        if (da) da[ja] += bin_da(op, dout[i], a[ja], b[jb], o[i]);
+                        if (db) db[jb] += bin_db(op, dout[i], a[ja], b[jb], o[i]);
+                    }
+        break;
+    }
+    }
+}
+
+AG_INLINE ag_tensor *binary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_tensor *a, ag_tensor *b) {
+    ag_check_f32(name, a);
+    ag_check_f32(name, b);
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    bcast_shape(name, a, b, &ndim, shape);
+    ag_tensor *out = ag_new(g, AG_F32, ndim, shape);
+    bcast p;
+    bcast_plan(a, b, ndim, shape, out->numel, &p);
+    binary_forward(op, &p, ag_f32(a), ag_f32(b), ag_f32(out));
+    ag_node *nd = ag_record(g, op, bw, out, 2, (ag_tensor *[]){a, b});
+    if (nd) {
+        nd->ip[0] = p.kind;
+        nd->ip[1] = p.inner;
+    }
+    return out;
+}
+
+static void add_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_ADD, g, n); }
+static void sub_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_SUB, g, n); }
+static void mul_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_MUL, g, n); }
+static void div_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_DIV, g, n); }
+
+ag_tensor *ag_add(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_ADD, "ag_add", add_backward, a, b); }
+ag_tensor *ag_sub(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_SUB, "ag_sub", sub_backward, a, b); }
+ag_tensor *ag_mul(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_MUL, "ag_mul", mul_backward, a, b); }
+ag_tensor *ag_div(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_DIV, "ag_div", div_backward, a, b); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Unary ops (including the scalar ones). y = f(x; p0, p1); backward: dx += dy · f'(x, y).
+ * Parameters live in node->fp so the backward needs nothing saved.
+ * --------------------------------------------------------------------------------------------- */
+#define SQRT_2_OVER_PI 0.7978845608028654f
+#define INV_SQRT_2 0.7071067811865476f
+#define INV_SQRT_2PI 0.3989422804014327f
+#define GELU_C 0.044715f
+
+/* σ(x) without overflow for either sign. */
+AG_INLINE float sigmoidf_(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+AG_INLINE float un_fwd(int op, float x, float p0, float p1) {
+    switch (op) {
+    case AG_OP_ADD_SCALAR: return x + p0;
+    case AG_OP_MUL_SCALAR: return x * p0;
+    case AG_OP_NEG: return -x;
+    case AG_OP_EXP: return expf(x);
+    case AG_OP_LOG: return logf(x);
+    case AG_OP_SQRT: return sqrtf(x);
+    case AG_OP_POW: return powf(x, p0);
+    case AG_OP_TANH: return tanhf(x);
+    case AG_OP_SIGMOID: return sigmoidf_(x);
+    case AG_OP_LOG_SIGMOID: return fminf(x, 0.0f) - log1pf(expf(-fabsf(x))); /* log σ(x), stable */
+    case AG_OP_RELU: return x > 0 ? x : 0.0f;
+    case AG_OP_GELU_TANH: return 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+    case AG_OP_GELU_ERF: return 0.5f * x * (1.0f + erff(x * INV_SQRT_2));
+    case AG_OP_SILU: return x * sigmoidf_(x);
+    default: return x < p0 ? p0 : (x > p1 ? p1 : x); /* AG_OP_CLAMP */
+    }
+}
+
+/* dy/dx given x and y = f(x). */
+AG_INLINE float un_grad(int op, float x, float y, float p0, float p1) {
+    switch (op) {
+    case AG_OP_ADD_SCALAR: return 1.0f;
+    case AG_OP_MUL_SCALAR: return p0;
+    case AG_OP_NEG: return -1.0f;
+    case AG_OP_EXP: return y;
+    case AG_OP_LOG: return 1.0f / x;
+    case AG_OP_SQRT: return 0.5f / y;
+    case AG_OP_POW: return p0 * powf(x, p0 - 1.0f);
+    case AG_OP_TANH: return 1.0f - y * y;
+    case AG_OP_SIGMOID: return y * (1.0f - y);
+    case AG_OP_LOG_SIGMOID: return sigmoidf_(-x);
+    case AG_OP_RELU: return x > 0 ? 1.0f : 0.0f;
+    case AG_OP_GELU_TANH: {
+        float t = tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
+    }
+    case AG_OP_GELU_ERF: return 0.5f * (1.0f + erff(x * INV_SQRT_2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+    case AG_OP_SILU: {
+        float s = sigmoidf_(x);
+        return s * (1.0f + x * (1.0f - s));
+    }
+    default: return (x >= p0 && x <= p1) ? 1.0f : 0.0f; /* AG_OP_CLAMP */
+    }
+}
+
+AG_INLINE void unary_backward(int op, ag_graph *g, ag_node *nd) {
+    ag_tensor *ta = nd->in[0];
+    const float *dout = nd->out->grad; /* [n] */
+    const float *x = ag_f32(ta);       /* [n] */
+    const float *y = ag_f32(nd->out);  /* [n] */
+    float *dx = ag_grad(g, ta);        /* [n] */
+    float p0 = nd->fp[0], p1 = nd->fp[1];
+    int64_t n = ta->numel;
+    PAR_FOR(i, n, n, dx[i] += dout[i] * un_grad(op, x[i], y[i], p0, p1););
+}
+
+AG_INLINE ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_tensor *a, float p0, float p1) {
+    ag_check_f32(name, a);
+    ag_tensor *out = ag_new(g, AG_F32, a->ndim, a->shape);
+    const float *x = ag_f32(a); /* [n] */
+    float *y = ag_f32(out);     /* [n] */
+    int64_t n = a->numel;
+    PAR_FOR(i, n, n, y[i] = un_fwd(op, x[i], p0, p1););
+    ag_node *nd = ag_record(g, op, bw, out, 1, &a);
+    if (nd) {
+        nd->fp[0] = p0;
+        nd->fp[1] = p1;
+    }
+    return out;
+}
+
+#define UNARY_OP(fn, OP, bwname)                                                                   \
+    static void bwname(ag_graph *g, ag_node *n) { unary_backward(OP, g, n); }                      \
+    ag_tensor *fn(ag_graph *g, ag_tensor *a) { return unary(g, OP, #fn, bwname, a, 0.0f, 0.0f); }
+
+UNARY_OP(ag_neg, AG_OP_NEG, neg_backward)
+UNARY_OP(ag_exp, AG_OP_EXP, exp_backward)
+UNARY_OP(ag_log, AG_OP_LOG, log_backward)
+UNARY_OP(ag_sqrt, AG_OP_SQRT, sqrt_backward)
+UNARY_OP(ag_tanh, AG_OP_TANH, tanh_backward)
+UNARY_OP(ag_sigmoid, AG_OP_SIGMOID, sigmoid_backward)
+UNARY_OP(ag_log_sigmoid, AG_OP_LOG_SIGMOID, log_sigmoid_backward)
+UNARY_OP(ag_relu, AG_OP_RELU, relu_backward)
+UNARY_OP(ag_gelu, AG_OP_GELU_TANH, gelu_backward)
+UNARY_OP(ag_gelu_erf, AG_OP_GELU_ERF, gelu_erf_backward)
+UNARY_OP(ag_silu, AG_OP_SILU, silu_backward)
+
+static void add_scalar_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_ADD_SCALAR, g, n); }
+static void mul_scalar_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_MUL_SCALAR, g, n); }
+static void pow_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_POW, g, n); }
+static void clamp_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_CLAMP, g, n); }
+
+ag_tensor *ag_add_scalar(ag_graph *g, ag_tensor *a, float s) {
+    return unary(g, AG_OP_ADD_SCALAR, "ag_add_scalar", add_scalar_backward, a, s, 0.0f);
+}
+ag_tensor *ag_mul_scalar(ag_graph *g, ag_tensor *a, float s) {
+    return unary(g, AG_OP_MUL_SCALAR, "ag_mul_scalar", mul_scalar_backward, a, s, 0.0f);
+}
+ag_tensor *ag_pow(ag_graph *g, ag_tensor *a, float p) { return unary(g, AG_OP_POW, "ag_pow", pow_backward, a, p, 0.0f); }
+ag_tensor *ag_clamp(ag_graph *g, ag_tensor *a, float lo, float hi) {
+    AG_CHECK(lo <= hi, "ag_clamp", "lo %g > hi %g", (double)lo, (double)hi);
+    return unary(g, AG_OP_CLAMP, "ag_clamp", clamp_backward, a, lo, hi);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * masked_fill: out = mask != 0 ? value : x; mask i32 broadcast to x's shape. dx = dout [mask == 0].
+ * --------------------------------------------------------------------------------------------- */
+/* Visits every element i of x with the matching mask index k; BODY uses i and k. */
+#define MASK_LOOP(p, BODY)                                                                         \
+    do {                                                                                           \
+        int64_t n_ = (p)->n, m_ = (p)->inner;                                                      \
+        if ((p)->kind == BC_SAME) {                                                                \
+            PAR_FOR(i, n_, n_, const int64_t k = i; BODY;);                                        \
+        } else if ((p)->kind == BC_ROW_B) {                                                        \
+            PAR_FOR(i, n_, n_, const int64_t k = i % m_; BODY;);                                   \
+        } else {                                                                                   \
+            const int64_t *sh = (p)->shape, *sb = (p)->sb;                                         \
+            int64_t i = 0;                                                                         \
+            for (int64_t i0 = 0; i0 < sh[0]; i0++)                                                 \
+                for (int64_t i1 = 0; i1 < sh[1]; i1++)                                             \
+                    for (int64_t i2 = 0; i2 < sh[2]; i2++)                                         \
+                        for (int64_t i3 = 0; i3 < sh[3]; i3++, i++) {                              \
+                            const int64_t k = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];   \
+                            BODY;                                                                  \
+                        }                                                                          \
+        }                                                                                          \
+    } while (0)
+
+static void mask_plan(const ag_tensor *x, const ag_tensor *mask, bcast *p) {
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    bcast_shape("ag_masked_fill", x, mask, &ndim, shape);
+    bool ok = ndim == x->ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] == x->shape[i];
+    if (!ok) {
+        char sx[96], sm[96];
+        AG_CHECK(false, "ag_masked_fill", "mask %s does not broadcast to x %s", ag_shape_str(mask, sm, sizeof sm),
+                 ag_shape_str(x, sx, sizeof sx));
+    }
+    /* x has the output's shape, so the plan is BC_SAME, BC_ROW_B (mask repeats) or BC_GENERAL. */
+    bcast_plan(x, mask, ndim, shape, x->numel, p);
+}
+
+static void masked_fill_backward(ag_graph *g, ag_node *nd) {
+    ag_tensor *tx = nd->in[0], *tm = nd->in[1];
+    const float *dout = nd->out->grad; /* [n] */
+    const int32_t *mask = ag_i32(tm);  /* broadcast to [n] */
+    float *dx = ag_grad(g, tx);        /* [n] */
+    bcast p;
+    mask_plan(tx, tm, &p);
+    MASK_LOOP(&p, if (!mask[k]) dx[i] += dout[i]);
+}
+
+ag_tensor *ag_masked_fill(ag_graph *g, ag_tensor *x, ag_tensor *mask, float value) {
+    ag_check_f32("ag_masked_fill", x);
+    AG_CHECK(mask->dtype == AG_I32, "ag_masked_fill", "mask must be i32");
+    bcast p;
+    mask_plan(x, mask, &p);
+    ag_tensor *out = ag_new(g, AG_F32, x->ndim, x->shape);
+    const float *xv = ag_f32(x);      /* [n] */
+    const int32_t *m = ag_i32(mask);  /* broadcast to [n] */
+    float *y = ag_f32(out);           /* [n] */
+    MASK_LOOP(&p, y[i] = m[k] ? value : xv[i]);
+    ag_node *nd = ag_record(g, AG_OP_MASKED_FILL, masked_fill_backward, out, 2, (ag_tensor *[]){x, mask});
+    if (nd) nd->fp[0] = value;
+    return out;
+}
