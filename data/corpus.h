@@ -3,7 +3,8 @@
  * A corpus is a file of UTF-8 text, plain or gzip (detected from the magic bytes, not the name).
  * Words are maximal runs of bytes other than space, tab, \r, \n, \v, \f. A newline is reported as
  * the sentence-end token "</s>" (word2vec.c's convention); \r is whitespace, so CRLF files read
- * like LF files. Words longer than the caller's buffer are truncated (word2vec.c: 100 bytes) and
+ * like LF files. A NUL byte also separates words (a C string cannot carry it), so binary input
+ * reads as byte words without harm. Words longer than the caller's buffer are truncated (word2vec.c: 100 bytes) and
  * the rest of the word is skipped. Offsets are in uncompressed bytes.
  *
  * Sharding: shard k of n covers [k·S/n, (k+1)·S/n) of the S uncompressed bytes; a shard starts at

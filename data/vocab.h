@@ -35,13 +35,17 @@ void data_vocab_finish(data_vocab *v, int64_t min_count);
 
 /* One pass over a corpus: counts every word, prunes as word2vec.c does when the table exceeds
  * max_size (0 = unlimited: drop words of count <= k with k growing from 1, each prune reported on
- * log as "vocab: pruned N words of count <= k at M words read"), then data_vocab_finish.
+ * log (stderr when log is NULL: pruning is never silent) as "vocab: pruned N words of count <= k at M words read"), then data_vocab_finish.
  * Returns 0, or -1 with an error (unreadable/corrupt corpus; empty vocabulary after min_count:
  * "corpus.txt: no word occurs at least 5 times (min-count 5); 12 distinct words read"). */
 int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_count, int64_t max_size, FILE *log);
 
 /* word2vec.c -save-vocab / -read-vocab format. read validates every line: a missing count, a
- * count <= 0, a duplicate word or a truncated last line is an error naming the file and line. */
+ * count <= 0, a duplicate word or a truncated last line is an error naming the file and line.
+ * Exception: "</s>" may have count 0 (word2vec.c writes "</s> 0" for corpora without newlines,
+ * and data_vocab_build always keeps "</s>" at id 0). read keeps the file's order as the ids, so
+ * a vocabulary saved beside a model maps back to the same rows. save refuses words that are
+ * empty or contain whitespace (the format could not read them back). */
 int data_vocab_save(const data_vocab *v, const char *path);
 int data_vocab_read(data_vocab **out, const char *path);
 

@@ -1,0 +1,269 @@
+/* corpus.c — word streams over plain or gzip corpora: 1 MiB buffered reads, a table-driven byte loop, shards. */
+#include "corpus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+_Static_assert(sizeof(z_off_t) == 8, "zlib offsets must be 64-bit for corpora > 2 GiB");
+
+#define CORPUS_BUF (1 << 20) /* bytes of uncompressed text held at once: the whole memory bound */
+
+/* Byte classes: 0 = part of a word, 1 = separator, 2 = newline (a "</s>" word). NUL is a separator
+ * because a C string cannot carry it (binary garbage still reads as words, just split at NULs). */
+static const uint8_t k_class[256] = {
+    [0] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\v'] = 1, ['\f'] = 1, ['\n'] = 2,
+};
+
+struct data_corpus {
+    char *path;
+    bool gz;
+    int fd;        /* plain files: read(2) descriptor, -1 for gzip */
+    gzFile gzf;    /* gzip files: zlib stream (multi-member aware), NULL for plain */
+    uint8_t *buf;  /* [CORPUS_BUF] uncompressed bytes buf[pos..len) not yet consumed */
+    int64_t pos, len;
+    int64_t base;  /* uncompressed offset of buf[0] */
+    bool eof;      /* the file has no bytes after buf[len) */
+    int64_t size;  /* uncompressed size, -1 until known */
+    int64_t start, end; /* current shard: words beginning in [start, end) */
+};
+
+const char *data_corpus_path(const data_corpus *c) { return c->path; }
+
+/* zlib prefixes its messages with the descriptor ("<fd:4>: ...") when opened by gzdopen: drop it. */
+static const char *gz_msg(gzFile g, int *err) {
+    const char *msg = gzerror(g, err);
+    if (!msg) return "unknown zlib error";
+    if (strncmp(msg, "<fd:", 4) == 0) {
+        const char *p = strstr(msg, ": ");
+        if (p) return p + 2;
+    }
+    return msg;
+}
+
+/* Fills buf from the file after the consumed bytes. Returns 0 (eof set when nothing more), or -1
+ * with an error naming the file and the uncompressed (and for gzip, compressed) offset. */
+static int corpus_refill(data_corpus *c) {
+    c->base += c->pos;
+    c->pos = 0;
+    c->len = 0;
+    if (c->eof) return 0;
+    if (!c->gz) {
+        ssize_t got;
+        do {
+            got = read(c->fd, c->buf, CORPUS_BUF);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return ag_error_set("%s: byte %lld: read failed: %s", c->path, (long long)c->base, strerror(errno));
+        if (got == 0) c->eof = true;
+        c->len = got;
+        return 0;
+    }
+    int got = gzread(c->gzf, c->buf, CORPUS_BUF);
+    int err = Z_OK;
+    const char *msg = gz_msg(c->gzf, &err);
+    /* The offsets name the 1 MiB block being decoded (uncompressed start) and how far the compressed
+     * input had been read when zlib gave up. */
+    if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR))
+        return ag_error_set("%s: uncompressed block at byte %lld (compressed byte %lld): corrupt gzip data: %s",
+                            c->path, (long long)c->base, (long long)gzoffset(c->gzf), msg);
+    if (got == 0) {
+        /* zlib reports a stream cut short as Z_BUF_ERROR ("unexpected end of file") with no data. */
+        if (err == Z_BUF_ERROR)
+            return ag_error_set("%s: uncompressed byte %lld (compressed byte %lld): truncated gzip file: %s", c->path,
+                                (long long)c->base, (long long)gzoffset(c->gzf), msg);
+        c->eof = true;
+    }
+    c->len = got;
+    return 0;
+}
+
+/* Repositions the stream at uncompressed offset off (buffer emptied). 0 or -1 with an error. */
+static int corpus_reposition(data_corpus *c, int64_t off) {
+    if (off >= c->base && off <= c->base + c->len) { /* still in the buffer: no I/O */
+        c->pos = off - c->base;
+        return 0;
+    }
+    c->eof = false;
+    c->pos = c->len = 0;
+    if (!c->gz) {
+        if (lseek(c->fd, (off_t)off, SEEK_SET) < 0)
+            return ag_error_set("%s: cannot seek to byte %lld: %s", c->path, (long long)off, strerror(errno));
+    } else {
+        /* gzseek forward decompresses from the current point; backward rewinds to the start. */
+        z_off_t r = gzseek(c->gzf, (z_off_t)off, SEEK_SET);
+        if (r != (z_off_t)off) {
+            int err = Z_OK;
+            const char *msg = gz_msg(c->gzf, &err);
+            return ag_error_set("%s: cannot seek to uncompressed byte %lld: %s", c->path, (long long)off,
+                                err != Z_OK ? msg : "past the end of the data");
+        }
+    }
+    c->base = off;
+    return 0;
+}
+
+data_corpus *data_corpus_open(const char *path) {
+    if (!path || !*path) {
+        ag_error_set("corpus: expected a file path, got an empty one");
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        ag_error_set("%s: cannot open corpus: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        ag_error_set("%s: cannot open corpus: is a directory", path);
+        return NULL;
+    }
+    uint8_t magic[2] = {0, 0};
+    ssize_t m = pread(fd, magic, 2, 0);
+    data_corpus *c = ag_xcalloc(1, sizeof *c);
+    c->path = ag_xstrdup(path);
+    c->buf = ag_xmalloc(CORPUS_BUF);
+    c->fd = -1;
+    c->size = -1;
+    c->gz = (m == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+    if (c->gz) {
+        c->gzf = gzdopen(fd, "rb");
+        if (!c->gzf) {
+            close(fd);
+            ag_error_set("%s: cannot open gzip stream", path);
+            data_corpus_close(c);
+            return NULL;
+        }
+        gzbuffer(c->gzf, CORPUS_BUF); /* compressed input read in 1 MiB blocks */
+    } else {
+        c->fd = fd;
+        c->size = (int64_t)st.st_size;
+    }
+    c->start = 0;
+    c->end = INT64_MAX;
+    /* First fill now so that a corrupt gzip header is reported by open. */
+    if (corpus_refill(c) != 0) {
+        data_corpus_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void data_corpus_close(data_corpus *c) {
+    if (!c) return;
+    if (c->gzf) gzclose(c->gzf);
+    if (c->fd >= 0) close(c->fd);
+    free(c->buf);
+    free(c->path);
+    free(c);
+}
+
+int64_t data_corpus_size(data_corpus *c) {
+    if (c->size >= 0) return c->size;
+    /* gzip: one decompressing pass through a second handle, so the stream position is untouched. */
+    gzFile g = gzopen(c->path, "rb");
+    if (!g) {
+        ag_error_set("%s: cannot reopen to measure its size: %s", c->path, strerror(errno));
+        return -1;
+    }
+    gzbuffer(g, CORPUS_BUF);
+    uint8_t *tmp = ag_xmalloc(CORPUS_BUF);
+    int64_t total = 0;
+    for (;;) {
+        int got = gzread(g, tmp, CORPUS_BUF);
+        int err = Z_OK;
+        const char *msg = gz_msg(g, &err);
+        if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
+            ag_error_set("%s: uncompressed byte %lld (compressed byte %lld): %s gzip data: %s", c->path,
+                         (long long)total, (long long)gzoffset(g), got == 0 ? "truncated" : "corrupt",
+                         msg);
+            free(tmp);
+            gzclose(g);
+            return -1;
+        }
+        if (got == 0) break;
+        total += got;
+    }
+    free(tmp);
+    gzclose(g);
+    c->size = total;
+    return total;
+}
+
+int data_corpus_shard(data_corpus *c, int k, int n) {
+    AG_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
+    int64_t size = data_corpus_size(c);
+    if (size < 0) return -1;
+    /* Compute in 128 bits: k*size overflows int64 only for absurd sizes, but it costs nothing. */
+    int64_t start = (int64_t)((__int128)k * size / n);
+    int64_t end = (k == n - 1) ? INT64_MAX : (int64_t)((__int128)(k + 1) * size / n);
+    c->start = start;
+    c->end = end;
+    if (start == 0) return corpus_reposition(c, 0);
+    /* A word begins at p when byte p is a word byte and byte p-1 is not. Look at byte start-1: if it
+     * is a word byte, the word under `start` began in the previous shard, so skip its remaining bytes. */
+    if (corpus_reposition(c, start - 1) != 0) return -1;
+    if (c->pos == c->len && corpus_refill(c) != 0) return -1;
+    if (c->pos == c->len) return 0; /* start is at or past the end: empty shard */
+    uint8_t prev = c->buf[c->pos++];
+    if (k_class[prev] != 0) return 0;
+    for (;;) {
+        while (c->pos < c->len && k_class[c->buf[c->pos]] == 0) c->pos++;
+        if (c->pos < c->len) return 0;
+        if (corpus_refill(c) != 0) return -1;
+        if (c->len == 0) return 0;
+    }
+}
+
+int data_corpus_next(data_corpus *c, char *buf, int max) {
+    AG_CHECK(max >= 8, "data_corpus_next", "word buffer of %d bytes, need >= 8", max);
+    for (;;) {
+        /* Skip separators. */
+        const uint8_t *p = c->buf + c->pos, *e = c->buf + c->len;
+        while (p < e && k_class[*p] == 1) p++;
+        c->pos = p - c->buf;
+        if (p == e) {
+            if (corpus_refill(c) != 0) return -1;
+            if (c->len == 0) return 0;
+            continue;
+        }
+        if (c->base + c->pos >= c->end) return 0; /* the next word begins in the next shard */
+        if (k_class[*p] == 2) {
+            c->pos++;
+            memcpy(buf, DATA_EOS, sizeof DATA_EOS);
+            return (int)sizeof DATA_EOS - 1;
+        }
+        /* A word: copy up to max-1 bytes, then skip the rest of it (word2vec.c truncates the same way). */
+        int n = 0;
+        for (;;) {
+            const uint8_t *q = c->buf + c->pos, *qe = c->buf + c->len;
+            const uint8_t *w = q;
+            while (q < qe && k_class[*q] == 0) q++;
+            int64_t run = q - w;
+            if (n < max - 1) {
+                int64_t take = run < (int64_t)(max - 1 - n) ? run : (int64_t)(max - 1 - n);
+                memcpy(buf + n, w, (size_t)take);
+                n += (int)take;
+            }
+            c->pos = q - c->buf;
+            if (q < qe) break; /* the word ended inside the buffer */
+            if (corpus_refill(c) != 0) return -1;
+            if (c->len == 0) break; /* the file ended with the word */
+        }
+        buf[n] = '\0';
+        return n;
+    }
+}
+
+int64_t data_corpus_tell(const data_corpus *c) { return c->base + c->pos; }
+
+int data_corpus_seek(data_corpus *c, int64_t offset) {
+    if (offset < 0) return ag_error_set("%s: cannot seek to negative offset %lld", c->path, (long long)offset);
+    return corpus_reposition(c, offset);
+}

@@ -1,0 +1,272 @@
+/* vocab.c — vocabularies: open-addressing hash (load <= 0.5), counting, pruning, canonical order, save/read. */
+#define _GNU_SOURCE /* qsort_r */
+#include "vocab.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../autograd/ag.h"
+#include "corpus.h"
+
+/* FNV-1a over the bytes, then a murmur3 finaliser so the low bits (the slot index) mix all bytes. */
+static inline uint64_t vocab_hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+data_vocab *data_vocab_new(void) {
+    data_vocab *v = ag_xcalloc(1, sizeof *v);
+    v->cap = 1024;
+    v->words = ag_xmalloc((size_t)v->cap * sizeof *v->words);
+    v->counts = ag_xmalloc((size_t)v->cap * sizeof *v->counts);
+    v->hash_size = 2048; /* power of two, >= 2·cap so the load stays <= 0.5 */
+    v->hash = ag_xmalloc((size_t)v->hash_size * sizeof *v->hash);
+    memset(v->hash, 0xff, (size_t)v->hash_size * sizeof *v->hash);
+    return v;
+}
+
+void data_vocab_free(data_vocab *v) {
+    if (!v) return;
+    for (int64_t i = 0; i < v->n; i++) free(v->words[i]);
+    free(v->words);
+    free(v->counts);
+    free(v->hash);
+    free(v);
+}
+
+/* Rebuilds the hash for ids 0..n-1 at a size that keeps the load <= 0.5. */
+static void vocab_rehash(data_vocab *v) {
+    int64_t size = 2048;
+    while (size < 2 * v->n + 2) size <<= 1;
+    if (size != v->hash_size) {
+        free(v->hash);
+        v->hash = ag_xmalloc((size_t)size * sizeof *v->hash);
+        v->hash_size = size;
+    }
+    memset(v->hash, 0xff, (size_t)size * sizeof *v->hash);
+    uint64_t mask = (uint64_t)size - 1;
+    for (int64_t i = 0; i < v->n; i++) {
+        uint64_t s = vocab_hash_str(v->words[i]) & mask;
+        while (v->hash[s] >= 0) s = (s + 1) & mask;
+        v->hash[s] = (int32_t)i;
+    }
+}
+
+int32_t data_vocab_find(const data_vocab *v, const char *w) {
+    uint64_t mask = (uint64_t)v->hash_size - 1;
+    uint64_t s = vocab_hash_str(w) & mask;
+    for (;;) {
+        int32_t id = v->hash[s];
+        if (id < 0) return -1;
+        if (strcmp(v->words[id], w) == 0) return id;
+        s = (s + 1) & mask;
+    }
+}
+
+int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count) {
+    uint64_t mask = (uint64_t)v->hash_size - 1;
+    uint64_t s = vocab_hash_str(w) & mask;
+    for (;;) {
+        int32_t id = v->hash[s];
+        if (id < 0) break;
+        if (strcmp(v->words[id], w) == 0) {
+            v->counts[id] += count;
+            v->total += count;
+            return id;
+        }
+        s = (s + 1) & mask;
+    }
+    AG_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
+    if (v->n == v->cap) {
+        v->cap *= 2;
+        v->words = ag_xrealloc(v->words, (size_t)v->cap * sizeof *v->words);
+        v->counts = ag_xrealloc(v->counts, (size_t)v->cap * sizeof *v->counts);
+    }
+    int32_t id = (int32_t)v->n++;
+    v->words[id] = ag_xstrdup(w);
+    v->counts[id] = count;
+    v->total += count;
+    if (2 * v->n + 2 > v->hash_size) {
+        vocab_rehash(v);
+    } else {
+        v->hash[s] = id;
+    }
+    return id;
+}
+
+/* Canonical order: "</s>" first, then count descending, then bytes ascending. */
+static int vocab_cmp(const void *pa, const void *pb, void *ctx) {
+    const data_vocab *v = ctx;
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    int ea = strcmp(v->words[a], DATA_EOS) == 0, eb = strcmp(v->words[b], DATA_EOS) == 0;
+    if (ea != eb) return eb - ea;
+    if (v->counts[a] != v->counts[b]) return v->counts[a] > v->counts[b] ? -1 : 1;
+    return strcmp(v->words[a], v->words[b]); /* strcmp compares as unsigned char, like memcmp */
+}
+
+/* Keeps the words with keep(count) (and "</s>"), in their current order; frees the others. */
+static int64_t vocab_drop_below(data_vocab *v, int64_t min_count) {
+    int64_t j = 0, dropped = 0;
+    v->total = 0;
+    for (int64_t i = 0; i < v->n; i++) {
+        if (v->counts[i] >= min_count || strcmp(v->words[i], DATA_EOS) == 0) {
+            v->words[j] = v->words[i];
+            v->counts[j] = v->counts[i];
+            v->total += v->counts[i];
+            j++;
+        } else {
+            free(v->words[i]);
+            dropped++;
+        }
+    }
+    v->n = j;
+    return dropped;
+}
+
+void data_vocab_finish(data_vocab *v, int64_t min_count) {
+    vocab_drop_below(v, min_count);
+    int32_t *order = ag_xmalloc((size_t)(v->n ? v->n : 1) * sizeof *order);
+    for (int64_t i = 0; i < v->n; i++) order[i] = (int32_t)i;
+    qsort_r(order, (size_t)v->n, sizeof *order, vocab_cmp, v);
+    char **w = ag_xmalloc((size_t)v->cap * sizeof *w);
+    int64_t *c = ag_xmalloc((size_t)v->cap * sizeof *c);
+    for (int64_t i = 0; i < v->n; i++) {
+        w[i] = v->words[order[i]];
+        c[i] = v->counts[order[i]];
+    }
+    free(order);
+    free(v->words);
+    free(v->counts);
+    v->words = w;
+    v->counts = c;
+    vocab_rehash(v);
+}
+
+int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_count, int64_t max_size, FILE *log) {
+    *out = NULL;
+    data_corpus *c = data_corpus_open(corpus_path);
+    if (!c) return -1;
+    data_vocab *v = data_vocab_new();
+    data_vocab_add(v, DATA_EOS, 0); /* word2vec.c keeps "</s>" at id 0 even when it never occurs */
+    char word[DATA_MAX_WORD];
+    int64_t read_words = 0, prune_k = 1;
+    FILE *lg = log ? log : stderr; /* pruning changes the counts: it is always reported */
+    int len;
+    while ((len = data_corpus_next(c, word, sizeof word)) > 0) {
+        data_vocab_add(v, word, 1);
+        read_words++;
+        if (max_size > 0 && v->n > max_size) {
+            /* word2vec.c's ReduceVocab: drop words of count <= k, k growing by one per prune. */
+            int64_t dropped = vocab_drop_below(v, prune_k + 1);
+            vocab_rehash(v);
+            fprintf(lg, "vocab: pruned %" PRId64 " words of count <= %" PRId64 " at %" PRId64 " words read\n", dropped,
+                    prune_k, read_words);
+            prune_k++;
+        }
+    }
+    if (len < 0) {
+        data_corpus_close(c);
+        data_vocab_free(v);
+        return -1;
+    }
+    data_corpus_close(c);
+    int64_t distinct = v->n - 1;
+    data_vocab_finish(v, min_count);
+    if (v->n <= 1) {
+        ag_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
+                     " distinct words read",
+                     corpus_path, min_count, min_count, distinct);
+        data_vocab_free(v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int data_vocab_save(const data_vocab *v, const char *path) {
+    for (int64_t i = 0; i < v->n; i++) {
+        if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r\v\f"))
+            return ag_error_set("%s: word %" PRId64 " (\"%s\") is empty or contains whitespace; the vocabulary "
+                                "format cannot hold it",
+                                path, i, v->words[i]);
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) return ag_error_set("%s: cannot write vocabulary: %s", path, strerror(errno));
+    for (int64_t i = 0; i < v->n; i++) fprintf(f, "%s %" PRId64 "\n", v->words[i], v->counts[i]);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return ag_error_set("%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+int data_vocab_read(data_vocab **out, const char *path) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ag_error_set("%s: cannot open vocabulary: %s", path, strerror(errno));
+    data_vocab *v = data_vocab_new();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t lineno = 0;
+    int rc = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len == 0 || line[len - 1] != '\n') {
+            rc = ag_error_set("%s: line %" PRId64 ": expected \"word count\" ending in a newline, got a truncated "
+                              "last line",
+                              path, lineno);
+            break;
+        }
+        line[--len] = '\0';
+        if (len > 0 && line[len - 1] == '\r') line[--len] = '\0'; /* CRLF files */
+        if ((size_t)len != strlen(line)) {
+            rc = ag_error_set("%s: line %" PRId64 ": expected text, got a NUL byte", path, lineno);
+            break;
+        }
+        char *sp = strchr(line, ' ');
+        if (!sp || sp == line) {
+            rc = ag_error_set("%s: line %" PRId64 ": expected \"word count\", got \"%.60s\"", path, lineno, line);
+            break;
+        }
+        *sp = '\0';
+        const char *num = sp + 1;
+        char *endp = NULL;
+        errno = 0;
+        long long cnt = (*num >= '0' && *num <= '9') || *num == '-' ? strtoll(num, &endp, 10) : 0;
+        if (!endp || endp == num || *endp != '\0' || errno == ERANGE) {
+            rc = ag_error_set("%s: line %" PRId64 ": expected an integer count after \"%.60s\", got \"%.60s\"", path,
+                              lineno, line, num);
+            break;
+        }
+        /* word2vec.c writes "</s> 0" for corpora without newlines, so "</s>" alone may count 0. */
+        if (cnt < 0 || (cnt == 0 && strcmp(line, DATA_EOS) != 0)) {
+            rc = ag_error_set("%s: line %" PRId64 ": expected a count > 0 for \"%.60s\", got %lld", path, lineno, line,
+                              cnt);
+            break;
+        }
+        if (data_vocab_find(v, line) >= 0) {
+            rc = ag_error_set("%s: line %" PRId64 ": duplicate word \"%.60s\" (first on line %d)", path, lineno, line,
+                              data_vocab_find(v, line) + 1);
+            break;
+        }
+        data_vocab_add(v, line, cnt);
+    }
+    if (rc == 0 && ferror(f)) rc = ag_error_set("%s: read failed after line %" PRId64, path, lineno);
+    if (rc == 0 && v->n == 0) rc = ag_error_set("%s: expected \"word count\" lines, got an empty file", path);
+    free(line);
+    fclose(f);
+    if (rc != 0) {
+        data_vocab_free(v);
+        return -1;
+    }
+    *out = v; /* ids follow the file's line order, so they match a model saved with this file */
+    return 0;
+}
