@@ -239,6 +239,21 @@ int data_corpus_next(data_corpus *c, char *buf, int max) {
             memcpy(buf, DATA_EOS, sizeof DATA_EOS);
             return (int)sizeof DATA_EOS - 1;
         }
+        /* Fast path: the word's first max-1 bytes are all in the buffer; copy while scanning. */
+        const int lim = max - 1;
+        if (c->len - c->pos > lim) {
+            const uint8_t *q = c->buf + c->pos;
+            int n = 0;
+            while (n < lim && k_class[q[n]] == 0) {
+                buf[n] = (char)q[n];
+                n++;
+            }
+            if (n < lim) { /* ended at a separator inside the buffer */
+                c->pos += n;
+                buf[n] = '\0';
+                return n;
+            }
+        }
         /* A word: copy up to max-1 bytes, then skip the rest of it (word2vec.c truncates the same way). */
         int n = 0;
         for (;;) {
