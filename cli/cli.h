@@ -3,5 +3,9 @@
 #define EMBER_CLI_H
 
 int cli_cmd_version(int argc, char **argv);
+int cli_cmd_word2vec(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_similar(int argc, char **argv);
+int cli_cmd_analogy(int argc, char **argv);
 
 #endif

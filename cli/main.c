@@ -13,6 +13,10 @@ typedef struct {
 /* One line per subcommand; keep in the order `ember help` should list them. */
 static const cli_command commands[] = {
     {"version", cli_cmd_version, "print the version"},
+    {"word2vec", cli_cmd_word2vec, "train word vectors (word2vec.c's flags: skip-gram/CBOW, NS/HS)"},
+    {"eval", cli_cmd_eval, "evaluate word vectors: analogy accuracy, word-similarity Spearman"},
+    {"similar", cli_cmd_similar, "nearest words to a word by cosine"},
+    {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,421 @@
+/* cmd_eval.c — `ember eval analogy|wordsim`, `ember similar`, `ember analogy`: evaluate and query word vectors. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "autograd/ag.h"
+#include "cli.h"
+#include "data/evalsets.h"
+#include "train/eval.h"
+
+/* Shared data directory: $EMBER_DATA_DIR, else <source>/../shared/data, else NULL. */
+static const char *data_dir(void) {
+    static char buf[4096];
+    struct stat st;
+    const char *e = getenv("EMBER_DATA_DIR");
+    if (e && *e && !stat(e, &st) && S_ISDIR(st.st_mode)) return e;
+#ifdef EMBER_SOURCE_DIR
+    snprintf(buf, sizeof buf, "%s/../shared/data", EMBER_SOURCE_DIR);
+    if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return buf;
+#endif
+    return NULL;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* JSON has no NaN: write null. */
+static void json_num(FILE *f, double v) {
+    if (isnan(v) || isinf(v)) fputs("null", f);
+    else fprintf(f, "%.6g", v);
+}
+
+static int parse_int(const char *flag, const char *s, int64_t lo, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < lo) {
+        fprintf(stderr, "ember: %s: expected an integer >= %lld, got '%s'\n", flag, (long long)lo, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int load_or_report(train_vectors **v, const char *path, const char *param) {
+    if (train_vectors_load(v, path, param)) {
+        fprintf(stderr, "ember: %s\n", ag_error_msg());
+        return -1;
+    }
+    return 0;
+}
+
+static double pct(int64_t a, int64_t b) { return b > 0 ? 100.0 * (double)a / (double)b : NAN; }
+
+/* ---- ember eval analogy ---------------------------------------------------------------------- */
+
+static void usage_analogy_eval(FILE *f) {
+    fprintf(f, "usage: ember eval analogy VECTORS [--questions FILE] [--restrict N] [--param NAME] [--json]\n"
+               "  VECTORS      word2vec text/binary file or ember checkpoint\n"
+               "  --questions  analogy questions (default: questions-words.txt in the shared data dir)\n"
+               "  --restrict   search only the N most frequent words (default 30000; 0 = all)\n"
+               "  --param      checkpoint dataset under /params holding the embedding (default: guess)\n"
+               "  --json       one JSON object instead of the table\n");
+}
+
+static int eval_analogy(int argc, char **argv) {
+    const char *vec_path = NULL, *qpath = NULL, *param = NULL;
+    int64_t restrict_n = 30000;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage_analogy_eval(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if ((!strcmp(a, "--questions") || !strcmp(a, "--restrict") || !strcmp(a, "--param")) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(a, "--questions")) qpath = v;
+            else if (!strcmp(a, "--param")) param = v;
+            else if (parse_int(a, v, 0, &restrict_n)) return 2;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ember eval analogy: unknown option or missing value: %s\n", a);
+            usage_analogy_eval(stderr);
+            return 2;
+        } else if (!vec_path) {
+            vec_path = a;
+        } else {
+            fprintf(stderr, "ember eval analogy: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!vec_path) {
+        usage_analogy_eval(stderr);
+        return 2;
+    }
+    char defq[4096];
+    if (!qpath) {
+        const char *d = data_dir();
+        if (!d) {
+            fprintf(stderr, "ember: no --questions given and no shared data dir (set EMBER_DATA_DIR)\n");
+            return 2;
+        }
+        snprintf(defq, sizeof defq, "%s/analogy/questions-words.txt", d);
+        qpath = defq;
+    }
+    data_analogy_set *q;
+    if (data_analogy_read(&q, qpath)) {
+        fprintf(stderr, "ember: %s\n", ag_error_msg());
+        return 1;
+    }
+    train_vectors *v;
+    if (load_or_report(&v, vec_path, param)) {
+        data_analogy_free(q);
+        return 1;
+    }
+    train_analogy_result r;
+    train_eval_analogy(v, q, restrict_n, &r);
+    if (json) {
+        printf("{\"vectors\": ");
+        json_str(stdout, vec_path);
+        printf(", \"questions\": ");
+        json_str(stdout, qpath);
+        printf(", \"vocab\": %lld, \"dim\": %lld, \"restrict\": %lld, \"sections\": [", (long long)v->n,
+               (long long)v->dim, (long long)r.restrict_n);
+        for (int s = 0; s < r.n_sections; s++) {
+            printf("%s{\"name\": ", s ? ", " : "");
+            json_str(stdout, r.sections[s].name);
+            printf(", \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.sections[s].correct,
+                   (long long)r.sections[s].seen, (long long)r.sections[s].total);
+            json_num(stdout, r.sections[s].seen ? (double)r.sections[s].correct / (double)r.sections[s].seen : NAN);
+            printf("}");
+        }
+        printf("], \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.correct,
+               (long long)r.seen, (long long)r.total);
+        json_num(stdout, r.seen ? (double)r.correct / (double)r.seen : NAN);
+        printf(", \"semantic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.sem_correct,
+               (long long)r.sem_seen);
+        json_num(stdout, r.sem_seen ? (double)r.sem_correct / (double)r.sem_seen : NAN);
+        printf("}, \"syntactic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.syn_correct,
+               (long long)r.syn_seen);
+        json_num(stdout, r.syn_seen ? (double)r.syn_correct / (double)r.syn_seen : NAN);
+        printf("}, \"seconds\": %.3f}\n", r.seconds);
+    } else {
+        printf("analogy: %s on %s (%lld of %lld words searched, %lld dims; compute-accuracy protocol)\n", qpath,
+               vec_path, (long long)r.restrict_n, (long long)v->n, (long long)v->dim);
+        printf("%-30s %8s %8s %8s %9s\n", "section", "correct", "seen", "total", "accuracy");
+        for (int s = 0; s < r.n_sections; s++) {
+            const train_analogy_section *x = &r.sections[s];
+            printf("%-30s %8lld %8lld %8lld %8.2f%%\n", x->name, (long long)x->correct, (long long)x->seen,
+                   (long long)x->total, pct(x->correct, x->seen));
+        }
+        printf("%-30s %8lld %8lld %8s %8.2f%%\n", "semantic (sections 1-5)", (long long)r.sem_correct,
+               (long long)r.sem_seen, "", pct(r.sem_correct, r.sem_seen));
+        printf("%-30s %8lld %8lld %8s %8.2f%%\n", "syntactic (sections 6-)", (long long)r.syn_correct,
+               (long long)r.syn_seen, "", pct(r.syn_correct, r.syn_seen));
+        printf("%-30s %8lld %8lld %8lld %8.2f%%\n", "total", (long long)r.correct, (long long)r.seen,
+               (long long)r.total, pct(r.correct, r.seen));
+        printf("questions seen / total: %lld / %lld (%.2f%%); search %.2f s\n", (long long)r.seen, (long long)r.total,
+               pct(r.seen, r.total), r.seconds);
+    }
+    train_analogy_result_free(&r);
+    train_vectors_free(v);
+    data_analogy_free(q);
+    return 0;
+}
+
+/* ---- ember eval wordsim ---------------------------------------------------------------------- */
+
+static void usage_wordsim(FILE *f) {
+    fprintf(f, "usage: ember eval wordsim VECTORS [FILE... | DIR] [--restrict N] [--param NAME] [--json]\n"
+               "  FILE/DIR     word1<TAB>word2<TAB>score files, or a directory of them (*.txt)\n"
+               "               (default: the wordsim/ directory of the shared data)\n"
+               "  --restrict   look words up among the N most frequent only (default 0 = all)\n"
+               "  Spearman's rho between human scores and cosines; pairs with an unknown word are\n"
+               "  left out and counted (OOV %%).\n");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Appends the *.txt files of dir (sorted) to list; returns the new count or -1. */
+static int list_dir(const char *dir, char ***list, int n, int *cap) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "ember: %s: cannot open directory: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    int start = n;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".txt")) continue;
+        if (n == *cap) *list = ag_xrealloc(*list, (size_t)(*cap *= 2) * sizeof(char *));
+        char *p = ag_xmalloc(strlen(dir) + l + 2);
+        sprintf(p, "%s/%s", dir, e->d_name);
+        (*list)[n++] = p;
+    }
+    closedir(d);
+    qsort(*list + start, (size_t)(n - start), sizeof(char *), cmp_str);
+    if (n == start) {
+        fprintf(stderr, "ember: %s: no *.txt word-similarity files in this directory\n", dir);
+        return -1;
+    }
+    return n;
+}
+
+static int eval_wordsim(int argc, char **argv) {
+    const char *vec_path = NULL, *param = NULL;
+    int64_t restrict_n = 0;
+    int json = 0, cap = 16, nf = 0, rc = 0;
+    char **files = ag_xmalloc((size_t)cap * sizeof(char *));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage_wordsim(stdout);
+            goto done;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if ((!strcmp(a, "--restrict") || !strcmp(a, "--param")) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(a, "--param")) param = v;
+            else if (parse_int(a, v, 0, &restrict_n)) {
+                rc = 2;
+                goto done;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ember eval wordsim: unknown option or missing value: %s\n", a);
+            usage_wordsim(stderr);
+            rc = 2;
+            goto done;
+        } else if (!vec_path) {
+            vec_path = a;
+        } else {
+            struct stat st;
+            if (!stat(a, &st) && S_ISDIR(st.st_mode)) {
+                if ((nf = list_dir(a, &files, nf, &cap)) < 0) {
+                    rc = 1;
+                    goto done;
+                }
+            } else {
+                if (nf == cap) files = ag_xrealloc(files, (size_t)(cap *= 2) * sizeof(char *));
+                files[nf++] = ag_xstrdup(a);
+            }
+        }
+    }
+    if (!vec_path) {
+        usage_wordsim(stderr);
+        rc = 2;
+        goto done;
+    }
+    if (nf == 0) {
+        const char *d = data_dir();
+        char dir[4096];
+        if (!d) {
+            fprintf(stderr, "ember: no word-similarity files given and no shared data dir (set EMBER_DATA_DIR)\n");
+            rc = 2;
+            goto done;
+        }
+        snprintf(dir, sizeof dir, "%s/wordsim", d);
+        if ((nf = list_dir(dir, &files, 0, &cap)) < 0) {
+            rc = 1;
+            goto done;
+        }
+    }
+    /* read every set before loading the (bigger) vectors, so a bad file fails fast */
+    data_wordsim_set **sets = ag_xcalloc((size_t)nf, sizeof *sets);
+    for (int i = 0; i < nf; i++)
+        if (data_wordsim_read(&sets[i], files[i])) {
+            fprintf(stderr, "ember: %s\n", ag_error_msg());
+            rc = 1;
+        }
+    train_vectors *v = NULL;
+    if (!rc && load_or_report(&v, vec_path, param)) rc = 1;
+    if (!rc) {
+        if (json) printf("{\"vectors\": "), json_str(stdout, vec_path), printf(", \"sets\": [");
+        else
+            printf("word similarity on %s (%lld words, %lld dims; Spearman rho x 100, OOV pairs left out)\n"
+                   "%-22s %7s %7s %7s %9s\n",
+                   vec_path, (long long)v->n, (long long)v->dim, "set", "pairs", "used", "OOV%", "spearman");
+        for (int i = 0; i < nf; i++) {
+            train_wordsim_result r;
+            train_eval_wordsim(v, sets[i], restrict_n, &r);
+            if (json) {
+                printf("%s{\"name\": ", i ? ", " : "");
+                json_str(stdout, sets[i]->name);
+                printf(", \"file\": ");
+                json_str(stdout, files[i]);
+                printf(", \"pairs\": %lld, \"used\": %lld, \"oov\": %lld, \"oov_rate\": ", (long long)r.pairs,
+                       (long long)r.used, (long long)r.oov);
+                json_num(stdout, r.pairs ? (double)r.oov / (double)r.pairs : NAN);
+                printf(", \"spearman\": ");
+                json_num(stdout, r.spearman);
+                printf(", \"pearson\": ");
+                json_num(stdout, r.pearson);
+                printf("}");
+            } else {
+                printf("%-22s %7lld %7lld %6.1f%% %9.1f\n", sets[i]->name, (long long)r.pairs, (long long)r.used,
+                       pct(r.oov, r.pairs), 100 * r.spearman);
+            }
+        }
+        if (json) printf("]}\n");
+    }
+    train_vectors_free(v);
+    for (int i = 0; i < nf; i++) data_wordsim_free(sets[i]);
+    free(sets);
+done:
+    for (int i = 0; i < nf; i++) free(files[i]);
+    free(files);
+    return rc;
+}
+
+int cli_cmd_eval(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc < 2 ? stderr : stdout;
+        fprintf(f, "usage: ember eval analogy VECTORS [...]   analogy accuracy (compute-accuracy protocol)\n"
+                   "       ember eval wordsim VECTORS [...]   word-similarity Spearman rho\n"
+                   "`ember eval analogy --help` for the options.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "analogy")) return eval_analogy(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "wordsim")) return eval_wordsim(argc - 1, argv + 1);
+    fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy or wordsim)\n", argv[1]);
+    return 2;
+}
+
+/* ---- ember similar / ember analogy ----------------------------------------------------------- */
+
+static void print_neighbors(const train_vectors *v, const train_neighbor *nb, int k, int json, const char *head) {
+    if (json) {
+        printf("[");
+        for (int i = 0; i < k; i++) {
+            printf("%s{\"word\": ", i ? ", " : "");
+            json_str(stdout, v->words[nb[i].id]);
+            printf(", \"cosine\": %.4f}", nb[i].cosine);
+        }
+        printf("]");
+        return;
+    }
+    printf("%s", head);
+    for (int i = 0; i < k; i++) printf("%s%s %.2f", i ? ", " : " ", v->words[nb[i].id], nb[i].cosine);
+    printf("\n");
+}
+
+/* Shared parser for `similar` (nwords = 1) and `analogy` (nwords = 3). */
+static int query_cmd(int argc, char **argv, int nwords) {
+    const char *vec_path = NULL, *param = NULL, *w[3] = {0};
+    int nw = 0, json = 0;
+    int64_t k = 10;
+    const char *usage = nwords == 1 ? "usage: ember similar VECTORS WORD [-k N] [--param NAME] [--json]\n"
+                                      "  the k nearest words by cosine (the word itself left out)\n"
+                                    : "usage: ember analogy VECTORS A B C [-k N] [--param NAME] [--json]\n"
+                                      "  the k nearest words to A - B + C (3CosAdd; A, B, C left out),\n"
+                                      "  e.g. `ember analogy vectors.bin king man woman`\n";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if ((!strcmp(a, "-k") || !strcmp(a, "--param")) && i + 1 < argc) {
+            if (!strcmp(a, "--param")) param = argv[++i];
+            else if (parse_int("-k", argv[++i], 1, &k)) return 2;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ember %s: unknown option or missing value: %s\n", argv[0], a);
+            fputs(usage, stderr);
+            return 2;
+        } else if (!vec_path) {
+            vec_path = a;
+        } else if (nw < nwords) {
+            w[nw++] = a;
+        } else {
+            fprintf(stderr, "ember %s: unexpected argument '%s'\n", argv[0], a);
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (!vec_path || nw < nwords) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (k > 100000) k = 100000;
+    train_vectors *v;
+    if (load_or_report(&v, vec_path, param)) return 1;
+    train_neighbor *nb = ag_xmalloc((size_t)k * sizeof *nb);
+    int got = nwords == 1 ? train_similar(v, w[0], (int)k, nb) : train_analogy_query(v, w[0], w[1], w[2], (int)k, nb);
+    int rc = 0;
+    if (got < 0) {
+        fprintf(stderr, "ember: %s: %s\n", vec_path, ag_error_msg());
+        rc = 1;
+    } else if (json) {
+        printf("{\"query\": [");
+        for (int i = 0; i < nwords; i++) printf("%s", i ? ", " : ""), json_str(stdout, w[i]);
+        printf("], \"neighbors\": ");
+        print_neighbors(v, nb, got, 1, NULL);
+        printf("}\n");
+    } else {
+        char head[1024];
+        if (nwords == 1) snprintf(head, sizeof head, "nearest to %s:", w[0]);
+        else snprintf(head, sizeof head, "%s - %s + %s =", w[0], w[1], w[2]);
+        print_neighbors(v, nb, got, 0, head);
+    }
+    free(nb);
+    train_vectors_free(v);
+    return rc;
+}
+
+int cli_cmd_similar(int argc, char **argv) { return query_cmd(argc, argv, 1); }
+int cli_cmd_analogy(int argc, char **argv) { return query_cmd(argc, argv, 3); }
