@@ -161,8 +161,9 @@ void nn_alibi_slopes(int64_t H, float *out);
 ag_tensor *nn_alibi_bias(ag_graph *g, int64_t H, int64_t T, int64_t S);
 
 /* 2-D sin-cos table for a rows × cols patch grid (MAE/ViT style): out [rows·cols, D] (D % 4 == 0),
- * patch (r, c) at row-major index r·cols + c; dims [0, D/2) encode r, [D/2, D) encode c, each as
- * [sin(p ω_0..), cos(p ω_0..)] with ω_i = base^(-i/(D/4)), i < D/4. */
+ * patch (r, c) at row-major index r·cols + c; dims [0, D/2) encode the column c, [D/2, D) the row r
+ * (exactly MAE's get_2d_sincos_pos_embed), each as [sin(p ω_0..), cos(p ω_0..)] with
+ * ω_i = base^(-i/(D/4)), i < D/4. */
 void nn_sincos_2d_table(float *out, int64_t rows, int64_t cols, int64_t D, float base);
 /* x [B, rows·cols, D] + the 2-D sin-cos table (constant). */
 ag_tensor *nn_sincos_2d_add(ag_graph *g, ag_tensor *x, int64_t rows, int64_t cols);

@@ -98,8 +98,8 @@ void nn_sincos_2d_table(float *out, int64_t rows, int64_t cols, int64_t D, float
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
             float *o = out + (r * cols + c) * D;
-            sincos_1d(o, F, (double)r, base);
-            sincos_1d(o + D / 2, F, (double)c, base);
+            sincos_1d(o, F, (double)c, base);         /* MAE's first half: the column (w) */
+            sincos_1d(o + D / 2, F, (double)r, base); /* second half: the row (h) */
         }
 }
 
