@@ -1,0 +1,223 @@
+/* cmd_word2vec.c — `ember word2vec`: word2vec.c's command line (same flags, same defaults) on ember's trainer. */
+#include "cli.h"
+
+#include "autograd/ag.h"
+#include "checkpoints/export.h"
+#include "data/vocab.h"
+#include "train/word2vec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void w2v_usage(FILE *f) {
+    fprintf(f,
+            "usage: ember word2vec -train FILE -output FILE [options]\n"
+            "\n"
+            "Trains word vectors (word2vec.c's flags, defaults and output formats).\n"
+            "  -train FILE          corpus: plain or gzip text; newlines end sentences\n"
+            "  -output FILE         word vectors in word2vec text (or -binary 1) format\n"
+            "  -size N              vector size (100)\n"
+            "  -window N            max skip length between words (5)\n"
+            "  -sample F            down-sampling threshold for frequent words (1e-3; 0 = off)\n"
+            "  -hs 0|1              hierarchical softmax (0)\n"
+            "  -negative N          negative samples (5; 0 = off)\n"
+            "  -threads N           worker threads (2)\n"
+            "  -iter N              epochs (5)\n"
+            "  -min-count N         discard words rarer than N (5)\n"
+            "  -alpha F             starting learning rate (0.025 skip-gram, 0.05 CBOW)\n"
+            "  -binary 0|1          binary output (0)\n"
+            "  -cbow 0|1            CBOW (1) or skip-gram (0)\n"
+            "  -save-vocab FILE     write the vocabulary\n"
+            "  -read-vocab FILE     read the vocabulary instead of counting the corpus\n"
+            "  -debug N             0 quiet, 1 summary, 2 progress (2)\n"
+            "ember additions:\n"
+            "  --seed N             random seed (1)\n"
+            "  --deterministic      one worker: bit-reproducible for a given seed\n"
+            "  --checkpoint FILE    checkpoint path (default OUTPUT.ckpt.h5 when checkpointing)\n"
+            "  --checkpoint-every N checkpoint every N words (0 = never)\n"
+            "  --resume FILE        continue from a checkpoint (same corpus)\n"
+            "  --metrics FILE       progress as JSON lines\n"
+            "  --shared-negatives 0|1  one set of negatives per window (Ji et al. 2016) (1)\n"
+            "  --stop-after N       stop after N words (with a checkpoint if --checkpoint is set)\n");
+}
+
+static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || v < lo || v > hi)
+        return ag_error_set("word2vec: %s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%s\"", flag, lo, hi, s);
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
+    int64_t v = 0;
+    if (parse_i64(flag, s, lo, hi, &v) != 0) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_f64(const char *flag, const char *s, double lo, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !isfinite(v) || v < lo)
+        return ag_error_set("word2vec: %s: expected a number >= %g, got \"%s\"", flag, lo, s);
+    *out = v;
+    return 0;
+}
+
+/* Checks that `path` can be created or replaced without touching it: its directory must be
+ * writable (the export writes a temp file there and renames it) and an existing path must not
+ * be a directory. */
+static int check_writable(const char *flag, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return ag_error_set("word2vec: %s %s: expected a file path, got a directory", flag, path);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return ag_error_set("word2vec: %s %s: cannot write in directory %s: %s", flag, path, dir, strerror(errno));
+    return 0;
+}
+
+int cli_cmd_word2vec(int argc, char **argv) {
+    train_w2v_options o;
+    train_w2v_options_default(&o);
+    const char *output = NULL;
+    int binary = 0, shared = 1;
+    bool alpha_set = false;
+    int64_t v64 = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help")) {
+            w2v_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--deterministic")) {
+            o.deterministic = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ember word2vec: %s: expected a value after the flag, got none (or unknown flag)\n", a);
+            w2v_usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int rc = 0;
+        if (!strcmp(a, "-train")) o.train = v;
+        else if (!strcmp(a, "-output")) output = v;
+        else if (!strcmp(a, "-size")) rc = parse_i64(a, v, 1, 100000, &o.size);
+        else if (!strcmp(a, "-window")) rc = parse_int(a, v, 1, 1000, &o.window);
+        else if (!strcmp(a, "-sample")) rc = parse_f64(a, v, 0, &o.sample);
+        else if (!strcmp(a, "-hs")) rc = parse_int(a, v, 0, 1, &o.hs);
+        else if (!strcmp(a, "-negative")) rc = parse_int(a, v, 0, 1000, &o.negative);
+        else if (!strcmp(a, "-threads")) rc = parse_int(a, v, 1, 1024, &o.threads);
+        else if (!strcmp(a, "-iter")) rc = parse_int(a, v, 1, 100000, &o.iter);
+        else if (!strcmp(a, "-min-count")) rc = parse_i64(a, v, 1, INT64_MAX, &o.min_count);
+        else if (!strcmp(a, "-alpha")) {
+            rc = parse_f64(a, v, 0, &o.alpha);
+            if (!rc && !(o.alpha > 0)) rc = ag_error_set("word2vec: -alpha: expected a number > 0, got \"%s\"", v);
+            alpha_set = true;
+        } else if (!strcmp(a, "-binary")) rc = parse_int(a, v, 0, 1, &binary);
+        else if (!strcmp(a, "-cbow")) rc = parse_int(a, v, 0, 1, &o.cbow);
+        else if (!strcmp(a, "-save-vocab")) o.save_vocab = v;
+        else if (!strcmp(a, "-read-vocab")) o.read_vocab = v;
+        else if (!strcmp(a, "-debug")) rc = parse_int(a, v, 0, 100, &o.debug);
+        else if (!strcmp(a, "--seed")) {
+            rc = parse_i64(a, v, 0, INT64_MAX, &v64);
+            o.seed = (uint64_t)v64;
+        } else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
+        else if (!strcmp(a, "--checkpoint-every")) rc = parse_i64(a, v, 0, INT64_MAX, &o.checkpoint_every);
+        else if (!strcmp(a, "--resume")) o.resume = v;
+        else if (!strcmp(a, "--metrics")) o.metrics = v;
+        else if (!strcmp(a, "--shared-negatives")) rc = parse_int(a, v, 0, 1, &shared);
+        else if (!strcmp(a, "--stop-after")) rc = parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
+        else {
+            fprintf(stderr, "ember word2vec: unknown flag %s\n", a);
+            w2v_usage(stderr);
+            return 2;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "ember %s\n", ag_error_msg());
+            return 2;
+        }
+    }
+    (void)alpha_set;
+    o.shared_negatives = shared != 0;
+    if (!o.train) {
+        fprintf(stderr, "ember word2vec: -train: expected a corpus file, got none\n");
+        w2v_usage(stderr);
+        return 2;
+    }
+    char ckpt_default[PATH_MAX];
+    if ((o.checkpoint_every > 0 || o.stop_after_words > 0) && !o.checkpoint) {
+        if (!output) {
+            fprintf(stderr, "ember word2vec: --checkpoint-every: expected -output or --checkpoint FILE, got neither\n");
+            return 2;
+        }
+        snprintf(ckpt_default, sizeof ckpt_default, "%s.ckpt.h5", output);
+        o.checkpoint = ckpt_default;
+    }
+    if (train_w2v_check_options(&o) != 0) {
+        fprintf(stderr, "ember %s\n", ag_error_msg());
+        return 2;
+    }
+    /* Refuse unwritable outputs before spending the training time. */
+    if ((output && check_writable("-output", output) != 0) ||
+        (o.save_vocab && check_writable("-save-vocab", o.save_vocab) != 0) ||
+        (o.checkpoint && check_writable("--checkpoint", o.checkpoint) != 0) ||
+        (o.metrics && check_writable("--metrics", o.metrics) != 0)) {
+        fprintf(stderr, "ember %s\n", ag_error_msg());
+        return 1;
+    }
+    if (!output && !o.resume && o.checkpoint_every == 0) {
+        /* word2vec.c without -output: build (and save) the vocabulary only */
+        data_vocab *v = NULL;
+        if (o.read_vocab) {
+            if (data_vocab_read(&v, o.read_vocab) != 0) goto vfail;
+        } else if (data_vocab_build(&v, o.train, o.min_count, 0, o.debug ? stderr : NULL) != 0) {
+            goto vfail;
+        }
+        if (o.save_vocab && data_vocab_save(v, o.save_vocab) != 0) {
+            data_vocab_free(v);
+            goto vfail;
+        }
+        if (o.debug) fprintf(stderr, "word2vec: vocabulary %" PRId64 " words; no -output, nothing trained\n", v->n);
+        data_vocab_free(v);
+        return 0;
+    vfail:
+        fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+        return 1;
+    }
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&o, &m) != 0) {
+        fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+        return 1;
+    }
+    int rc = 0;
+    if (output) {
+        if (ckpt_export_word2vec(output, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim,
+                                 binary != 0) != 0) {
+            fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+            rc = 1;
+        } else if (o.debug >= 1) {
+            fprintf(stderr, "word2vec: wrote %" PRId64 " vectors of size %" PRId64 " to %s\n", m->vocab->n, m->dim,
+                    output);
+        }
+    }
+    train_w2v_model_free(m);
+    return rc;
+}

@@ -1,0 +1,1041 @@
+/* word2vec.c — the Word2Vec trainer: vocabulary, Huffman tree, Hogwild workers running autograd's
+ * fused word2vec ops, checkpoints that resume mid-epoch, progress and NaN guards.
+ *
+ * Threads: W workers each read their own shard of the corpus (data_corpus_shard k of W) once per
+ * epoch, as word2vec.c does. Each owns an ag_graph and per-thread views (ag_tensor_view) of the
+ * shared tables, so the row-sparse grads the ops append stay private to the thread; after every
+ * window the worker applies them straight into the shared weights without locks (Hogwild).
+ * The main thread only reports progress and writes checkpoints: to checkpoint it raises a pause
+ * flag, every worker parks at its next sentence boundary (where its whole state is a handful of
+ * numbers: epoch, word counts, alpha, RNG, byte cursor), the main thread writes the file, and the
+ * workers continue. With one worker (--deterministic) the pause points depend only on the data, so
+ * a resumed run repeats the uninterrupted run bit for bit.
+ */
+#include "word2vec.h"
+
+#include "../autograd/ag.h"
+#include "../checkpoints/ckpt.h"
+#include "../data/corpus.h"
+#include "../data/sampler.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define W2V_ALPHA_EVERY 10000 /* word2vec.c: the learning rate is recomputed every 10,000 words */
+#define W2V_LOSS_BUCKETS 10   /* loss is kept per tenth of the run (first/final loss) */
+
+/* ------------------------------------------------------------------------------------------------
+ * Options
+ * --------------------------------------------------------------------------------------------- */
+void train_w2v_options_default(train_w2v_options *o) {
+    memset(o, 0, sizeof *o);
+    o->size = 100;
+    o->window = 5;
+    o->sample = 1e-3;
+    o->hs = 0;
+    o->negative = 5;
+    o->threads = 2;
+    o->iter = 5;
+    o->min_count = 5;
+    o->alpha = 0; /* model default */
+    o->cbow = 1;
+    o->debug = 2;
+    o->seed = 1;
+    o->shared_negatives = true;
+    o->sentence_cap = 1000;
+    o->progress = true;
+}
+
+int train_w2v_check_options(const train_w2v_options *o) {
+    if (!o->train && !o->resume) return ag_error_set("word2vec: -train: expected a corpus file, got none");
+    if (o->size <= 0 || o->size > 100000) return ag_error_set("word2vec: -size: expected 1..100000, got %" PRId64, o->size);
+    if (o->window < 1 || o->window > 1000) return ag_error_set("word2vec: -window: expected 1..1000, got %d", o->window);
+    if (o->negative < 0 || o->negative > 1000)
+        return ag_error_set("word2vec: -negative: expected 0..1000, got %d", o->negative);
+    if (o->hs != 0 && o->hs != 1) return ag_error_set("word2vec: -hs: expected 0 or 1, got %d", o->hs);
+    if (o->hs == 0 && o->negative == 0)
+        return ag_error_set("word2vec: -hs 0 -negative 0: expected hierarchical softmax or negative sampling, got neither");
+    if (o->cbow != 0 && o->cbow != 1) return ag_error_set("word2vec: -cbow: expected 0 or 1, got %d", o->cbow);
+    if (o->threads < 1 || o->threads > 1024) return ag_error_set("word2vec: -threads: expected 1..1024, got %d", o->threads);
+    if (o->iter < 1 || o->iter > 100000) return ag_error_set("word2vec: -iter: expected 1..100000, got %d", o->iter);
+    if (o->min_count < 1) return ag_error_set("word2vec: -min-count: expected >= 1, got %" PRId64, o->min_count);
+    if (!(o->sample >= 0) || !isfinite(o->sample)) return ag_error_set("word2vec: -sample: expected >= 0, got %g", o->sample);
+    if (!isfinite(o->alpha) || o->alpha < 0) return ag_error_set("word2vec: -alpha: expected > 0, got %g", o->alpha);
+    if (o->checkpoint_every < 0)
+        return ag_error_set("word2vec: --checkpoint-every: expected >= 0 words, got %" PRId64, o->checkpoint_every);
+    if (o->checkpoint_every > 0 && !o->checkpoint)
+        return ag_error_set("word2vec: --checkpoint-every: expected a --checkpoint FILE to write to, got none");
+    if (o->sentence_cap < 1) return ag_error_set("word2vec: sentence cap: expected >= 1, got %d", o->sentence_cap);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Shared run state
+ * --------------------------------------------------------------------------------------------- */
+typedef struct w2v_run w2v_run;
+
+typedef struct w2v_worker {
+    int id;
+    w2v_run *run;
+    pthread_t th;
+    data_corpus *corpus;
+    ag_graph *g;
+    ag_tensor *v0, *v1, *v1neg; /* per-thread views of syn0, syn1 (HS), syn1neg (NS) */
+    ag_rng rng;
+    /* state at the last sentence boundary (what a checkpoint stores) */
+    int epoch;                     /* epochs finished by this worker */
+    int64_t word_count;            /* in-vocabulary words read in the current epoch */
+    int64_t last_word_count;       /* word_count at the last alpha update */
+    double alpha;
+    int64_t cursor;                /* corpus offset of the next word to read */
+    double loss_sum[W2V_LOSS_BUCKETS];
+    int64_t loss_pairs[W2V_LOSS_BUCKETS];
+    /* live values for the main thread */
+    _Atomic double pub_alpha;
+    _Atomic double pub_loss;       /* running loss sum (published every alpha update) */
+    _Atomic int64_t pub_pairs;
+    /* scratch */
+    int32_t *sen;   /* [sentence_cap] ids of the current sentence after subsampling */
+    int32_t *ctx;   /* [2 * window] context ids of one window */
+    int32_t *outs;  /* [1 + negative] target + negatives */
+    double loss_acc;                /* loss since the last publish */
+    int64_t pairs_acc;
+    bool finished;
+    bool failed;
+    char err[1024];
+} w2v_worker;
+
+struct w2v_run {
+    const train_w2v_options *o;
+    data_vocab *vocab;
+    int64_t V, D;
+    int nworkers;
+    bool cbow;
+    int hs, negative, window, iter;
+    double sample, alpha0;
+    uint64_t seed;
+    int sentence_cap;
+    bool shared_negatives;
+    int64_t corpus_size;
+    const char *train_path;
+    /* tables (heap, 64-byte aligned) and their shared tensors */
+    float *syn0, *syn1, *syn1neg;    /* [V, D] each */
+    ag_tensor *t0, *t1, *t1neg;
+    /* samplers */
+    uint64_t *keep;                  /* [V] subsampling threshold in 2^32 units (2^32 = always) */
+    data_alias alias;                /* negatives over count^0.75, "</s>" excluded */
+    /* Huffman paths: word w's path is points/codes[path_off[w] .. path_off[w+1]) */
+    int64_t *path_off;               /* [V + 1] */
+    int32_t *points;                 /* [total] inner-node rows of syn1 */
+    int32_t *codes;                  /* [total] 0/1 */
+    int32_t eos_id;                  /* id of "</s>" or -1 */
+    /* progress */
+    int64_t train_words;             /* vocab total (word2vec.c's train_words) */
+    int64_t words_total;             /* iter * train_words */
+    _Atomic int64_t words_done;
+    /* coordination */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_main, cv_workers;
+    atomic_bool pause_req, stop_req;
+    int npaused, nfinished;
+    _Atomic int64_t next_ckpt;       /* words_done at which the next checkpoint is due */
+    bool nan_seen;
+    int64_t nan_words;
+    double nan_alpha;
+    char last_ckpt[4096];            /* path of the last checkpoint written in this run, "" if none */
+};
+
+static double clamp_alpha(const w2v_run *r, int64_t done) {
+    double a = r->alpha0 * (1.0 - (double)done / (double)(r->words_total + 1));
+    if (a < r->alpha0 * 1e-4) a = r->alpha0 * 1e-4;
+    return a;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Huffman tree (word2vec.c's CreateBinaryTree, with an explicit sort so any id order works)
+ * --------------------------------------------------------------------------------------------- */
+static const int64_t *g_sort_counts; /* qsort context (single-threaded setup) */
+static int cmp_count_asc(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (g_sort_counts[x] != g_sort_counts[y]) return g_sort_counts[x] < g_sort_counts[y] ? -1 : 1;
+    return x > y ? -1 : x < y; /* ties: higher id first, as word2vec.c's descending scan */
+}
+
+static void build_huffman(w2v_run *r) {
+    const int64_t V = r->V;
+    const int64_t *cnt0 = r->vocab->counts;
+    int64_t N = 2 * V - 1;
+    int64_t *count = ag_xmalloc((size_t)N * sizeof *count);  /* [2V-1] node weights */
+    int64_t *parent = ag_xmalloc((size_t)N * sizeof *parent); /* [2V-1] */
+    int8_t *bit = ag_xcalloc((size_t)N, 1);                   /* [2V-1] */
+    int32_t *order = ag_xmalloc((size_t)V * sizeof *order);   /* [V] leaves by count ascending */
+    for (int64_t i = 0; i < V; i++) {
+        count[i] = cnt0[i];
+        order[i] = (int32_t)i;
+    }
+    g_sort_counts = cnt0;
+    qsort(order, (size_t)V, sizeof *order, cmp_count_asc);
+    int64_t p1 = 0, p2 = V; /* fronts of the leaf queue (order[]) and the inner-node queue */
+    for (int64_t k = V; k < N; k++) {
+        int64_t m[2];
+        for (int t = 0; t < 2; t++) {
+            if (p1 < V && (p2 >= k || count[order[p1]] < count[p2])) m[t] = order[p1++];
+            else m[t] = p2++;
+        }
+        count[k] = count[m[0]] + count[m[1]];
+        parent[m[0]] = k;
+        parent[m[1]] = k;
+        bit[m[1]] = 1;
+    }
+    r->path_off = ag_xmalloc((size_t)(V + 1) * sizeof *r->path_off);
+    int64_t total = 0;
+    for (int64_t w = 0; w < V; w++) {
+        r->path_off[w] = total;
+        for (int64_t b = w; b != N - 1; b = parent[b]) total++;
+    }
+    r->path_off[V] = total;
+    r->points = ag_xmalloc((size_t)(total ? total : 1) * sizeof *r->points);
+    r->codes = ag_xmalloc((size_t)(total ? total : 1) * sizeof *r->codes);
+    for (int64_t w = 0; w < V; w++) {
+        int64_t len = r->path_off[w + 1] - r->path_off[w], i = len;
+        int32_t *pt = r->points + r->path_off[w], *cd = r->codes + r->path_off[w];
+        /* walk leaf → root, fill root → leaf: point = the parent (inner node row), code = the branch */
+        for (int64_t b = w; b != N - 1; b = parent[b]) {
+            i--;
+            pt[i] = (int32_t)(parent[b] - V);
+            cd[i] = bit[b];
+        }
+    }
+    free(count);
+    free(parent);
+    free(bit);
+    free(order);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Training one sentence
+ * --------------------------------------------------------------------------------------------- */
+
+/* Adds a worker view's row-sparse grad into the shared table: W[row] += scale · val, then empties it. */
+static inline void apply_sgrad(ag_tensor *view, float *W, int64_t D, float scale) {
+    ag_sparse_grad *sg = view->sgrad;
+    if (!sg) return;
+    for (int64_t i = 0; i < sg->n; i++) {
+        float *restrict w = W + (int64_t)sg->rows[i] * D;
+        const float *restrict v = sg->vals + i * D;
+#pragma omp simd
+        for (int64_t d = 0; d < D; d++) w[d] += scale * v[d];
+    }
+    sg->n = 0;
+}
+
+static inline int32_t draw_negative(w2v_worker *wk, int32_t target) {
+    const w2v_run *r = wk->run;
+    int32_t n = target;
+    /* word2vec.c skips a negative equal to the target; we redraw (a few times) to keep K columns. */
+    for (int t = 0; t < 8 && n == target; t++) n = data_alias_draw(&r->alias, ag_rng_next(&wk->rng));
+    return n;
+}
+
+/* One window: C context ids, the centre word, through the ops, then the updates. */
+static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t word) {
+    w2v_run *r = wk->run;
+    ag_graph *g = wk->g;
+    const int64_t D = r->D;
+    const bool mean = r->cbow;
+    ag_tensor *in = ag_from_i32(g, 1, &C, ctx);
+    ag_tensor *losses[2];
+    int nl = 0;
+    int64_t pairs = 0, nx = mean ? 1 : C;
+    if (r->hs) {
+        int64_t M = r->path_off[word + 1] - r->path_off[word];
+        if (M > 0) {
+            ag_tensor *pt = ag_from_i32(g, 1, &M, r->points + r->path_off[word]);
+            ag_tensor *cd = ag_from_i32(g, 1, &M, r->codes + r->path_off[word]);
+            losses[nl++] = ag_w2v_hs_loss(g, wk->v0, wk->v1, in, pt, cd, mean);
+            pairs += nx * M;
+        }
+    }
+    if (r->negative > 0) {
+        int64_t M = 1 + r->negative;
+        wk->outs[0] = word;
+        for (int k = 1; k < M; k++) wk->outs[k] = draw_negative(wk, word);
+        ag_tensor *out = ag_from_i32(g, 1, &M, wk->outs);
+        losses[nl++] = ag_w2v_ns_loss(g, wk->v0, wk->v1neg, in, out, mean);
+        pairs += nx * M;
+    }
+    /* Gradient descent: every loss's backward appends row grads to this thread's views. */
+    for (int i = 0; i < nl; i++) {
+        wk->loss_acc += ag_f32(losses[i])[0];
+        ag_backward(g, losses[i]);
+    }
+    wk->pairs_acc += pairs;
+    const float a = (float)wk->alpha;
+    /* word2vec.c's CBOW adds the full hidden-layer grad to every context row (no 1/C); the op's
+     * exact grad of the mean is dh/C, so the input step is alpha·C. */
+    apply_sgrad(wk->v0, r->syn0, D, -a * (mean ? (float)C : 1.0f));
+    if (r->hs) apply_sgrad(wk->v1, r->syn1, D, -a);
+    if (r->negative > 0) apply_sgrad(wk->v1neg, r->syn1neg, D, -a);
+    ag_graph_reset(g);
+}
+
+static void train_sentence(w2v_worker *wk, int64_t len) {
+    w2v_run *r = wk->run;
+    const int32_t *sen = wk->sen;
+    const bool per_context = !r->cbow && !r->shared_negatives;
+    for (int64_t pos = 0; pos < len; pos++) {
+        int32_t word = sen[pos];
+        int radius = data_window_radius(r->window, ag_rng_next(&wk->rng));
+        int64_t C = 0;
+        int64_t lo = pos - radius < 0 ? 0 : pos - radius, hi = pos + radius >= len ? len - 1 : pos + radius;
+        for (int64_t a = lo; a <= hi; a++)
+            if (a != pos) wk->ctx[C++] = sen[a];
+        if (C == 0) continue;
+        if (per_context) {
+            /* word2vec.c's order: each context word against its own fresh negatives. */
+            for (int64_t c = 0; c < C; c++) train_window(wk, wk->ctx + c, 1, word);
+        } else {
+            train_window(wk, wk->ctx, C, word);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Worker loop
+ * --------------------------------------------------------------------------------------------- */
+static void publish(w2v_worker *wk) {
+    atomic_store_explicit(&wk->pub_loss, atomic_load_explicit(&wk->pub_loss, memory_order_relaxed) + wk->loss_acc,
+                          memory_order_relaxed);
+    atomic_store_explicit(&wk->pub_pairs, atomic_load_explicit(&wk->pub_pairs, memory_order_relaxed) + wk->pairs_acc,
+                          memory_order_relaxed);
+    atomic_store_explicit(&wk->pub_alpha, wk->alpha, memory_order_relaxed);
+}
+
+/* Moves the loss since the last flush into the bucket of the current tenth of the run. */
+static bool flush_loss(w2v_worker *wk) {
+    w2v_run *r = wk->run;
+    bool ok = isfinite(wk->loss_acc);
+    int64_t done = atomic_load(&r->words_done);
+    int b = (int)((double)done * W2V_LOSS_BUCKETS / (double)(r->words_total > 0 ? r->words_total : 1));
+    if (b >= W2V_LOSS_BUCKETS) b = W2V_LOSS_BUCKETS - 1;
+    if (b < 0) b = 0;
+    publish(wk);
+    wk->loss_sum[b] += wk->loss_acc;
+    wk->loss_pairs[b] += wk->pairs_acc;
+    wk->loss_acc = 0;
+    wk->pairs_acc = 0;
+    return ok;
+}
+
+static void worker_fail(w2v_worker *wk, const char *msg) {
+    snprintf(wk->err, sizeof wk->err, "%s", msg);
+    wk->failed = true;
+    atomic_store(&wk->run->stop_req, true);
+}
+
+/* Parks at a sentence boundary while the main thread checkpoints. */
+static void maybe_pause(w2v_worker *wk) {
+    w2v_run *r = wk->run;
+    const train_w2v_options *o = r->o;
+    int64_t done = atomic_load(&r->words_done);
+    if (o->checkpoint_every > 0 && done >= atomic_load(&r->next_ckpt)) atomic_store(&r->pause_req, true);
+    if (o->stop_after_words > 0 && done >= o->stop_after_words) atomic_store(&r->stop_req, true);
+    if (!atomic_load(&r->pause_req)) return;
+    pthread_mutex_lock(&r->mu);
+    r->npaused++;
+    pthread_cond_signal(&r->cv_main);
+    while (atomic_load(&r->pause_req)) pthread_cond_wait(&r->cv_workers, &r->mu);
+    r->npaused--;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *worker_main(void *arg) {
+    w2v_worker *wk = arg;
+    w2v_run *r = wk->run;
+    const uint64_t full = (uint64_t)1 << 32;
+    char word[DATA_MAX_WORD];
+    while (wk->epoch < r->iter) {
+        /* sentence boundary: the state here is what a checkpoint records */
+        wk->cursor = data_corpus_tell(wk->corpus);
+        maybe_pause(wk);
+        if (atomic_load(&r->stop_req)) break;
+        if (wk->word_count - wk->last_word_count > W2V_ALPHA_EVERY) {
+            int64_t done = atomic_fetch_add(&r->words_done, wk->word_count - wk->last_word_count) +
+                           (wk->word_count - wk->last_word_count);
+            wk->last_word_count = wk->word_count;
+            wk->alpha = clamp_alpha(r, done);
+            if (!flush_loss(wk)) {
+                r->nan_words = done;
+                r->nan_alpha = wk->alpha;
+                r->nan_seen = true;
+                worker_fail(wk, "loss is not finite");
+                break;
+            }
+        }
+        /* read one sentence: up to sentence_cap kept words, ending at "</s>" or the shard's end */
+        int64_t len = 0;
+        bool end = false;
+        for (;;) {
+            int n = data_corpus_next(wk->corpus, word, sizeof word);
+            if (n < 0) {
+                worker_fail(wk, ag_error_msg());
+                end = true;
+                break;
+            }
+            if (n == 0) {
+                end = true;
+                break;
+            }
+            int32_t id = data_vocab_find(r->vocab, word);
+            if (id < 0) {
+                if (n == 4 && !memcmp(word, DATA_EOS, 4)) break; /* sentence end even if pruned */
+                continue;
+            }
+            wk->word_count++;
+            if (id == r->eos_id) break;
+            if (r->keep[id] < full && (ag_rng_next(&wk->rng) >> 32) >= r->keep[id]) continue;
+            wk->sen[len++] = id;
+            if (len >= r->sentence_cap) break;
+        }
+        if (wk->failed) break;
+        train_sentence(wk, len);
+        if (end) {
+            atomic_fetch_add(&r->words_done, wk->word_count - wk->last_word_count);
+            wk->epoch++;
+            wk->word_count = wk->last_word_count = 0;
+            if (wk->epoch < r->iter && data_corpus_shard(wk->corpus, wk->id, r->nworkers) != 0) {
+                worker_fail(wk, ag_error_msg());
+                break;
+            }
+        }
+    }
+    if (!wk->failed) {
+        bool ok = flush_loss(wk);
+        if (!ok) {
+            r->nan_words = atomic_load(&r->words_done);
+            r->nan_alpha = wk->alpha;
+            r->nan_seen = true;
+            worker_fail(wk, "loss is not finite");
+        }
+    }
+    wk->cursor = data_corpus_tell(wk->corpus);
+    pthread_mutex_lock(&r->mu);
+    wk->finished = true;
+    r->nfinished++;
+    pthread_cond_signal(&r->cv_main);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Checkpoints
+ * --------------------------------------------------------------------------------------------- */
+static void u64_of_double(const double *d, uint64_t *u, int64_t n) { memcpy(u, d, (size_t)n * sizeof *u); }
+
+static int save_checkpoint(w2v_run *r, w2v_worker *wks, const char *path) {
+    const int W = r->nworkers;
+    ckpt_writer *w = ckpt_writer_begin(path);
+    if (!w) return -1;
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"trainer\":\"word2vec\",\"train\":\"%s\",\"size\":%" PRId64 ",\"window\":%d,\"sample\":%.17g,"
+             "\"hs\":%d,\"negative\":%d,\"threads\":%d,\"iter\":%d,\"min_count\":%" PRId64 ",\"alpha\":%.17g,"
+             "\"cbow\":%d,\"seed\":%" PRIu64 ",\"shared_negatives\":%d,\"sentence_cap\":%d}",
+             r->train_path, r->D, r->window, r->sample, r->hs, r->negative, W, r->iter, r->o->min_count, r->alpha0,
+             r->cbow, r->seed, r->shared_negatives, r->sentence_cap);
+    int64_t shape[2] = {r->V, r->D};
+    int rc = ckpt_put_config_json(w, json);
+    if (!rc) rc = ckpt_put_vocab(w, (const char *const *)r->vocab->words, r->vocab->counts, r->V);
+    if (!rc) rc = ckpt_put_f32_array(w, "/params/syn0", r->syn0, 2, shape);
+    if (!rc && r->hs) rc = ckpt_put_f32_array(w, "/params/syn1", r->syn1, 2, shape);
+    if (!rc && r->negative) rc = ckpt_put_f32_array(w, "/params/syn1neg", r->syn1neg, 2, shape);
+    /* the settings that define the maths: a resumed run takes these, not the command line's */
+    int64_t opt[10] = {r->D, r->window, r->hs, r->negative, W, r->iter, r->o->min_count, r->cbow,
+                       r->shared_negatives, r->sentence_cap};
+    if (!rc) rc = ckpt_put_i64_array(w, "/state/w2v_options", opt, 10);
+    double fopt[2] = {r->sample, r->alpha0};
+    uint64_t ubits[2];
+    u64_of_double(fopt, ubits, 2);
+    if (!rc) rc = ckpt_put_u64_array(w, "/state/w2v_options_f64_bits", ubits, 2);
+    if (!rc) rc = ckpt_put_u64_array(w, "/state/seed", &r->seed, 1);
+    if (!rc) rc = ckpt_put_string(w, "/state/train", r->train_path);
+    if (!rc) rc = ckpt_put_i64(w, "/state/corpus_size", r->corpus_size);
+    if (!rc) rc = ckpt_put_i64(w, "/state/words_done", atomic_load(&r->words_done));
+    if (!rc) rc = ckpt_put_i64(w, "/state/next_checkpoint", atomic_load(&r->next_ckpt));
+    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    uint64_t *u64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *u64);
+    double minalpha = INFINITY;
+    int minepoch = INT32_MAX;
+    for (int k = 0; k < W; k++) {
+        if (wks[k].alpha < minalpha) minalpha = wks[k].alpha;
+        if (wks[k].epoch < minepoch) minepoch = wks[k].epoch;
+    }
+    if (!rc) rc = ckpt_put_i64(w, "/state/epoch", minepoch);
+    if (!rc) rc = ckpt_put_f64(w, "/state/lr", minalpha);
+#define PUT_I64_FIELD(name, field)                                                                 \
+    do {                                                                                           \
+        for (int k = 0; k < W; k++) i64[k] = (int64_t)(wks[k].field);                              \
+        if (!rc) rc = ckpt_put_i64_array(w, name, i64, W);                                         \
+    } while (0)
+    PUT_I64_FIELD("/state/worker_epoch", epoch);
+    PUT_I64_FIELD("/state/worker_word_count", word_count);
+    PUT_I64_FIELD("/state/worker_last_word_count", last_word_count);
+    PUT_I64_FIELD("/state/data_cursor", cursor);
+#undef PUT_I64_FIELD
+    for (int k = 0; k < W; k++) u64_of_double(&wks[k].alpha, &u64[k], 1);
+    if (!rc) rc = ckpt_put_u64_array(w, "/state/worker_alpha_bits", u64, W);
+    for (int k = 0; k < W; k++) {
+        u64_of_double(wks[k].loss_sum, u64 + k * W2V_LOSS_BUCKETS, W2V_LOSS_BUCKETS);
+        memcpy(i64 + k * W2V_LOSS_BUCKETS, wks[k].loss_pairs, sizeof wks[k].loss_pairs);
+    }
+    if (!rc) rc = ckpt_put_u64_array(w, "/state/loss_sum_bits", u64, (int64_t)W * W2V_LOSS_BUCKETS);
+    if (!rc) rc = ckpt_put_i64_array(w, "/state/loss_pairs", i64, (int64_t)W * W2V_LOSS_BUCKETS);
+    for (int k = 0; k < W && !rc; k++) {
+        char p[64];
+        snprintf(p, sizeof p, "/state/rng/worker%d", k);
+        rc = ckpt_put_rng(w, p, &wks[k].rng);
+    }
+    free(i64);
+    free(u64);
+    if (rc) {
+        ckpt_writer_abort(w);
+        return -1;
+    }
+    if (ckpt_writer_commit(w) != 0) return -1;
+    snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    return 0;
+}
+
+/* Resume, part 1: the settings and vocabulary of the checkpoint (before the tables exist). */
+static int resume_settings(w2v_run *r, ckpt_reader *cr) {
+    int64_t opt[10];
+    uint64_t ubits[2];
+    if (ckpt_get_i64_array(cr, "/state/w2v_options", opt, 10) || ckpt_get_u64_array(cr, "/state/w2v_options_f64_bits", ubits, 2) ||
+        ckpt_get_u64_array(cr, "/state/seed", &r->seed, 1) || ckpt_get_i64(cr, "/state/corpus_size", &r->corpus_size))
+        return -1;
+    double f[2];
+    memcpy(f, ubits, sizeof f);
+    r->D = opt[0];
+    r->window = (int)opt[1];
+    r->hs = (int)opt[2];
+    r->negative = (int)opt[3];
+    r->nworkers = (int)opt[4];
+    r->iter = (int)opt[5];
+    r->cbow = opt[7] != 0;
+    r->shared_negatives = opt[8] != 0;
+    r->sentence_cap = (int)opt[9];
+    r->sample = f[0];
+    r->alpha0 = f[1];
+    if (r->D <= 0 || r->window < 1 || r->nworkers < 1 || r->iter < 1 || r->sentence_cap < 1 || (r->hs != 0 && r->hs != 1) ||
+        r->negative < 0 || (!r->hs && !r->negative) || !(r->alpha0 > 0))
+        return ag_error_set("/state/w2v_options: expected valid word2vec settings, got size %" PRId64 " window %d "
+                            "threads %d iter %d",
+                            r->D, r->window, r->nworkers, r->iter);
+    char **words = NULL;
+    int64_t *counts = NULL, n = 0;
+    if (ckpt_get_vocab(cr, &words, &counts, &n) != 0) return -1;
+    if (n < 1) {
+        ckpt_free_words(words, n);
+        free(counts);
+        return ag_error_set("/vocab: expected at least one word, got none");
+    }
+    data_vocab *v = data_vocab_new();
+    for (int64_t i = 0; i < n; i++) {
+        if (data_vocab_find(v, words[i]) >= 0 || counts[i] < 0) {
+            ckpt_free_words(words, n);
+            free(counts);
+            data_vocab_free(v);
+            return ag_error_set("/vocab/words: word %" PRId64 " is a duplicate or has a negative count", i);
+        }
+        data_vocab_add(v, words[i], counts[i]); /* ids = checkpoint order */
+    }
+    ckpt_free_words(words, n);
+    free(counts);
+    r->vocab = v;
+    return 0;
+}
+
+/* Resume, part 2: tables and worker states. */
+static int resume_state(w2v_run *r, ckpt_reader *cr, w2v_worker *wks) {
+    const int W = r->nworkers;
+    int64_t shape[2] = {r->V, r->D};
+    if (ckpt_get_f32_array(cr, "/params/syn0", r->syn0, 2, shape)) return -1;
+    if (r->hs && ckpt_get_f32_array(cr, "/params/syn1", r->syn1, 2, shape)) return -1;
+    if (r->negative && ckpt_get_f32_array(cr, "/params/syn1neg", r->syn1neg, 2, shape)) return -1;
+    int64_t done, next;
+    if (ckpt_get_i64(cr, "/state/words_done", &done) || ckpt_get_i64(cr, "/state/next_checkpoint", &next)) return -1;
+    atomic_store(&r->words_done, done);
+    atomic_store(&r->next_ckpt, next);
+    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    uint64_t *u64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *u64);
+    int rc = 0;
+#define GET_I64_FIELD(name, field, type)                                                           \
+    do {                                                                                           \
+        if (!rc) rc = ckpt_get_i64_array(cr, name, i64, W);                                        \
+        for (int k = 0; k < W && !rc; k++) wks[k].field = (type)i64[k];                            \
+    } while (0)
+    GET_I64_FIELD("/state/worker_epoch", epoch, int);
+    GET_I64_FIELD("/state/worker_word_count", word_count, int64_t);
+    GET_I64_FIELD("/state/worker_last_word_count", last_word_count, int64_t);
+    GET_I64_FIELD("/state/data_cursor", cursor, int64_t);
+#undef GET_I64_FIELD
+    if (!rc) rc = ckpt_get_u64_array(cr, "/state/worker_alpha_bits", u64, W);
+    for (int k = 0; k < W && !rc; k++) memcpy(&wks[k].alpha, &u64[k], sizeof(double));
+    if (!rc) rc = ckpt_get_u64_array(cr, "/state/loss_sum_bits", u64, (int64_t)W * W2V_LOSS_BUCKETS);
+    if (!rc) rc = ckpt_get_i64_array(cr, "/state/loss_pairs", i64, (int64_t)W * W2V_LOSS_BUCKETS);
+    for (int k = 0; k < W && !rc; k++) {
+        memcpy(wks[k].loss_sum, u64 + k * W2V_LOSS_BUCKETS, sizeof wks[k].loss_sum);
+        memcpy(wks[k].loss_pairs, i64 + k * W2V_LOSS_BUCKETS, sizeof wks[k].loss_pairs);
+    }
+    for (int k = 0; k < W && !rc; k++) {
+        char p[64];
+        snprintf(p, sizeof p, "/state/rng/worker%d", k);
+        rc = ckpt_get_rng(cr, p, &wks[k].rng);
+    }
+    for (int k = 0; k < W && !rc; k++) {
+        if (wks[k].epoch < 0 || wks[k].epoch > r->iter || wks[k].word_count < 0 || wks[k].last_word_count < 0 ||
+            wks[k].last_word_count > wks[k].word_count || wks[k].cursor < 0 || wks[k].cursor > r->corpus_size ||
+            !(wks[k].alpha > 0))
+            rc = ag_error_set("/state: worker %d: expected a consistent state, got epoch %d, cursor %" PRId64, k,
+                              wks[k].epoch, wks[k].cursor);
+    }
+    free(i64);
+    free(u64);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Input checks
+ * --------------------------------------------------------------------------------------------- */
+
+/* Rejects binary data: NUL bytes or many control bytes in the first 64 KiB (plain or gzip). */
+static int check_text(const char *path) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) return ag_error_set("%s: cannot open corpus: %s", path, strerror(errno));
+    static const int N = 65536;
+    unsigned char *buf = ag_xmalloc((size_t)N);
+    int n = gzread(f, buf, (unsigned)N);
+    gzclose(f);
+    if (n < 0) {
+        free(buf);
+        return ag_error_set("%s: cannot read corpus (corrupt gzip stream?)", path);
+    }
+    int ctrl = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned char c = buf[i];
+        if (c == 0) {
+            free(buf);
+            return ag_error_set("%s: byte %d: expected text, got a NUL byte (binary file?)", path, i);
+        }
+        if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v') || c == 0x7f) ctrl++;
+    }
+    free(buf);
+    if (n > 0 && ctrl * 100 > n)
+        return ag_error_set("%s: expected text, got %d control bytes in the first %d (binary file?)", path, ctrl, n);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Run
+ * --------------------------------------------------------------------------------------------- */
+static void loss_totals(const w2v_run *r, const w2v_worker *wks, double *first, double *final, double *mean) {
+    double s[W2V_LOSS_BUCKETS] = {0}, tot = 0;
+    int64_t p[W2V_LOSS_BUCKETS] = {0}, ptot = 0;
+    for (int k = 0; k < r->nworkers; k++)
+        for (int b = 0; b < W2V_LOSS_BUCKETS; b++) {
+            s[b] += wks[k].loss_sum[b];
+            p[b] += wks[k].loss_pairs[b];
+        }
+    *first = *final = NAN;
+    for (int b = 0; b < W2V_LOSS_BUCKETS; b++) {
+        tot += s[b];
+        ptot += p[b];
+        if (p[b] > 0) {
+            if (isnan(*first)) *first = s[b] / (double)p[b];
+            *final = s[b] / (double)p[b];
+        }
+    }
+    *mean = ptot > 0 ? tot / (double)ptot : NAN;
+}
+
+static void run_free(w2v_run *r) {
+    ag_tensor_free(r->t0);
+    ag_tensor_free(r->t1);
+    ag_tensor_free(r->t1neg);
+    free(r->keep);
+    data_alias_free(&r->alias);
+    free(r->path_off);
+    free(r->points);
+    free(r->codes);
+}
+
+int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
+    *out = NULL;
+    if (train_w2v_check_options(o) != 0) return -1;
+    w2v_run R;
+    memset(&R, 0, sizeof R);
+    w2v_run *r = &R;
+    r->o = o;
+    FILE *log = o->debug >= 1 ? stderr : NULL;
+    ckpt_reader *cr = NULL;
+    int rc = -1;
+    w2v_worker *wks = NULL;
+    train_progress *prog = NULL;
+    float *syn0 = NULL, *syn1 = NULL, *syn1neg = NULL;
+    int W = 0;
+
+    if (o->resume) {
+        cr = ckpt_open(o->resume);
+        if (!cr) return ag_error_prefix("--resume");
+        if (resume_settings(r, cr) != 0) {
+            ag_error_prefix("%s", o->resume);
+            ckpt_close(cr);
+            return -1;
+        }
+        char *tp = NULL;
+        if (ckpt_get_string(cr, "/state/train", &tp) != 0) {
+            ag_error_prefix("%s", o->resume);
+            goto fail;
+        }
+        free(tp);
+        r->train_path = o->train;
+        if (!r->train_path) {
+            ag_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
+            goto fail;
+        }
+    } else {
+        r->train_path = o->train;
+        r->D = o->size;
+        r->window = o->window;
+        r->hs = o->hs;
+        r->negative = o->negative;
+        r->nworkers = o->deterministic ? 1 : o->threads;
+        r->iter = o->iter;
+        r->cbow = o->cbow != 0;
+        r->shared_negatives = o->shared_negatives;
+        r->sentence_cap = o->sentence_cap;
+        r->sample = o->sample;
+        r->alpha0 = o->alpha > 0 ? o->alpha : (o->cbow ? 0.05 : 0.025);
+        r->seed = o->seed;
+    }
+    if (check_text(r->train_path) != 0) goto fail;
+    {
+        data_corpus *c = data_corpus_open(r->train_path);
+        if (!c) goto fail;
+        int64_t size = data_corpus_size(c);
+        data_corpus_close(c);
+        if (size < 0) goto fail;
+        if (size == 0) {
+            ag_error_set("%s: expected a corpus, got an empty file", r->train_path);
+            goto fail;
+        }
+        if (o->resume && size != r->corpus_size) {
+            ag_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
+                         r->train_path, size, o->resume, r->corpus_size);
+            goto fail;
+        }
+        r->corpus_size = size;
+    }
+    if (!o->resume) {
+        double t0 = train_now();
+        if (o->read_vocab) {
+            if (data_vocab_read(&r->vocab, o->read_vocab) != 0) goto fail;
+            data_vocab_finish(r->vocab, o->min_count); /* word2vec.c sorts and prunes a read vocabulary */
+            if (r->vocab->n < 1 || (r->vocab->n == 1 && !strcmp(r->vocab->words[0], DATA_EOS))) {
+                ag_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
+                goto fail;
+            }
+        } else {
+            if (data_vocab_build(&r->vocab, r->train_path, o->min_count, 0, log) != 0) goto fail;
+        }
+        if (log)
+            fprintf(log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
+                    r->vocab->n, r->vocab->total, train_now() - t0);
+        if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) goto fail;
+    }
+    r->V = r->vocab->n;
+    r->train_words = r->vocab->total;
+    r->words_total = (int64_t)r->iter * r->train_words;
+    r->eos_id = data_vocab_find(r->vocab, DATA_EOS);
+    if (r->train_words <= 0) {
+        ag_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
+        goto fail;
+    }
+
+    /* tables */
+    {
+        const int64_t V = r->V, D = r->D;
+        size_t bytes = (size_t)(V * D) * sizeof(float);
+        int64_t shape[2] = {V, D};
+        syn0 = ag_xaligned(bytes);
+        ag_rng init;
+        ag_rng_seed(&init, r->seed);
+        for (int64_t i = 0; i < V * D; i++) syn0[i] = (ag_rng_uniform(&init) - 0.5f) / (float)D;
+        r->syn0 = syn0;
+        r->t0 = ag_tensor_wrap(AG_F32, 2, shape, syn0);
+        r->t0->name = "syn0";
+        ag_tensor_set_param(r->t0, true);
+        if (r->hs) {
+            syn1 = ag_xaligned(bytes);
+            memset(syn1, 0, bytes);
+            r->syn1 = syn1;
+            r->t1 = ag_tensor_wrap(AG_F32, 2, shape, syn1);
+            r->t1->name = "syn1";
+            ag_tensor_set_param(r->t1, true);
+            build_huffman(r);
+        }
+        if (r->negative) {
+            syn1neg = ag_xaligned(bytes);
+            memset(syn1neg, 0, bytes);
+            r->syn1neg = syn1neg;
+            r->t1neg = ag_tensor_wrap(AG_F32, 2, shape, syn1neg);
+            r->t1neg->name = "syn1neg";
+            ag_tensor_set_param(r->t1neg, true);
+            int64_t *c = ag_xmalloc((size_t)V * sizeof *c);
+            memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
+            if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
+            int arc = data_alias_init(&r->alias, c, V, 0.75);
+            free(c);
+            if (arc != 0) goto fail;
+        }
+        r->keep = ag_xmalloc((size_t)V * sizeof *r->keep);
+        for (int64_t i = 0; i < V; i++) {
+            double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
+            r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
+        }
+    }
+
+    /* workers */
+    W = r->nworkers;
+    wks = ag_xcalloc((size_t)W, sizeof *wks);
+    for (int k = 0; k < W; k++) {
+        w2v_worker *wk = &wks[k];
+        wk->id = k;
+        wk->run = r;
+        ag_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
+        wk->alpha = r->alpha0;
+        wk->sen = ag_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
+        wk->ctx = ag_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
+        wk->outs = ag_xmalloc((size_t)(r->negative + 1) * sizeof *wk->outs);
+    }
+    atomic_store(&r->next_ckpt, o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX);
+    if (cr) {
+        if (resume_state(r, cr, wks) != 0) {
+            ag_error_prefix("%s", o->resume);
+            goto fail;
+        }
+        ckpt_close(cr);
+        cr = NULL;
+        if (o->checkpoint_every > 0) {
+            int64_t done = atomic_load(&r->words_done), next = atomic_load(&r->next_ckpt);
+            if (next <= done || next == INT64_MAX) atomic_store(&r->next_ckpt, done + o->checkpoint_every);
+        } else {
+            atomic_store(&r->next_ckpt, INT64_MAX);
+        }
+        if (log)
+            fprintf(log, "word2vec: resuming %s at %" PRId64 " of %" PRId64 " words\n", o->resume,
+                    (int64_t)atomic_load(&r->words_done), r->words_total);
+    }
+    for (int k = 0; k < W; k++) {
+        w2v_worker *wk = &wks[k];
+        wk->corpus = data_corpus_open(r->train_path);
+        if (!wk->corpus || data_corpus_shard(wk->corpus, k, W) != 0) goto fail;
+        if (o->resume && wk->cursor > 0 && data_corpus_seek(wk->corpus, wk->cursor) != 0) goto fail;
+        wk->g = ag_graph_new((size_t)1 << 16);
+        ag_rng_seed(ag_graph_rng(wk->g), r->seed + (uint64_t)k);
+        wk->v0 = ag_tensor_view(r->t0);
+        if (r->t1) wk->v1 = ag_tensor_view(r->t1);
+        if (r->t1neg) wk->v1neg = ag_tensor_view(r->t1neg);
+        atomic_store(&wk->pub_alpha, wk->alpha);
+    }
+
+    prog = train_progress_new(stderr, "word2vec", o->progress && o->debug >= 2, o->metrics);
+    if (!prog) goto fail;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv_main, NULL);
+    pthread_cond_init(&r->cv_workers, NULL);
+
+    double t_start = train_now();
+    int64_t done_start = atomic_load(&r->words_done);
+    int started = 0;
+    for (int k = 0; k < W; k++) {
+        if (pthread_create(&wks[k].th, NULL, worker_main, &wks[k]) != 0) {
+            ag_error_set("word2vec: cannot start worker thread %d", k);
+            atomic_store(&r->stop_req, true);
+            break;
+        }
+        started++;
+    }
+    if (started < W) {
+        /* count threads that never started as finished */
+        pthread_mutex_lock(&r->mu);
+        r->nfinished += W - started;
+        pthread_mutex_unlock(&r->mu);
+    }
+
+    /* main loop: reports every 0.1 s, checkpoints on request */
+    double last_report = -1, prev_loss = 0;
+    int64_t prev_pairs = 0;
+    int ckpt_fail = 0;
+    char ckpt_err[1024] = "";
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (r->nfinished < W && !(atomic_load(&r->pause_req) && r->npaused == W - r->nfinished))
+            pthread_cond_timedwait(&r->cv_main, &r->mu, &ts);
+        bool all_done = r->nfinished == W;
+        if (atomic_load(&r->pause_req) && r->npaused == W - r->nfinished) {
+            /* every live worker is parked at a sentence boundary: the state is consistent */
+            const char *path = o->checkpoint;
+            if (path && !atomic_load(&r->stop_req) && save_checkpoint(r, wks, path) != 0 && !ckpt_fail) {
+                ckpt_fail = 1;
+                snprintf(ckpt_err, sizeof ckpt_err, "%s", ag_error_msg());
+                atomic_store(&r->stop_req, true);
+            }
+            int64_t next = atomic_load(&r->next_ckpt);
+            int64_t done = atomic_load(&r->words_done);
+            while (next <= done) next += o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX / 2;
+            atomic_store(&r->next_ckpt, next);
+            atomic_store(&r->pause_req, false);
+            pthread_cond_broadcast(&r->cv_workers);
+        }
+        pthread_mutex_unlock(&r->mu);
+        double now = train_now() - t_start;
+        if (all_done || now - last_report >= 0.1) {
+            last_report = now;
+            double loss = 0, alpha = INFINITY;
+            int64_t pairs = 0;
+            for (int k = 0; k < W; k++) {
+                loss += atomic_load_explicit(&wks[k].pub_loss, memory_order_relaxed);
+                pairs += atomic_load_explicit(&wks[k].pub_pairs, memory_order_relaxed);
+                double a = atomic_load_explicit(&wks[k].pub_alpha, memory_order_relaxed);
+                if (a < alpha) alpha = a;
+            }
+            double interval_loss = pairs > prev_pairs ? (loss - prev_loss) / (double)(pairs - prev_pairs) : NAN;
+            if (pairs > prev_pairs) {
+                prev_loss = loss;
+                prev_pairs = pairs;
+            }
+            int64_t done = atomic_load(&r->words_done);
+            double wps = now > 0 ? (double)(done - done_start) / now / W : 0;
+            double frac = r->words_total > 0 ? (double)done / (double)r->words_total : 1;
+            train_progress_stat st[] = {
+                {"words_per_sec_thread", wps, "%.0f"},
+                {"lr", alpha, "%.6f"},
+                {"loss", interval_loss, "%.4f"},
+                {"words", (double)done, "%.0f"},
+            };
+            train_progress_report(prog, frac, now, st, 4, all_done);
+            if (o->on_report) {
+                train_w2v_report rep = {done, r->words_total, wks[0].epoch, alpha, interval_loss,
+                                        pairs > 0 ? loss / (double)pairs : NAN, wps, now, all_done};
+                o->on_report(&rep, o->report_ctx);
+            }
+        }
+        if (all_done) break;
+    }
+    for (int k = 0; k < started; k++) pthread_join(wks[k].th, NULL);
+    double seconds = train_now() - t_start;
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv_main);
+    pthread_cond_destroy(&r->cv_workers);
+
+    /* failures */
+    if (r->nan_seen) {
+        ag_error_set("word2vec: the loss became NaN/Inf at word %" PRId64 " of %" PRId64 " (learning rate %.6g); "
+                     "training stopped; last good checkpoint: %s",
+                     r->nan_words, r->words_total, r->nan_alpha, r->last_ckpt[0] ? r->last_ckpt : "none written");
+        goto fail;
+    }
+    for (int k = 0; k < W; k++)
+        if (wks[k].failed) {
+            ag_error_set("%s", wks[k].err);
+            goto fail;
+        }
+    if (started < W) goto fail;
+    if (ckpt_fail) {
+        ag_error_set("word2vec: checkpoint failed: %s", ckpt_err);
+        goto fail;
+    }
+    if (o->stop_after_words > 0 && o->checkpoint && atomic_load(&r->words_done) < r->words_total) {
+        /* stopped early on request: leave a checkpoint to resume from (workers are all finished) */
+        if (save_checkpoint(r, wks, o->checkpoint) != 0) goto fail;
+    }
+
+    /* the model */
+    train_w2v_model *m = ag_xcalloc(1, sizeof *m);
+    m->vocab = r->vocab;
+    r->vocab = NULL;
+    m->dim = r->D;
+    m->syn0 = syn0;
+    m->syn1 = syn1;
+    m->syn1neg = syn1neg;
+    syn0 = syn1 = syn1neg = NULL;
+    m->words_done = atomic_load(&r->words_done);
+    m->seconds = seconds;
+    m->threads = W;
+    m->words_per_sec_thread = seconds > 0 ? (double)(m->words_done - done_start) / seconds / W : 0;
+    loss_totals(r, wks, &m->first_loss, &m->final_loss, &m->mean_loss);
+    if (log)
+        fprintf(log, "word2vec: %" PRId64 " words in %.2f s, %.0f words/s/thread, loss %.4f -> %.4f\n", m->words_done,
+                seconds, m->words_per_sec_thread, m->first_loss, m->final_loss);
+    *out = m;
+    rc = 0;
+
+fail:
+    if (wks) {
+        for (int k = 0; k < W; k++) {
+            w2v_worker *wk = &wks[k];
+            if (wk->corpus) data_corpus_close(wk->corpus);
+            if (wk->g) ag_graph_free(wk->g);
+            ag_tensor_free(wk->v0);
+            ag_tensor_free(wk->v1);
+            ag_tensor_free(wk->v1neg);
+            free(wk->sen);
+            free(wk->ctx);
+            free(wk->outs);
+        }
+        free(wks);
+    }
+    train_progress_free(prog);
+    if (cr) ckpt_close(cr);
+    run_free(r);
+    if (r->vocab) data_vocab_free(r->vocab);
+    free(syn0);
+    free(syn1);
+    free(syn1neg);
+    return rc;
+}
+
+void train_w2v_model_free(train_w2v_model *m) {
+    if (!m) return;
+    data_vocab_free(m->vocab);
+    free(m->syn0);
+    free(m->syn1);
+    free(m->syn1neg);
+    free(m);
+}
+
+double train_w2v_cosine(const train_w2v_model *m, int32_t a, int32_t b) {
+    const float *x = m->syn0 + (int64_t)a * m->dim, *y = m->syn0 + (int64_t)b * m->dim;
+    double xy = 0, xx = 0, yy = 0;
+    for (int64_t d = 0; d < m->dim; d++) {
+        xy += (double)x[d] * y[d];
+        xx += (double)x[d] * x[d];
+        yy += (double)y[d] * y[d];
+    }
+    return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0;
+}
