@@ -951,7 +951,11 @@ static hid_t open_dataset(ckpt_reader *r, const char *path, ckpt_info *info) {
     info->ndim = nd;
     info->numel = 1;
     for (int i = 0; i < nd; i++) info->numel *= (int64_t)(info->shape[i] = (int64_t)d[i]);
-    if (info->dtype == CKPT_STRING) info->numel = H5Tis_variable_str(t) > 0 ? 0 : (int64_t)H5Tget_size(t);
+    if (info->dtype == CKPT_STRING) {
+        /* Length in bytes without the terminating NUL of ember's NULLTERM strings. */
+        info->numel = H5Tis_variable_str(t) > 0 ? 0 : (int64_t)H5Tget_size(t);
+        if (info->numel > 0 && H5Tget_strpad(t) == H5T_STR_NULLTERM) info->numel--;
+    }
     info->storage_bytes = (int64_t)H5Dget_storage_size(ds);
     H5Tclose(t);
     H5Sclose(sp);

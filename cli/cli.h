@@ -7,5 +7,6 @@ int cli_cmd_word2vec(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_similar(int argc, char **argv);
 int cli_cmd_analogy(int argc, char **argv);
+int cli_cmd_ckpt(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"eval", cli_cmd_eval, "evaluate word vectors: analogy accuracy, word-similarity Spearman"},
     {"similar", cli_cmd_similar, "nearest words to a word by cosine"},
     {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},
+    {"ckpt", cli_cmd_ckpt, "inspect a checkpoint: ckpt info FILE [--json]"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,176 @@
+/* cmd_ckpt.c — `ember ckpt info FILE [--json]`: the tree, shapes, dtypes, parameter count, step. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoints/ckpt.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ember ckpt info FILE [--json]\n\n"
+               "Prints a checkpoint's datasets (path, dtype, shape, bytes stored), its parameter count,\n"
+               "step and epoch, after checking its integrity line and format. Exits 1 on a bad file.\n");
+}
+
+typedef struct {
+    bool json;
+    int nitems;
+    int64_t param_tensors, param_count;
+} info_ctx;
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
+static void human_bytes(int64_t b, char *buf, size_t size) {
+    if (b < 1024) snprintf(buf, size, "%" PRId64 " B", b);
+    else if (b < 1024 * 1024) snprintf(buf, size, "%.1f KiB", (double)b / 1024);
+    else if (b < 1024LL * 1024 * 1024) snprintf(buf, size, "%.1f MiB", (double)b / (1024.0 * 1024));
+    else snprintf(buf, size, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
+}
+
+static int count_params(const char *path, const ckpt_info *info, void *vctx) {
+    info_ctx *c = vctx;
+    if (info && strncmp(path, "/params/", 8) == 0) {
+        c->param_tensors++;
+        c->param_count += info->numel;
+    }
+    return 0;
+}
+
+static int print_item(const char *path, const ckpt_info *info, void *vctx) {
+    info_ctx *c = vctx;
+    if (c->json) {
+        if (!info) return 0;
+        printf("%s\n    {\"path\": ", c->nitems++ ? "," : "");
+        json_string(path);
+        printf(", \"dtype\": \"%s\", \"shape\": [", ckpt_dtype_name(info->dtype));
+        for (int i = 0; i < info->ndim; i++) printf("%s%" PRId64, i ? ", " : "", info->shape[i]);
+        printf("], \"numel\": %" PRId64 ", \"stored_bytes\": %" PRId64 "}", info->numel, info->storage_bytes);
+        return 0;
+    }
+    if (!info) {
+        printf("%s/\n", path);
+        return 0;
+    }
+    char shape[256], stored[32];
+    size_t n = 0;
+    if (info->dtype == CKPT_STRING) snprintf(shape, sizeof shape, "(%" PRId64 " bytes)", info->numel);
+    else {
+        n = (size_t)snprintf(shape, sizeof shape, "[");
+        for (int i = 0; i < info->ndim && n < sizeof shape; i++)
+            n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%" PRId64, i ? ", " : "", info->shape[i]);
+        if (n < sizeof shape) snprintf(shape + n, sizeof shape - n, "]");
+    }
+    human_bytes(info->storage_bytes, stored, sizeof stored);
+    printf("%-44s %-8s %-20s %s\n", path, ckpt_dtype_name(info->dtype), shape, stored);
+    return 0;
+}
+
+static int cmd_info(const char *file, bool json) {
+    ckpt_reader *r = ckpt_open(file);
+    if (!r) {
+        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        return 1;
+    }
+    struct stat st;
+    int64_t bytes = stat(file, &st) == 0 ? (int64_t)st.st_size : -1;
+    info_ctx c = {.json = json};
+    if (ckpt_visit(r, count_params, &c) < 0) {
+        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        ckpt_close(r);
+        return 1;
+    }
+    int64_t step = -1, epoch = -1;
+    bool has_step = ckpt_has(r, "/state/step") && ckpt_get_i64(r, "/state/step", &step) == 0;
+    bool has_epoch = ckpt_has(r, "/state/epoch") && ckpt_get_i64(r, "/state/epoch", &epoch) == 0;
+    char okind[64] = "";
+    double ostep = -1;
+    bool has_optim = ckpt_get_attr_string(r, "/optim", "kind", okind, sizeof okind) == 0;
+    if (has_optim) ckpt_get_attr_f64(r, "/optim", "step", &ostep);
+    ag_error_clear();
+
+    if (json) {
+        printf("{\n  \"file\": ");
+        json_string(file);
+        printf(",\n  \"bytes\": %" PRId64 ",\n  \"verified\": %s,\n  \"format\": \"%s\",\n  \"format_version\": %d,\n"
+               "  \"ember_version\": ",
+               bytes, ckpt_verified(r) ? "true" : "false", CKPT_FORMAT, ckpt_format_version(r));
+        json_string(ckpt_ember_version(r));
+        printf(",\n  \"param_tensors\": %" PRId64 ",\n  \"param_count\": %" PRId64 ",\n", c.param_tensors, c.param_count);
+        if (has_step) printf("  \"step\": %" PRId64 ",\n", step);
+        else printf("  \"step\": null,\n");
+        if (has_epoch) printf("  \"epoch\": %" PRId64 ",\n", epoch);
+        else printf("  \"epoch\": null,\n");
+        if (has_optim) printf("  \"optimizer\": {\"kind\": \"%s\", \"step\": %.0f},\n", okind, ostep);
+        else printf("  \"optimizer\": null,\n");
+        printf("  \"datasets\": [");
+    } else {
+        char hb[32];
+        human_bytes(bytes, hb, sizeof hb);
+        printf("file        %s (%s, %s)\n", file, hb,
+               ckpt_verified(r) ? "integrity verified" : "no integrity line: not verified");
+        printf("format      %s v%d, written by ember %s\n", CKPT_FORMAT, ckpt_format_version(r),
+               ckpt_ember_version(r)[0] ? ckpt_ember_version(r) : "(unknown)");
+        printf("parameters  %" PRId64 " tensors, %" PRId64 " values\n", c.param_tensors, c.param_count);
+        if (has_step || has_epoch) {
+            printf("progress   ");
+            if (has_step) printf(" step %" PRId64, step);
+            if (has_epoch) printf(" epoch %" PRId64, epoch);
+            printf("\n");
+        }
+        if (has_optim) printf("optimizer   %s, step %.0f\n", okind, ostep);
+        printf("\n%-44s %-8s %-20s %s\n", "path", "dtype", "shape", "stored");
+    }
+    int rc = ckpt_visit(r, print_item, &c);
+    if (json) printf("\n  ]\n}\n");
+    if (rc < 0) {
+        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        ckpt_close(r);
+        return 1;
+    }
+    ckpt_close(r);
+    return 0;
+}
+
+int cli_cmd_ckpt(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "info") != 0) {
+        fprintf(stderr, "ember ckpt: unknown action '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    const char *file = NULL;
+    bool json = false;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "ember ckpt info: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "ember ckpt info: one FILE expected, got '%s' and '%s'\n", file, argv[i]);
+            return 2;
+        } else file = argv[i];
+    }
+    if (!file) {
+        fprintf(stderr, "ember ckpt info: FILE missing\n");
+        usage(stderr);
+        return 2;
+    }
+    return cmd_info(file, json);
+}
