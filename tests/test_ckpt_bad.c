@@ -1,0 +1,393 @@
+/* test_ckpt_bad.c — bad checkpoints (truncated, bit-flipped, wrong format), bad paths, failed and
+ * killed saves: clear errors, no crash, and the previous checkpoint always survives. */
+#include "support/test_util.h"
+
+#include <hdf5.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoints/ckpt.h"
+
+static char *dir;
+
+static int setup(void **state) {
+    (void)state;
+    dir = tu_tempdir();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return 0;
+}
+static int teardown(void **state) {
+    (void)state;
+    tu_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static const char *tpath(const char *name) {
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* Model with every value = fill: w [rows, 64], b [64]. */
+static void make_model(nn_params *ps, int64_t rows, float fill) {
+    nn_params_init(ps);
+    nn_params_add(ps, "layer.w", AG_SHAPE(rows, 64), NN_INIT_CONST, fill, 0, false);
+    nn_params_add(ps, "layer.b", AG_SHAPE(64), NN_INIT_CONST, fill, 0, false);
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    nn_params_alloc(ps, &r);
+}
+
+static int save(const char *path, const nn_params *ps, int64_t step, bool fsync_on) {
+    ckpt_writer_options opt = {.no_fsync = !fsync_on};
+    ckpt_writer *w = ckpt_writer_begin_opts(path, &opt);
+    if (!w) return -1;
+    if (ckpt_put_params(w, ps) < 0 || ckpt_put_i64(w, "/state/step", step) < 0 ||
+        ckpt_put_config_json(w, "{\"x\": 1}") < 0) {
+        ckpt_writer_abort(w);
+        return -1;
+    }
+    return ckpt_writer_commit(w);
+}
+
+/* Opens and strictly loads path into a model like ps; 0 if everything equals ps. */
+static int load_equal(const char *path, const nn_params *ps, int64_t rows) {
+    ckpt_reader *r = ckpt_open(path);
+    if (!r) return -1;
+    nn_params m;
+    make_model(&m, rows, -1.0f);
+    int rc = ckpt_load_params(r, &m, true) == 2 ? 0 : -1;
+    for (int i = 0; rc == 0 && i < 2; i++)
+        if (memcmp(m.items[i].t->data, ps->items[i].t->data, (size_t)m.items[i].t->numel * 4) != 0) rc = 1;
+    ckpt_close(r);
+    nn_params_free(&m);
+    return rc;
+}
+
+static void expect_open_error(const char *path, const char *needle) {
+    ckpt_reader *r = ckpt_open(path);
+    if (r) fail_msg("%s opened, expected an error containing '%s'", path, needle);
+    const char *m = ag_error_msg();
+    printf("  %s\n", m);
+    assert_non_null(strstr(m, path));
+    if (!strstr(m, needle)) fail_msg("message '%s' lacks '%s'", m, needle);
+}
+
+static void test_truncated(void **state) {
+    (void)state;
+    nn_params ps;
+    make_model(&ps, 100, 0.5f);
+    const char *good = tpath("good.h5");
+    assert_int_equal(save(good, &ps, 7, false), 0);
+    size_t n;
+    char *bytes = tu_read_file(good, &n);
+    size_t cuts[] = {0, 1, 100, 511, 512, 513, 1000, n / 2, n - 8, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        const char *p = tpath("cut.h5");
+        assert_int_equal(tu_write_file(p, bytes, cuts[i]), 0);
+        ckpt_reader *r = ckpt_open(p);
+        assert_null(r);
+        const char *m = ag_error_msg();
+        printf("  cut at %zu: %s\n", cuts[i], m);
+        assert_non_null(strstr(m, p));
+        if (cuts[i] >= 64) assert_non_null(strstr(m, "truncated"));
+    }
+    /* Bytes appended are caught too. */
+    const char *p = tpath("long.h5");
+    char *longer = ag_xmalloc(n + 3);
+    memcpy(longer, bytes, n);
+    memcpy(longer + n, "abc", 3);
+    assert_int_equal(tu_write_file(p, longer, n + 3), 0);
+    expect_open_error(p, "extra bytes appended");
+    free(longer);
+    free(bytes);
+    nn_params_free(&ps);
+}
+
+/* Flips one bit at many positions across the file: every open either fails with a message naming
+ * the file, or (a flip in bytes nothing reads, e.g. the user block's padding) loads identical data. */
+static void test_bit_flips(void **state) {
+    (void)state;
+    nn_params ps;
+    make_model(&ps, 100, 0.25f);
+    const char *good = tpath("flip-src.h5");
+    assert_int_equal(save(good, &ps, 7, false), 0);
+    size_t n;
+    unsigned char *bytes = (unsigned char *)tu_read_file(good, &n);
+    const char *p = tpath("flip.h5");
+    ag_rng rng;
+    ag_rng_seed(&rng, 2024);
+    int detected = 0, harmless = 0, total = 0;
+    for (size_t pos = 0; pos < n; pos += (pos < 600 ? 7 : n / 150 + 1 + ag_rng_below(&rng, 13))) {
+        int bit = (int)ag_rng_below(&rng, 8);
+        bytes[pos] ^= (unsigned char)(1u << bit);
+        assert_int_equal(tu_write_file(p, bytes, n), 0);
+        bytes[pos] ^= (unsigned char)(1u << bit);
+        int rc = load_equal(p, &ps, 100);
+        total++;
+        if (rc == 0) {
+            /* Only the user block's padding is unread; past it every byte is hashed. */
+            if (pos >= 512) fail_msg("flip of bit %d at byte %zu (past the user block) went undetected", bit, pos);
+            harmless++;
+        }
+        else if (rc < 0) {
+            assert_non_null(strstr(ag_error_msg(), p));
+            detected++;
+        } else {
+            fail_msg("flip of bit %d at byte %zu loaded different values without an error", bit, pos);
+        }
+    }
+    printf("  %d flips: %d detected, %d harmless (unused bytes), 0 silent corruptions\n", total, detected, harmless);
+    assert_true(total > 200 && detected > 100);
+    free(bytes);
+    nn_params_free(&ps);
+}
+
+/* A file without the integrity line goes straight to HDF5: run flips in a child so a crash inside
+ * HDF5 is counted rather than taking the test down; ember's own code must not crash or mis-load. */
+static void test_bit_flips_unprotected(void **state) {
+    (void)state;
+    nn_params ps;
+    make_model(&ps, 20, 0.75f);
+    const char *good = tpath("unprot-src.h5");
+    assert_int_equal(save(good, &ps, 7, false), 0);
+    size_t n;
+    unsigned char *bytes = (unsigned char *)tu_read_file(good, &n);
+    memset(bytes, 0, 512); /* drop the integrity line: an HDF5 file with an empty user block */
+    const char *p = tpath("unprot.h5");
+    assert_int_equal(tu_write_file(p, bytes, n), 0);
+    assert_int_equal(load_equal(p, &ps, 20), 0);
+    int crashed = 0, errors = 0, same = 0, differ = 0, total = 0;
+    ag_rng rng;
+    ag_rng_seed(&rng, 99);
+    for (size_t pos = 512; pos < n; pos += 1 + ag_rng_below(&rng, (uint32_t)(n / 60))) {
+        int bit = (int)ag_rng_below(&rng, 8);
+        bytes[pos] ^= (unsigned char)(1u << bit);
+        assert_int_equal(tu_write_file(p, bytes, n), 0);
+        bytes[pos] ^= (unsigned char)(1u << bit);
+        total++;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int rc = load_equal(p, &ps, 20);
+            _exit(rc == 0 ? 0 : rc < 0 ? 1 : 2);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st)) crashed++;
+        else if (WEXITSTATUS(st) == 0) same++;
+        else if (WEXITSTATUS(st) == 1) errors++;
+        else differ++;
+    }
+    printf("  unprotected file, %d flips: %d errors, %d identical loads, %d different values, %d crashes in HDF5\n",
+           total, errors, same, differ, crashed);
+    free(bytes);
+    nn_params_free(&ps);
+}
+
+static void write_hdf5(const char *path, const char *format, int64_t version, bool with_version) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (format) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, strlen(format) + 1);
+        hid_t a = H5Acreate2(f, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, format);
+        H5Aclose(a);
+        H5Tclose(t);
+    }
+    if (with_version) {
+        hid_t a = H5Acreate2(f, "format_version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_INT64, &version);
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+static void test_wrong_format(void **state) {
+    (void)state;
+    const char *txt = tpath("notes.txt");
+    assert_int_equal(tu_write_file(txt, "hello, this is not a checkpoint\n", 32), 0);
+    expect_open_error(txt, "not an ember checkpoint");
+    const char *empty = tpath("empty.h5");
+    assert_int_equal(tu_write_file(empty, "", 0), 0);
+    expect_open_error(empty, "empty file");
+    const char *nofmt = tpath("nofmt.h5");
+    write_hdf5(nofmt, NULL, 1, true);
+    expect_open_error(nofmt, "root attribute 'format' is missing");
+    const char *other = tpath("other.h5");
+    write_hdf5(other, "keras-model", 1, true);
+    expect_open_error(other, "format is 'keras-model', expected 'ember-checkpoint'");
+    const char *future = tpath("future.h5");
+    write_hdf5(future, "ember-checkpoint", 99, true);
+    expect_open_error(future, "format_version 99 is newer than this ember supports");
+    const char *nover = tpath("nover.h5");
+    write_hdf5(nover, "ember-checkpoint", 0, false);
+    expect_open_error(nover, "'format_version' is missing");
+    /* A file from another tool with the right attributes opens (unverified) and is empty. */
+    const char *ok = tpath("foreign.h5");
+    write_hdf5(ok, "ember-checkpoint", 1, true);
+    ckpt_reader *r = ckpt_open(ok);
+    assert_non_null(r);
+    assert_false(ckpt_verified(r));
+    nn_params ps;
+    make_model(&ps, 2, 1.0f);
+    assert_int_equal(ckpt_load_params(r, &ps, true), -1);
+    assert_non_null(strstr(ag_error_msg(), "/params/layer.w: missing in file"));
+    ckpt_close(r);
+    nn_params_free(&ps);
+    /* Integrity line of an unknown version. */
+    const char *v9 = tpath("v9.h5");
+    char ub[512] = "EMBER-CHECKPOINT 9 512 0000000000000000\n";
+    assert_int_equal(tu_write_file(v9, ub, sizeof ub), 0);
+    expect_open_error(v9, "integrity header version 9");
+}
+
+static void test_bad_paths(void **state) {
+    (void)state;
+    expect_open_error(tpath("does-not-exist.h5"), "No such file or directory");
+    expect_open_error(dir, "is a directory");
+    assert_null(ckpt_writer_begin(tpath("missing-dir/x.h5")));
+    assert_non_null(strstr(ag_error_msg(), "missing-dir/x.h5"));
+    assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
+    /* A regular file where a directory should be. */
+    const char *f = tpath("plainfile");
+    assert_int_equal(tu_write_file(f, "x", 1), 0);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/ckpt.h5", f);
+    assert_null(ckpt_writer_begin(p));
+    assert_non_null(strstr(ag_error_msg(), "Not a directory"));
+}
+
+/* Saving over an existing checkpoint in a directory the process cannot write fails with a message
+ * and leaves the old checkpoint byte-identical. As root, the save runs in a child that drops to
+ * uid 65534 (root ignores directory permissions). */
+static void test_unwritable_dir_keeps_old(void **state) {
+    (void)state;
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/ro", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    chmod(dir, 0755);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/ckpt.h5", sub);
+    nn_params old, upd;
+    make_model(&old, 10, 1.0f);
+    make_model(&upd, 10, 2.0f);
+    assert_int_equal(save(path, &old, 1, true), 0);
+    size_t n0;
+    char *before = tu_read_file(path, &n0);
+    assert_int_equal(chmod(sub, 0555), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0 && setuid(65534) != 0) _exit(3);
+        int rc = save(path, &upd, 2, true);
+        const char *m = ag_error_msg();
+        if (write(fds[1], m, strlen(m)) < 0) _exit(4);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    char msg[2048] = {0};
+    ssize_t got = read(fds[0], msg, sizeof msg - 1);
+    (void)got;
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    chmod(sub, 0755);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    printf("  %s\n", msg);
+    assert_non_null(strstr(msg, path));
+    assert_non_null(strstr(msg, "Permission denied"));
+    size_t n1;
+    char *after = tu_read_file(path, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    assert_int_equal(load_equal(path, &old, 10), 0);
+    free(before);
+    free(after);
+    nn_params_free(&old);
+    nn_params_free(&upd);
+}
+
+/* SIGKILL at a random moment of a save: the file at the path is always a complete checkpoint
+ * (the previous one or the new one), with params and step from the same save. */
+static void test_sigkill_during_save(void **state) {
+    (void)state;
+    const int64_t rows = 16384; /* 16384 x 64 floats = 4 MiB per save */
+    const char *path = tpath("killed.h5");
+    nn_params first;
+    make_model(&first, rows, 0.0f);
+    assert_int_equal(save(path, &first, 0, true), 0);
+    nn_params_free(&first);
+    ag_rng rng;
+    ag_rng_seed(&rng, (uint64_t)time(NULL));
+    int steps_seen = 0;
+    for (int round = 0; round < 6; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            nn_params ps;
+            make_model(&ps, rows, 0.0f);
+            for (int64_t s = 1;; s++) {
+                float v = (float)(round * 100000 + s);
+                for (int i = 0; i < ps.n; i++)
+                    for (int64_t k = 0; k < ps.items[i].t->numel; k++) ag_f32(ps.items[i].t)[k] = v;
+                if (save(path, &ps, round * 100000 + s, true) < 0) _exit(1);
+            }
+        }
+        struct timespec ts = {0, (long)(20 + ag_rng_below(&rng, 300)) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        assert_true(WIFSIGNALED(st)); /* still saving when killed, not failed */
+        ckpt_reader *r = ckpt_open(path);
+        if (!r) fail_msg("after SIGKILL in round %d: %s", round, ag_error_msg());
+        int64_t step;
+        assert_int_equal(ckpt_get_i64(r, "/state/step", &step), 0);
+        nn_params m;
+        make_model(&m, rows, -1.0f);
+        assert_int_equal(ckpt_load_params(r, &m, true), 2);
+        for (int i = 0; i < m.n; i++)
+            for (int64_t k = 0; k < m.items[i].t->numel; k++)
+                if (ag_f32(m.items[i].t)[k] != (float)step) fail_msg("round %d: value %g, step %lld", round,
+                                                                    (double)ag_f32(m.items[i].t)[k], (long long)step);
+        if (step > 0) steps_seen++;
+        ckpt_close(r);
+        nn_params_free(&m);
+        /* The killed child's temp file may remain; it never replaces the checkpoint. */
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+        unlink(tmp);
+    }
+    printf("  6 kills, %d of them after at least one completed save\n", steps_seen);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bit_flips),
+        cmocka_unit_test(test_bit_flips_unprotected),
+        cmocka_unit_test(test_wrong_format),
+        cmocka_unit_test(test_bad_paths),
+        cmocka_unit_test(test_unwritable_dir_keeps_old),
+        cmocka_unit_test(test_sigkill_during_save),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
