@@ -1,26 +1,10 @@
 /* ops_elementwise.c — elementwise ops: broadcasting add/sub/mul/div, scalar ops, unary maths, masked_fill. */
-#include "ag_internal.h"
+#include "ops_par.h"
 
 #include <math.h>
 #include <string.h>
 
 #define AG_INLINE static inline __attribute__((always_inline))
-
-/* `for (int64_t i = 0; i < n; i++) body`, under OpenMP when `work` (elements touched) is large. The
- * explicit branch keeps small ops from paying for entering a parallel region. */
-#define PAR_FOR(i, n, work, ...)                                                                   \
-    do {                                                                                           \
-        const int64_t n_##i = (n);                                                                 \
-        if ((work) > AG_PAR_THRESHOLD) {                                                           \
-            _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < n_##i; i++) {     \
-                __VA_ARGS__                                                                        \
-            }                                                                                      \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < n_##i; i++) {                                                  \
-                __VA_ARGS__                                                                        \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
 
 /* ---------------------------------------------------------------------------------------------
  * Broadcast plans. Most calls are same-shape or "row" broadcasts ([N, D] ∘ [D], [B, T, D] ∘ [T, D],
@@ -123,28 +107,28 @@ AG_INLINE void binary_forward(int op, const bcast *p, const float *a, const floa
     /* a: [..] broadcast to out [n]; b likewise */
     int64_t n = p->n, m = p->inner;
     switch (p->kind) {
-    case BC_SAME: PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], b[i]);); break;
+    case BC_SAME: AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], b[i]);); break;
     case BC_ROW_B:
         if (m == 1) {
             float s = b[0];
-            PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], s););
+            AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], s););
         } else {
-            PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m;
+            AG_PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m;
                     for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, ar[j], b[j]););
         }
         break;
     case BC_ROW_A:
         if (m == 1) {
             float s = a[0];
-            PAR_FOR(i, n, n, out[i] = bin_fwd(op, s, b[i]););
+            AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, s, b[i]););
         } else {
-            PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m;
+            AG_PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m;
                     for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, a[j], br[j]););
         }
         break;
     default: {
         const int64_t *sh = p->shape, *sa = p->sa, *sb = p->sb;
-        PAR_FOR(i01, sh[0] * sh[1], n, int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
+        AG_PAR_FOR(i01, sh[0] * sh[1], n, int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
                 float *o = out + i01 * sh[2] * sh[3];
                 for (int64_t i2 = 0; i2 < sh[2]; i2++) {
                     const float *ap = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
@@ -181,7 +165,7 @@ AG_INLINE void binary_forward(int op, const bcast *p, const float *a, const floa
             (dr)[0] += (float)s_;                                                                  \
         } else {                                                                                   \
             const int64_t nblk_ = ((m) + 63) / 64;                                                 \
-            PAR_FOR(blk_, nblk_, (n), int64_t j0_ = blk_ * 64, j1_ = j0_ + 64 < (m) ? j0_ + 64 : (m); \
+            AG_PAR_FOR(blk_, nblk_, (n), int64_t j0_ = blk_ * 64, j1_ = j0_ + 64 < (m) ? j0_ + 64 : (m); \
                     for (int64_t r_ = 0; r_ < rows_; r_++) for (int64_t j = j0_; j < j1_; j++) {   \
                         const int64_t i = r_ * (m) + j;                                            \
                         (dr)[j] += (EXPR);                                                         \
@@ -203,15 +187,15 @@ AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
     int64_t n = p.n, m = p.inner;
     switch (p.kind) {
     case BC_SAME:
-        if (da) PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i], o[i]););
-        if (db) PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i], b[i], o[i]););
+        if (da) AG_PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i], o[i]););
+        if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i], b[i], o[i]););
         break;
     case BC_ROW_B: /* a [rows, m] full, b [m] repeats */
-        if (da) PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i % m], o[i]););
+        if (da) AG_PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i % m], o[i]););
         if (db) ROW_REDUCE(db, m, n, bin_db(op, dout[i], a[i], b[j], o[i]));
         break;
     case BC_ROW_A: /* a [m] repeats, b [rows, m] full */
-        if (db) PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i % m], b[i], o[i]););
+        if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i % m], b[i], o[i]););
         if (da) ROW_REDUCE(da, m, n, bin_da(op, dout[i], a[j], b[i], o[i]));
         break;
     default: {
@@ -332,7 +316,7 @@ AG_INLINE void unary_backward(int op, ag_graph *g, ag_node *nd) {
     float *dx = ag_grad(g, ta);        /* [n] */
     float p0 = nd->fp[0], p1 = nd->fp[1];
     int64_t n = ta->numel;
-    PAR_FOR(i, n, n, dx[i] += dout[i] * un_grad(op, x[i], y[i], p0, p1););
+    AG_PAR_FOR(i, n, n, dx[i] += dout[i] * un_grad(op, x[i], y[i], p0, p1););
 }
 
 AG_INLINE ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_tensor *a, float p0, float p1) {
@@ -341,7 +325,7 @@ AG_INLINE ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn
     const float *x = ag_f32(a); /* [n] */
     float *y = ag_f32(out);     /* [n] */
     int64_t n = a->numel;
-    PAR_FOR(i, n, n, y[i] = un_fwd(op, x[i], p0, p1););
+    AG_PAR_FOR(i, n, n, y[i] = un_fwd(op, x[i], p0, p1););
     ag_node *nd = ag_record(g, op, bw, out, 1, &a);
     if (nd) {
         nd->fp[0] = p0;
@@ -391,9 +375,9 @@ ag_tensor *ag_clamp(ag_graph *g, ag_tensor *a, float lo, float hi) {
     do {                                                                                           \
         int64_t n_ = (p)->n, m_ = (p)->inner;                                                      \
         if ((p)->kind == BC_SAME) {                                                                \
-            PAR_FOR(i, n_, n_, const int64_t k = i; BODY;);                                        \
+            AG_PAR_FOR(i, n_, n_, const int64_t k = i; BODY;);                                        \
         } else if ((p)->kind == BC_ROW_B) {                                                        \
-            PAR_FOR(i, n_, n_, const int64_t k = i % m_; BODY;);                                   \
+            AG_PAR_FOR(i, n_, n_, const int64_t k = i % m_; BODY;);                                   \
         } else {                                                                                   \
             const int64_t *sh = (p)->shape, *sb = (p)->sb;                                         \
             int64_t i = 0;                                                                         \

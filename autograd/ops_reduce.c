@@ -1,5 +1,5 @@
 /* ops_reduce.c — sum, mean and max over one axis (or all elements), with keepdim. */
-#include "ag_internal.h"
+#include "ops_par.h"
 
 #include <math.h>
 
@@ -61,18 +61,16 @@ static void sum_forward(const float *a, float *out, red_geom r, float scale) {
             out[0] = (float)(s * scale);
             return;
         }
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD)
-        for (int64_t o = 0; o < r.outer; o++) {
+        AG_PAR_FOR(o, r.outer, n,
             const float *ar = a + o * r.len; /* [len] */
             double s = 0;
             for (int64_t k = 0; k < r.len; k++) s += ar[k];
             out[o] = (float)(s * scale);
-        }
+        );
         return;
     }
     int64_t nblk = (r.inner + INNER_BLOCK - 1) / INNER_BLOCK, ntask = r.outer * nblk;
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD)
-    for (int64_t t = 0; t < ntask; t++) {
+    AG_PAR_FOR(t, ntask, n,
         int64_t o = t / nblk, i0 = (t % nblk) * INNER_BLOCK;
         int64_t i1 = i0 + INNER_BLOCK < r.inner ? i0 + INNER_BLOCK : r.inner;
         float *orow = out + o * r.inner;                 /* [inner] */
@@ -82,7 +80,7 @@ static void sum_forward(const float *a, float *out, red_geom r, float scale) {
             for (int64_t i = i0; i < i1; i++) orow[i] += ablk[k * r.inner + i];
         if (scale != 1.0f)
             for (int64_t i = i0; i < i1; i++) orow[i] *= scale;
-    }
+    );
 }
 
 static void sum_backward(ag_graph *g, ag_node *nd) {
@@ -94,16 +92,14 @@ static void sum_backward(ag_graph *g, ag_node *nd) {
     int64_t rows = r.outer * r.len, n = rows * r.inner;
     if (r.inner == 1 && r.outer == 1) {
         float d = dout[0] * scale;
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD)
-        for (int64_t k = 0; k < n; k++) da[k] += d;
+        AG_PAR_FOR(k, n, n, da[k] += d;);
         return;
     }
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD)
-    for (int64_t row = 0; row < rows; row++) {
+    AG_PAR_FOR(row, rows, n,
         const float *d = dout + (row / r.len) * r.inner; /* [inner] */
         float *dr = da + row * r.inner;                   /* [inner] */
         for (int64_t i = 0; i < r.inner; i++) dr[i] += d[i] * scale;
-    }
+    );
 }
 
 static ag_tensor *sum_like(ag_graph *g, const char *op, int opid, ag_tensor *a, int axis, bool keepdim, bool mean) {
@@ -144,8 +140,7 @@ static void max_forward(const float *a, float *out, red_geom r) {
         out[0] = m;
         return;
     }
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD)
-    for (int64_t t = 0; t < ntask; t++) {
+    AG_PAR_FOR(t, ntask, n,
         int64_t o = t / r.inner, i = t % r.inner;
         const float *ap = a + o * r.len * r.inner + i; /* [len] with stride inner */
         float m = -INFINITY;
@@ -157,7 +152,7 @@ static void max_forward(const float *a, float *out, red_geom r) {
             }
         }
         out[t] = m;
-    }
+    );
 }
 
 static void max_backward(ag_graph *g, ag_node *nd) {
@@ -168,8 +163,7 @@ static void max_backward(ag_graph *g, ag_node *nd) {
     const float *dout = nd->out->grad;    /* [outer, inner] */
     float *da = ag_grad(g, ta);           /* [outer, len, inner] */
     int64_t n = r.outer * r.len * r.inner, ntask = r.outer * r.inner;
-#pragma omp parallel for schedule(static) if (n > AG_PAR_THRESHOLD && ntask > 1)
-    for (int64_t t = 0; t < ntask; t++) {
+    AG_PAR_FOR(t, ntask, (ntask > 1) ? n : 0,
         int64_t o = t / r.inner, i = t % r.inner, base = o * r.len * r.inner + i;
         float m = y[t];
         for (int64_t k = 0; k < r.len; k++) {
@@ -179,7 +173,7 @@ static void max_backward(ag_graph *g, ag_node *nd) {
                 break;
             }
         }
-    }
+    );
 }
 
 ag_tensor *ag_max(ag_graph *g, ag_tensor *a, int axis, bool keepdim) {

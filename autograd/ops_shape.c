@@ -1,5 +1,5 @@
 /* ops_shape.c — reshape (shares data), permute/transpose, concat, slice, split; f32 or i32 values. */
-#include "ag_internal.h"
+#include "ops_par.h"
 
 #include <string.h>
 
@@ -90,8 +90,7 @@ static void permute_backward(ag_graph *g, ag_node *nd) {
     const float *dout = nd->out->grad; /* out shape [n] */
     float *da = ag_grad(g, ta);        /* a shape [n]; each element hit once, so rows run in parallel */
     const int64_t *sh = p.shape, *st = p.stride;
-#pragma omp parallel for schedule(static) if (ta->numel > AG_PAR_THRESHOLD)
-    for (int64_t i01 = 0; i01 < sh[0] * sh[1]; i01++) {
+    AG_PAR_FOR(i01, sh[0] * sh[1], ta->numel,
         int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
         const float *d = dout + i01 * sh[2] * sh[3];
         for (int64_t i2 = 0; i2 < sh[2]; i2++) {
@@ -99,7 +98,7 @@ static void permute_backward(ag_graph *g, ag_node *nd) {
             for (int64_t i3 = 0; i3 < sh[3]; i3++) dp[i3 * st[3]] += d[i3];
             d += sh[3];
         }
-    }
+    );
 }
 
 ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm) {
@@ -116,8 +115,7 @@ ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm) {
     const uint32_t *src = a->data; /* a shape */
     uint32_t *dst = out->data;     /* out shape */
     const int64_t *sh = p.shape, *st = p.stride;
-#pragma omp parallel for schedule(static) if (a->numel > AG_PAR_THRESHOLD)
-    for (int64_t i01 = 0; i01 < sh[0] * sh[1]; i01++) {
+    AG_PAR_FOR(i01, sh[0] * sh[1], a->numel,
         int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
         uint32_t *o = dst + i01 * sh[2] * sh[3];
         for (int64_t i2 = 0; i2 < sh[2]; i2++) {
@@ -126,7 +124,7 @@ ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm) {
             else for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = sp[i3 * st[3]];
             o += sh[3];
         }
-    }
+    );
     ag_node *n = ag_record(g, AG_OP_PERMUTE, permute_backward, out, 1, &a);
     if (n)
         for (int i = 0; i < a->ndim; i++) n->ip[i] = perm[i];
@@ -161,12 +159,11 @@ static void concat_backward(ag_graph *g, ag_node *nd) {
         int64_t w = x->shape[axis] * inner; /* this input's row length */
         if (ag_requires_grad(x)) {
             float *dx = ag_grad(g, x); /* [outer, w] */
-#pragma omp parallel for schedule(static) if (x->numel > AG_PAR_THRESHOLD)
-            for (int64_t o = 0; o < outer; o++) {
+            AG_PAR_FOR(o, outer, x->numel,
                 const float *d = dout + o * orow + off;
                 float *dr = dx + o * w;
                 for (int64_t j = 0; j < w; j++) dr[j] += d[j];
-            }
+            );
         }
         off += w;
     }
@@ -193,15 +190,14 @@ ag_tensor *ag_concat(ag_graph *g, int n, ag_tensor *const *ts, int axis) {
     for (int i = axis + 1; i < t0->ndim; i++) inner *= shape[i];
     int64_t orow = shape[axis] * inner;
     uint32_t *dst = out->data; /* [outer, orow] */
-#pragma omp parallel for schedule(static) if (out->numel > AG_PAR_THRESHOLD)
-    for (int64_t o = 0; o < outer; o++) {
+    AG_PAR_FOR(o, outer, out->numel,
         int64_t off = 0;
         for (int t = 0; t < n; t++) {
             int64_t w = ts[t]->shape[axis] * inner;
             memcpy(dst + o * orow + off, (const uint32_t *)ts[t]->data + o * w, (size_t)w * 4);
             off += w;
         }
-    }
+    );
     ag_node *nd = ag_record(g, AG_OP_CONCAT, concat_backward, out, n, ts);
     if (nd) nd->ip[0] = axis;
     return out;
@@ -220,12 +216,11 @@ static void slice_backward(ag_graph *g, ag_node *nd) {
     int64_t arow = ta->shape[axis] * inner, w = len * inner;
     const float *dout = nd->out->grad; /* [outer, len * inner] */
     float *da = ag_grad(g, ta);        /* [outer, arow] */
-#pragma omp parallel for schedule(static) if (nd->out->numel > AG_PAR_THRESHOLD)
-    for (int64_t o = 0; o < outer; o++) {
+    AG_PAR_FOR(o, outer, nd->out->numel,
         const float *d = dout + o * w;
         float *dr = da + o * arow + start * inner;
         for (int64_t j = 0; j < w; j++) dr[j] += d[j];
-    }
+    );
 }
 
 ag_tensor *ag_slice(ag_graph *g, ag_tensor *a, int axis, int64_t start, int64_t len) {
@@ -246,8 +241,7 @@ ag_tensor *ag_slice(ag_graph *g, ag_tensor *a, int axis, int64_t start, int64_t 
     if (outer == 1) {
         memcpy(dst, src + start * inner, (size_t)w * 4);
     } else {
-#pragma omp parallel for schedule(static) if (out->numel > AG_PAR_THRESHOLD)
-        for (int64_t o = 0; o < outer; o++) memcpy(dst + o * w, src + o * arow + start * inner, (size_t)w * 4);
+        AG_PAR_FOR(o, outer, out->numel, memcpy(dst + o * w, src + o * arow + start * inner, (size_t)w * 4););
     }
     ag_node *n = ag_record(g, AG_OP_SLICE, slice_backward, out, 1, &a);
     if (n) {
