@@ -2,6 +2,7 @@
 #include "ag_internal.h"
 
 #include <cblas.h>
+#include <limits.h>
 
 /* Geometry of one call, shared by forward and backward.
  *   op(A) = ta ? Aᵀ : A is [M, K]; op(B) = tb ? Bᵀ : B is [K, N]; C = op(A) op(B) is [M, N].
@@ -44,6 +45,9 @@ static mm_geom mm_plan(const ag_tensor *a, const ag_tensor *b, bool ta, bool tb)
         if (!same) mm_shape_fail(a, b, ta, tb, "batched b must have a's leading dims or be 2-D");
     }
     m.flat = m.shared_b && !ta;
+    /* cblas takes int dimensions; the flattened batch is the largest one passed */
+    AG_CHECK((m.flat ? m.M * m.batch : m.M) <= INT_MAX && m.N <= INT_MAX && m.K <= INT_MAX, OP,
+             "dimensions exceed the BLAS int range");
     return m;
 }
 
