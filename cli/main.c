@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"similar", cli_cmd_similar, "nearest words to a word by cosine"},
     {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},
     {"ckpt", cli_cmd_ckpt, "inspect a checkpoint: ckpt info FILE [--json]"},
+    {"chapter", cli_cmd_chapter, "the chapter's experiments, claim vs measured: chapter basics [--json]"},
 };
 
 static void usage(FILE *f) {
