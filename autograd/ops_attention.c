@@ -1,5 +1,6 @@
 /* ops_attention.c — fused scaled-dot-product attention (GQA, causal, key padding, additive bias). */
 #include "ag_internal.h"
+#include "fast_exp.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -7,34 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How the (batch, head) work is spread over the 2+ cores. Measured in bench/attention.c (see
- * bench/RESULTS.md "## Fused attention"):
- *   HEADS  OpenMP over (batch, kv head) units, each running single-threaded small sgemms
- *          (OpenBLAS is set to 1 thread around the loop and restored after);
- *   BLAS   heads one after another, each sgemm threaded by OpenBLAS.
- * EMBER_ATTN_THREADS=heads|blas overrides the default (used by the benchmark to compare). */
-enum { ATTN_HEADS = 0, ATTN_BLAS = 1 };
+/* Work is split into units of one (batch, kv head): the G = H / Hkv query heads that share a kv
+ * head are contiguous in q, so a unit's products are single sgemms with G·T rows (dK and dV then
+ * sum over the G heads inside the sgemm, and no two units write the same grad rows).
+ *
+ * How the units are spread over the cores (measured in bench/attention.c, see bench/RESULTS.md
+ * "## Fused attention"):
+ *   HEADS  OpenMP over units; each runs its sgemms single-threaded (OpenBLAS is set to one
+ *          thread around the loop and restored after) and its own softmax rows.
+ *   BLAS   phases: every unit's sgemm in turn, each threaded by OpenBLAS; the row-wise softmax
+ *          (or dS) of all units in one OpenMP loop between the sgemm phases.
+ * EMBER_ATTN_THREADS=heads|blas overrides the default (the benchmark uses it to compare both);
+ * EMBER_ATTN_THREADS=heads-raw is HEADS without touching OpenBLAS's thread count — sgemm from
+ * inside the OpenMP loop with OpenBLAS's own pthreads — kept only to measure what that costs. */
+enum { ATTN_HEADS = 0, ATTN_BLAS = 1, ATTN_HEADS_RAW = 2 };
 
 static int attn_mode(int64_t units) {
     const char *e = getenv("EMBER_ATTN_THREADS");
     if (e && !strcmp(e, "blas")) return ATTN_BLAS;
     if (e && !strcmp(e, "heads")) return ATTN_HEADS;
-    /* Too few independent units to keep every thread busy: let OpenBLAS thread each product. */
+    if (e && !strcmp(e, "heads-raw")) return ATTN_HEADS_RAW;
+    /* Fewer units than threads cannot keep every core busy: thread inside the products instead. */
     return units >= omp_get_max_threads() ? ATTN_HEADS : ATTN_BLAS;
-}
-
-/* Runs body(unit) for unit in [0, units) under the chosen threading; `ctx` is the op's state. */
-typedef void (*attn_unit_fn)(void *ctx, int64_t unit, int tid);
-static void attn_run(int64_t units, attn_unit_fn body, void *ctx, int mode, int nth) {
-    if (mode == ATTN_BLAS) {
-        for (int64_t u = 0; u < units; u++) body(ctx, u, 0);
-        return;
-    }
-    int blas_threads = openblas_get_num_threads();
-    if (blas_threads != 1) openblas_set_num_threads(1);
-#pragma omp parallel for schedule(static) num_threads(nth)
-    for (int64_t u = 0; u < units; u++) body(ctx, u, omp_get_thread_num());
-    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
 }
 
 typedef struct {
@@ -49,7 +44,8 @@ typedef struct {
     /* backward */
     const float *dout;          /* [B, H, T, Dh] */
     float *dq, *dk, *dv;        /* grads (NULL when not needed), shapes as q, k, v */
-    float *scratch;             /* [nth, T, S] dP / dS per thread */
+    float *ds;                  /* dP then dS: [B, H, T, S] (BLAS) or [nthreads, G·T, S] (HEADS) */
+    bool ds_per_thread;         /* ds is indexed by thread (HEADS) rather than by unit (BLAS) */
 } attn_ctx;
 
 /* Number of keys row t may see under the causal rule s ≤ t + (S − T), clamped to [0, S]. */
@@ -59,89 +55,145 @@ static inline int64_t visible(const attn_ctx *c, int64_t t) {
     return n < 0 ? 0 : n > c->S ? c->S : n;
 }
 
-/* Forward of one (batch, head): P = softmax(scale q kᵀ + bias + masks); O = P v. */
-static void attn_forward_unit(void *vctx, int64_t unit, int tid) {
-    (void)tid;
-    const attn_ctx *c = vctx;
-    int64_t b = unit / c->H, h = unit % c->H, kvh = h / c->G, T = c->T, S = c->S, Dh = c->Dh;
-    const float *q = c->q + (b * c->H + h) * T * Dh;      /* [T, Dh] */
-    const float *k = c->k + (b * c->Hkv + kvh) * S * Dh;  /* [S, Dh] */
-    const float *v = c->v + (b * c->Hkv + kvh) * S * Dh;  /* [S, Dh] */
-    float *p = c->p + (b * c->H + h) * T * S;             /* [T, S] */
-    float *o = c->o + (b * c->H + h) * T * Dh;            /* [T, Dh] */
-    const int32_t *pad = c->key_pad ? c->key_pad + b * S : NULL; /* [S] */
-    const float *bias = c->bias ? c->bias + h * T * S : NULL;    /* [T, S] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)S, (int)Dh, c->scale, q, (int)Dh, k, (int)Dh,
-                0.0f, p, (int)S);
-    for (int64_t t = 0; t < T; t++) {
-        float *pr = p + t * S; /* [S] */
-        int64_t n = visible(c, t);
-        if (bias)
-            for (int64_t s = 0; s < n; s++) pr[s] += bias[t * S + s];
-        if (pad)
-            for (int64_t s = 0; s < n; s++)
-                if (pad[s]) pr[s] = -INFINITY;
-        float mx = -INFINITY;
-        for (int64_t s = 0; s < n; s++) mx = pr[s] > mx ? pr[s] : mx;
-        if (mx == -INFINITY) n = 0; /* every key hidden: the row attends to nothing (zeros) */
-        float sum = 0;
-        for (int64_t s = 0; s < n; s++) {
-            pr[s] = expf(pr[s] - mx);
-            sum += pr[s];
-        }
-        float inv = n ? 1.0f / sum : 0.0f;
-        for (int64_t s = 0; s < n; s++) pr[s] *= inv;
-        for (int64_t s = n; s < S; s++) pr[s] = 0.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)Dh, (int)S, 1.0f, p, (int)S, v, (int)Dh, 0.0f,
-                o, (int)Dh);
+/* Unit u = b · Hkv + kvh covers query heads kvh·G … kvh·G + G − 1 of batch b, i.e. the G·T rows
+ * starting at row u · G · T of every [B·H·T, ·] view. */
+static inline int64_t unit_row0(const attn_ctx *c, int64_t u) { return u * c->G * c->T; }
+
+/* ---- forward ---------------------------------------------------------------------------------- */
+
+/* P rows [u's rows] = scale · q kᵀ (before bias, masks and softmax). */
+static void fwd_scores(const attn_ctx *c, int64_t u) {
+    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)GT, (int)S, (int)Dh, c->scale, c->q + r0 * Dh, (int)Dh,
+                c->k + u * S * Dh, (int)Dh, 0.0f, c->p + r0 * S, (int)S);
 }
 
-/* Backward of one (batch, kv head) unit: its G query heads, one after another, so dK and dV of
- * the kv head are written by one thread only.
- *   dP = dO vᵀ;  dS = P ∘ (dP − rowsum(dP ∘ P));  dQ += scale dS k;  dK += scale dSᵀ q;  dV += Pᵀ dO. */
-static void attn_backward_unit(void *vctx, int64_t unit, int tid) {
-    const attn_ctx *c = vctx;
-    int64_t b = unit / c->Hkv, kvh = unit % c->Hkv, T = c->T, S = c->S, Dh = c->Dh;
-    int64_t kvoff = (b * c->Hkv + kvh) * S * Dh;
-    const float *k = c->k + kvoff, *v = c->v + kvoff;     /* [S, Dh] */
-    float *dk = c->dk ? c->dk + kvoff : NULL;              /* [S, Dh] */
-    float *dv = c->dv ? c->dv + kvoff : NULL;              /* [S, Dh] */
-    float *ds = c->scratch + (int64_t)tid * T * S;         /* [T, S] */
-    for (int64_t h = kvh * c->G; h < (kvh + 1) * c->G; h++) {
-        int64_t qoff = (b * c->H + h) * T * Dh;
-        const float *q = c->q + qoff;                      /* [T, Dh] */
-        const float *dout = c->dout + qoff;                /* [T, Dh] */
-        const float *p = c->p + (b * c->H + h) * T * S;    /* [T, S] */
-        if (dv)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)S, (int)Dh, (int)T, 1.0f, p, (int)S, dout,
-                        (int)Dh, 1.0f, dv, (int)Dh);
-        if (!c->dq && !dk) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)S, (int)Dh, 1.0f, dout, (int)Dh, v, (int)Dh,
-                    0.0f, ds, (int)S);
-        for (int64_t t = 0; t < T; t++) {
-            const float *pr = p + t * S; /* [S] */
-            float *dr = ds + t * S;      /* [S] */
-            int64_t n = visible(c, t);
-            float dot = 0;
-            for (int64_t s = 0; s < n; s++) dot += dr[s] * pr[s];
-            for (int64_t s = 0; s < n; s++) dr[s] = pr[s] * (dr[s] - dot);
-            for (int64_t s = n; s < S; s++) dr[s] = 0.0f;
-        }
-        if (c->dq)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)Dh, (int)S, c->scale, ds, (int)S, k,
-                        (int)Dh, 1.0f, c->dq + qoff, (int)Dh);
-        if (dk)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)S, (int)Dh, (int)T, c->scale, ds, (int)S, q,
-                        (int)Dh, 1.0f, dk, (int)Dh);
+/* Softmax of one global row (b, h, t) of P in place, with bias, causal and padding masks. */
+static void fwd_softmax_row(const attn_ctx *c, int64_t row) {
+    int64_t S = c->S, t = row % c->T, bh = row / c->T, h = bh % c->H, b = bh / c->H;
+    float *pr = c->p + row * S; /* [S] */
+    int64_t n = visible(c, t);
+    if (c->bias) {
+        const float *br = c->bias + (h * c->T + t) * S; /* [S] */
+        for (int64_t s = 0; s < n; s++) pr[s] += br[s];
     }
+    if (c->key_pad) {
+        const int32_t *pad = c->key_pad + b * S; /* [S] */
+        for (int64_t s = 0; s < n; s++) pr[s] = pad[s] ? -INFINITY : pr[s];
+    }
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int64_t s = 0; s < n; s++) mx = pr[s] > mx ? pr[s] : mx;
+    if (mx == -INFINITY) n = 0; /* every key hidden: the row attends to nothing (zeros) */
+    for (int64_t s = 0; s < n; s++) pr[s] = ag_fast_exp(pr[s] - mx);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t s = 0; s < n; s++) sum += pr[s];
+    float inv = n ? 1.0f / sum : 0.0f;
+    for (int64_t s = 0; s < n; s++) pr[s] *= inv;
+    for (int64_t s = n; s < S; s++) pr[s] = 0.0f;
+}
+
+/* O rows = P v. */
+static void fwd_output(const attn_ctx *c, int64_t u) {
+    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)GT, (int)Dh, (int)S, 1.0f, c->p + r0 * S, (int)S,
+                c->v + u * S * Dh, (int)Dh, 0.0f, c->o + r0 * Dh, (int)Dh);
+}
+
+/* ---- backward: dP = dO vᵀ; dS = P ∘ (dP − rowsum(dP ∘ P)); dQ += scale dS k; dK += scale dSᵀ q;
+ *      dV += Pᵀ dO ------------------------------------------------------------------------------ */
+
+static float *unit_ds(const attn_ctx *c, int64_t u, int tid) {
+    return c->ds_per_thread ? c->ds + (int64_t)tid * c->G * c->T * c->S : c->ds + unit_row0(c, u) * c->S;
+}
+
+/* dV += Pᵀ dO and (if dQ or dK is wanted) dP = dO vᵀ into the unit's ds rows. */
+static void bwd_dv_dp(const attn_ctx *c, int64_t u, int tid) {
+    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
+    if (c->dv)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)S, (int)Dh, (int)GT, 1.0f, c->p + r0 * S, (int)S,
+                    c->dout + r0 * Dh, (int)Dh, 1.0f, c->dv + u * S * Dh, (int)Dh);
+    if (c->dq || c->dk)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)GT, (int)S, (int)Dh, 1.0f, c->dout + r0 * Dh,
+                    (int)Dh, c->v + u * S * Dh, (int)Dh, 0.0f, unit_ds(c, u, tid), (int)S);
+}
+
+/* dS for one global row, in place over dP (dr). */
+static void bwd_ds_row(const attn_ctx *c, int64_t row, float *dr) {
+    int64_t S = c->S, n = visible(c, row % c->T);
+    const float *pr = c->p + row * S; /* [S] */
+    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t s = 0; s < n; s++) dot += dr[s] * pr[s];
+    for (int64_t s = 0; s < n; s++) dr[s] = pr[s] * (dr[s] - dot);
+    for (int64_t s = n; s < S; s++) dr[s] = 0.0f;
+}
+
+/* dQ += scale dS k; dK += scale dSᵀ q. */
+static void bwd_dq_dk(const attn_ctx *c, int64_t u, int tid) {
+    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
+    const float *ds = unit_ds(c, u, tid); /* [G·T, S] */
+    if (c->dq)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)GT, (int)Dh, (int)S, c->scale, ds, (int)S,
+                    c->k + u * S * Dh, (int)Dh, 1.0f, c->dq + r0 * Dh, (int)Dh);
+    if (c->dk)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)S, (int)Dh, (int)GT, c->scale, ds, (int)S,
+                    c->q + r0 * Dh, (int)Dh, 1.0f, c->dk + u * S * Dh, (int)Dh);
+}
+
+/* ---- drivers ------------------------------------------------------------------------------------ */
+
+static void run_forward(const attn_ctx *c, int mode) {
+    int64_t units = c->B * c->Hkv, GT = c->G * c->T, rows = c->B * c->H * c->T;
+    if (mode == ATTN_BLAS) {
+        for (int64_t u = 0; u < units; u++) fwd_scores(c, u);
+#pragma omp parallel for schedule(static) if (rows * c->S > AG_PAR_THRESHOLD)
+        for (int64_t r = 0; r < rows; r++) fwd_softmax_row(c, r);
+        for (int64_t u = 0; u < units; u++) fwd_output(c, u);
+        return;
+    }
+    int blas_threads = mode == ATTN_HEADS ? openblas_get_num_threads() : 1;
+    if (blas_threads != 1) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static)
+    for (int64_t u = 0; u < units; u++) {
+        fwd_scores(c, u);
+        for (int64_t r = unit_row0(c, u); r < unit_row0(c, u) + GT; r++) fwd_softmax_row(c, r);
+        fwd_output(c, u);
+    }
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+}
+
+static void run_backward(const attn_ctx *c, int mode) {
+    int64_t units = c->B * c->Hkv, GT = c->G * c->T, rows = c->B * c->H * c->T, S = c->S;
+    bool need_ds = c->dq || c->dk;
+    if (mode == ATTN_BLAS) {
+        for (int64_t u = 0; u < units; u++) bwd_dv_dp(c, u, 0);
+        if (!need_ds) return;
+#pragma omp parallel for schedule(static) if (rows * S > AG_PAR_THRESHOLD)
+        for (int64_t r = 0; r < rows; r++) bwd_ds_row(c, r, c->ds + r * S);
+        for (int64_t u = 0; u < units; u++) bwd_dq_dk(c, u, 0);
+        return;
+    }
+    int blas_threads = mode == ATTN_HEADS ? openblas_get_num_threads() : 1;
+    if (blas_threads != 1) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static)
+    for (int64_t u = 0; u < units; u++) {
+        int tid = omp_get_thread_num();
+        bwd_dv_dp(c, u, tid);
+        if (!need_ds) continue;
+        float *ds = unit_ds(c, u, tid); /* [G·T, S] */
+        for (int64_t i = 0; i < GT; i++) bwd_ds_row(c, unit_row0(c, u) + i, ds + i * S);
+        bwd_dq_dk(c, u, tid);
+    }
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
 }
 
 /* What the node keeps for backward (arena). */
 typedef struct {
-    float *p;            /* [B, H, T, S] probabilities */
-    ag_tensor *key_pad;  /* i32 [B, S] or NULL */
-    ag_tensor *bias;     /* f32 [H, T, S] or NULL */
+    float *p;           /* [B, H, T, S] probabilities */
+    ag_tensor *key_pad; /* i32 [B, S] or NULL */
+    ag_tensor *bias;    /* f32 [H, T, S] or NULL */
 } attn_saved;
 
 static attn_ctx attn_ctx_make(ag_tensor *q, ag_tensor *k, ag_tensor *v, bool causal, ag_tensor *key_pad,
@@ -174,11 +226,11 @@ static void attention_backward(ag_graph *g, ag_node *n) {
     c.dq = ag_requires_grad(q) ? ag_grad(g, q) : NULL;
     c.dk = ag_requires_grad(k) ? ag_grad(g, k) : NULL;
     c.dv = ag_requires_grad(v) ? ag_grad(g, v) : NULL;
-    int64_t units = c.B * c.Hkv;
-    int mode = attn_mode(units);
-    int nth = mode == ATTN_HEADS ? omp_get_max_threads() : 1;
-    c.scratch = ag_arena_alloc(ag_graph_arena(g), (size_t)(nth * c.T * c.S + 1) * sizeof(float));
-    attn_run(units, attn_backward_unit, &c, mode, nth);
+    int mode = attn_mode(c.B * c.Hkv);
+    c.ds_per_thread = mode != ATTN_BLAS;
+    int64_t ds_rows = c.ds_per_thread ? (int64_t)omp_get_max_threads() * c.G * c.T : c.B * c.H * c.T;
+    if (c.dq || c.dk) c.ds = ag_arena_alloc(ag_graph_arena(g), (size_t)(ds_rows * c.S) * sizeof(float));
+    run_backward(&c, mode);
 }
 
 ag_tensor *ag_attention(ag_graph *g, ag_tensor *q, ag_tensor *k, ag_tensor *v, bool causal, ag_tensor *key_pad,
@@ -205,9 +257,7 @@ ag_tensor *ag_attention(ag_graph *g, ag_tensor *q, ag_tensor *k, ag_tensor *v, b
     ag_tensor *out = ag_new(g, AG_F32, 4, q->shape);
     c.o = ag_f32(out);
     c.p = ag_arena_alloc(ag_graph_arena(g), (size_t)(B * H * T * S + 1) * sizeof(float)); /* [B, H, T, S] */
-    int64_t units = B * H;
-    int mode = attn_mode(units);
-    attn_run(units, attn_forward_unit, &c, mode, omp_get_max_threads());
+    run_forward(&c, attn_mode(B * c.Hkv));
     /* The bias is a constant (ALiBi slopes) and the pad mask is integer: neither gets a grad; the
      * backward pass finds them in the saved record. */
     ag_node *n = ag_record(g, AG_OP_ATTENTION, attention_backward, out, 3, (ag_tensor *[]){q, k, v});
