@@ -71,7 +71,7 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
     if (xmax - xmin < 1e-12f) xmin -= 1, xmax += 1;
     if (ymax - ymin < 1e-12f) ymin -= 1, ymax += 1;
     /* one scale for both axes keeps distances honest; inner padding leaves room for labels */
-    float padx = 70, pady = 18;
+    float padx = 110, pady = 60;
     float sx = (px1 - px0 - 2 * padx) / (xmax - xmin), sy = (py1 - py0 - 2 * pady) / (ymax - ymin);
     float s = fminf(sx, sy);
     float cx = 0.5f * (px0 + px1), cy = 0.5f * (py0 + py1), mx = 0.5f * (xmin + xmax), my = 0.5f * (ymin + ymax);
@@ -104,29 +104,91 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", X[2 * i], X[2 * i + 1],
                 exp_svg_color(pts[i].group));
     fprintf(f, "</g>\n<g font-size=\"%.0f\">\n", fs);
-    /* labels: try 8 positions around the dot, keep the one overlapping the least */
+    /* Labels, greedily, outermost points of each group first. Candidates: 8 spots touching the dot,
+     * then rings of radius 22..125 px in 24 directions joined to the dot by a leader line. Cost:
+     * overlap with dots, labels and leader lines already placed, leader length, and pointing
+     * inwards (towards the own group's centre, where the crowd is). */
+    float cg[2 * 64] = {0}; /* group centres, px (groups beyond 64 share the last slot) */
+    int cgn[64] = {0};
     for (int64_t i = 0; i < n; i++) {
+        int g = pts[i].group < 0 ? 0 : (pts[i].group > 63 ? 63 : pts[i].group);
+        cg[2 * g] += X[2 * i], cg[2 * g + 1] += X[2 * i + 1], cgn[g]++;
+    }
+    for (int g = 0; g < 64; g++)
+        if (cgn[g]) cg[2 * g] /= (float)cgn[g], cg[2 * g + 1] /= (float)cgn[g];
+    int64_t *order = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    float *rad = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        int g = pts[i].group < 0 ? 0 : (pts[i].group > 63 ? 63 : pts[i].group);
+        order[i] = i;
+        rad[i] = hypotf(X[2 * i] - cg[2 * g], X[2 * i + 1] - cg[2 * g + 1]);
+    }
+    for (int64_t a = 1; a < n; a++) { /* insertion sort by distance from the centre, descending */
+        int64_t t = order[a], b = a;
+        while (b > 0 && rad[order[b - 1]] < rad[t]) order[b] = order[b - 1], b--;
+        order[b] = t;
+    }
+    float *seg = ag_xmalloc((size_t)(n > 0 ? n : 1) * 4 * sizeof(float)); /* [nseg, 4] leader lines */
+    int64_t nseg = 0;
+    static const float RADII[6] = {0, 22, 40, 62, 90, 125};
+    for (int64_t oi = 0; oi < n; oi++) {
+        int64_t i = order[oi];
         if (!pts[i].label) continue;
-        float w = text_width(pts[i].label, fs), h = fs;
-        const float ox[8] = {8, -8 - w, -w / 2, -w / 2, 8, -8 - w, 8, -8 - w};
-        const float oy[8] = {h / 2 - 2, h / 2 - 2, -8, h + 6, -6, -6, h + 2, h + 2};
-        int bestk = 0;
-        float best = INFINITY;
-        for (int k = 0; k < 8; k++) {
-            float x0 = X[2 * i] + ox[k], yb = X[2 * i + 1] + oy[k];
-            box b = {x0, yb - h + 2, x0 + w, yb + 2};
-            float cost = 0;
-            for (int64_t j = 0; j < np; j++) cost += overlap(b, placed[j]);
-            if (b.x0 < px0 || b.x1 > px1 || b.y0 < py0 || b.y1 > py1) cost += 1e6f; /* stay inside */
-            cost += 0.01f * (float)k;                                                /* prefer right */
-            if (cost < best) best = cost, bestk = k;
+        int g = pts[i].group < 0 ? 0 : (pts[i].group > 63 ? 63 : pts[i].group);
+        float w = text_width(pts[i].label, fs), h = fs, x = X[2 * i], y = X[2 * i + 1];
+        float ax = x - cg[2 * g], ay = y - cg[2 * g + 1], al = hypotf(ax, ay);
+        if (al > 1e-3f) ax /= al, ay /= al;
+        else ax = 1, ay = 0;
+        box bestb = {0, 0, 0, 0};
+        float best = INFINITY, bestr = 0;
+        for (int ri = 0; ri < 6; ri++) {
+            int nang = ri == 0 ? 8 : 24;
+            for (int k = 0; k < nang; k++) {
+                float th = 6.2831853f * (float)k / (float)nang, c = cosf(th), sn = sinf(th);
+                float r = RADII[ri] + 7, axp = x + r * c, ayp = y + r * sn;
+                box b;
+                if (c > 0.35f) b.x0 = axp;
+                else if (c < -0.35f) b.x0 = axp - w;
+                else b.x0 = axp - w / 2;
+                if (sn > 0.6f) b.y0 = ayp;
+                else if (sn < -0.6f) b.y0 = ayp - h;
+                else b.y0 = ayp - h / 2;
+                b.x1 = b.x0 + w, b.y1 = b.y0 + h;
+                float cost = 0;
+                for (int64_t j = 0; j < np; j++) cost += 50 * overlap(b, placed[j]);
+                for (int64_t sgi = 0; sgi < nseg; sgi++)
+                    for (int t = 1; t < 8; t++) {
+                        float px = seg[4 * sgi] + (seg[4 * sgi + 2] - seg[4 * sgi]) * (float)t / 8;
+                        float py = seg[4 * sgi + 1] + (seg[4 * sgi + 3] - seg[4 * sgi + 1]) * (float)t / 8;
+                        if (px > b.x0 && px < b.x1 && py > b.y0 && py < b.y1) cost += 300;
+                    }
+                if (b.x0 < px0 + 2 || b.x1 > px1 - 2 || b.y0 < py0 + 2 || b.y1 > py1 - 2) cost += 1e7f;
+                cost += 1.2f * RADII[ri];
+                if (ri > 0) cost += 25 * (1 - (c * ax + sn * ay)); /* outwards is better */
+                cost += 0.01f * (float)k;
+                if (cost < best) best = cost, bestb = b, bestr = RADII[ri];
+            }
         }
-        float x0 = X[2 * i] + ox[bestk], yb = X[2 * i + 1] + oy[bestk];
-        placed[np++] = (box){x0, yb - h + 2, x0 + w, yb + 2};
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222222\">", x0, yb);
+        placed[np++] = bestb;
+        if (bestr > 0) {
+            /* leader from the dot's rim to the nearest point of the label box */
+            float tx = fminf(fmaxf(x, bestb.x0), bestb.x1), ty = fminf(fmaxf(y, bestb.y0), bestb.y1);
+            float dx = tx - x, dy = ty - y, dl = hypotf(dx, dy);
+            if (dl > 7) {
+                float sx0 = x + 5.5f * dx / dl, sy0 = y + 5.5f * dy / dl;
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9a9a9a\" "
+                           "stroke-width=\"0.8\"/>\n", sx0, sy0, tx, ty);
+                seg[4 * nseg] = sx0, seg[4 * nseg + 1] = sy0, seg[4 * nseg + 2] = tx, seg[4 * nseg + 3] = ty;
+                nseg++;
+            }
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222222\">", bestb.x0, bestb.y1 - 3);
         put_escaped(f, pts[i].label);
         fprintf(f, "</text>\n");
     }
+    free(order);
+    free(rad);
+    free(seg);
     fprintf(f, "</g>\n");
     /* legend */
     float lx = px1 + 18, ly = py0 + 8;
