@@ -155,7 +155,7 @@ static void run_forward(const attn_ctx *c, int mode) {
     }
     int blas_threads = mode == ATTN_HEADS ? openblas_get_num_threads() : 1;
     if (blas_threads != 1) openblas_set_num_threads(1);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t u = 0; u < units; u++) {
         fwd_scores(c, u);
         for (int64_t r = unit_row0(c, u); r < unit_row0(c, u) + GT; r++) fwd_softmax_row(c, r);
@@ -177,7 +177,7 @@ static void run_backward(const attn_ctx *c, int mode) {
     }
     int blas_threads = mode == ATTN_HEADS ? openblas_get_num_threads() : 1;
     if (blas_threads != 1) openblas_set_num_threads(1);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t u = 0; u < units; u++) {
         int tid = omp_get_thread_num();
         bwd_dv_dp(c, u, tid);

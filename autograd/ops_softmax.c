@@ -1,5 +1,6 @@
 /* ops_softmax.c — softmax, log-softmax (last axis, optional additive mask) and fused cross-entropy. */
 #include "ag_internal.h"
+#include "fast_exp.h"
 
 #include <math.h>
 #include <string.h>
@@ -48,11 +49,14 @@ static inline float masked_row(float *x, const float *a, const row_mask *rm, int
     float mx = -INFINITY;
     if (rm->m) {
         const float *m = rm->m + rm->base[r];
+        int64_t cs = rm->cstride;
+#pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j < C; j++) {
-            x[j] = a[j] + m[j * rm->cstride];
+            x[j] = a[j] + m[j * cs];
             mx = x[j] > mx ? x[j] : mx;
         }
     } else {
+#pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j < C; j++) {
             x[j] = a[j];
             mx = x[j] > mx ? x[j] : mx;
@@ -86,6 +90,7 @@ static void softmax_backward(ag_graph *g, ag_node *n) {
     for (int64_t r = 0; r < R; r++) {
         const float *yr = y + r * C, *dyr = dy + r * C;
         float dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int64_t j = 0; j < C; j++) dot += dyr[j] * yr[j];
         float *dar = da + r * C;
         for (int64_t j = 0; j < C; j++) {
@@ -117,10 +122,9 @@ ag_tensor *ag_softmax(ag_graph *g, ag_tensor *a, ag_tensor *mask) {
             continue;
         }
         float s = 0;
-        for (int64_t j = 0; j < C; j++) {
-            yr[j] = expf(yr[j] - mx);
-            s += yr[j];
-        }
+        for (int64_t j = 0; j < C; j++) yr[j] = ag_fast_exp(yr[j] - mx);
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < C; j++) s += yr[j];
         float inv = 1.0f / s;
         for (int64_t j = 0; j < C; j++) yr[j] *= inv;
     }
@@ -150,9 +154,10 @@ static void log_softmax_backward(ag_graph *g, ag_node *n) {
         }
         const float *yr = y + r * C, *dyr = dy + r * C;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < C; j++) s += dyr[j];
         for (int64_t j = 0; j < C; j++) {
-            float v = dyr[j] - expf(yr[j]) * s;
+            float v = dyr[j] - ag_fast_exp(yr[j]) * s;
             dar[j] += v;
             if (tmp) tmp[r * C + j] = v;
         }
@@ -182,7 +187,8 @@ ag_tensor *ag_log_softmax(ag_graph *g, ag_tensor *a, ag_tensor *mask) {
             continue;
         }
         float s = 0;
-        for (int64_t j = 0; j < C; j++) s += expf(yr[j] - mx);
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < C; j++) s += ag_fast_exp(yr[j] - mx);
         float lse = mx + logf(s);
         for (int64_t j = 0; j < C; j++) yr[j] -= lse;
     }
@@ -213,7 +219,8 @@ static void cross_entropy_backward(ag_graph *g, ag_node *n) {
         if (t[r] == ignore) continue;
         const float *xr = x + r * C;
         float *dxr = dx + r * C;
-        for (int64_t j = 0; j < C; j++) dxr[j] += w * expf(xr[j] - lse[r]);
+        float l = lse[r];
+        for (int64_t j = 0; j < C; j++) dxr[j] += w * ag_fast_exp(xr[j] - l);
         dxr[t[r]] -= w;
     }
 }
@@ -246,9 +253,11 @@ ag_tensor *ag_cross_entropy(ag_graph *g, ag_tensor *logits, ag_tensor *targets, 
         if (t[r] == ignore_index) continue;
         const float *xr = x + r * C;
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j < C; j++) mx = xr[j] > mx ? xr[j] : mx;
         float s = 0;
-        for (int64_t j = 0; j < C; j++) s += expf(xr[j] - mx);
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < C; j++) s += ag_fast_exp(xr[j] - mx);
         lse[r] = mx + logf(s);
         total += (double)lse[r] - xr[t[r]];
     }
