@@ -7,16 +7,20 @@
 #define AG_INLINE static inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------------------------------------
- * Broadcast plans. Most calls are same-shape or "row" broadcasts ([N, D] ∘ [D], [B, T, D] ∘ [T, D],
- * x ∘ scalar), where the smaller operand repeats every `inner` elements of the output; those get
- * flat loops. Anything else walks a 4-D index with per-operand strides (0 on broadcast dims).
+ * Broadcast plans. Most calls are one of three easy patterns, which get flat loops:
+ *   same shape;
+ *   "row" ([N, D] ∘ [D], [B, T, D] ∘ [T, D], x ∘ scalar): the small operand repeats as a whole,
+ *     element j of every output row of `inner` elements uses small[j];
+ *   "column" ([N, D] ∘ [N, 1], [B, T, D] ∘ [B, T, 1]): each element r of the small operand is
+ *     repeated `inner` times in a row, output row r uses small[r].
+ * Anything else walks a 4-D index with per-operand strides (0 on broadcast dims).
  * --------------------------------------------------------------------------------------------- */
-enum { BC_SAME = 0, BC_ROW_B = 1, BC_ROW_A = 2, BC_GENERAL = 3 };
+enum { BC_SAME = 0, BC_ROW_B = 1, BC_ROW_A = 2, BC_COL_B = 3, BC_COL_A = 4, BC_GENERAL = 5 };
 
 typedef struct bcast {
     int kind;
     int64_t n;         /* output numel */
-    int64_t inner;     /* BC_ROW_*: numel of the repeating operand */
+    int64_t inner;     /* BC_ROW_*: numel of the small operand; BC_COL_*: times each element repeats */
     int64_t shape[4];  /* BC_GENERAL: output shape, left-padded with 1s to 4 dims */
     int64_t sa[4];     /* BC_GENERAL: strides of a over that shape (0 = broadcast) */
     int64_t sb[4];     /* BC_GENERAL: strides of b */
@@ -33,6 +37,20 @@ static bool is_suffix(const ag_tensor *x, int ndim, const int64_t *shape) {
     return true;
 }
 
+/* If x, left-padded with 1s to the output's rank, equals the output's shape up to a run of trailing
+ * 1s, returns how many output elements each x element covers (product of those trailing dims). */
+static int64_t col_repeat(const ag_tensor *x, int ndim, const int64_t *shape) {
+    int pad = ndim - x->ndim, k = ndim;
+    if (pad < 0) return 0;
+    while (k > 0 && (k - 1 < pad || x->shape[k - 1 - pad] == 1)) k--;
+    int64_t inner = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (i >= k) inner *= shape[i];
+        else if ((i < pad ? 1 : x->shape[i - pad]) != shape[i]) return 0;
+    }
+    return inner;
+}
+
 /* Plans a ∘ b over the output shape (ndim, shape), which must already be broadcast(a, b). */
 static void bcast_plan(const ag_tensor *a, const ag_tensor *b, int ndim, const int64_t *shape, int64_t n,
                        bcast *p) {
@@ -46,6 +64,10 @@ static void bcast_plan(const ag_tensor *a, const ag_tensor *b, int ndim, const i
     } else if (b->numel == n && is_suffix(a, ndim, shape)) {
         p->kind = BC_ROW_A;
         p->inner = a->numel;
+    } else if (a->numel == n && (p->inner = col_repeat(b, ndim, shape)) > 0) {
+        p->kind = BC_COL_B;
+    } else if (b->numel == n && (p->inner = col_repeat(a, ndim, shape)) > 0) {
+        p->kind = BC_COL_A;
     } else {
         p->kind = BC_GENERAL;
         int64_t sa[AG_MAX_DIMS], sb[AG_MAX_DIMS];
@@ -126,6 +148,14 @@ AG_INLINE void binary_forward(int op, const bcast *p, const float *a, const floa
                     for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, a[j], br[j]););
         }
         break;
+    case BC_COL_B:
+        AG_PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m; const float s = b[r];
+                   for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, ar[j], s););
+        break;
+    case BC_COL_A:
+        AG_PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m; const float s = a[r];
+                   for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, s, br[j]););
+        break;
     default: {
         const int64_t *sh = p->shape, *sa = p->sa, *sb = p->sb;
         AG_PAR_FOR(i01, sh[0] * sh[1], n, int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
@@ -197,6 +227,20 @@ AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
     case BC_ROW_A: /* a [m] repeats, b [rows, m] full */
         if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i % m], b[i], o[i]););
         if (da) ROW_REDUCE(da, m, n, bin_da(op, dout[i], a[j], b[i], o[i]));
+        break;
+    case BC_COL_B: /* a [rows, m] full, b [rows] each repeated m times */
+        if (da) AG_PAR_FOR(r, n / m, n, const float s = b[r];
+                           for (int64_t i = r * m; i < (r + 1) * m; i++) da[i] += bin_da(op, dout[i], a[i], s, o[i]););
+        if (db) AG_PAR_FOR(r, n / m, n, const float s = b[r]; double acc = 0;
+                           for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_db(op, dout[i], a[i], s, o[i]);
+                           db[r] += (float)acc;);
+        break;
+    case BC_COL_A: /* a [rows] each repeated m times, b [rows, m] full */
+        if (db) AG_PAR_FOR(r, n / m, n, const float s = a[r];
+                           for (int64_t i = r * m; i < (r + 1) * m; i++) db[i] += bin_db(op, dout[i], s, b[i], o[i]););
+        if (da) AG_PAR_FOR(r, n / m, n, const float s = a[r]; double acc = 0;
+                           for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_da(op, dout[i], s, b[i], o[i]);
+                           da[r] += (float)acc;);
         break;
     default: {
         /* Broadcast dims make several outputs hit one input element: accumulate serially. */
@@ -378,6 +422,8 @@ ag_tensor *ag_clamp(ag_graph *g, ag_tensor *a, float lo, float hi) {
             AG_PAR_FOR(i, n_, n_, const int64_t k = i; BODY;);                                        \
         } else if ((p)->kind == BC_ROW_B) {                                                        \
             AG_PAR_FOR(i, n_, n_, const int64_t k = i % m_; BODY;);                                   \
+        } else if ((p)->kind == BC_COL_B) {                                                        \
+            AG_PAR_FOR(i, n_, n_, const int64_t k = i / m_; BODY;);                                   \
         } else {                                                                                   \
             const int64_t *sh = (p)->shape, *sb = (p)->sb;                                         \
             int64_t i = 0;                                                                         \
@@ -402,7 +448,7 @@ static void mask_plan(const ag_tensor *x, const ag_tensor *mask, bcast *p) {
         AG_CHECK(false, "ag_masked_fill", "mask %s does not broadcast to x %s", ag_shape_str(mask, sm, sizeof sm),
                  ag_shape_str(x, sx, sizeof sx));
     }
-    /* x has the output's shape, so the plan is BC_SAME, BC_ROW_B (mask repeats) or BC_GENERAL. */
+    /* x has the output's shape, so the plan is BC_SAME, BC_ROW_B, BC_COL_B (mask repeats) or BC_GENERAL. */
     bcast_plan(x, mask, ndim, shape, x->numel, p);
 }
 

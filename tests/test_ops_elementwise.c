@@ -98,6 +98,10 @@ static const shape_pair BIN_SHAPES[] = {
     {3, 3, {2, 1, 3}, {2, 1, 3}},       /* size-1 dim, same shape */
     {2, 0, {3, 4}, {0}},                /* 0-d scalar b */
     {1, 2, {1}, {2, 3}},                /* 1-element a */
+    {2, 2, {3, 4}, {3, 1}},             /* column b */
+    {3, 3, {2, 3, 1}, {2, 3, 4}},       /* column a */
+    {3, 3, {2, 3, 4}, {2, 1, 1}},       /* column b repeating over two dims */
+    {3, 2, {2, 3, 4}, {3, 1}},          /* column-like but with a broadcast leading dim: general */
 };
 
 static void test_gradcheck_binary(void **state) {
@@ -180,6 +184,30 @@ static void test_gradcheck_unary(void **state) {
 
 static void test_gradcheck_masked_fill(void **state) {
     (void)state;
+    {   /* 3-D x with a mask [2, 1, 4] (neither row nor column: the general path) and [2, 3, 1] */
+        ag_tensor *x = input(AG_SHAPE(2, 3, 4), 299, -2, 2);
+        ag_tensor *m1 = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 1, 4));
+        ag_tensor *m2 = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3, 1));
+        for (int64_t i = 0; i < 8; i++) ag_i32(m1)[i] = (int32_t)(i % 3 == 1);
+        for (int64_t i = 0; i < 6; i++) ag_i32(m2)[i] = (int32_t)(i % 2);
+        op_ctx c = {.op = AG_OP_MASKED_FILL, .p0 = 5.0f, .mask = m1};
+        tu_gradcheck("masked_fill mask [2,1,4]", build_unary, &c, 1, &x, GC_TOL);
+        c.mask = m2;
+        tu_gradcheck("masked_fill mask [2,3,1]", build_unary, &c, 1, &x, GC_TOL);
+        ag_graph *g = ag_graph_new(0);
+        ag_tensor *y1 = ag_masked_fill(g, x, m1, 5.0f), *y2 = ag_masked_fill(g, x, m2, 5.0f);
+        for (int64_t i = 0; i < 2; i++)
+            for (int64_t r = 0; r < 3; r++)
+                for (int64_t j = 0; j < 4; j++) {
+                    int64_t k = (i * 3 + r) * 4 + j;
+                    assert_true(ag_f32(y1)[k] == (ag_i32(m1)[i * 4 + j] ? 5.0f : ag_f32(x)[k]));
+                    assert_true(ag_f32(y2)[k] == (ag_i32(m2)[i * 3 + r] ? 5.0f : ag_f32(x)[k]));
+                }
+        ag_graph_free(g);
+        ag_tensor_free(x);
+        ag_tensor_free(m1);
+        ag_tensor_free(m2);
+    }
     /* mask shapes: same as x, row [4], column [3, 1], scalar */
     const int mnd[] = {2, 1, 2, 0};
     const int64_t msh[][2] = {{3, 4}, {4, 0}, {3, 1}, {0, 0}};
@@ -311,31 +339,37 @@ static void test_parallel_paths(void **state) {
     ag_tensor *b = ag_leaf(g, AG_SHAPE(D), NULL);
     ag_tensor *c = ag_leaf(g, AG_SHAPE(N, D), NULL);
     ag_tensor *s = ag_leaf(g, AG_SHAPE(1), NULL);
+    ag_tensor *col = ag_leaf(g, AG_SHAPE(N, 1), NULL);
     tu_fill_uniform(a, 1, -1, 1);
     tu_fill_uniform(b, 2, 0.5f, 1.5f);
     tu_fill_uniform(c, 3, -1, 1);
+    tu_fill_uniform(col, 4, -1, 1);
     ag_f32(s)[0] = 0.7f;
-    /* y = tanh((a * b + c) / s): row broadcast, same shape, scalar broadcast, unary */
-    ag_tensor *y = ag_tanh(g, ag_div(g, ag_add(g, ag_mul(g, a, b), c), s));
+    /* y = tanh(col * ((a * b + c) / s)): row broadcast, same shape, scalar, column (as a), unary */
+    ag_tensor *y = ag_tanh(g, ag_mul(g, col, ag_div(g, ag_add(g, ag_mul(g, a, b), c), s)));
     float *w = ag_xmalloc((size_t)(N * D) * sizeof(float));
     ag_rng r;
     ag_rng_seed(&r, 9);
     for (int64_t i = 0; i < N * D; i++) w[i] = ag_rng_uniform(&r) - 0.5f;
     ag_backward_seed(g, y, w);
-    const float *A = ag_f32(a), *B = ag_f32(b), *C = ag_f32(c), S = ag_f32(s)[0];
+    const float *A = ag_f32(a), *B = ag_f32(b), *C = ag_f32(c), S = ag_f32(s)[0], *L = ag_f32(col);
     double *db = calloc((size_t)D, sizeof(double));
     double ds = 0;
-    for (int64_t i = 0; i < N; i++)
+    for (int64_t i = 0; i < N; i++) {
+        double dcol = 0;
         for (int64_t j = 0; j < D; j++) {
             int64_t k = i * D + j;
-            double u = ((double)A[k] * B[j] + C[k]) / S, t = tanh(u);
+            double u = ((double)A[k] * B[j] + C[k]) / S, t = tanh(L[i] * u);
             assert_true(fabs(ag_f32(y)[k] - t) < 1e-5);
-            double du = w[k] * (1 - t * t); /* d/du */
+            double dv = w[k] * (1 - t * t), du = dv * L[i];
+            dcol += dv * u;
             assert_true(fabs(a->grad[k] - du / S * B[j]) < 1e-4);
             assert_true(fabs(c->grad[k] - du / S) < 1e-4);
             db[j] += du / S * A[k];
             ds += -du * u / S;
         }
+        assert_true(fabs(col->grad[i] - dcol) < 1e-3 * fmax(1, fabs(dcol)));
+    }
     for (int64_t j = 0; j < D; j++) assert_true(fabs(b->grad[j] - db[j]) < 1e-3 * fmax(1, fabs(db[j])));
     assert_true(fabs(s->grad[0] - ds) < 1e-3 * fmax(1, fabs(ds)));
     free(db);
