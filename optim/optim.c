@@ -11,6 +11,7 @@
  *          m += (1-β1)(g - m);  v += (1-β2)(g² - v);  x -= (lr·√bc2/bc1) · m / (√v + ε)
  *
  * Which path a parameter takes:
+ *   - not in this optimizer's subset (optim_new_subset): never touched;
  *   - frozen: skipped entirely (no update, no decay, no state created, step not counted);
  *   - no grad storage at all (t->grad == NULL and t->sgrad == NULL, i.e. PyTorch's grad None):
  *     skipped;
@@ -30,6 +31,7 @@
  */
 #include "optim.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,7 @@ struct optim {
     int64_t step;    /* optim_step calls so far */
     int n;           /* ps->n at creation (parameter sets do not grow after alloc) */
     pstate *st;      /* [n] */
+    bool *own;       /* [n] parameter i is updated by this optimizer (optim_new_subset) */
     float *scratch;  /* [scratch_n] one row of merged gradient (dense + scattered sparse) */
     int64_t scratch_n;
 };
@@ -82,7 +85,9 @@ optim_config optim_config_default(optim_kind kind, float lr) {
     return c;
 }
 
-optim *optim_new(nn_params *ps, optim_config cfg) {
+optim *optim_new(nn_params *ps, optim_config cfg) { return optim_new_subset(ps, cfg, NULL, OPTIM_PARAMS_ALL); }
+
+optim *optim_new_subset(nn_params *ps, optim_config cfg, const char *glob, optim_param_filter filter) {
     AG_CHECK(ps && ps->allocated, "optim_new", "parameter set must be allocated (nn_params_alloc) first");
     AG_CHECK(cfg.kind >= OPTIM_SGD && cfg.kind <= OPTIM_SPARSE_ADAM, "optim_new", "unknown kind %d", (int)cfg.kind);
     AG_CHECK(cfg.lr >= 0.0f, "optim_new", "lr %g < 0", (double)cfg.lr);
@@ -103,7 +108,20 @@ optim *optim_new(nn_params *ps, optim_config cfg) {
     o->cfg = cfg;
     o->n = ps->n;
     o->st = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->st);
+    o->own = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->own);
+    for (int i = 0; i < o->n; i++) {
+        const nn_param *p = &ps->items[i];
+        bool sparse = (p->t->flags & AG_SPARSE_GRAD) != 0;
+        o->own[i] = (!glob || fnmatch(glob, p->name, 0) == 0) &&
+                    (filter == OPTIM_PARAMS_ALL || (filter == OPTIM_PARAMS_SPARSE) == sparse);
+    }
     return o;
+}
+
+int optim_param_count(const optim *o) {
+    int c = 0;
+    for (int i = 0; i < o->n; i++) c += o->own[i];
+    return c;
 }
 
 void optim_free(optim *o) {
@@ -111,6 +129,7 @@ void optim_free(optim *o) {
     for (int i = 0; i < o->n; i++)
         for (int s = 0; s < NSLOT; s++) free(o->st[i].slot[s]);
     free(o->st);
+    free(o->own);
     free(o->scratch);
     free(o);
 }
@@ -156,7 +175,7 @@ float *optim_state_find(optim *o, const char *param, const char *slot, int64_t *
     nn_param *p = nn_params_find(o->ps, param);
     if (!p || !slot) return NULL;
     int i = (int)(p - o->ps->items);
-    if (i >= o->n) return NULL;
+    if (i >= o->n || !o->own[i]) return NULL;
     const char *const *names = slot_names(o->cfg.kind);
     for (int s = 0; s < NSLOT; s++)
         if (names[s] && strcmp(names[s], slot) == 0) {
@@ -382,7 +401,7 @@ static void step_sparse_adam(optim *o, int i) {
 void optim_step(optim *o) {
     AG_CHECK(o->ps->n == o->n, "optim_step", "parameter set changed size (%d → %d) after optim_new", o->n, o->ps->n);
     for (int i = 0; i < o->n; i++) {
-        if (o->ps->items[i].frozen) continue;
+        if (!o->own[i] || o->ps->items[i].frozen) continue;
         switch (o->cfg.kind) {
         case OPTIM_SGD: step_sgd(o, i); break;
         case OPTIM_ADAM:

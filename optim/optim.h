@@ -50,6 +50,19 @@ float optim_schedule_lr(const optim_schedule *s, int64_t step);
 typedef struct optim optim; /* opaque */
 
 optim *optim_new(nn_params *ps, optim_config cfg);
+/* An optimizer over part of a set (added by optim): parameters whose name matches the fnmatch(3)
+ * glob (NULL = all) and whose grad kind passes the filter. The others are not touched and have no
+ * state here (optim_state_find returns NULL for them). Typical use, as PyTorch's SparseAdam + Adam:
+ *   optim_new_subset(ps, sparse_adam_cfg, NULL, OPTIM_PARAMS_SPARSE) and
+ *   optim_new_subset(ps, adamw_cfg, NULL, OPTIM_PARAMS_DENSE), both stepped every iteration. */
+typedef enum optim_param_filter {
+    OPTIM_PARAMS_ALL = 0,
+    OPTIM_PARAMS_SPARSE, /* registered with sparse_grad (AG_SPARSE_GRAD) */
+    OPTIM_PARAMS_DENSE,  /* the others */
+} optim_param_filter;
+optim *optim_new_subset(nn_params *ps, optim_config cfg, const char *glob, optim_param_filter filter);
+/* Number of parameters this optimizer updates (frozen ones included: they are skipped per step). */
+int optim_param_count(const optim *o);
 void optim_free(optim *o);
 /* One update from the current grads (dense and row-sparse) of every unfrozen parameter.
  * Increments the step count. Does not zero grads (call nn_params_zero_grad). */

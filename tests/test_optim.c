@@ -228,6 +228,60 @@ static void test_sparse_sgd_momentum_lazy(void **state) {
     nn_params_free(&ps);
 }
 
+/* SparseAdam over the sparse params and AdamW over the dense ones of one set, as in PyTorch. */
+static void test_subset_optimizers(void **state) {
+    (void)state;
+    nn_params ps;
+    nn_params_init(&ps);
+    nn_params_add(&ps, "w", AG_SHAPE(4, 3), NN_INIT_NONE, 0, 0, false);
+    ag_tensor *e = nn_params_add(&ps, "E", AG_SHAPE(8, 4), NN_INIT_NONE, 0, 0, true);
+    nn_params_add(&ps, "b", AG_SHAPE(3), NN_INIT_NONE, 0, 0, false);
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    nn_params_alloc(&ps, &r);
+    const char *names[3] = {"w", "b", "E"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s.init", names[i]);
+        ag_tensor *t = nn_params_find(&ps, names[i])->t;
+        memcpy(t->data, tu_fixture_get(fx, key, NULL, NULL), (size_t)t->numel * sizeof(float));
+    }
+    optim *sp = optim_new_subset(&ps, optim_config_default(OPTIM_SPARSE_ADAM, 0.05f), NULL, OPTIM_PARAMS_SPARSE);
+    optim_config c = optim_config_default(OPTIM_ADAMW, 0.05f);
+    c.weight_decay = 0.1f;
+    optim *dn = optim_new_subset(&ps, c, NULL, OPTIM_PARAMS_DENSE);
+    assert_int_equal(optim_param_count(sp), 1);
+    assert_int_equal(optim_param_count(dn), 2);
+    for (int k = 0; k < STEPS; k++) {
+        nn_params_zero_grad(&ps);
+        dense_grads(&ps, k);
+        sparse_grads(e, k);
+        optim_step(sp);
+        optim_step(dn);
+        check_traj(&ps, "sparse_adam", "E", k + 1);
+        check_traj(&ps, "adamw", "w", k + 1);
+        check_traj(&ps, "adamw", "b", k + 1);
+    }
+    int64_t n;
+    assert_null(optim_state_find(sp, "w", "exp_avg", &n));
+    assert_null(optim_state_find(dn, "E", "exp_avg", &n));
+    assert_int_equal(optim_state_count(sp), 3);
+    assert_int_equal(optim_state_count(dn), 6);
+    optim_free(sp);
+    optim_free(dn);
+    /* A glob subset: only "b" moves. */
+    float w0[12];
+    memcpy(w0, nn_params_find(&ps, "w")->t->data, sizeof w0);
+    optim *gb = optim_new_subset(&ps, optim_config_default(OPTIM_SGD, 0.1f), "b", OPTIM_PARAMS_ALL);
+    float b0 = ag_f32(nn_params_find(&ps, "b")->t)[0];
+    dense_grads(&ps, 0);
+    optim_step(gb);
+    assert_memory_equal(w0, nn_params_find(&ps, "w")->t->data, sizeof w0);
+    assert_true(ag_f32(nn_params_find(&ps, "b")->t)[0] != b0);
+    optim_free(gb);
+    nn_params_free(&ps);
+}
+
 /* ---- freezing ---------------------------------------------------------------------------------- */
 
 static void run_frozen(optim_kind kind) {
@@ -517,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_adamw_warmup_cosine_trajectory),
         cmocka_unit_test(test_sparse_trajectories),
         cmocka_unit_test(test_sparse_sgd_momentum_lazy),
+        cmocka_unit_test(test_subset_optimizers),
         cmocka_unit_test(test_frozen_untouched),
         cmocka_unit_test(test_frozen_untouched_sparse_adam),
         cmocka_unit_test(test_sparse_adam_rejects_dense),
