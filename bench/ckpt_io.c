@@ -1,0 +1,182 @@
+/* ckpt_io.c — checkpoint write/read throughput of a 100M-parameter model, uncompressed and gzip,
+ * against `cp` of the resulting file and a raw write()+fsync() of the same bytes, in the same run.
+ *
+ * usage: bench_ckpt_io [--params N_MILLIONS] [--gzip LEVEL] [--dir DIR]
+ * Files are written under DIR (default $TMPDIR or /tmp) and removed afterwards. Reads run with a
+ * warm page cache (the file was just written); the figures are the cost of ember's work (HDF5,
+ * integrity hash, copies) on top of memory bandwidth, not of the disk.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoints/ckpt.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int64_t file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* A transformer-ish parameter list summing to about `total` values: 12 blocks of 4 square
+ * matrices + 2 MLP matrices + norms, plus an embedding table taking the remainder. */
+static void build_model(nn_params *ps, int64_t total) {
+    nn_params_init(ps);
+    const int64_t d = 768;
+    int64_t layers = (total * 85 / 100) / (8 * d * d + 2 * d); /* blocks take ~85%, like BERT-base */
+    if (layers > 12) layers = 12;
+    int64_t used = 0;
+    char name[128];
+    for (int64_t l = 0; l < layers; l++) {
+        const char *sq[] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo"};
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "encoder.layers.%lld.%s.weight", (long long)l, sq[i]);
+            nn_params_add(ps, name, AG_SHAPE(d, d), NN_INIT_NORMAL, 0.02f, 0, false);
+            used += d * d;
+        }
+        snprintf(name, sizeof name, "encoder.layers.%lld.mlp.fc1.weight", (long long)l);
+        nn_params_add(ps, name, AG_SHAPE(d, 4 * d), NN_INIT_NORMAL, 0.02f, 0, false);
+        snprintf(name, sizeof name, "encoder.layers.%lld.mlp.fc2.weight", (long long)l);
+        nn_params_add(ps, name, AG_SHAPE(4 * d, d), NN_INIT_NORMAL, 0.02f, 0, false);
+        snprintf(name, sizeof name, "encoder.layers.%lld.norm1.weight", (long long)l);
+        nn_params_add(ps, name, AG_SHAPE(d), NN_INIT_ONES, 0, 0, false);
+        snprintf(name, sizeof name, "encoder.layers.%lld.norm2.weight", (long long)l);
+        nn_params_add(ps, name, AG_SHAPE(d), NN_INIT_ONES, 0, 0, false);
+        used += 8 * d * d + 2 * d;
+    }
+    int64_t rows = (total - used) / d;
+    if (rows < 1) rows = 1;
+    nn_params_add(ps, "tok_embed.weight", AG_SHAPE(rows, d), NN_INIT_NORMAL, 0.02f, 0, true);
+    ag_rng r;
+    ag_rng_seed(&r, 1);
+    nn_params_alloc(ps, &r);
+}
+
+static int save(const char *path, const nn_params *ps, int gzip) {
+    ckpt_writer_options opt = {.gzip_level = gzip};
+    ckpt_writer *w = ckpt_writer_begin_opts(path, &opt);
+    if (!w) return -1;
+    if (ckpt_put_params(w, ps) < 0 || ckpt_put_i64(w, "/state/step", 1) < 0) {
+        ckpt_writer_abort(w);
+        return -1;
+    }
+    return ckpt_writer_commit(w);
+}
+
+/* Returns open (verify) seconds in *t_open and total seconds. */
+static double load(const char *path, nn_params *ps, double *t_open) {
+    double t0 = now();
+    ckpt_reader *r = ckpt_open(path);
+    if (!r) {
+        fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+        exit(1);
+    }
+    *t_open = now() - t0;
+    if (ckpt_load_params(r, ps, true) < 0) {
+        fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+        exit(1);
+    }
+    ckpt_close(r);
+    return now() - t0;
+}
+
+static double run_cmd(const char *cmd) {
+    double t0 = now();
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_ckpt_io: '%s' failed\n", cmd);
+        exit(1);
+    }
+    return now() - t0;
+}
+
+int main(int argc, char **argv) {
+    double millions = 100;
+    int gzip = 1;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--params") && i + 1 < argc) millions = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--gzip") && i + 1 < argc) gzip = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_ckpt_io [--params N_MILLIONS] [--gzip LEVEL] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    nn_params ps, back;
+    build_model(&ps, (int64_t)(millions * 1e6));
+    build_model(&back, (int64_t)(millions * 1e6));
+    double bytes = (double)ps.total * 4;
+    char path[1024], copy[1100], raw[1100], cmd[4096];
+    snprintf(path, sizeof path, "%s/bench_ckpt_io.%ld.h5", dir, (long)getpid());
+    snprintf(copy, sizeof copy, "%s.copy", path);
+    snprintf(raw, sizeof raw, "%s.raw", path);
+    printf("ckpt_io: %.1fM parameters in %d tensors (%.1f MB of float32), files in %s\n", (double)ps.total / 1e6,
+           ps.n, bytes / 1e6, dir);
+    printf("%-40s %8s %9s %10s\n", "operation", "seconds", "GB/s", "file MB");
+
+    /* Raw peer: the parameter bytes with write() + fsync(): what any format must pay. */
+    double t0 = now();
+    int fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    size_t left = (size_t)bytes;
+    const char *p = (const char *)ps.values;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left > (1u << 30) ? (1u << 30) : left);
+        if (w <= 0) {
+            perror("write");
+            return 1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    fsync(fd);
+    close(fd);
+    double t_raw = now() - t0;
+    printf("%-40s %8.3f %9.2f %10.1f\n", "peer: raw write()+fsync of the values", t_raw, bytes / t_raw / 1e9, bytes / 1e6);
+    unlink(raw);
+
+    int levels[2] = {0, gzip};
+    for (int li = 0; li < 2; li++) {
+        int lv = levels[li];
+        char label[64];
+        snprintf(label, sizeof label, lv ? "gzip-%d" : "uncompressed", lv);
+        t0 = now();
+        if (save(path, &ps, lv) < 0) {
+            fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+            return 1;
+        }
+        double t_w = now() - t0;
+        double fmb = (double)file_size(path) / 1e6;
+        char l[96];
+        snprintf(l, sizeof l, "ember write %s (fsync'd)", label);
+        printf("%-40s %8.3f %9.2f %10.1f\n", l, t_w, bytes / t_w / 1e9, fmb);
+        double t_open;
+        double t_r = load(path, &back, &t_open);
+        if (memcmp(ps.values, back.values, (size_t)bytes) != 0) {
+            fprintf(stderr, "bench_ckpt_io: values read back differ\n");
+            return 1;
+        }
+        snprintf(l, sizeof l, "ember read %s (warm cache)", label);
+        printf("%-40s %8.3f %9.2f %10.1f\n", l, t_r, bytes / t_r / 1e9, fmb);
+        snprintf(l, sizeof l, "  of which open + verify hash");
+        printf("%-40s %8.3f %9.2f\n", l, t_open, (double)file_size(path) / t_open / 1e9);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && sync '%s'", path, copy, copy);
+        double t_cp = run_cmd(cmd);
+        snprintf(l, sizeof l, "peer: cp + sync of that file");
+        printf("%-40s %8.3f %9.2f %10.1f\n", l, t_cp, (double)file_size(path) / t_cp / 1e9, fmb);
+        printf("  ratio ember write / cp+sync: %.2fx the time; ember read / cp+sync: %.2fx\n", t_w / t_cp, t_r / t_cp);
+        unlink(copy);
+        unlink(path);
+    }
+    nn_params_free(&ps);
+    nn_params_free(&back);
+    return 0;
+}
