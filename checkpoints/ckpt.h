@@ -169,8 +169,8 @@ int ckpt_get_merges(ckpt_reader *r, int32_t **merges, int64_t *m);
 int ckpt_load_params(ckpt_reader *r, nn_params *ps, bool strict);
 
 /* What a partial load did: loaded parameter names, and skipped "name: reason" lines
- * (reasons: "not in file", "shape [..] in file, [..] in model", "in file but not in model",
- * "not selected by '<pattern>'"). */
+ * (reasons: "not in file", "shape [..] in file, [..] in model", "dtype int64 in file, float32 in
+ * model", "in file but not in model", "not selected by '<pattern>'"). */
 typedef struct ckpt_load_report {
     int nloaded, nskipped;
     char **loaded;  /* [nloaded] heap strings */
@@ -180,9 +180,9 @@ void ckpt_load_report_free(ckpt_load_report *rep); /* frees the contents; the st
 void ckpt_load_report_print(const ckpt_load_report *rep, FILE *f);
 
 /* Partial load for fine-tuning: loads every model parameter whose name matches the fnmatch(3)
- * pattern and whose dataset exists with the same shape; reports (if rep != NULL, zeroed by the
- * call) what was loaded and what was skipped and why. Returns the number loaded, or -1 on an I/O or
- * dtype error. */
+ * pattern and whose dataset exists with the same shape and dtype float32; reports (if rep != NULL,
+ * zeroed by the call) what was loaded and what was skipped and why. Returns the number loaded, or
+ * -1 on an I/O error. */
 int ckpt_load_params_glob(ckpt_reader *r, nn_params *ps, const char *pattern, ckpt_load_report *rep);
 
 /* Restores optimizer state: kind must match (error otherwise), step and lr are set from /optim's
