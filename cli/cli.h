@@ -4,6 +4,7 @@
 
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_word2vec(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_similar(int argc, char **argv);
 int cli_cmd_analogy(int argc, char **argv);

@@ -14,6 +14,7 @@ typedef struct {
 static const cli_command commands[] = {
     {"version", cli_cmd_version, "print the version"},
     {"word2vec", cli_cmd_word2vec, "train word vectors (word2vec.c's flags: skip-gram/CBOW, NS/HS)"},
+    {"demo", cli_cmd_demo, "train word vectors on the built-in chapter world (or --corpus FILE) and show them"},
     {"eval", cli_cmd_eval, "evaluate word vectors: analogy accuracy, word-similarity Spearman"},
     {"similar", cli_cmd_similar, "nearest words to a word by cosine"},
     {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},

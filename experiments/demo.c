@@ -1,0 +1,465 @@
+/* demo.c — `ember demo`: chapter world (or a user corpus) → Word2Vec → neighbours, analogies, scores, checkpoint, picture. */
+#include "experiments/demo.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "autograd/ag.h"
+#include "checkpoints/ckpt.h"
+#include "checkpoints/export.h"
+#include "data/evalsets.h"
+#include "data/world.h"
+#include "experiments/svg.h"
+#include "experiments/tsne.h"
+#include "train/eval.h"
+#include "train/word2vec.h"
+
+void exp_demo_options_default(exp_demo_options *o) {
+    memset(o, 0, sizeof *o);
+    o->out_dir = "ember-demo";
+    o->seed = 1;
+    o->threads = 2;
+}
+
+static double now_sec(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* mkdir -p: creates every missing component. Returns 0 or -1 with an error. */
+static int mkdir_p(const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return ag_error_set("%s: expected a directory path of 1..4095 bytes", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        struct stat st;
+        if (stat(buf, &st)) {
+            if (mkdir(buf, 0777) && errno != EEXIST) return ag_error_set("%s: cannot create directory: %s", buf, strerror(errno));
+        } else if (!S_ISDIR(st.st_mode)) {
+            return ag_error_set("%s: exists and is not a directory", buf);
+        }
+        buf[i] = c;
+    }
+    return 0;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+    if (isnan(v) || isinf(v)) fputs("null", f);
+    else fprintf(f, "%.6g", v);
+}
+
+/* ---- the world's structure, as evaluation sets ------------------------------------------------ */
+
+#define DEMO_MAX_GROUPS 8
+
+/* What the demo knows about the corpus: categories for the picture and the similarity set, and
+ * analogy questions. In world mode all strings are borrowed from data/world.h's static tables. */
+typedef struct {
+    int ngroups;
+    const char *group_name[DEMO_MAX_GROUPS];
+    const char *const *group_words[DEMO_MAX_GROUPS];
+    int group_n[DEMO_MAX_GROUPS];
+    const char *const (*questions)[4]; /* [nquestions] a b c d */
+    int nquestions;
+} demo_structure;
+
+/* Fills w from data/world.h and writes the corpus. The four picture categories are the world's
+ * groups named animals, vehicles, foods, colours (in that order). */
+static int demo_world_generate(const char *path, uint64_t seed, int64_t nsent, demo_structure *w) {
+    static const char *const cats[4] = {"animals", "vehicles", "foods", "colours"};
+    const data_world_group *g;
+    int ng = data_world_groups(&g);
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < ng; i++)
+            if (!strcmp(g[i].name, cats[c])) {
+                w->group_name[w->ngroups] = g[i].name;
+                w->group_words[w->ngroups] = g[i].words;
+                w->group_n[w->ngroups++] = g[i].n_words;
+            }
+    w->nquestions = data_world_analogies(&w->questions);
+    return data_world_write(path, seed, nsent);
+}
+
+/* Name of the world group holding word, or "other". */
+static const char *group_of(const char *word) {
+    const data_world_group *g;
+    int ng = data_world_groups(&g);
+    for (int i = 0; i < ng; i++)
+        for (int j = 0; j < g[i].n_words; j++)
+            if (!strcmp(g[i].words[j], word)) return g[i].name;
+    return "other";
+}
+
+/* The world's analogy questions as a question set, one section per group of the answer word
+ * (people: gender/rank/age offsets; capitals: country -> capital; ...). Strings are borrowed
+ * (pool stays NULL). */
+static data_analogy_set *world_analogies(const demo_structure *w) {
+    data_analogy_set *q = ag_xcalloc(1, sizeof *q);
+    int n = w->nquestions;
+    q->words = ag_xmalloc((size_t)(n > 0 ? n : 1) * 4 * sizeof(char *));
+    q->section = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    q->section_names = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        const char *sec = group_of(w->questions[i][3]);
+        int s = 0;
+        while (s < q->n_sections && strcmp(q->section_names[s], sec)) s++;
+        if (s == q->n_sections) q->section_names[q->n_sections++] = (char *)sec;
+        for (int j = 0; j < 4; j++) q->words[4 * q->n + j] = (char *)w->questions[i][j];
+        q->section[q->n++] = s;
+    }
+    return q;
+}
+
+/* Category-membership similarity: every pair of category words, gold 1 if same category else 0. */
+static data_wordsim_set *world_similarity(const demo_structure *w) {
+    data_wordsim_set *s = ag_xcalloc(1, sizeof *s);
+    int64_t tot = 0;
+    for (int g = 0; g < w->ngroups; g++) tot += w->group_n[g];
+    int64_t cap = tot * tot / 2 + 1;
+    s->w1 = ag_xmalloc((size_t)cap * sizeof(char *));
+    s->w2 = ag_xmalloc((size_t)cap * sizeof(char *));
+    s->score = ag_xmalloc((size_t)cap * sizeof(float));
+    s->name = ag_xstrdup("world-categories");
+    for (int g = 0; g < w->ngroups; g++)
+        for (int i = 0; i < w->group_n[g]; i++)
+            for (int h = g; h < w->ngroups; h++)
+                for (int j = (h == g ? i + 1 : 0); j < w->group_n[h]; j++) {
+                    s->w1[s->n] = (char *)w->group_words[g][i];
+                    s->w2[s->n] = (char *)w->group_words[h][j];
+                    s->score[s->n++] = g == h ? 1.0f : 0.0f;
+                }
+    return s;
+}
+
+/* Mean cosine of same-category and different-category pairs (words in the vocabulary only), and
+ * the fraction of (same, different) pair couples that the cosine orders correctly (ties count
+ * half): 1.0 means every within-category pair is closer than every across-category pair. */
+static void category_cosines(const train_vectors *v, const data_wordsim_set *s, double *same, double *diff,
+                             double *ordered) {
+    double a = 0, b = 0;
+    int64_t na = 0, nb = 0;
+    double *cs = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [na] same-category cosines */
+    double *cd = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [nb] across */
+    for (int64_t i = 0; i < s->n; i++) {
+        int64_t x = train_vectors_find(v, s->w1[i], true), y = train_vectors_find(v, s->w2[i], true);
+        if (x < 0 || y < 0) continue;
+        double c = 0;
+        for (int64_t k = 0; k < v->dim; k++) c += (double)v->unit[x * v->dim + k] * v->unit[y * v->dim + k];
+        if (s->score[i] > 0) a += c, cs[na++] = c;
+        else b += c, cd[nb++] = c;
+    }
+    *same = na ? a / (double)na : NAN;
+    *diff = nb ? b / (double)nb : NAN;
+    double good = 0;
+    for (int64_t i = 0; i < na; i++)
+        for (int64_t j = 0; j < nb; j++) good += cs[i] > cd[j] ? 1.0 : (cs[i] == cd[j] ? 0.5 : 0.0);
+    *ordered = na && nb ? good / ((double)na * (double)nb) : NAN;
+    free(cs);
+    free(cd);
+}
+
+/* ---- the report ------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *word;
+    int k;
+    train_neighbor nb[5];
+} demo_query;
+
+static void print_neighbours(FILE *out, const train_vectors *v, const train_neighbor *nb, int k) {
+    for (int i = 0; i < k; i++) fprintf(out, "%s%s %.2f", i ? ", " : " ", v->words[nb[i].id], nb[i].cosine);
+    fprintf(out, "\n");
+}
+
+static void json_neighbours(FILE *out, const train_vectors *v, const train_neighbor *nb, int k) {
+    fprintf(out, "[");
+    for (int i = 0; i < k; i++) {
+        fprintf(out, "%s{\"word\": ", i ? ", " : "");
+        json_str(out, v->words[nb[i].id]);
+        fprintf(out, ", \"cosine\": %.4f}", nb[i].cosine);
+    }
+    fprintf(out, "]");
+}
+
+/* Draws the t-SNE picture of the given words (in the vocabulary) coloured by group. */
+static int draw_picture(const char *path, const train_vectors *v, const int64_t *ids, const int *group, int n,
+                        const char *const *group_names, int ngroups, const char *title, const char *subtitle,
+                        uint64_t seed, double *kl_out) {
+    if (n < 3) return ag_error_set("picture: expected at least 3 words to draw, got %d", n);
+    float *x = ag_xmalloc((size_t)n * (size_t)v->dim * sizeof(float)); /* [n, dim] unit rows */
+    float *y = ag_xmalloc((size_t)n * 2 * sizeof(float));              /* [n, 2] */
+    for (int i = 0; i < n; i++) memcpy(x + (size_t)i * v->dim, v->unit + ids[i] * v->dim, (size_t)v->dim * sizeof(float));
+    exp_tsne_options to;
+    exp_tsne_options_default(&to);
+    to.perplexity = n < 30 ? 5 : 8;
+    to.seed = seed;
+    double kl = exp_tsne(x, n, v->dim, &to, y);
+    if (kl_out) *kl_out = kl;
+    exp_svg_point *pts = ag_xmalloc((size_t)n * sizeof *pts);
+    for (int i = 0; i < n; i++) pts[i] = (exp_svg_point){y[2 * i], y[2 * i + 1], v->words[ids[i]], group[i]};
+    exp_svg_plot plot = {.title = title, .subtitle = subtitle, .group_names = group_names, .ngroups = ngroups};
+    int rc = exp_svg_scatter(path, &plot, pts, n);
+    free(x);
+    free(y);
+    free(pts);
+    return rc;
+}
+
+static int write_checkpoint(const char *path, const train_w2v_model *m, const train_w2v_options *to,
+                            const char *corpus) {
+    ckpt_writer *w = ckpt_writer_begin(path);
+    if (!w) return -1;
+    char json[8192];
+    snprintf(json, sizeof json,
+             "{\"model\": \"word2vec\", \"source\": \"ember demo\", \"corpus\": \"%s\", \"size\": %lld, "
+             "\"window\": %d, \"negative\": %d, \"hs\": %d, \"cbow\": %d, \"iter\": %d, \"min_count\": %lld, "
+             "\"sample\": %g, \"seed\": %llu}",
+             strchr(corpus, '"') || strchr(corpus, '\\') ? "(path not shown)" : corpus, (long long)to->size,
+             to->window, to->negative, to->hs, to->cbow, to->iter, (long long)to->min_count, to->sample,
+             (unsigned long long)to->seed);
+    int64_t shape[2] = {m->vocab->n, m->dim};
+    int rc = ckpt_put_config_json(w, json);
+    if (!rc) rc = ckpt_put_vocab(w, (const char *const *)m->vocab->words, m->vocab->counts, m->vocab->n);
+    if (!rc) rc = ckpt_put_f32_array(w, "/params/syn0", m->syn0, 2, shape);
+    if (!rc && m->syn1neg) rc = ckpt_put_f32_array(w, "/params/syn1neg", m->syn1neg, 2, shape);
+    if (!rc && m->syn1) rc = ckpt_put_f32_array(w, "/params/syn1", m->syn1, 2, shape);
+    if (rc) {
+        ckpt_writer_abort(w);
+        return -1;
+    }
+    return ckpt_writer_commit(w);
+}
+
+int exp_demo_run(const exp_demo_options *opt, FILE *out) {
+    exp_demo_options o = *opt;
+    if (!o.out_dir || !*o.out_dir) o.out_dir = "ember-demo";
+    bool world = o.corpus == NULL;
+    if (mkdir_p(o.out_dir)) return -1;
+    char corpus_path[4096], vec_path[4096], ckpt_path[4096], svg_path[4096];
+    if (snprintf(corpus_path, sizeof corpus_path, "%s/world.txt", o.out_dir) >= (int)sizeof corpus_path)
+        return ag_error_set("%s: output directory path too long", o.out_dir);
+    snprintf(vec_path, sizeof vec_path, "%s/vectors.txt", o.out_dir);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/demo.ckpt", o.out_dir);
+    snprintf(svg_path, sizeof svg_path, "%s/picture.svg", o.out_dir);
+
+    /* 1. the corpus */
+    demo_structure ws;
+    memset(&ws, 0, sizeof ws);
+    double t0 = now_sec();
+    int64_t corpus_words = 0;
+    if (world) {
+        if (demo_world_generate(corpus_path, o.seed, o.world_sentences > 0 ? o.world_sentences : 100000, &ws)) return -1;
+    } else {
+        snprintf(corpus_path, sizeof corpus_path, "%s", o.corpus);
+    }
+    double t_corpus = now_sec() - t0;
+
+    /* 2. training */
+    train_w2v_options to;
+    train_w2v_options_default(&to);
+    to.train = corpus_path;
+    to.cbow = 0;
+    to.size = o.dim > 0 ? o.dim : (world ? 50 : 100);
+    to.iter = o.epochs > 0 ? o.epochs : 5;
+    to.window = 5;
+    to.negative = 5;
+    to.min_count = 5;
+    to.threads = o.threads > 0 ? o.threads : 2;
+    to.seed = o.seed;
+    to.debug = 0;
+    to.progress = false;
+    if (!o.json) {
+        fflush(out);
+        fprintf(stderr, "ember demo: training skip-gram on %s ...\n", corpus_path);
+    }
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&to, &m)) return ag_error_prefix("training on %s", corpus_path);
+    train_vectors *v = train_vectors_from(m->vocab->n, m->dim, m->vocab->words, m->syn0);
+    int64_t total_words = m->vocab->total;
+    /* the trainer counts one "</s>" per line: report words and lines separately */
+    int64_t lines = (m->vocab->n > 0 && !strcmp(m->vocab->words[0], "</s>")) ? m->vocab->counts[0] : 0;
+    corpus_words = total_words - lines;
+
+    /* 3. neighbours: the four default words that exist; a user corpus without them gets some of
+     * its frequent words instead (ranks 20, 40, 60, ... so they are not all function words) */
+    const char *defaults[4] = {"cat", "car", "pizza", "red"};
+    demo_query q[4];
+    int nq = 0;
+    for (int i = 0; i < 4; i++)
+        if (train_vectors_find(v, defaults[i], false) >= 0) q[nq++].word = defaults[i];
+    for (int64_t r = 20; nq < 4 && r < v->n; r += 20) q[nq++].word = v->words[r];
+    for (int i = 0; i < nq; i++) q[i].k = train_similar(v, q[i].word, 5, q[i].nb);
+    train_neighbor kq[3];
+    int kk = -1;
+    if (train_vectors_find(v, "king", false) >= 0 && train_vectors_find(v, "man", false) >= 0 &&
+        train_vectors_find(v, "woman", false) >= 0)
+        kk = train_analogy_query(v, "king", "man", "woman", 3, kq);
+
+    /* 4. the world's own analogy and similarity scores */
+    train_analogy_result ar;
+    memset(&ar, 0, sizeof ar);
+    train_wordsim_result sr;
+    memset(&sr, 0, sizeof sr);
+    double same = NAN, diff = NAN, ordered = NAN;
+    data_analogy_set *aq = NULL;
+    data_wordsim_set *ss = NULL;
+    if (world) {
+        aq = world_analogies(&ws);
+        train_eval_analogy(v, aq, 0, &ar);
+        ss = world_similarity(&ws);
+        train_eval_wordsim(v, ss, 0, &sr);
+        category_cosines(v, ss, &same, &diff, &ordered);
+    }
+
+    /* 5. files: checkpoint, vectors, picture */
+    int rc = write_checkpoint(ckpt_path, m, &to, corpus_path);
+    if (!rc) rc = ckpt_export_word2vec(vec_path, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim, false);
+    int64_t *ids = ag_xmalloc(64 * sizeof(int64_t));
+    int *grp = ag_xmalloc(64 * sizeof(int));
+    int np = 0;
+    const char *const *gnames;
+    const char *top_name[1] = {"most frequent words"};
+    int ngroups;
+    char title[256], subtitle[512];
+    if (world) {
+        for (int g = 0; g < ws.ngroups && g < 4; g++)
+            for (int i = 0; i < ws.group_n[g] && np < 64; i++) {
+                int64_t id = train_vectors_find(v, ws.group_words[g][i], false);
+                if (id >= 0) ids[np] = id, grp[np++] = g;
+            }
+        gnames = ws.group_name;
+        ngroups = ws.ngroups < 4 ? ws.ngroups : 4;
+        snprintf(title, sizeof title, "The chapter world: four categories, as Word2Vec sees them");
+    } else {
+        for (int64_t r = 1; r < v->n && np < 50; r++) ids[np] = r, grp[np++] = 0;
+        gnames = top_name;
+        ngroups = 1;
+        snprintf(title, sizeof title, "The %d most frequent words of %s", np, o.corpus);
+    }
+    snprintf(subtitle, sizeof subtitle,
+             "t-SNE (exact, PCA init, perplexity %d, seed %llu) of %lld-dim skip-gram vectors; %d words",
+             np < 30 ? 5 : 8, (unsigned long long)o.seed, (long long)m->dim, np);
+    double kl = NAN;
+    if (!rc) rc = draw_picture(svg_path, v, ids, grp, np, gnames, ngroups, title, subtitle, o.seed, &kl);
+    if (rc) {
+        ag_error_prefix("ember demo");
+        goto done;
+    }
+
+    /* 6. the report */
+    if (o.json) {
+        fprintf(out, "{\"corpus\": ");
+        json_str(out, corpus_path);
+        fprintf(out, ", \"world\": %s, \"corpus_words\": %lld, \"vocab\": %lld, \"dim\": %lld, \"epochs\": %d, "
+                     "\"train_seconds\": %.3f, \"words_per_sec_thread\": %.0f, \"first_loss\": ",
+                world ? "true" : "false", (long long)corpus_words, (long long)v->n, (long long)v->dim, to.iter,
+                m->seconds, m->words_per_sec_thread);
+        json_num(out, m->first_loss);
+        fprintf(out, ", \"final_loss\": ");
+        json_num(out, m->final_loss);
+        fprintf(out, ", \"neighbors\": {");
+        for (int i = 0; i < nq; i++) {
+            fprintf(out, "%s", i ? ", " : "");
+            json_str(out, q[i].word);
+            fprintf(out, ": ");
+            json_neighbours(out, v, q[i].nb, q[i].k > 0 ? q[i].k : 0);
+        }
+        fprintf(out, "}, \"king_man_woman\": ");
+        if (kk > 0) json_neighbours(out, v, kq, kk);
+        else fprintf(out, "null");
+        if (world) {
+            fprintf(out, ", \"analogy\": {\"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"sections\": [",
+                    (long long)ar.correct, (long long)ar.seen, (long long)ar.total);
+            for (int s = 0; s < ar.n_sections; s++) {
+                fprintf(out, "%s{\"name\": ", s ? ", " : "");
+                json_str(out, ar.sections[s].name);
+                fprintf(out, ", \"correct\": %lld, \"seen\": %lld, \"total\": %lld}", (long long)ar.sections[s].correct,
+                        (long long)ar.sections[s].seen, (long long)ar.sections[s].total);
+            }
+            fprintf(out, "]}, \"similarity\": {\"pairs\": %lld, \"used\": %lld, \"spearman\": ", (long long)sr.pairs,
+                    (long long)sr.used);
+            json_num(out, sr.spearman);
+            fprintf(out, ", \"mean_cos_same_category\": ");
+            json_num(out, same);
+            fprintf(out, ", \"mean_cos_other_category\": ");
+            json_num(out, diff);
+            fprintf(out, ", \"pairs_ordered\": ");
+            json_num(out, ordered);
+            fprintf(out, "}");
+        }
+        fprintf(out, ", \"tsne_kl\": ");
+        json_num(out, kl);
+        fprintf(out, ", \"files\": {\"checkpoint\": ");
+        json_str(out, ckpt_path);
+        fprintf(out, ", \"vectors\": ");
+        json_str(out, vec_path);
+        fprintf(out, ", \"picture\": ");
+        json_str(out, svg_path);
+        fprintf(out, "}}\n");
+    } else {
+        if (world)
+            fprintf(out, "corpus: the chapter world (seed %llu): %lld sentences, %lld words, generated in %.2f s -> %s\n",
+                    (unsigned long long)o.seed, (long long)lines, (long long)corpus_words, t_corpus, corpus_path);
+        else
+            fprintf(out, "corpus: %s: %lld lines, %lld words (of words kept in the vocabulary)\n", corpus_path,
+                    (long long)lines, (long long)corpus_words);
+        fprintf(out, "vocabulary: %lld words (min count %lld)\n", (long long)v->n, (long long)to.min_count);
+        fprintf(out, "training: skip-gram, %lld dims, window %d, %d negatives, %d epochs, %d threads: %.2f s "
+                     "(%.0f words/s/thread), loss %.3f -> %.3f\n\n",
+                (long long)to.size, to.window, to.negative, to.iter, m->threads, m->seconds, m->words_per_sec_thread,
+                m->first_loss, m->final_loss);
+        for (int i = 0; i < nq; i++) {
+            fprintf(out, "nearest to %s:", q[i].word);
+            print_neighbours(out, v, q[i].nb, q[i].k > 0 ? q[i].k : 0);
+        }
+        if (kk > 0) {
+            fprintf(out, "king - man + woman:");
+            print_neighbours(out, v, kq, kk);
+        } else {
+            fprintf(out, "king - man + woman: not asked (king, man or woman is not in the vocabulary)\n");
+        }
+        if (world) {
+            fprintf(out, "\nworld analogies (a : b = c : ?, 3CosAdd, query words excluded): %lld / %lld right (%.1f%%)",
+                    (long long)ar.correct, (long long)ar.seen, ar.seen ? 100.0 * (double)ar.correct / (double)ar.seen : 0.0);
+            if (ar.seen < ar.total) fprintf(out, ", %lld questions skipped (words not in the vocabulary)", (long long)(ar.total - ar.seen));
+            fprintf(out, "\n");
+            for (int s = 0; s < ar.n_sections; s++)
+                fprintf(out, "  %-22s %4lld / %4lld\n", ar.sections[s].name, (long long)ar.sections[s].correct,
+                        (long long)ar.sections[s].seen);
+            fprintf(out, "world similarity (category membership, %lld word pairs): mean cosine %.2f within a category, "
+                         "%.2f across;\n  %.1f%% of (within, across) pair couples ordered correctly; Spearman rho "
+                         "%.3f between same-category (1/0) and cosine\n",
+                    (long long)sr.used, same, diff, 100 * ordered, sr.spearman);
+        }
+        fprintf(out, "\nwrote %s (checkpoint), %s (word2vec text), %s (t-SNE picture)\n", ckpt_path, vec_path, svg_path);
+    }
+done:
+    free(ids);
+    free(grp);
+    train_analogy_result_free(&ar);
+    data_analogy_free(aq);
+    data_wordsim_free(ss);
+    train_vectors_free(v);
+    train_w2v_model_free(m);
+    return rc ? -1 : 0;
+}
