@@ -100,7 +100,7 @@ typedef struct data_mel_config {
 /* μOmni's settings: 16 kHz, n_fft 1024, win 400, hop 160, 128 HTK mels over 0–8 kHz. */
 data_mel_config data_mel_config_default(void);
 
-typedef struct data_mel data_mel; /* FFT plan, window and filterbank */
+typedef struct data_mel data_mel; /* FFT plan, window, filterbank and work buffers: one per thread */
 
 /* NULL (error set) if the configuration is invalid. */
 data_mel *data_mel_new(const data_mel_config *cfg);
@@ -116,7 +116,7 @@ const float *data_mel_filterbank(const data_mel *m);
 void data_mel_log(float *v, int64_t n, float floor);
 
 /* Real FFT of power-of-two length n: x [n] → re, im [n/2 + 1]. Exposed for tests. */
-typedef struct data_rfft data_rfft;
+typedef struct data_rfft data_rfft; /* holds work buffers: one plan per thread */
 data_rfft *data_rfft_new(int n); /* NULL (error set) if n is not a power of two ≥ 4 */
 void data_rfft_free(data_rfft *f);
 void data_rfft_forward(const data_rfft *f, const double *x, double *re, double *im);
