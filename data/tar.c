@@ -258,7 +258,9 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
             t->long_name = NULL;
         } else {
             char *nm = field_str(h, 100);
-            if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
+            /* POSIX ustar ("ustar\0") keeps a path prefix at 345; old GNU tar ("ustar  ") keeps
+             * times there instead. */
+            if (memcmp(h + 257, "ustar", 6) == 0 && h[345]) {
                 char *prefix = field_str(h + 345, 155);
                 size_t len = strlen(prefix) + 1 + strlen(nm) + 1;
                 t->name = ag_xmalloc(len);

@@ -530,9 +530,10 @@ static void test_tar_fsdd_all_members(void **state) {
     data_tar_close(t);
 }
 
-/* Writes one ustar header for (name, size, type) into h [512]. */
-static void tar_header(uint8_t *h, const char *name, int64_t size, char type) {
+/* Writes one ustar header for (prefix/name, size, type) into h [512]; prefix may be NULL. */
+static void tar_header(uint8_t *h, const char *prefix, const char *name, int64_t size, char type) {
     memset(h, 0, 512);
+    if (prefix) snprintf((char *)h + 345, 155, "%s", prefix);
     snprintf((char *)h, 100, "%s", name);
     snprintf((char *)h + 100, 8, "%07o", 0644);
     snprintf((char *)h + 108, 8, "%07o", 0);
@@ -557,20 +558,20 @@ static void test_tar_small_and_damaged(void **state) {
     static uint8_t tar[512 * 12];
     memset(tar, 0, sizeof tar);
     size_t o = 0;
-    tar_header(tar + o, "d/", 0, '5');
+    tar_header(tar + o, NULL, "d/", 0, '5');
     o += 512;
     char longname[160];
     memset(longname, 'n', 150);
     strcpy(longname + 150, ".bin");
-    tar_header(tar + o, "././@LongLink", (int64_t)strlen(longname) + 1, 'L');
+    tar_header(tar + o, NULL, "././@LongLink", (int64_t)strlen(longname) + 1, 'L');
     o += 512;
     memcpy(tar + o, longname, strlen(longname) + 1);
     o += 512;
-    tar_header(tar + o, "short-name-ignored", 600, '0');
+    tar_header(tar + o, NULL, "short-name-ignored", 600, '0');
     o += 512;
     for (int i = 0; i < 600; i++) tar[o + i] = (uint8_t)i;
     o += 1024;
-    tar_header(tar + o, "b.txt", 5, '0');
+    tar_header(tar + o, "some/dir", "b.txt", 5, '0');
     o += 512;
     memcpy(tar + o, "hello", 5);
     o += 512;
@@ -594,7 +595,7 @@ static void test_tar_small_and_damaged(void **state) {
             free(d);
         }
         assert_int_equal(data_tar_next(t, &name, &size), 1);
-        assert_string_equal(name, "b.txt");
+        assert_string_equal(name, "some/dir/b.txt"); /* ustar prefix + name */
         char *d = data_tar_read(t, &size);
         assert_string_equal(d, "hello");
         free(d);
