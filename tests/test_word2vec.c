@@ -1,0 +1,256 @@
+/* test_word2vec.c — the Word2Vec trainer learns (loss falls, clusters separate) in all four modes;
+ * deterministic runs are bit-reproducible; a checkpointed, resumed run equals the uninterrupted
+ * one bit for bit; a diverging run stops with a clear NaN/Inf message. */
+#include "support/test_util.h"
+
+#include "train/word2vec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCLUSTER 6
+#define PER_CLUSTER 8
+
+static char *g_dir;
+static char g_corpus[4096];
+
+/* A corpus of ~60k words: each line draws 6..14 words from one cluster, plus a shared filler word
+ * ("the") sprinkled in so subsampling has something to do. Words: c<k>w<i>. */
+static void write_corpus(const char *path) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    ag_rng r;
+    ag_rng_seed(&r, 42);
+    for (int line = 0; line < 6000; line++) {
+        int k = (int)ag_rng_below(&r, NCLUSTER);
+        int n = 6 + (int)ag_rng_below(&r, 9);
+        for (int i = 0; i < n; i++) {
+            if (ag_rng_below(&r, 5) == 0) fputs("the ", f);
+            fprintf(f, "c%dw%u ", k, ag_rng_below(&r, PER_CLUSTER));
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+static int setup(void **state) {
+    (void)state;
+    g_dir = tu_tempdir();
+    snprintf(g_corpus, sizeof g_corpus, "%s/clusters.txt", g_dir);
+    write_corpus(g_corpus);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+static void small_options(train_w2v_options *o) {
+    train_w2v_options_default(o);
+    o->train = g_corpus;
+    o->size = 24;
+    o->window = 4;
+    o->iter = 3;
+    o->threads = 2;
+    o->min_count = 2;
+    o->debug = 0;
+    o->progress = false;
+}
+
+/* mean cosine within clusters minus mean cosine across clusters */
+static double cluster_margin(const train_w2v_model *m, double *within_out, double *across_out) {
+    double within = 0, across = 0;
+    int nw = 0, na = 0;
+    for (int k1 = 0; k1 < NCLUSTER; k1++)
+        for (int i1 = 0; i1 < PER_CLUSTER; i1++)
+            for (int k2 = 0; k2 < NCLUSTER; k2++)
+                for (int i2 = 0; i2 < PER_CLUSTER; i2++) {
+                    if (k1 == k2 && i1 == i2) continue;
+                    char a[32], b[32];
+                    snprintf(a, sizeof a, "c%dw%d", k1, i1);
+                    snprintf(b, sizeof b, "c%dw%d", k2, i2);
+                    int32_t ia = data_vocab_find(m->vocab, a), ib = data_vocab_find(m->vocab, b);
+                    assert_true(ia >= 0 && ib >= 0);
+                    double c = train_w2v_cosine(m, ia, ib);
+                    if (k1 == k2) {
+                        within += c;
+                        nw++;
+                    } else {
+                        across += c;
+                        na++;
+                    }
+                }
+    within /= nw;
+    across /= na;
+    if (within_out) *within_out = within;
+    if (across_out) *across_out = across;
+    return within - across;
+}
+
+static void learn(int cbow, int hs, int negative) {
+    train_w2v_options o;
+    small_options(&o);
+    o.cbow = cbow;
+    o.hs = hs;
+    o.negative = negative;
+    train_w2v_model *m = NULL;
+    int rc = train_w2v_run(&o, &m);
+    if (rc != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    double within, across;
+    double margin = cluster_margin(m, &within, &across);
+    printf("cbow %d hs %d negative %d: loss %.4f -> %.4f, cosine within %.3f across %.3f, %.0f words/s/thread\n",
+           cbow, hs, negative, m->first_loss, m->final_loss, within, across, m->words_per_sec_thread);
+    assert_true(isfinite(m->first_loss) && isfinite(m->final_loss));
+    assert_true(m->final_loss < 0.9 * m->first_loss);
+    assert_true(margin > 0.3);
+    assert_int_equal(m->words_done, 3 * m->vocab->total);
+    train_w2v_model_free(m);
+}
+
+static void test_skipgram_ns(void **s) { (void)s; learn(0, 0, 5); }
+static void test_cbow_ns(void **s) { (void)s; learn(1, 0, 5); }
+static void test_skipgram_hs(void **s) { (void)s; learn(0, 1, 0); }
+static void test_cbow_hs(void **s) { (void)s; learn(1, 1, 0); }
+static void test_skipgram_hs_ns(void **s) { (void)s; learn(0, 1, 3); }
+
+static train_w2v_model *run_det(uint64_t seed, const char *ckpt, int64_t every, int64_t stop, const char *resume) {
+    train_w2v_options o;
+    small_options(&o);
+    o.cbow = 0;
+    o.hs = 1;
+    o.negative = 3;
+    o.sample = 1e-2;
+    o.deterministic = true;
+    o.seed = seed;
+    o.checkpoint = ckpt;
+    o.checkpoint_every = every;
+    o.stop_after_words = stop;
+    o.resume = resume;
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    return m;
+}
+
+static void assert_same_model(const train_w2v_model *a, const train_w2v_model *b) {
+    assert_int_equal(a->vocab->n, b->vocab->n);
+    size_t bytes = (size_t)(a->vocab->n * a->dim) * sizeof(float);
+    assert_memory_equal(a->syn0, b->syn0, bytes);
+    assert_memory_equal(a->syn1, b->syn1, bytes);
+    assert_memory_equal(a->syn1neg, b->syn1neg, bytes);
+}
+
+static void test_deterministic(void **s) {
+    (void)s;
+    train_w2v_model *a = run_det(7, NULL, 0, 0, NULL);
+    train_w2v_model *b = run_det(7, NULL, 0, 0, NULL);
+    train_w2v_model *c = run_det(8, NULL, 0, 0, NULL);
+    assert_int_equal(a->threads, 1);
+    assert_same_model(a, b);
+    size_t bytes = (size_t)(a->vocab->n * a->dim) * sizeof(float);
+    assert_true(memcmp(a->syn0, c->syn0, bytes) != 0); /* the seed matters */
+    train_w2v_model_free(a);
+    train_w2v_model_free(b);
+    train_w2v_model_free(c);
+}
+
+/* N words straight (with periodic checkpoints, which must not change the result) == k words,
+ * checkpoint, resume to N. */
+static void test_resume(void **s) {
+    (void)s;
+    char ck1[4200], ck2[4200];
+    snprintf(ck1, sizeof ck1, "%s/periodic.ckpt", g_dir);
+    snprintf(ck2, sizeof ck2, "%s/stopped.ckpt", g_dir);
+    train_w2v_model *full = run_det(3, NULL, 0, 0, NULL);
+    train_w2v_model *periodic = run_det(3, ck1, 20000, 0, NULL);
+    assert_same_model(full, periodic);
+    int64_t total = full->words_done;
+    /* stop in the middle of epoch 2 (of 3), resume to the end */
+    train_w2v_model *part = run_det(3, ck2, 0, total / 2, NULL);
+    assert_true(part->words_done < total);
+    train_w2v_model *rest = run_det(3, NULL, 0, 0, ck2);
+    assert_int_equal(rest->words_done, total);
+    assert_same_model(full, rest);
+    /* resuming the periodic run's last checkpoint also lands on the same model */
+    train_w2v_model *rest2 = run_det(3, NULL, 0, 0, ck1);
+    assert_same_model(full, rest2);
+    train_w2v_model_free(full);
+    train_w2v_model_free(periodic);
+    train_w2v_model_free(part);
+    train_w2v_model_free(rest);
+    train_w2v_model_free(rest2);
+}
+
+static void test_nan_stops(void **s) {
+    (void)s;
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s/nan.ckpt", g_dir);
+    train_w2v_options o;
+    small_options(&o);
+    o.cbow = 0;
+    o.alpha = 1e30;
+    o.deterministic = true;
+    o.checkpoint = ck;
+    o.checkpoint_every = 50000;
+    train_w2v_model *m = NULL;
+    int rc = train_w2v_run(&o, &m);
+    assert_int_equal(rc, -1);
+    assert_null(m);
+    const char *msg = ag_error_msg();
+    printf("NaN run: %s\n", msg);
+    assert_non_null(strstr(msg, "NaN/Inf"));
+    assert_non_null(strstr(msg, "learning rate"));
+    assert_non_null(strstr(msg, "checkpoint"));
+}
+
+static int g_reports;
+static void on_report(const train_w2v_report *r, void *ctx) {
+    (void)ctx;
+    g_reports++;
+    assert_true(r->words_done <= r->words_total);
+    assert_true(r->alpha > 0);
+}
+
+static void test_options_and_callback(void **s) {
+    (void)s;
+    train_w2v_options o;
+    train_w2v_options_default(&o);
+    assert_int_equal(o.size, 100);
+    assert_int_equal(o.window, 5);
+    assert_int_equal(o.negative, 5);
+    assert_int_equal(o.cbow, 1);
+    assert_int_equal(o.iter, 5);
+    assert_int_equal(o.min_count, 5);
+    assert_true(fabs(o.sample - 1e-3) < 1e-12);
+    o.train = g_corpus;
+    o.size = 0;
+    assert_int_equal(train_w2v_check_options(&o), -1);
+    assert_non_null(strstr(ag_error_msg(), "-size"));
+    o.size = 10;
+    o.hs = 0;
+    o.negative = 0;
+    assert_int_equal(train_w2v_check_options(&o), -1);
+    small_options(&o);
+    o.iter = 1;
+    o.on_report = on_report;
+    g_reports = 0;
+    train_w2v_model *m = NULL;
+    assert_int_equal(train_w2v_run(&o, &m), 0);
+    assert_true(g_reports >= 1);
+    train_w2v_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_skipgram_ns),    cmocka_unit_test(test_cbow_ns),
+        cmocka_unit_test(test_skipgram_hs),    cmocka_unit_test(test_cbow_hs),
+        cmocka_unit_test(test_skipgram_hs_ns), cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_resume),         cmocka_unit_test(test_nan_stops),
+        cmocka_unit_test(test_options_and_callback),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
