@@ -2,7 +2,7 @@
 """torch_attention.py — peer timing for bench/attention.c: manual softmax(q kᵀ·scale) v forward +
 backward with autograd in PyTorch CPU (1.13 has no scaled_dot_product_attention).
 Usage: torch_attention.py [threads] [iters] [B] [H] [T] [Dh] [causal 0|1]
-Prints one line: `torch <version> threads=N ms/iter=X`."""
+Prints one line: `torch <version> threads=N ms/iter=X cpu_ms/iter=Y` (wall, process CPU time)."""
 import math
 import sys
 import time
@@ -34,8 +34,8 @@ def step():
 
 for _ in range(3):
     step()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for _ in range(iters):
     step()
-dt = (time.perf_counter() - t0) / iters
-print(f"torch {torch.__version__} threads={th} ms/iter={dt * 1e3:.2f}")
+dt, dc = (time.perf_counter() - t0) / iters, (time.process_time() - c0) / iters
+print(f"torch {torch.__version__} threads={th} ms/iter={dt * 1e3:.2f} cpu_ms/iter={dc * 1e3:.2f}")
