@@ -196,9 +196,11 @@ static void test_l2_normalize_gradcheck(void **state) {
     ag_tensor_free(x3);
 }
 
+/* ctx: NULL → cos(a, b), eps 1e-8; "self" → cos(a, a); "clamp" → cos(a, b) with eps 0.5 */
 static ag_tensor *build_cos(ag_graph *g, ag_tensor *const *in, void *ctx) {
-    bool self = ctx != NULL;
-    return ag_cosine_similarity(g, in[0], self ? in[0] : in[1], 1e-8f);
+    const char *mode = ctx ? ctx : "";
+    if (!strcmp(mode, "self")) return ag_cosine_similarity(g, in[0], in[0], 1e-8f);
+    return ag_cosine_similarity(g, in[0], in[1], !strcmp(mode, "clamp") ? 0.5f : 1e-8f);
 }
 
 static void test_cosine_gradcheck(void **state) {
@@ -213,8 +215,22 @@ static void test_cosine_gradcheck(void **state) {
         ag_tensor_free(b);
     }
     ag_tensor *a = param(AG_SHAPE(3, 4), 180, -2, 2);
-    tu_gradcheck("cosine_similarity(a, a)", build_cos, (void *)1, 1, (ag_tensor *[]){a}, GC_TOL);
+    tu_gradcheck("cosine_similarity(a, a)", build_cos, "self", 1, (ag_tensor *[]){a}, GC_TOL);
+    /* norms under eps are clamped one by one (torch ≥ 1.12): row 0 of a and row 1 of b are tiny */
+    ag_tensor *b = param(AG_SHAPE(3, 4), 181, -2, 2);
+    for (int j = 0; j < 4; j++) {
+        ag_f32(a)[j] *= 0.05f;
+        ag_f32(b)[4 + j] *= 0.05f;
+    }
+    tu_gradcheck("cosine_similarity clamped norms", build_cos, "clamp", 2, (ag_tensor *[]){a, b}, GC_TOL);
+    /* torch.nn.functional.cosine_similarity([1e-5, 0], [3, 4], eps=1e-3) = 0.006 (each norm clamped) */
+    ag_graph *g = ag_graph_new(0);
+    ag_tensor *c = ag_cosine_similarity(g, ag_from_f32(g, AG_SHAPE(1, 2), (const float[]){1e-5f, 0}),
+                                        ag_from_f32(g, AG_SHAPE(1, 2), (const float[]){3, 4}), 1e-3f);
+    assert_true(fabsf(ag_f32(c)[0] - 0.006f) < 1e-6f);
+    ag_graph_free(g);
     ag_tensor_free(a);
+    ag_tensor_free(b);
 }
 
 /* ---- PyTorch reference values ------------------------------------------------------------------ */
