@@ -249,6 +249,8 @@ typedef enum ag_op {
     AG_OP_SGNS_LOSS, AG_OP_ATTENTION,
     /* added by nn (positional encodings, conv) */
     AG_OP_ROPE, AG_OP_CONV2D,
+    /* added by nn (fused affine map) */
+    AG_OP_LINEAR,
     /* added by word2vec */
     AG_OP_W2V_NS, AG_OP_W2V_HS,
     AG_OP_COUNT
@@ -378,6 +380,11 @@ ag_tensor *ag_rope(ag_graph *g, ag_tensor *x, int64_t pos0, float theta, bool in
  * x [B, C, H, W], w [O, C, KH, KW], b [O] or NULL → [B, O, Ho, Wo], Ho = (H + 2·pad − KH)/stride + 1
  * (same for W), zero padding. dx = col2im(Wᵀ g), dw = Σ_b g · colsᵀ, db = Σ g. */
 ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int stride, int pad);
+
+/* Fused affine map (autograd/ops_linear.c): x [..., in], w [out, in] (PyTorch layout), b [out] or
+ * NULL → [..., out] = x wᵀ + b in one GEMM (the bias is the GEMM's C input, no extra tensor).
+ * dx = g w, dw = gᵀ x, db = Σ_rows g. */
+ag_tensor *ag_linear(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b);
 
 /* Ops added by word2vec (autograd/ops_w2v.c) ---------------------------------------------------
  * Word2Vec's logistic loss over a small block of dot products, taking the two embedding tables

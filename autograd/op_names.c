@@ -18,6 +18,7 @@ static const char *const op_names[] = {
     "l2_normalize", "cosine_similarity",
     "sgns_loss", "attention",
     "rope", "conv2d",
+    "linear",
     "w2v_ns_loss", "w2v_hs_loss",
 };
 

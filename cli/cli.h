@@ -10,5 +10,6 @@ int cli_cmd_similar(int argc, char **argv);
 int cli_cmd_analogy(int argc, char **argv);
 int cli_cmd_ckpt(int argc, char **argv);
 int cli_cmd_chapter(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},
     {"ckpt", cli_cmd_ckpt, "inspect a checkpoint: ckpt info FILE [--json]"},
     {"chapter", cli_cmd_chapter, "the chapter's experiments, claim vs measured: chapter basics [--json]"},
+    {"bench", cli_cmd_bench, "benchmarks with a PyTorch peer: bench encoder-step [--peer PATH] [--threads N] ..."},
 };
 
 static void usage(FILE *f) {

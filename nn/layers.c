@@ -149,10 +149,8 @@ ag_tensor *nn_linear_forward(ag_graph *g, const nn_linear *l, ag_tensor *x) {
     char sx[96];
     AG_CHECK(x->ndim >= 2 && x->shape[x->ndim - 1] == l->in, "nn_linear_forward", "%s: x %s, expected [..., %lld]",
              l->weight->name ? l->weight->name : "linear", ag_shape_str(x, sx, sizeof sx), (long long)l->in);
-    /* A 3-D/4-D x against the 2-D weight is one flat [N, in] · Wᵀ GEMM inside ag_matmul. */
-    ag_tensor *y = ag_matmul(g, x, l->weight, false, true); /* [..., out] */
-    if (l->bias) y = ag_add(g, y, l->bias);
-    return y;
+    /* One fused GEMM with the bias as its C input (ag_linear): no separate bias-add tensor. */
+    return ag_linear(g, x, l->weight, l->bias); /* [..., out] */
 }
 
 /* ---------------------------------------------------------------------------------------------

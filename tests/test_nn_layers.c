@@ -314,6 +314,15 @@ static void test_layers_gradcheck(void **state) {
     x->flags |= AG_REQUIRES_GRAD;
     mod_ctx c = {0, &l, &ln, &rms, NULL};
     tu_gradcheck("linear", build_mod, &c, 3, (ag_tensor *[]){x, l.weight, l.bias}, 5e-3);
+    /* the fused op equals matmul + bias add */
+    ag_graph *g = ag_graph_new(0);
+    ag_tensor *fused = ag_linear(g, x, l.weight, l.bias);
+    ag_tensor *ref = ag_add(g, ag_matmul(g, x, l.weight, false, true), l.bias);
+    tu_assert_close("ag_linear vs matmul + add", ag_f32(fused), ag_f32(ref), fused->numel, 1e-6);
+    ag_tensor *nob = ag_linear(g, x, l.weight, NULL);
+    ag_tensor *refn = ag_matmul(g, x, l.weight, false, true);
+    tu_assert_close("ag_linear without bias", ag_f32(nob), ag_f32(refn), nob->numel, 1e-6);
+    ag_graph_free(g);
     c.kind = 1;
     tu_gradcheck("layer norm", build_mod, &c, 3, (ag_tensor *[]){x, ln.weight, ln.bias}, 5e-3);
     c.kind = 2;
