@@ -36,6 +36,16 @@ static void h5_init(void) {
     done = 1;
 }
 
+/* Saves go to a private temp file renamed into place, so HDF5's flock()-based file locking buys
+ * nothing and fails on file systems without flock (some NFS mounts). */
+static void no_file_locking(hid_t fapl) {
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, false, true);
+#else
+    (void)fapl;
+#endif
+}
+
 static herr_t walk_first(unsigned n, const H5E_error2_t *e, void *ctx) {
     if (n == 0 && e->desc) snprintf((char *)ctx, 256, "%s", e->desc);
     return 0;
@@ -437,6 +447,7 @@ ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options 
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    no_file_locking(fapl);
     errno = 0;
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     int err = errno;
@@ -849,6 +860,7 @@ ckpt_reader *ckpt_open(const char *path) {
     if (v < 0) return NULL;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    no_file_locking(fapl);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (f < 0) {

@@ -431,6 +431,51 @@ static void test_writer_errors_and_atomicity(void **state) {
     nn_params_free(&ps);
 }
 
+/* `ember ckpt info`: tree, counts and step on a good file (text and JSON); exit 1 on a bad one. */
+static void test_cli_info(void **state) {
+    (void)state;
+    if (access(tu_ember_bin(), X_OK) != 0) {
+        printf("skipped: the ember command (%s) is not built\n", tu_ember_bin());
+        skip();
+    }
+    nn_params ps;
+    make_model(&ps, 1, 16);
+    optim *o = trained_optim(&ps);
+    const char *path = tpath("cli.h5");
+    write_full(path, &ps, o, 0);
+    char cmd[8400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), path);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_non_null(strstr(out, "integrity verified"));
+    assert_non_null(strstr(out, "parameters  4 tensors, 144 values"));
+    assert_non_null(strstr(out, "step 1234 epoch 3"));
+    assert_non_null(strstr(out, "optimizer   adam, step 2"));
+    assert_non_null(strstr(out, "/params/blocks.0.k"));
+    assert_non_null(strstr(out, "[2, 3, 4]"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s ckpt info --json %s", tu_ember_bin(), path);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_non_null(strstr(out, "\"param_count\": 144"));
+    assert_non_null(strstr(out, "{\"path\": \"/params/enc.w\", \"dtype\": \"float32\", \"shape\": [4, 16]"));
+    free(out);
+    /* A truncated copy: exit 1 with the reason. */
+    size_t n;
+    char *bytes = tu_read_file(path, &n);
+    const char *cut = tpath("cli-cut.h5");
+    assert_int_equal(tu_write_file(cut, bytes, n / 2), 0);
+    free(bytes);
+    snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), cut);
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "ember ckpt info: "));
+    assert_non_null(strstr(out, "truncated"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s ckpt info", tu_ember_bin());
+    assert_int_equal(tu_run(cmd, &out), 2);
+    free(out);
+    optim_free(o);
+    nn_params_free(&ps);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
@@ -440,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_getter_messages),
         cmocka_unit_test(test_optim_mismatch),
         cmocka_unit_test(test_writer_errors_and_atomicity),
+        cmocka_unit_test(test_cli_info),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
