@@ -64,6 +64,16 @@ static int load_or_report(train_vectors **v, const char *path, const char *param
 
 static double pct(int64_t a, int64_t b) { return b > 0 ? 100.0 * (double)a / (double)b : NAN; }
 
+/* "12.34%" right-aligned in 9 columns, or "-" when undefined (no question seen). */
+static const char *pct_cell(int64_t a, int64_t b) {
+    static char buf[4][32];
+    static int k;
+    char *c = buf[k++ & 3];
+    if (b <= 0) snprintf(c, 32, "%9s", "-");
+    else snprintf(c, 32, "%8.2f%%", 100.0 * (double)a / (double)b);
+    return c;
+}
+
 /* ---- ember eval analogy ---------------------------------------------------------------------- */
 
 static void usage_analogy_eval(FILE *f) {
@@ -159,15 +169,15 @@ static int eval_analogy(int argc, char **argv) {
         printf("%-30s %8s %8s %8s %9s\n", "section", "correct", "seen", "total", "accuracy");
         for (int s = 0; s < r.n_sections; s++) {
             const train_analogy_section *x = &r.sections[s];
-            printf("%-30s %8lld %8lld %8lld %8.2f%%\n", x->name, (long long)x->correct, (long long)x->seen,
-                   (long long)x->total, pct(x->correct, x->seen));
+            printf("%-30s %8lld %8lld %8lld %s\n", x->name, (long long)x->correct, (long long)x->seen,
+                   (long long)x->total, pct_cell(x->correct, x->seen));
         }
-        printf("%-30s %8lld %8lld %8s %8.2f%%\n", "semantic (sections 1-5)", (long long)r.sem_correct,
-               (long long)r.sem_seen, "", pct(r.sem_correct, r.sem_seen));
-        printf("%-30s %8lld %8lld %8s %8.2f%%\n", "syntactic (sections 6-)", (long long)r.syn_correct,
-               (long long)r.syn_seen, "", pct(r.syn_correct, r.syn_seen));
-        printf("%-30s %8lld %8lld %8lld %8.2f%%\n", "total", (long long)r.correct, (long long)r.seen,
-               (long long)r.total, pct(r.correct, r.seen));
+        printf("%-30s %8lld %8lld %8s %s\n", "semantic (sections 1-5)", (long long)r.sem_correct,
+               (long long)r.sem_seen, "", pct_cell(r.sem_correct, r.sem_seen));
+        printf("%-30s %8lld %8lld %8s %s\n", "syntactic (sections 6-)", (long long)r.syn_correct,
+               (long long)r.syn_seen, "", pct_cell(r.syn_correct, r.syn_seen));
+        printf("%-30s %8lld %8lld %8lld %s\n", "total", (long long)r.correct, (long long)r.seen,
+               (long long)r.total, pct_cell(r.correct, r.seen));
         printf("questions seen / total: %lld / %lld (%.2f%%); search %.2f s\n", (long long)r.seen, (long long)r.total,
                pct(r.seen, r.total), r.seconds);
     }
@@ -306,8 +316,12 @@ static int eval_wordsim(int argc, char **argv) {
                 json_num(stdout, r.pearson);
                 printf("}");
             } else {
-                printf("%-22s %7lld %7lld %6.1f%% %9.1f\n", sets[i]->name, (long long)r.pairs, (long long)r.used,
-                       pct(r.oov, r.pairs), 100 * r.spearman);
+                if (isnan(r.spearman))
+                    printf("%-22s %7lld %7lld %6.1f%% %9s\n", sets[i]->name, (long long)r.pairs, (long long)r.used,
+                           pct(r.oov, r.pairs), "-");
+                else
+                    printf("%-22s %7lld %7lld %6.1f%% %9.1f\n", sets[i]->name, (long long)r.pairs, (long long)r.used,
+                           pct(r.oov, r.pairs), 100 * r.spearman);
             }
         }
         if (json) printf("]}\n");
