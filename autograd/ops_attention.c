@@ -39,7 +39,9 @@ typedef struct {
     const float *q, *k, *v;     /* [B, H, T, Dh], [B, Hkv, S, Dh], [B, Hkv, S, Dh] */
     const int32_t *key_pad;     /* [B, S] or NULL */
     const float *bias;          /* [H, T, S] or NULL */
-    float *p;                   /* [B, H, T, S] probabilities, saved for backward */
+    float *p;                   /* probabilities: [B, H, T, S] (saved for backward), or
+                                   [nthreads, G·T, S] scratch when nothing will be recorded */
+    bool p_per_thread;          /* p is indexed by thread (HEADS without a tape node) */
     float *o;                   /* [B, H, T, Dh] output */
     /* backward */
     const float *dout;          /* [B, H, T, Dh] */
@@ -61,17 +63,22 @@ static inline int64_t unit_row0(const attn_ctx *c, int64_t u) { return u * c->G 
 
 /* ---- forward ---------------------------------------------------------------------------------- */
 
-/* P rows [u's rows] = scale · q kᵀ (before bias, masks and softmax). */
-static void fwd_scores(const attn_ctx *c, int64_t u) {
-    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)GT, (int)S, (int)Dh, c->scale, c->q + r0 * Dh, (int)Dh,
-                c->k + u * S * Dh, (int)Dh, 0.0f, c->p + r0 * S, (int)S);
+/* The unit's [G·T, S] block of P. */
+static float *unit_p(const attn_ctx *c, int64_t u, int tid) {
+    return c->p_per_thread ? c->p + (int64_t)tid * c->G * c->T * c->S : c->p + unit_row0(c, u) * c->S;
 }
 
-/* Softmax of one global row (b, h, t) of P in place, with bias, causal and padding masks. */
-static void fwd_softmax_row(const attn_ctx *c, int64_t row) {
+/* P rows of unit u = scale · q kᵀ (before bias, masks and softmax). */
+static void fwd_scores(const attn_ctx *c, int64_t u, float *p) {
+    int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)GT, (int)S, (int)Dh, c->scale, c->q + r0 * Dh, (int)Dh,
+                c->k + u * S * Dh, (int)Dh, 0.0f, p, (int)S);
+}
+
+/* Softmax of global row `row` = (b, h, t), stored at pr [S], in place, with bias, causal and
+ * padding masks. */
+static void fwd_softmax_row(const attn_ctx *c, int64_t row, float *pr) {
     int64_t S = c->S, t = row % c->T, bh = row / c->T, h = bh % c->H, b = bh / c->H;
-    float *pr = c->p + row * S; /* [S] */
     int64_t n = visible(c, t);
     if (c->bias) {
         const float *br = c->bias + (h * c->T + t) * S; /* [S] */
@@ -94,10 +101,10 @@ static void fwd_softmax_row(const attn_ctx *c, int64_t row) {
     for (int64_t s = n; s < S; s++) pr[s] = 0.0f;
 }
 
-/* O rows = P v. */
-static void fwd_output(const attn_ctx *c, int64_t u) {
+/* O rows of unit u = P v. */
+static void fwd_output(const attn_ctx *c, int64_t u, const float *p) {
     int64_t GT = c->G * c->T, S = c->S, Dh = c->Dh, r0 = unit_row0(c, u);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)GT, (int)Dh, (int)S, 1.0f, c->p + r0 * S, (int)S,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)GT, (int)Dh, (int)S, 1.0f, p, (int)S,
                 c->v + u * S * Dh, (int)Dh, 0.0f, c->o + r0 * Dh, (int)Dh);
 }
 
@@ -147,19 +154,20 @@ static void bwd_dq_dk(const attn_ctx *c, int64_t u, int tid) {
 static void run_forward(const attn_ctx *c, int mode) {
     int64_t units = c->B * c->Hkv, GT = c->G * c->T, rows = c->B * c->H * c->T;
     if (mode == ATTN_BLAS) {
-        for (int64_t u = 0; u < units; u++) fwd_scores(c, u);
+        for (int64_t u = 0; u < units; u++) fwd_scores(c, u, unit_p(c, u, 0));
 #pragma omp parallel for schedule(static) if (rows * c->S > AG_PAR_THRESHOLD)
-        for (int64_t r = 0; r < rows; r++) fwd_softmax_row(c, r);
-        for (int64_t u = 0; u < units; u++) fwd_output(c, u);
+        for (int64_t r = 0; r < rows; r++) fwd_softmax_row(c, r, c->p + r * c->S);
+        for (int64_t u = 0; u < units; u++) fwd_output(c, u, unit_p(c, u, 0));
         return;
     }
     int blas_threads = mode == ATTN_HEADS ? openblas_get_num_threads() : 1;
     if (blas_threads != 1) openblas_set_num_threads(1);
 #pragma omp parallel for schedule(dynamic)
     for (int64_t u = 0; u < units; u++) {
-        fwd_scores(c, u);
-        for (int64_t r = unit_row0(c, u); r < unit_row0(c, u) + GT; r++) fwd_softmax_row(c, r);
-        fwd_output(c, u);
+        float *p = unit_p(c, u, omp_get_thread_num()); /* [G·T, S] */
+        fwd_scores(c, u, p);
+        for (int64_t i = 0; i < GT; i++) fwd_softmax_row(c, unit_row0(c, u) + i, p + i * c->S);
+        fwd_output(c, u, p);
     }
     if (blas_threads != 1) openblas_set_num_threads(blas_threads);
 }
@@ -256,11 +264,18 @@ ag_tensor *ag_attention(ag_graph *g, ag_tensor *q, ag_tensor *k, ag_tensor *v, b
     attn_ctx c = attn_ctx_make(q, k, v, causal, key_pad, bias, scale);
     ag_tensor *out = ag_new(g, AG_F32, 4, q->shape);
     c.o = ag_f32(out);
-    c.p = ag_arena_alloc(ag_graph_arena(g), (size_t)(B * H * T * S + 1) * sizeof(float)); /* [B, H, T, S] */
-    run_forward(&c, attn_mode(B * c.Hkv));
+    int mode = attn_mode(B * c.Hkv);
+    /* P is kept for backward only if a node will be recorded; otherwise (inference, no_grad) each
+     * thread reuses one [G·T, S] block. */
+    bool record = ag_grad_enabled(g) && (ag_requires_grad(q) || ag_requires_grad(k) || ag_requires_grad(v));
+    c.p_per_thread = !record && mode != ATTN_BLAS;
+    int64_t p_rows = c.p_per_thread ? (int64_t)omp_get_max_threads() * c.G * T : B * H * T;
+    c.p = ag_arena_alloc(ag_graph_arena(g), (size_t)(p_rows * S + 1) * sizeof(float));
+    run_forward(&c, mode);
     /* The bias is a constant (ALiBi slopes) and the pad mask is integer: neither gets a grad; the
      * backward pass finds them in the saved record. */
     ag_node *n = ag_record(g, AG_OP_ATTENTION, attention_backward, out, 3, (ag_tensor *[]){q, k, v});
+    AG_CHECK(!n == !record, "attention", "recording decision out of step with ag_record");
     if (n) {
         attn_saved *rec = ag_arena_alloc(ag_graph_arena(g), sizeof *rec);
         rec->p = c.p;

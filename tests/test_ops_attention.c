@@ -189,12 +189,37 @@ static void test_attention_threading_modes_agree(void **state) {
     ag_tensor_free(pad);
 }
 
+/* Without a tape node (no_grad, or constant inputs) P lives in per-thread scratch: same output. */
+static void test_attention_no_grad_same_output(void **state) {
+    (void)state;
+    enum { B = 3, H = 4, HKV = 2, T = 9, S = 11, DH = 8 };
+    ag_tensor *q = param(AG_SHAPE(B, H, T, DH), 500, -1, 1);
+    ag_tensor *k = param(AG_SHAPE(B, HKV, S, DH), 501, -1, 1);
+    ag_tensor *v = param(AG_SHAPE(B, HKV, S, DH), 502, -1, 1);
+    ag_tensor *bias = ag_tensor_alloc(AG_F32, AG_SHAPE(H, T, S));
+    tu_fill_uniform(bias, 503, -1, 1);
+    ag_graph *g = ag_graph_new(0);
+    ag_tensor *y = ag_attention(g, q, k, v, true, NULL, bias, 0.3f);
+    assert_int_equal(ag_graph_nodes(g), 1);
+    ag_no_grad_begin(g);
+    ag_tensor *y2 = ag_attention(g, q, k, v, true, NULL, bias, 0.3f);
+    ag_no_grad_end(g);
+    assert_int_equal(ag_graph_nodes(g), 1);
+    tu_assert_close("no_grad forward", ag_f32(y2), ag_f32(y), y->numel, 1e-6);
+    ag_graph_free(g);
+    ag_tensor_free(q);
+    ag_tensor_free(k);
+    ag_tensor_free(v);
+    ag_tensor_free(bias);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_gradcheck),
         cmocka_unit_test(test_attention_empty_rows),
         cmocka_unit_test(test_attention_vs_torch),
         cmocka_unit_test(test_attention_threading_modes_agree),
+        cmocka_unit_test(test_attention_no_grad_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
