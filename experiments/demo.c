@@ -351,10 +351,17 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         ngroups = ws.ngroups < 4 ? ws.ngroups : 4;
         snprintf(title, sizeof title, "The chapter world: four categories, as Word2Vec sees them");
     } else {
-        for (int64_t r = 1; r < v->n && np < 50; r++) ids[np] = r, grp[np++] = 0;
+        /* the most frequent words that contain a letter (punctuation tokens say little) */
+        for (int64_t r = 1; r < v->n && np < 50; r++) {
+            bool letter = false;
+            for (const unsigned char *c = (const unsigned char *)v->words[r]; *c && !letter; c++)
+                letter = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c >= 0x80;
+            if (letter) ids[np] = r, grp[np++] = 0;
+        }
         gnames = top_name;
         ngroups = 1;
-        snprintf(title, sizeof title, "The %d most frequent words of %s", np, o.corpus);
+        const char *base = strrchr(o.corpus, '/');
+        snprintf(title, sizeof title, "The %d most frequent words of %s", np, base ? base + 1 : o.corpus);
     }
     snprintf(subtitle, sizeof subtitle,
              "t-SNE (exact, PCA init, perplexity %d, seed %llu) of %lld-dim skip-gram vectors; %d words",

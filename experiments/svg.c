@@ -60,7 +60,9 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
     if (!f) return ag_error_set("%s: cannot create: %s", tmp, strerror(errno));
 
     /* plot area: margins leave room for the title (top) and the legend (right) */
-    const float fs = 13, top = plot->subtitle ? 78 : 60, left = 30, bottom = 30, right = 170;
+    const float fs = 13, top = plot->subtitle ? 78 : 60, left = 30, bottom = 30;
+    float right = 170; /* the legend's column: as wide as its longest entry needs */
+    for (int g = 0; g < plot->ngroups; g++) right = fmaxf(right, 60 + text_width(plot->group_names[g], 14));
     float px0 = left, px1 = (float)W - right, py0 = top, py1 = (float)H - bottom;
     float xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
