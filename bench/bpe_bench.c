@@ -1,6 +1,7 @@
 /* bpe_bench.c — benchmark: BPE training time on a corpus prefix and encoding rate of a whole file.
  *
- * usage: bench_bpe_bench FILE [train_bytes=10000000] [vocab=5000] [threads=2]
+ * usage: bench_bpe_bench FILE [train_bytes=10000000] [vocab=5000] [threads=2] [merges_out] [train_only]
+ * merges_out: also save the merges (ember-bpe text format); train_only=1 skips the encoding part.
  * Prints training time, encode MB/s over the whole (plain or gzip) file, bytes/token, and checks
  * the round trip on the first 10 MB. bench/data_bench.sh runs it beside `zcat FILE | wc -c`.
  */
@@ -28,6 +29,8 @@ int main(int argc, char **argv) {
     long long train_bytes = argc > 2 ? atoll(argv[2]) : 10000000;
     int vocab = argc > 3 ? atoi(argv[3]) : 5000;
     int threads = argc > 4 ? atoi(argv[4]) : 2;
+    const char *merges_out = argc > 5 ? argv[5] : NULL;
+    int train_only = argc > 6 ? atoi(argv[6]) : 0;
     double t0 = now();
     data_bpe *b = NULL;
     if (data_bpe_train_file(&b, path, train_bytes, vocab, NULL) != 0) {
@@ -37,6 +40,14 @@ int main(int argc, char **argv) {
     double t_train = now() - t0;
     printf("bpe_train: %lld bytes, vocab %d (%lld merges) in %.2f s\n", train_bytes, data_bpe_vocab_size(b),
            (long long)data_bpe_n_merges(b), t_train);
+    if (merges_out && data_bpe_save(b, merges_out) != 0) {
+        fprintf(stderr, "error: %s\n", ag_error_msg());
+        return 1;
+    }
+    if (train_only) {
+        data_bpe_free(b);
+        return 0;
+    }
     t0 = now();
     int32_t *ids;
     int64_t n;
