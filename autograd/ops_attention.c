@@ -23,11 +23,18 @@
  * inside the OpenMP loop with OpenBLAS's own pthreads — kept only to measure what that costs. */
 enum { ATTN_HEADS = 0, ATTN_BLAS = 1, ATTN_HEADS_RAW = 2 };
 
-static int attn_mode(int64_t units) {
+/* Below this many multiply-adds (B·H·T·S·Dh) one call is a few tens of µs: threads would cost
+ * more than they give (and on a loaded machine a parallel region can wait a whole time slice), so
+ * small problems run serially: BLAS mode, whose sgemms OpenBLAS keeps single-threaded at these
+ * sizes and whose softmax loop has its own threshold. */
+#define ATTN_SERIAL_WORK (1 << 20)
+
+static int attn_mode(int64_t units, int64_t work) {
     const char *e = getenv("EMBER_ATTN_THREADS");
     if (e && !strcmp(e, "blas")) return ATTN_BLAS;
     if (e && !strcmp(e, "heads")) return ATTN_HEADS;
     if (e && !strcmp(e, "heads-raw")) return ATTN_HEADS_RAW;
+    if (work < ATTN_SERIAL_WORK) return ATTN_BLAS;
     /* Fewer units than threads cannot keep every core busy: thread inside the products instead. */
     return units >= omp_get_max_threads() ? ATTN_HEADS : ATTN_BLAS;
 }
@@ -234,7 +241,7 @@ static void attention_backward(ag_graph *g, ag_node *n) {
     c.dq = ag_requires_grad(q) ? ag_grad(g, q) : NULL;
     c.dk = ag_requires_grad(k) ? ag_grad(g, k) : NULL;
     c.dv = ag_requires_grad(v) ? ag_grad(g, v) : NULL;
-    int mode = attn_mode(c.B * c.Hkv);
+    int mode = attn_mode(c.B * c.Hkv, c.B * c.H * c.T * c.S * c.Dh);
     c.ds_per_thread = mode != ATTN_BLAS;
     int64_t ds_rows = c.ds_per_thread ? (int64_t)omp_get_max_threads() * c.G * c.T : c.B * c.H * c.T;
     if (c.dq || c.dk) c.ds = ag_arena_alloc(ag_graph_arena(g), (size_t)(ds_rows * c.S) * sizeof(float));
@@ -264,7 +271,7 @@ ag_tensor *ag_attention(ag_graph *g, ag_tensor *q, ag_tensor *k, ag_tensor *v, b
     attn_ctx c = attn_ctx_make(q, k, v, causal, key_pad, bias, scale);
     ag_tensor *out = ag_new(g, AG_F32, 4, q->shape);
     c.o = ag_f32(out);
-    int mode = attn_mode(B * c.Hkv);
+    int mode = attn_mode(B * c.Hkv, B * H * T * S * c.Dh);
     /* P is kept for backward only if a node will be recorded; otherwise (inference, no_grad) each
      * thread reuses one [G·T, S] block. */
     bool record = ag_grad_enabled(g) && (ag_requires_grad(q) || ag_requires_grad(k) || ag_requires_grad(v));
