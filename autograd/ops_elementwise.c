@@ -221,11 +221,13 @@ AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
         if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i], b[i], o[i]););
         break;
     case BC_ROW_B: /* a [rows, m] full, b [m] repeats */
-        if (da) AG_PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i % m], o[i]););
+        if (da) AG_PAR_FOR(r, n / m, n, for (int64_t j = 0, i = r * m; j < m; j++, i++)
+                                         da[i] += bin_da(op, dout[i], a[i], b[j], o[i]););
         if (db) ROW_REDUCE(db, m, n, bin_db(op, dout[i], a[i], b[j], o[i]));
         break;
     case BC_ROW_A: /* a [m] repeats, b [rows, m] full */
-        if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i % m], b[i], o[i]););
+        if (db) AG_PAR_FOR(r, n / m, n, for (int64_t j = 0, i = r * m; j < m; j++, i++)
+                                         db[i] += bin_db(op, dout[i], a[j], b[i], o[i]););
         if (da) ROW_REDUCE(da, m, n, bin_da(op, dout[i], a[j], b[i], o[i]));
         break;
     case BC_COL_B: /* a [rows, m] full, b [rows] each repeated m times */

@@ -59,12 +59,20 @@ ag_tensor *ag_reshape(ag_graph *g, ag_tensor *a, int ndim, const int64_t *shape)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * permute: out[i0, i1, i2, i3] = a[index with dims in perm order];  da[that index] += dout[i].
- * Both sides are walked with a 4-D loop over the output and the input's strides reordered.
+ * permute: out[i0, i1, i2, i3] = a[the same element with dims in perm order]; da[that] += dout[i].
+ * Both directions walk the output (padded to 4 dims) with the input's strides reordered. When the
+ * output's last dim is also the input's last, rows are contiguous on both sides (memcpy). Otherwise
+ * the input's contiguous dim q lands elsewhere in the output, and the [q, 3] plane is a 2-D
+ * transpose: it is done in TILE×TILE tiles so the strided side stays in L1 instead of missing
+ * cache on every element.
  * --------------------------------------------------------------------------------------------- */
+#define TILE 32
+
 typedef struct perm_geom {
     int64_t shape[4];   /* output shape padded to 4 dims */
     int64_t stride[4];  /* input stride of each output dim */
+    int64_t ostride[4]; /* output (contiguous) stride of each output dim */
+    int q;              /* output dim holding the input's contiguous dim (stride 1), or 3 */
 } perm_geom;
 
 static perm_geom perm_plan(const ag_tensor *a, const int *perm) {
@@ -79,7 +87,81 @@ static perm_geom perm_plan(const ag_tensor *a, const int *perm) {
         p.shape[i] = i < pad ? 1 : a->shape[perm[i - pad]];
         p.stride[i] = i < pad ? 0 : st[perm[i - pad]];
     }
+    s = 1;
+    for (int i = 3; i >= 0; i--) {
+        p.ostride[i] = s;
+        s *= p.shape[i];
+    }
+    p.q = 3;
+    if (p.stride[3] != 1)
+        for (int i = 0; i < 3; i++)
+            if (p.stride[i] == 1 && p.shape[i] > 1) p.q = i;
     return p;
+}
+
+/* backward = false: out[o] = in[i] (4-byte copies of f32 or i32);
+ * backward = true:  din[i] += dout[o] (f32). `src` is read, `dst` written, in either direction. */
+static inline __attribute__((always_inline)) void permute_walk(const perm_geom *p, const void *src, void *dst,
+                                                              bool backward, int64_t work) {
+    const int64_t *sh = p->shape, *st = p->stride, *os = p->ostride;
+    if (p->q == 3) { /* rows of sh[3] contiguous on both sides when st[3] == 1 */
+        AG_PAR_FOR(i01, sh[0] * sh[1], work,
+            int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
+            for (int64_t i2 = 0; i2 < sh[2]; i2++) {
+                int64_t ib = i0 * st[0] + i1 * st[1] + i2 * st[2], ob = (i01 * sh[2] + i2) * sh[3];
+                if (backward) {
+                    float *d = (float *)dst + ib;
+                    const float *g = (const float *)src + ob;
+                    for (int64_t i3 = 0; i3 < sh[3]; i3++) d[i3 * st[3]] += g[i3];
+                } else if (st[3] == 1) {
+                    memcpy((uint32_t *)dst + ob, (const uint32_t *)src + ib, (size_t)sh[3] * 4);
+                } else {
+                    uint32_t *o = (uint32_t *)dst + ob;
+                    const uint32_t *in = (const uint32_t *)src + ib;
+                    for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = in[i3 * st[3]];
+                }
+            }
+        );
+        return;
+    }
+    /* Tiled: the two dims other than q and 3 are u < v; each (iu, iv) owns a [sh[q], sh[3]] plane. */
+    int q = p->q, u = q == 0 ? 1 : 0, v = q == 2 ? 1 : 2;
+    int64_t nq = sh[q], n3 = sh[3], s3 = st[3], oq = os[q], nqb = (nq + TILE - 1) / TILE;
+    /* tasks: (iu, iv, block of q rows); each writes a disjoint part of dst */
+    AG_PAR_FOR(t, sh[u] * sh[v] * nqb, work,
+        int64_t iuv = t / nqb, q0 = (t % nqb) * TILE, iu = iuv / sh[v], iv = iuv % sh[v];
+        int64_t ib = iu * st[u] + iv * st[v], ob = iu * os[u] + iv * os[v];
+        int64_t q1 = q0 + TILE < nq ? q0 + TILE : nq;
+        for (int64_t j0 = 0; j0 < n3; j0 += TILE) {
+            int64_t j1 = j0 + TILE < n3 ? j0 + TILE : n3;
+            /* Both sides move whole cache lines: the tile goes through a local buffer (strides
+             * of powers of two would otherwise alias in L1 and miss on every element). */
+            uint32_t buf[TILE * TILE]; /* [j - j0][iq - q0] (forward) or [iq - q0][j - j0] (backward) */
+            if (backward) {
+                for (int64_t iq = q0; iq < q1; iq++) { /* read dout rows, contiguous in j */
+                    const float *g = (const float *)src + ob + iq * oq;
+                    float *bq = (float *)buf + (iq - q0) * TILE;
+                    for (int64_t j = j0; j < j1; j++) bq[j - j0] = g[j];
+                }
+                for (int64_t j = j0; j < j1; j++) { /* add into din rows, contiguous in iq */
+                    float *d = (float *)dst + ib + j * s3;
+                    const float *bj = (const float *)buf + (j - j0);
+                    for (int64_t iq = q0; iq < q1; iq++) d[iq] += bj[(iq - q0) * TILE];
+                }
+            } else {
+                for (int64_t j = j0; j < j1; j++) { /* read input rows, contiguous in iq */
+                    const uint32_t *in = (const uint32_t *)src + ib + j * s3;
+                    uint32_t *bj = buf + (j - j0) * TILE;
+                    for (int64_t iq = q0; iq < q1; iq++) bj[iq - q0] = in[iq];
+                }
+                for (int64_t iq = q0; iq < q1; iq++) { /* write output rows, contiguous in j */
+                    uint32_t *o = (uint32_t *)dst + ob + iq * oq;
+                    const uint32_t *bq = buf + (iq - q0);
+                    for (int64_t j = j0; j < j1; j++) o[j] = bq[(j - j0) * TILE];
+                }
+            }
+        }
+    );
 }
 
 static void permute_backward(ag_graph *g, ag_node *nd) {
@@ -87,18 +169,9 @@ static void permute_backward(ag_graph *g, ag_node *nd) {
     int perm[AG_MAX_DIMS];
     for (int i = 0; i < ta->ndim; i++) perm[i] = (int)nd->ip[i];
     perm_geom p = perm_plan(ta, perm);
-    const float *dout = nd->out->grad; /* out shape [n] */
-    float *da = ag_grad(g, ta);        /* a shape [n]; each element hit once, so rows run in parallel */
-    const int64_t *sh = p.shape, *st = p.stride;
-    AG_PAR_FOR(i01, sh[0] * sh[1], ta->numel,
-        int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
-        const float *d = dout + i01 * sh[2] * sh[3];
-        for (int64_t i2 = 0; i2 < sh[2]; i2++) {
-            float *dp = da + i0 * st[0] + i1 * st[1] + i2 * st[2];
-            for (int64_t i3 = 0; i3 < sh[3]; i3++) dp[i3 * st[3]] += d[i3];
-            d += sh[3];
-        }
-    );
+    const float *dout = nd->out->grad; /* out shape */
+    float *da = ag_grad(g, ta);        /* a shape; each element hit once, so planes run in parallel */
+    permute_walk(&p, dout, da, true, ta->numel);
 }
 
 ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm) {
@@ -112,19 +185,7 @@ ag_tensor *ag_permute(ag_graph *g, ag_tensor *a, const int *perm) {
     for (int i = 0; i < a->ndim; i++) shape[i] = a->shape[perm[i]];
     ag_tensor *out = ag_new(g, a->dtype, a->ndim, shape);
     perm_geom p = perm_plan(a, perm);
-    const uint32_t *src = a->data; /* a shape */
-    uint32_t *dst = out->data;     /* out shape */
-    const int64_t *sh = p.shape, *st = p.stride;
-    AG_PAR_FOR(i01, sh[0] * sh[1], a->numel,
-        int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
-        uint32_t *o = dst + i01 * sh[2] * sh[3];
-        for (int64_t i2 = 0; i2 < sh[2]; i2++) {
-            const uint32_t *sp = src + i0 * st[0] + i1 * st[1] + i2 * st[2];
-            if (st[3] == 1) memcpy(o, sp, (size_t)sh[3] * 4);
-            else for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = sp[i3 * st[3]];
-            o += sh[3];
-        }
-    );
+    permute_walk(&p, a->data, out->data, false, a->numel); /* a shape → out shape */
     ag_node *n = ag_record(g, AG_OP_PERMUTE, permute_backward, out, 1, &a);
     if (n)
         for (int i = 0; i < a->ndim; i++) n->ip[i] = perm[i];
