@@ -100,32 +100,92 @@ static int demo_world_generate(const char *path, uint64_t seed, int64_t nsent, d
     return data_world_write(path, seed, nsent);
 }
 
-/* Name of the world group holding word, or "other". */
-static const char *group_of(const char *word) {
+static const data_world_group *find_group(const char *name) {
     const data_world_group *g;
     int ng = data_world_groups(&g);
     for (int i = 0; i < ng; i++)
-        for (int j = 0; j < g[i].n_words; j++)
-            if (!strcmp(g[i].words[j], word)) return g[i].name;
-    return "other";
+        if (!strcmp(g[i].name, name)) return &g[i];
+    return NULL;
 }
 
-/* The world's analogy questions as a question set, one section per group of the answer word
- * (people: gender/rank/age offsets; capitals: country -> capital; ...). Strings are borrowed
- * (pool stays NULL). */
+static bool in_group(const data_world_group *g, const char *w) {
+    for (int i = 0; g && i < g->n_words; i++)
+        if (!strcmp(g->words[i], w)) return true;
+    return false;
+}
+
+/* Appends one section of questions "a_i b_i a_j b_j" for all ordered pairs i != j of the word
+ * pairs (a[k], b[k]), k < np. */
+static void add_section(data_analogy_set *q, int64_t *cap, const char *name, const char *const *a,
+                        const char *const *b, int np) {
+    if (np < 2) return;
+    int s = q->n_sections++;
+    q->section_names = ag_xrealloc(q->section_names, (size_t)q->n_sections * sizeof(char *));
+    q->section_names[s] = (char *)name;
+    for (int i = 0; i < np; i++)
+        for (int j = 0; j < np; j++) {
+            if (i == j) continue;
+            if (q->n == *cap) {
+                *cap *= 2;
+                q->words = ag_xrealloc(q->words, (size_t)*cap * 4 * sizeof(char *));
+                q->section = ag_xrealloc(q->section, (size_t)*cap * sizeof(int32_t));
+            }
+            char **x = q->words + 4 * q->n;
+            x[0] = (char *)a[i], x[1] = (char *)b[i], x[2] = (char *)a[j], x[3] = (char *)b[j];
+            q->section[q->n++] = s;
+        }
+}
+
+/* The world's analogy questions, derived from the generator's public groups (strings borrowed,
+ * pool stays NULL):
+ *   - people: for each feature (gender male/female, rank common/royal, age adult/young) the word
+ *     pairs that differ in that feature only (man:woman, king:queen, ...), found through the
+ *     feature groups; every ordered pair of pairs is a question (man woman king queen);
+ *   - capitals: country i : capital i (the two groups are index-aligned), 12 × 11 questions.
+ * Falls back to data_world_analogies' built-in list if the groups are not there. */
 static data_analogy_set *world_analogies(const demo_structure *w) {
+    static const char *const feat[3][3] = {
+        {"gender (man : woman)", "male", "female"}, {"rank (man : king)", "common", "royal"}, {"age (man : boy)", "adult", "young"}};
     data_analogy_set *q = ag_xcalloc(1, sizeof *q);
-    int n = w->nquestions;
-    q->words = ag_xmalloc((size_t)(n > 0 ? n : 1) * 4 * sizeof(char *));
-    q->section = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
-    q->section_names = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
-    for (int i = 0; i < n; i++) {
-        const char *sec = group_of(w->questions[i][3]);
-        int s = 0;
-        while (s < q->n_sections && strcmp(q->section_names[s], sec)) s++;
-        if (s == q->n_sections) q->section_names[q->n_sections++] = (char *)sec;
-        for (int j = 0; j < 4; j++) q->words[4 * q->n + j] = (char *)w->questions[i][j];
-        q->section[q->n++] = s;
+    int64_t cap = 64;
+    q->words = ag_xmalloc((size_t)cap * 4 * sizeof(char *));
+    q->section = ag_xmalloc((size_t)cap * sizeof(int32_t));
+    for (int f = 0; f < 3; f++) {
+        const data_world_group *A = find_group(feat[f][1]), *B = find_group(feat[f][2]);
+        if (!A || !B) continue;
+        const char *pa[32], *pb[32];
+        int np = 0;
+        for (int i = 0; i < A->n_words && np < 32; i++)
+            for (int j = 0; j < B->n_words; j++) {
+                bool same_elsewhere = true; /* on the same pole of every other feature */
+                for (int h = 0; h < 3 && same_elsewhere; h++) {
+                    if (h == f) continue;
+                    const data_world_group *P = find_group(feat[h][1]);
+                    same_elsewhere = in_group(P, A->words[i]) == in_group(P, B->words[j]);
+                }
+                if (same_elsewhere) {
+                    pa[np] = A->words[i], pb[np++] = B->words[j];
+                    break;
+                }
+            }
+        add_section(q, &cap, feat[f][0], pa, pb, np);
+    }
+    const data_world_group *C = find_group("countries"), *K = find_group("capitals");
+    if (C && K && C->n_words == K->n_words) add_section(q, &cap, "country : capital", C->words, K->words, C->n_words);
+    if (q->n == 0) { /* fall back to the built-in questions, one section */
+        add_section(q, &cap, "built-in", NULL, NULL, 0);
+        q->section_names = ag_xrealloc(q->section_names, sizeof(char *));
+        q->section_names[0] = "built-in";
+        q->n_sections = 1;
+        for (int i = 0; i < w->nquestions; i++) {
+            if (q->n == cap) {
+                cap *= 2;
+                q->words = ag_xrealloc(q->words, (size_t)cap * 4 * sizeof(char *));
+                q->section = ag_xrealloc(q->section, (size_t)cap * sizeof(int32_t));
+            }
+            for (int j = 0; j < 4; j++) q->words[4 * q->n + j] = (char *)w->questions[i][j];
+            q->section[q->n++] = 0;
+        }
     }
     return q;
 }
@@ -187,7 +247,7 @@ typedef struct {
 } demo_query;
 
 static void print_neighbours(FILE *out, const train_vectors *v, const train_neighbor *nb, int k) {
-    for (int i = 0; i < k; i++) fprintf(out, "%s%s %.2f", i ? ", " : " ", v->words[nb[i].id], nb[i].cosine);
+    for (int i = 0; i < k; i++) fprintf(out, "%s%s %.3f", i ? ", " : " ", v->words[nb[i].id], nb[i].cosine);
     fprintf(out, "\n");
 }
 
@@ -451,7 +511,7 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
             if (ar.seen < ar.total) fprintf(out, ", %lld questions skipped (words not in the vocabulary)", (long long)(ar.total - ar.seen));
             fprintf(out, "\n");
             for (int s = 0; s < ar.n_sections; s++)
-                fprintf(out, "  %-22s %4lld / %4lld\n", ar.sections[s].name, (long long)ar.sections[s].correct,
+                fprintf(out, "  %-22s %4lld / %lld\n", ar.sections[s].name, (long long)ar.sections[s].correct,
                         (long long)ar.sections[s].seen);
             fprintf(out, "world similarity (category membership, %lld word pairs): mean cosine %.2f within a category, "
                          "%.2f across;\n  %.1f%% of (within, across) pair couples ordered correctly; Spearman rho "
