@@ -385,6 +385,12 @@ ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int 
  * NULL → [..., out] = x wᵀ + b in one GEMM (the bias is the GEMM's C input, no extra tensor).
  * dx = g w, dw = gᵀ x, db = Σ_rows g. */
 ag_tensor *ag_linear(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b);
+/* The same with an activation epilogue and a residual: y = act(x wᵀ + b) + r. r: optional, the
+ * output's shape (with act NONE it is folded into the GEMM's C input); act: AG_ACT_NONE or
+ * AG_ACT_GELU_ERF (½z(1 + erf(z/√2)), vectorised erf, |error| < 1e-7). dr = g,
+ * dz = act'(z) g, then as ag_linear. The pre-activation z is kept for backward. */
+enum ag_act { AG_ACT_NONE = 0, AG_ACT_GELU_ERF = 1 };
+ag_tensor *ag_linear_ex(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, ag_tensor *r, int act);
 
 /* Ops added by word2vec (autograd/ops_w2v.c) ---------------------------------------------------
  * Word2Vec's logistic loss over a small block of dot products, taking the two embedding tables

@@ -20,7 +20,7 @@ void openblas_set_num_threads(int num_threads);
 typedef struct bench_opts {
     int threads, steps, warmup;
     int64_t d, layers, heads, seq, batch, vocab;
-    bool no_optim;
+    bool no_optim, profile;
     const char *peer; /* path of torch_encoder_step.py, or NULL */
 } bench_opts;
 
@@ -28,13 +28,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ember bench encoder-step [--threads N] [--steps N] [--warmup N] [--d N] [--layers N]\n"
             "                                [--heads N] [--seq N] [--batch N] [--vocab N] [--no-optim]\n"
-            "                                [--peer PATH/torch_encoder_step.py]\n\n"
+            "                                [--peer PATH/torch_encoder_step.py] [--profile]\n\n"
             "Times one training step of a BERT-style encoder with an MLM head: token + position\n"
             "embeddings, LayerNorm, `layers` pre-norm blocks (LayerNorm, attention with biases, GELU MLP\n"
             "4d, dropout 0), a Linear head over the vocabulary, mean cross-entropy on random targets,\n"
             "backward, AdamW (lr 1e-4, wd 0.01). Defaults: 2 threads, 10 steps after 2 warm-up steps,\n"
             "d 256, 4 layers, 4 heads, sequence 128, batch 32, vocab 5000 (the PyTorch peer's model).\n"
             "--peer runs the PyTorch peer with the same knobs after ember and reports the ratio.\n"
+            "--profile adds where the time goes: forward by layer part, backward by op (stderr table\n"
+            "and a \"profile\" JSON field).\n"
             "Prints one JSON object (ms_per_step = mean over the timed steps, as the peer).\n");
 }
 
@@ -86,13 +88,57 @@ static void model_init(enc_model *m, const bench_opts *o) {
     nn_params_alloc(&m->ps, &rng);
 }
 
-/* Forward to the scalar loss. x, y: i32 [B, T]; pos_ids: i32 [T]. */
-static ag_tensor *model_loss(ag_graph *g, enc_model *m, ag_tensor *x, ag_tensor *y, ag_tensor *pos_ids) {
-    ag_tensor *h = ag_add(g, nn_embedding_forward(g, &m->tok, x), nn_embedding_forward(g, &m->pos, pos_ids));
-    h = nn_layer_norm_forward(g, &m->ln, h);
-    h = nn_encoder_forward(g, &m->enc, h, NULL, 0);
-    ag_tensor *logits = nn_linear_forward(g, &m->head, h); /* [B, T, V] */
-    return ag_cross_entropy(g, logits, y, -1, AG_MEAN);
+/* Profile accumulators (seconds over the timed steps). Forward parts; backward per op id. */
+enum { FP_EMBED, FP_NORM, FP_ATTN, FP_MLP, FP_HEAD, FP_LOSS, FP_COUNT };
+static const char *const FP_NAME[FP_COUNT] = {"embeddings+ln", "block norms", "attention+residual", "mlp+residual",
+                                              "head linear", "cross-entropy"};
+typedef struct profile {
+    bool on, record;
+    double fwd[FP_COUNT];
+    double bwd[AG_OP_COUNT];
+    int64_t bwd_calls[AG_OP_COUNT];
+} profile;
+
+#define TIMED(P, part, expr)                                                                       \
+    do {                                                                                           \
+        double t0_ = (P)->on ? now_s() : 0;                                                        \
+        expr;                                                                                      \
+        if ((P)->on && (P)->record) (P)->fwd[part] += now_s() - t0_;                               \
+    } while (0)
+
+/* Forward to the scalar loss. x, y: i32 [B, T]; pos_ids: i32 [T]. The encoder's blocks are run
+ * part by part (the same calls nn_block_forward makes, pre-norm, no dropout) so a profile can time each. */
+static ag_tensor *model_loss(ag_graph *g, enc_model *m, ag_tensor *x, ag_tensor *y, ag_tensor *pos_ids, profile *pf) {
+    ag_tensor *h, *a, *logits, *loss;
+    TIMED(pf, FP_EMBED, h = nn_layer_norm_forward(g, &m->ln, ag_add(g, nn_embedding_forward(g, &m->tok, x),
+                                                                       nn_embedding_forward(g, &m->pos, pos_ids))));
+    for (int l = 0; l < m->enc.n_layers; l++) {
+        const nn_block *b = &m->enc.layers[l];
+        TIMED(pf, FP_NORM, a = nn_norm_forward(g, &b->norm1, h));
+        TIMED(pf, FP_ATTN, h = nn_attention_forward_residual(g, &b->attn, a, NULL, 0, h));
+        TIMED(pf, FP_NORM, a = nn_norm_forward(g, &b->norm2, h));
+        TIMED(pf, FP_MLP, h = nn_mlp_forward_residual(g, &b->mlp, a, h));
+    }
+    TIMED(pf, FP_HEAD, logits = nn_linear_forward(g, &m->head, h)); /* [B, T, V] */
+    TIMED(pf, FP_LOSS, loss = ag_cross_entropy(g, logits, y, -1, AG_MEAN));
+    return loss;
+}
+
+/* ag_backward's walk (autograd/core.c), timing each node's kernel by op id. The loss is the last
+ * node recorded, so its node is the tape's tail. */
+static void backward_profiled(ag_graph *g, ag_tensor *loss, profile *pf) {
+    for (ag_node *n = loss->node; n; n = n->prev)
+        if (!(n->out->flags & AG_HEAP)) n->out->grad = NULL;
+    ag_grad(g, loss)[0] += 1.0f;
+    for (ag_node *n = loss->node; n; n = n->prev) {
+        if (!n->out->grad) continue;
+        double t0 = now_s();
+        n->backward(g, n);
+        if (pf->record) {
+            pf->bwd[n->op] += now_s() - t0;
+            pf->bwd_calls[n->op]++;
+        }
+    }
 }
 
 /* Runs the peer and returns its ms/step (parsed from "ms/step=…"), or a negative value. */
@@ -149,6 +195,9 @@ static int encoder_step(const bench_opts *o) {
         yv[i] = (int32_t)ag_rng_below(&rng, (uint32_t)o->vocab);
     }
     double *times = ag_xmalloc((size_t)o->steps * sizeof(double));
+    profile pf;
+    memset(&pf, 0, sizeof pf);
+    pf.on = o->profile;
     double fwd_total = 0, bwd_total = 0, opt_total = 0, loss0 = 0, loss_last = 0;
     for (int s = 0; s < o->warmup + o->steps; s++) {
         double t0 = now_s();
@@ -156,9 +205,11 @@ static int encoder_step(const bench_opts *o) {
         ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), xv), *y = ag_from_i32(g, AG_SHAPE(B * T), yv);
         ag_tensor *pos = ag_new(g, AG_I32, AG_SHAPE(T));
         for (int64_t t = 0; t < T; t++) ag_i32(pos)[t] = (int32_t)t;
-        ag_tensor *loss = model_loss(g, &m, x, y, pos);
+        pf.record = s >= o->warmup;
+        ag_tensor *loss = model_loss(g, &m, x, y, pos, &pf);
         double t1 = now_s();
-        ag_backward(g, loss);
+        if (pf.on) backward_profiled(g, loss, &pf);
+        else ag_backward(g, loss);
         double t2 = now_s();
         if (s == 0) loss0 = ag_f32(loss)[0];
         loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
@@ -196,6 +247,25 @@ static int encoder_step(const bench_opts *o) {
             printf(",\n \"peer_error\": \"the peer did not run or printed no ms/step\"");
         }
     }
+    if (pf.on) {
+        fprintf(stderr, "profile (ms per step, mean over %d steps)\n  forward:\n", o->steps);
+        printf(",\n \"profile\": {\"forward_ms\": {");
+        for (int k = 0; k < FP_COUNT; k++) {
+            fprintf(stderr, "    %-28s %8.1f\n", FP_NAME[k], 1e3 * pf.fwd[k] / o->steps);
+            printf("%s\"%s\": %.1f", k ? ", " : "", FP_NAME[k], 1e3 * pf.fwd[k] / o->steps);
+        }
+        fprintf(stderr, "  backward by op:\n");
+        printf("}, \"backward_ms\": {");
+        int first = 1;
+        for (int k = 0; k < AG_OP_COUNT; k++) {
+            if (!pf.bwd_calls[k]) continue;
+            fprintf(stderr, "    %-28s %8.1f  (%lld calls/step)\n", ag_op_name(k), 1e3 * pf.bwd[k] / o->steps,
+                    (long long)(pf.bwd_calls[k] / o->steps));
+            printf("%s\"%s\": %.1f", first ? "" : ", ", ag_op_name(k), 1e3 * pf.bwd[k] / o->steps);
+            first = 0;
+        }
+        printf("}}");
+    }
     printf("}\n");
     free(times);
     free(xv);
@@ -217,7 +287,7 @@ int cli_cmd_bench(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    bench_opts o = {2, 10, 2, 256, 4, 4, 128, 32, 5000, false, NULL};
+    bench_opts o = {2, 10, 2, 256, 4, 4, 128, 32, 5000, false, false, NULL};
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
@@ -226,6 +296,8 @@ int cli_cmd_bench(int argc, char **argv) {
             return 0;
         } else if (!strcmp(f, "--no-optim")) {
             o.no_optim = true;
+        } else if (!strcmp(f, "--profile")) {
+            o.profile = true;
         } else if (!strcmp(f, "--peer")) {
             if (!v) {
                 fprintf(stderr, "ember bench: --peer expects the path of torch_encoder_step.py\n");

@@ -153,6 +153,13 @@ ag_tensor *nn_linear_forward(ag_graph *g, const nn_linear *l, ag_tensor *x) {
     return ag_linear(g, x, l->weight, l->bias); /* [..., out] */
 }
 
+ag_tensor *nn_linear_forward_ex(ag_graph *g, const nn_linear *l, ag_tensor *x, ag_tensor *residual, int act) {
+    char sx[96];
+    AG_CHECK(x->ndim >= 2 && x->shape[x->ndim - 1] == l->in, "nn_linear_forward", "%s: x %s, expected [..., %lld]",
+             l->weight->name ? l->weight->name : "linear", ag_shape_str(x, sx, sizeof sx), (long long)l->in);
+    return ag_linear_ex(g, x, l->weight, l->bias, residual, act);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Norms, dropout
  * ------------------------------------------------------------------------------------------ */
@@ -223,16 +230,21 @@ void nn_mlp_init(nn_mlp *m, nn_params *ps, const char *prefix, nn_mlp_kind kind,
     }
 }
 
-ag_tensor *nn_mlp_forward(ag_graph *g, const nn_mlp *m, ag_tensor *x) {
+ag_tensor *nn_mlp_forward_residual(ag_graph *g, const nn_mlp *m, ag_tensor *x, ag_tensor *r) {
     switch (m->kind) {
     case NN_MLP_SWIGLU: {
         ag_tensor *gate = ag_silu(g, nn_linear_forward(g, &m->w1, x));
         ag_tensor *up = nn_linear_forward(g, &m->w3, x);
-        return nn_linear_forward(g, &m->w2, ag_mul(g, gate, up));
+        return nn_linear_forward_ex(g, &m->w2, ag_mul(g, gate, up), r, AG_ACT_NONE);
     }
-    case NN_MLP_GELU: return nn_linear_forward(g, &m->fc2, ag_gelu_erf(g, nn_linear_forward(g, &m->fc1, x)));
-    case NN_MLP_GELU_TANH: return nn_linear_forward(g, &m->fc2, ag_gelu(g, nn_linear_forward(g, &m->fc1, x)));
-    case NN_MLP_SILU: return nn_linear_forward(g, &m->fc2, ag_silu(g, nn_linear_forward(g, &m->fc1, x)));
+    case NN_MLP_GELU: /* bias + GELU fused into fc1's GEMM epilogue, the residual into fc2's */
+        return nn_linear_forward_ex(g, &m->fc2, nn_linear_forward_ex(g, &m->fc1, x, NULL, AG_ACT_GELU_ERF), r, AG_ACT_NONE);
+    case NN_MLP_GELU_TANH:
+        return nn_linear_forward_ex(g, &m->fc2, ag_gelu(g, nn_linear_forward(g, &m->fc1, x)), r, AG_ACT_NONE);
+    case NN_MLP_SILU:
+        return nn_linear_forward_ex(g, &m->fc2, ag_silu(g, nn_linear_forward(g, &m->fc1, x)), r, AG_ACT_NONE);
     }
     AG_CHECK(false, "nn_mlp_forward", "unknown MLP kind %d", (int)m->kind);
 }
+
+ag_tensor *nn_mlp_forward(ag_graph *g, const nn_mlp *m, ag_tensor *x) { return nn_mlp_forward_residual(g, m, x, NULL); }

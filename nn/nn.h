@@ -86,8 +86,10 @@ void nn_linear_init(nn_linear *l, nn_params *ps, const char *prefix, int64_t in,
 /* Same, but weight normal(0, std) and bias zero (GPT/BERT-style init). */
 void nn_linear_init_normal(nn_linear *l, nn_params *ps, const char *prefix, int64_t in, int64_t out,
                            bool bias, float std);
-/* x [..., in] (2–4 dims) → [..., out]: x Wᵀ + b. */
+/* x [..., in] (2–4 dims) → [..., out]: x Wᵀ + b (one fused op, ag_linear). */
 ag_tensor *nn_linear_forward(ag_graph *g, const nn_linear *l, ag_tensor *x);
+/* act(x Wᵀ + b) + residual in one op (ag_linear_ex); residual may be NULL, act an enum ag_act. */
+ag_tensor *nn_linear_forward_ex(ag_graph *g, const nn_linear *l, ag_tensor *x, ag_tensor *residual, int act);
 
 typedef struct nn_layer_norm {
     int64_t dim;
@@ -130,6 +132,8 @@ typedef struct nn_mlp {
 void nn_mlp_init(nn_mlp *m, nn_params *ps, const char *prefix, nn_mlp_kind kind, int64_t dim,
                  int64_t hidden, bool bias);
 ag_tensor *nn_mlp_forward(ag_graph *g, const nn_mlp *m, ag_tensor *x);
+/* residual + mlp(x), the add fused into the last projection (residual NULL = nn_mlp_forward). */
+ag_tensor *nn_mlp_forward_residual(ag_graph *g, const nn_mlp *m, ag_tensor *x, ag_tensor *residual);
 
 /* ------------------------------------------------------------------------------------------------
  * Positional encodings
@@ -206,6 +210,10 @@ void nn_attention_init(nn_attention *a, nn_params *ps, const char *prefix, nn_at
  * first token (RoPE/ALiBi). → [B, T, D]. */
 ag_tensor *nn_attention_forward(ag_graph *g, const nn_attention *a, ag_tensor *x, ag_tensor *key_pad,
                                 int64_t pos0);
+/* residual + attention(x) (after the output dropout), the add fused into the output projection
+ * when the dropout is 0. residual NULL = nn_attention_forward. */
+ag_tensor *nn_attention_forward_residual(ag_graph *g, const nn_attention *a, ag_tensor *x, ag_tensor *key_pad,
+                                         int64_t pos0, ag_tensor *residual);
 
 /* ------------------------------------------------------------------------------------------------
  * Transformer block and stack.

@@ -47,6 +47,11 @@ static ag_tensor *split_heads(ag_graph *g, ag_tensor *x, int64_t nh, int64_t Dh)
 }
 
 ag_tensor *nn_attention_forward(ag_graph *g, const nn_attention *a, ag_tensor *x, ag_tensor *key_pad, int64_t pos0) {
+    return nn_attention_forward_residual(g, a, x, key_pad, pos0, NULL);
+}
+
+ag_tensor *nn_attention_forward_residual(ag_graph *g, const nn_attention *a, ag_tensor *x, ag_tensor *key_pad,
+                                         int64_t pos0, ag_tensor *residual) {
     const nn_attention_config *c = &a->cfg;
     char sx[96];
     AG_CHECK(x->ndim == 3 && x->shape[2] == c->dim, "nn_attention_forward", "x %s, expected [B, T, %lld]",
@@ -69,7 +74,11 @@ ag_tensor *nn_attention_forward(ag_graph *g, const nn_attention *a, ag_tensor *x
     ag_tensor *o = ag_attention(g, q, k, v, c->causal, key_pad, bias, 1.0f / sqrtf((float)Dh)); /* [B, H, T, Dh] */
     o = ag_permute(g, o, (const int[]){0, 2, 1, 3});                                          /* [B, T, H, Dh] */
     o = ag_reshape(g, o, 3, (const int64_t[]){B, T, H * Dh});
-    return nn_dropout(g, nn_linear_forward(g, &a->wo, o), c->dropout);
+    if (c->dropout > 0 && ag_is_training(g)) {
+        ag_tensor *y = nn_dropout(g, nn_linear_forward(g, &a->wo, o), c->dropout);
+        return residual ? ag_add(g, residual, y) : y;
+    }
+    return nn_linear_forward_ex(g, &a->wo, o, residual, AG_ACT_NONE); /* residual + o Woᵀ + b, one op */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -100,12 +109,23 @@ void nn_block_init(nn_block *b, nn_params *ps, const char *prefix, nn_block_conf
 
 ag_tensor *nn_block_forward(ag_graph *g, const nn_block *b, ag_tensor *x, ag_tensor *key_pad, int64_t pos0) {
     float p = b->cfg.dropout;
+    if (p > 0 && ag_is_training(g)) { /* residual dropout sits between the sublayer and the add */
+        if (b->cfg.pre_norm) {
+            x = ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, nn_norm_forward(g, &b->norm1, x), key_pad, pos0), p));
+            x = ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, nn_norm_forward(g, &b->norm2, x)), p));
+        } else {
+            x = nn_norm_forward(g, &b->norm1, ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, x, key_pad, pos0), p)));
+            x = nn_norm_forward(g, &b->norm2, ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, x), p)));
+        }
+        return x;
+    }
+    /* No dropout: each residual add is fused into the sublayer's last projection. */
     if (b->cfg.pre_norm) {
-        x = ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, nn_norm_forward(g, &b->norm1, x), key_pad, pos0), p));
-        x = ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, nn_norm_forward(g, &b->norm2, x)), p));
+        x = nn_attention_forward_residual(g, &b->attn, nn_norm_forward(g, &b->norm1, x), key_pad, pos0, x);
+        x = nn_mlp_forward_residual(g, &b->mlp, nn_norm_forward(g, &b->norm2, x), x);
     } else {
-        x = nn_norm_forward(g, &b->norm1, ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, x, key_pad, pos0), p)));
-        x = nn_norm_forward(g, &b->norm2, ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, x), p)));
+        x = nn_norm_forward(g, &b->norm1, nn_attention_forward_residual(g, &b->attn, x, key_pad, pos0, x));
+        x = nn_norm_forward(g, &b->norm2, nn_mlp_forward_residual(g, &b->mlp, x, x));
     }
     return x;
 }

@@ -269,6 +269,53 @@ static void test_linear_norms_mlps_vs_torch(void **state) {
 }
 
 typedef struct {
+    int act;
+} lin_ctx;
+static ag_tensor *build_linear_ex(ag_graph *g, ag_tensor *const *in, void *ctx) {
+    lin_ctx *c = ctx;
+    return ag_linear_ex(g, in[0], in[1], in[2], in[3], c->act);
+}
+
+/* The fused y = act(x Wᵀ + b) + r against the unfused ops, over a wide input range (erf tails), and
+ * its gradcheck with every input. */
+static void test_linear_ex_fused(void **state) {
+    (void)state;
+    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 5, 4)), *w = ag_tensor_alloc(AG_F32, AG_SHAPE(6, 4));
+    ag_tensor *b = ag_tensor_alloc(AG_F32, AG_SHAPE(6)), *r = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 5, 6));
+    tu_fill_uniform(x, 1, -2, 2);
+    tu_fill_uniform(w, 2, -1.5f, 1.5f);
+    tu_fill_uniform(b, 3, -1, 1);
+    tu_fill_uniform(r, 4, -1, 1);
+    ag_graph *g = ag_graph_new(0);
+    for (int act = 0; act < 2; act++) {
+        ag_tensor *fused = ag_linear_ex(g, x, w, b, r, act);
+        ag_tensor *z = ag_add(g, ag_matmul(g, x, w, false, true), b);
+        ag_tensor *ref = ag_add(g, act ? ag_gelu_erf(g, z) : z, r);
+        tu_assert_close(act ? "linear_ex gelu + residual" : "linear_ex residual", ag_f32(fused), ag_f32(ref), ref->numel, 1e-6);
+    }
+    /* GELU itself over [-10, 10]: the vectorised erf against libm's */
+    ag_tensor *big = ag_new(g, AG_F32, AG_SHAPE(2001, 1));
+    for (int i = 0; i < 2001; i++) ag_f32(big)[i] = -10.0f + 0.01f * (float)i;
+    ag_tensor *one = ag_from_f32(g, AG_SHAPE(1, 1), (const float[]){1.0f});
+    ag_tensor *gl = ag_linear_ex(g, big, one, NULL, NULL, AG_ACT_GELU_ERF), *gr = ag_gelu_erf(g, big);
+    tu_assert_close("vectorised gelu", ag_f32(gl), ag_f32(gr), 2001, 1e-6);
+    ag_graph_free(g);
+    x->flags |= AG_REQUIRES_GRAD;
+    w->flags |= AG_REQUIRES_GRAD;
+    b->flags |= AG_REQUIRES_GRAD;
+    r->flags |= AG_REQUIRES_GRAD;
+    for (int act = 0; act < 2; act++) {
+        lin_ctx c = {act};
+        tu_gradcheck(act ? "linear_ex gelu residual" : "linear_ex residual", build_linear_ex, &c, 4,
+                     (ag_tensor *[]){x, w, b, r}, 2e-3);
+    }
+    ag_tensor_free(x);
+    ag_tensor_free(w);
+    ag_tensor_free(b);
+    ag_tensor_free(r);
+}
+
+typedef struct {
     int kind; /* 0 linear, 1 layer norm, 2 rms norm, 3+ mlp kinds */
     nn_linear *l;
     nn_layer_norm *ln;
@@ -440,6 +487,7 @@ int main(void) {
         cmocka_unit_test(test_embedding_gradcheck),
         cmocka_unit_test(test_linear_norms_mlps_vs_torch),
         cmocka_unit_test(test_layers_gradcheck),
+        cmocka_unit_test(test_linear_ex_fused),
         cmocka_unit_test(test_dropout_modes),
         cmocka_unit_test(test_pooling_vs_torch),
         cmocka_unit_test(test_pooling_gradcheck),
