@@ -64,7 +64,9 @@ static int print_item(const char *path, const ckpt_info *info, void *vctx) {
     }
     char shape[256], stored[32];
     size_t n = 0;
-    if (info->dtype == CKPT_STRING) snprintf(shape, sizeof shape, "(%" PRId64 " bytes)", info->numel);
+    if (info->dtype == CKPT_STRING && info->numel == 0 && info->storage_bytes > 0)
+        snprintf(shape, sizeof shape, "(variable length)");
+    else if (info->dtype == CKPT_STRING) snprintf(shape, sizeof shape, "(%" PRId64 " bytes)", info->numel);
     else {
         n = (size_t)snprintf(shape, sizeof shape, "[");
         for (int i = 0; i < info->ndim && n < sizeof shape; i++)

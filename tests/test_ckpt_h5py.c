@@ -168,10 +168,62 @@ static void test_torch_state_dict_snippet(void **state) {
     free(dir);
 }
 
+/* The other direction: a file written by h5py following docs/CHECKPOINTS.md (no integrity line,
+ * variable-length config string) opens unverified, and ember's checks apply to it. */
+static void test_reads_h5py_written_file(void **state) {
+    (void)state;
+    if (!have_python_module("h5py")) {
+        printf("skipped: /usr/bin/python3 with h5py is not available\n");
+        skip();
+    }
+    char *dir = tu_tempdir();
+    char h5[4200];
+    snprintf(h5, sizeof h5, "%s/from_python.h5", dir);
+    run_script(dir, "write.py",
+               "import sys, h5py, numpy as np\n"
+               "with h5py.File(sys.argv[1], 'w') as f:\n"
+               "    f.attrs['format'] = 'ember-checkpoint'\n"
+               "    f.attrs['format_version'] = 1\n"
+               "    f['config'] = '{\"from\": \"python\"}'\n"
+               "    f['params/enc.w'] = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
+               "    f['params/enc.b'] = np.zeros(4, dtype=np.float64)\n"
+               "    f['state/step'] = np.int64(5)\n"
+               "print('h5py wrote', sys.argv[1])\n",
+               h5);
+    ckpt_reader *r = ckpt_open(h5);
+    if (!r) fail_msg("%s", ag_error_msg());
+    assert_false(ckpt_verified(r));
+    char *cfg;
+    assert_int_equal(ckpt_get_config_json(r, &cfg), 0);
+    assert_string_equal(cfg, "{\"from\": \"python\"}");
+    free(cfg);
+    int64_t step;
+    assert_int_equal(ckpt_get_i64(r, "/state/step", &step), 0);
+    assert_int_equal(step, 5);
+    nn_params ps;
+    nn_params_init(&ps);
+    nn_params_add(&ps, "enc.w", AG_SHAPE(3, 4), NN_INIT_ZEROS, 0, 0, false);
+    nn_params_add(&ps, "enc.b", AG_SHAPE(4), NN_INIT_ZEROS, 0, 0, false);
+    ag_rng rng;
+    ag_rng_seed(&rng, 1);
+    nn_params_alloc(&ps, &rng);
+    assert_int_equal(ckpt_load_params(r, &ps, true), -1);
+    assert_non_null(strstr(ag_error_msg(), "/params/enc.b: dtype float64 in file, float32 in model"));
+    ckpt_load_report rep;
+    assert_int_equal(ckpt_load_params_glob(r, &ps, "*", &rep), 1);
+    assert_true(ag_f32(ps.items[0].t)[11] == 11.0f);
+    ckpt_load_report_free(&rep);
+    ckpt_close(r);
+    nn_params_free(&ps);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h5py_reads_everything),
         cmocka_unit_test(test_torch_state_dict_snippet),
+        cmocka_unit_test(test_reads_h5py_written_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
