@@ -255,8 +255,11 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
         if (ok) qi[m++] = i;
     }
 
-    /* Blocks of B questions: Q[B, d] = unit(b) − unit(a) + unit(c); S[B, N] = Q · U[:N]^T. */
-    const int64_t B = 256;
+    /* Blocks of B questions: Q[B, d] = unit(b) − unit(a) + unit(c); S[B, N] = Q · U[:N]^T.
+     * B = 256 keeps sgemm efficient; a huge unrestricted vocabulary gets smaller blocks so that
+     * S stays within 32M floats (128 MiB). */
+    int64_t B = 256;
+    while (B > 1 && B * N > (int64_t)1 << 25) B /= 2;
     float *Q = ag_xaligned((size_t)B * (size_t)d * sizeof(float));
     float *S = ag_xaligned((size_t)B * (size_t)(N > 0 ? N : 1) * sizeof(float));
     int64_t *pred = ag_xmalloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
