@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,44 @@ struct data_corpus {
     bool eof;      /* the file has no bytes after buf[len) */
     int64_t size;  /* uncompressed size, -1 until known */
     int64_t start, end; /* current shard: words beginning in [start, end) */
+    struct stat st;     /* identity of the file, the key of the size cache */
 };
+
+/* Uncompressed sizes of recently seen gzip files, keyed by (device, inode, mtime, compressed size),
+ * so that N shard readers of one file (and every epoch) pay the measuring pass once per process. */
+static struct {
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    off_t csize;
+    int64_t usize;
+} g_size_cache[8];
+static int g_size_next;
+static pthread_mutex_t g_size_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t size_cache_get(const struct stat *st) {
+    int64_t r = -1;
+    pthread_mutex_lock(&g_size_lock);
+    for (int i = 0; i < 8; i++)
+        if (g_size_cache[i].usize > 0 && g_size_cache[i].dev == st->st_dev && g_size_cache[i].ino == st->st_ino &&
+            g_size_cache[i].csize == st->st_size && g_size_cache[i].mtime.tv_sec == st->st_mtim.tv_sec &&
+            g_size_cache[i].mtime.tv_nsec == st->st_mtim.tv_nsec)
+            r = g_size_cache[i].usize;
+    pthread_mutex_unlock(&g_size_lock);
+    return r;
+}
+static void size_cache_put(const struct stat *st, int64_t usize) {
+    if (usize <= 0 || size_cache_get(st) == usize) return;
+    pthread_mutex_lock(&g_size_lock);
+    int i = g_size_next;
+    g_size_next = (g_size_next + 1) % 8;
+    g_size_cache[i].dev = st->st_dev;
+    g_size_cache[i].ino = st->st_ino;
+    g_size_cache[i].mtime = st->st_mtim;
+    g_size_cache[i].csize = st->st_size;
+    g_size_cache[i].usize = usize;
+    pthread_mutex_unlock(&g_size_lock);
+}
 
 const char *data_corpus_path(const data_corpus *c) { return c->path; }
 
@@ -78,6 +116,10 @@ static int corpus_refill(data_corpus *c) {
             return ag_error_set("%s: uncompressed byte %lld (compressed byte %lld): truncated gzip file: %s", c->path,
                                 (long long)c->base, (long long)gzoffset(c->gzf), msg);
         c->eof = true;
+        if (c->size < 0) { /* reading reached the end: the size is now known for free */
+            c->size = c->base;
+            size_cache_put(&c->st, c->size);
+        }
     }
     c->len = got;
     return 0;
@@ -119,7 +161,12 @@ data_corpus *data_corpus_open(const char *path) {
         return NULL;
     }
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        ag_error_set("%s: cannot stat corpus: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
         close(fd);
         ag_error_set("%s: cannot open corpus: is a directory", path);
         return NULL;
@@ -132,6 +179,7 @@ data_corpus *data_corpus_open(const char *path) {
     c->fd = -1;
     c->size = -1;
     c->gz = (m == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+    c->st = st;
     if (c->gz) {
         c->gzf = gzdopen(fd, "rb");
         if (!c->gzf) {
@@ -166,6 +214,8 @@ void data_corpus_close(data_corpus *c) {
 
 int64_t data_corpus_size(data_corpus *c) {
     if (c->size >= 0) return c->size;
+    int64_t cached = size_cache_get(&c->st);
+    if (cached > 0) return c->size = cached;
     /* gzip: one decompressing pass through a second handle, so the stream position is untouched. */
     gzFile g = gzopen(c->path, "rb");
     if (!g) {
@@ -193,6 +243,7 @@ int64_t data_corpus_size(data_corpus *c) {
     free(tmp);
     gzclose(g);
     c->size = total;
+    size_cache_put(&c->st, total);
     return total;
 }
 
