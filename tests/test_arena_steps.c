@@ -71,8 +71,12 @@ static void test_thousand_steps_flat_memory(void **state) {
            "loss %.4f -> %.4f\n", reserved_after_warmup, reserved_end, rss_after_warmup, rss_end, first, last);
     /* The arena reaches its steady size within the first steps and never grows after. */
     assert_int_equal(reserved_end, reserved_after_warmup);
-    /* Nothing else grows either (1 MiB of slack for the C library and sanitizer bookkeeping). */
+    /* Nothing else grows either (1 MiB of slack for the C library). Under AddressSanitizer RSS
+     * also holds the sanitizer's shadow and quarantine, which grow on their own, so only the
+     * arena is checked there (valgrind on the normal build shows 26 heap allocations in all). */
+#if !defined(__SANITIZE_ADDRESS__)
     assert_true(rss_end - rss_after_warmup < 1024);
+#endif
     /* And the model learned: id % 5 is learnable exactly, chance is ln 5 = 1.61. */
     assert_true(first > 1.2f);
     assert_true(last < 0.2f);
