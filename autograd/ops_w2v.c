@@ -8,14 +8,19 @@
  *     dx_c = go · Σ_j G_cj y_j        dy_j = go · Σ_c G_cj x_c
  * written straight into the tables' sparse grads (no gathered copies, no dense [V, D] buffers).
  *
- * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100): bench/w2v_kernels.c measured these hand
- * loops against cblas_sgemm at these sizes; the loops win because a BLAS call's fixed cost is
- * larger than the whole block's arithmetic.
+ * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). Two kernels compute it: cblas_sgemm on
+ * gathered copies of the rows (the default: bench/w2v_kernels.c measured it 2-3x faster than the
+ * hand-written loops at these sizes, the gather included), and the hand loops on row pointers
+ * (EMBER_W2V_KERNEL=loops selects them, for comparison). Both give the same values up to float
+ * rounding; either way the backward reads the rows the forward saw (the gathered copies or, for
+ * the loops, the tables as they are when the backward runs).
  */
 #include "ag.h"
 #include "ag_internal.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Saved by the forward for the backward. */
@@ -24,6 +29,7 @@ typedef struct w2v_saved {
     bool mean;
     float *G;       /* [nx, M] score grads σ(s) − label (nx = 1 if mean else C) */
     float *h;       /* [D] the mean input row (mean only), else NULL */
+    float *X, *Y;   /* BLAS kernel: gathered inputs [nx, D] and outputs [M, D]; NULL for the loops */
 } w2v_saved;
 
 /* Dot product of two D-float rows; `omp simd` lets the compiler vectorise the reduction. */
@@ -32,6 +38,49 @@ static inline float dotf(const float *restrict a, const float *restrict b, int64
 #pragma omp simd reduction(+ : s)
     for (int64_t d = 0; d < D; d++) s += a[d] * b[d];
     return s;
+}
+
+/* Eight-float vectors (GCC/Clang vector extension: AVX with -march=native, SSE pairs otherwise). */
+typedef float v8f __attribute__((vector_size(32)));
+static inline v8f ld8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v); /* unaligned load */
+    return v;
+}
+static inline float hsum8(v8f v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* s[j] = x · y_j for j < M, y_j = W + ids[j]·D: four rows at a time, so four independent FMA
+ * chains share each load of x (a single dot is one latency-bound chain). */
+static void dots_block(const float *restrict x, const float *restrict W, const int32_t *ids, int64_t M, int64_t D,
+                       float *restrict s) {
+    const int64_t D8 = D & ~(int64_t)7;
+    int64_t j = 0;
+    for (; j + 4 <= M; j += 4) {
+        const float *y0 = W + (int64_t)ids[j] * D, *y1 = W + (int64_t)ids[j + 1] * D;
+        const float *y2 = W + (int64_t)ids[j + 2] * D, *y3 = W + (int64_t)ids[j + 3] * D;
+        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int64_t d = 0; d < D8; d += 8) {
+            v8f xv = ld8(x + d);
+            a0 += xv * ld8(y0 + d);
+            a1 += xv * ld8(y1 + d);
+            a2 += xv * ld8(y2 + d);
+            a3 += xv * ld8(y3 + d);
+        }
+        float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
+        for (int64_t d = D8; d < D; d++) {
+            t0 += x[d] * y0[d];
+            t1 += x[d] * y1[d];
+            t2 += x[d] * y2[d];
+            t3 += x[d] * y3[d];
+        }
+        s[j] = t0;
+        s[j + 1] = t1;
+        s[j + 2] = t2;
+        s[j + 3] = t3;
+    }
+    for (; j < M; j++) s[j] = dotf(x, W + (int64_t)ids[j] * D, D);
 }
 
 /* y += a · x over D floats. */
@@ -81,15 +130,41 @@ static void check_args(const char *op, const ag_tensor *win, const ag_tensor *wo
                  (long long)wout->shape[0]);
 }
 
+/* ln(1 + e) for e in [0, 1]: 2·atanh(t), t = e / (2 + e) ≤ 1/3, odd series to t¹³ (truncation
+ * < 1e-8, below float rounding); a third of libm's log1pf time, which dominated the loss. */
+static inline float log1p_unit(float e) {
+    float t = e / (2.0f + e), t2 = t * t;
+    float p = 1.0f / 13;
+    p = p * t2 + 1.0f / 11;
+    p = p * t2 + 1.0f / 9;
+    p = p * t2 + 1.0f / 7;
+    p = p * t2 + 1.0f / 5;
+    p = p * t2 + 1.0f / 3;
+    p = p * t2 + 1.0f;
+    return 2.0f * t * p;
+}
+
 /* −log σ(z) = softplus(−z), and σ(z), from one exp: stable for any z. */
 static inline void logistic(float z, float *nls, float *sig) {
     float e = expf(-fabsf(z));          /* in (0, 1] */
-    float l = log1pf(e);
+    float l = log1p_unit(e);
     *nls = z >= 0 ? l : l - z;          /* −log σ(z) */
     *sig = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
 static void w2v_backward(ag_graph *g, ag_node *n);
+
+/* 1 = sgemm on gathered rows (default), 0 = hand loops; read once from EMBER_W2V_KERNEL. */
+static int use_blas(void) {
+    static _Atomic int mode = -1;
+    int m = mode;
+    if (m < 0) {
+        const char *e = getenv("EMBER_W2V_KERNEL");
+        m = (e && !strcmp(e, "loops")) ? 0 : 1;
+        mode = m;
+    }
+    return m;
+}
 
 /* Shared forward. labels: NULL for NS (column 0 positive), else HS codes (label = 1 − code). */
 static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor *win, ag_tensor *wout,
@@ -112,10 +187,22 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
         for (int64_t d = 0; d < D; d++) h[d] *= inv;
     }
     double loss = 0.0;
+    float *S = ag_arena_alloc(ar, (size_t)(nx * M) * sizeof(float)); /* [nx, M] scores */
+    float *X = NULL, *Y = NULL;
+    if (use_blas()) {
+        X = mean ? h : ag_arena_alloc(ar, (size_t)(nx * D) * sizeof(float)); /* [nx, D] */
+        Y = ag_arena_alloc(ar, (size_t)(M * D) * sizeof(float));               /* [M, D] */
+        if (!mean)
+            for (int64_t c = 0; c < C; c++) memcpy(X + c * D, W0 + (int64_t)ii[c] * D, (size_t)D * sizeof(float));
+        for (int64_t j = 0; j < M; j++) memcpy(Y + j * D, W1 + (int64_t)oo[j] * D, (size_t)D * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nx, (int)M, (int)D, 1.0f, X, (int)D, Y, (int)D, 0.0f,
+                    S, (int)M);
+    } else {
+        for (int64_t c = 0; c < nx; c++) dots_block(mean ? h : W0 + (int64_t)ii[c] * D, W1, oo, M, D, S + c * M);
+    }
     for (int64_t c = 0; c < nx; c++) {
-        const float *x = mean ? h : W0 + (int64_t)ii[c] * D;
         for (int64_t j = 0; j < M; j++) {
-            float s = dotf(x, W1 + (int64_t)oo[j] * D, D);
+            float s = S[c * M + j];
             int label = code ? 1 - code[j] : (j == 0);
             float nls, sig;
             /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s). */
@@ -129,7 +216,7 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     ag_node *node = ag_record(g, op, w2v_backward, out, 4, ins);
     if (node) {
         w2v_saved *sv = ag_arena_alloc(ar, sizeof *sv);
-        *sv = (w2v_saved){C, M, D, mean, G, h};
+        *sv = (w2v_saved){C, M, D, mean, G, h, X, Y};
         node->saved = sv;
     }
     return out;
@@ -153,10 +240,16 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
         bool sparse = (win->flags & AG_SPARSE_GRAD) != 0;
         if (sparse) dx = sgrad_reserve(win, C, &rows);
         else dx = ag_arena_alloc(ag_graph_arena(g), (size_t)(C * D) * sizeof(float));
-        for (int64_t c = 0; c < nx; c++) {
-            float *r = dx + c * D;
-            memset(r, 0, (size_t)D * sizeof(float));
-            for (int64_t j = 0; j < M; j++) axpyf(r, go * G[c * M + j], W1 + (int64_t)oo[j] * D, D);
+        if (sv->Y) {
+            /* dX [nx, D] = go · G [nx, M] · Y [M, D] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nx, (int)D, (int)M, go, G, (int)M, sv->Y,
+                        (int)D, 0.0f, dx, (int)D);
+        } else {
+            for (int64_t c = 0; c < nx; c++) {
+                float *r = dx + c * D;
+                memset(r, 0, (size_t)D * sizeof(float));
+                for (int64_t j = 0; j < M; j++) axpyf(r, go * G[c * M + j], W1 + (int64_t)oo[j] * D, D);
+            }
         }
         if (sv->mean) {
             float inv = 1.0f / (float)C;
@@ -177,12 +270,18 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
         bool sparse = (wout->flags & AG_SPARSE_GRAD) != 0;
         if (sparse) dy = sgrad_reserve(wout, M, &rows);
         else dy = ag_arena_alloc(ag_graph_arena(g), (size_t)(M * D) * sizeof(float));
-        for (int64_t j = 0; j < M; j++) {
-            float *r = dy + j * D;
-            memset(r, 0, (size_t)D * sizeof(float));
-            for (int64_t c = 0; c < nx; c++) {
-                const float *x = sv->mean ? sv->h : W0 + (int64_t)ii[c] * D;
-                axpyf(r, go * G[c * M + j], x, D);
+        if (sv->X) {
+            /* dY [M, D] = go · Gᵀ [M, nx] · X [nx, D] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)D, (int)nx, go, G, (int)M, sv->X, (int)D,
+                        0.0f, dy, (int)D);
+        } else {
+            for (int64_t j = 0; j < M; j++) {
+                float *r = dy + j * D;
+                memset(r, 0, (size_t)D * sizeof(float));
+                for (int64_t c = 0; c < nx; c++) {
+                    const float *x = sv->mean ? sv->h : W0 + (int64_t)ii[c] * D;
+                    axpyf(r, go * G[c * M + j], x, D);
+                }
             }
         }
         if (sparse) {

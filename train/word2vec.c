@@ -19,6 +19,7 @@
 #include "../data/sampler.h"
 #include "progress.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -105,6 +106,8 @@ typedef struct w2v_worker {
     int32_t *sen;   /* [sentence_cap] ids of the current sentence after subsampling */
     int32_t *ctx;   /* [2 * window] context ids of one window */
     int32_t *outs;  /* [1 + negative] target + negatives */
+    int32_t *next_negs; /* [negative] negatives drawn (and prefetched) one window ahead */
+    bool have_next;     /* next_negs is valid; never true at a sentence boundary */
     double loss_acc;                /* loss since the last publish */
     int64_t pairs_acc;
     bool finished;
@@ -236,6 +239,11 @@ static inline void apply_sgrad(ag_tensor *view, float *W, int64_t D, float scale
     sg->n = 0;
 }
 
+/* Asks the cache for a table row ahead of its use (rows of a 33 MB table are DRAM misses). */
+static inline void prefetch_row(const float *row, int64_t D) {
+    for (int64_t b = 0; b < D * (int64_t)sizeof(float); b += 64) __builtin_prefetch((const char *)row + b, 1, 3);
+}
+
 static inline int32_t draw_negative(w2v_worker *wk, int32_t target) {
     const w2v_run *r = wk->run;
     int32_t n = target;
@@ -244,8 +252,10 @@ static inline int32_t draw_negative(w2v_worker *wk, int32_t target) {
     return n;
 }
 
-/* One window: C context ids, the centre word, through the ops, then the updates. */
-static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t word) {
+/* One window: C context ids, the centre word, through the ops, then the updates. more: another
+ * window follows in this sentence (then its negatives are drawn now and prefetched; at a sentence
+ * boundary nothing is pending, so checkpoints need not store drawn negatives). */
+static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t word, bool more) {
     w2v_run *r = wk->run;
     ag_graph *g = wk->g;
     const int64_t D = r->D;
@@ -266,7 +276,22 @@ static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t 
     if (r->negative > 0) {
         int64_t M = 1 + r->negative;
         wk->outs[0] = word;
-        for (int k = 1; k < M; k++) wk->outs[k] = draw_negative(wk, word);
+        if (wk->have_next) {
+            for (int k = 1; k < M; k++) {
+                int32_t n = wk->next_negs[k - 1];
+                wk->outs[k] = n == word ? draw_negative(wk, word) : n;
+            }
+        } else {
+            for (int k = 1; k < M; k++) wk->outs[k] = draw_negative(wk, word);
+        }
+        wk->have_next = more;
+        if (more) {
+            for (int k = 0; k < r->negative; k++) {
+                int32_t n = data_alias_draw(&r->alias, ag_rng_next(&wk->rng));
+                wk->next_negs[k] = n;
+                prefetch_row(r->syn1neg + (int64_t)n * D, D);
+            }
+        }
         ag_tensor *out = ag_from_i32(g, 1, &M, wk->outs);
         losses[nl++] = ag_w2v_ns_loss(g, wk->v0, wk->v1neg, in, out, mean);
         pairs += nx * M;
@@ -288,6 +313,7 @@ static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t 
 
 static void train_sentence(w2v_worker *wk, int64_t len) {
     w2v_run *r = wk->run;
+    wk->have_next = false;
     const int32_t *sen = wk->sen;
     const bool per_context = !r->cbow && !r->shared_negatives;
     for (int64_t pos = 0; pos < len; pos++) {
@@ -297,12 +323,16 @@ static void train_sentence(w2v_worker *wk, int64_t len) {
         int64_t lo = pos - radius < 0 ? 0 : pos - radius, hi = pos + radius >= len ? len - 1 : pos + radius;
         for (int64_t a = lo; a <= hi; a++)
             if (a != pos) wk->ctx[C++] = sen[a];
-        if (C == 0) continue;
+        if (C == 0) {
+            wk->have_next = false; /* keeps the draw order independent of where windows are empty */
+            continue;
+        }
+        if (r->negative > 0 && pos + 1 < len) prefetch_row(r->syn1neg + (int64_t)sen[pos + 1] * r->D, r->D);
         if (per_context) {
             /* word2vec.c's order: each context word against its own fresh negatives. */
-            for (int64_t c = 0; c < C; c++) train_window(wk, wk->ctx + c, 1, word);
+            for (int64_t c = 0; c < C; c++) train_window(wk, wk->ctx + c, 1, word, c + 1 < C || pos + 1 < len);
         } else {
-            train_window(wk, wk->ctx, C, word);
+            train_window(wk, wk->ctx, C, word, pos + 1 < len);
         }
     }
 }
@@ -690,6 +720,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     train_progress *prog = NULL;
     float *syn0 = NULL, *syn1 = NULL, *syn1neg = NULL;
     int W = 0;
+    int blas_threads = 0; /* OpenBLAS thread count to restore (0 = untouched) */
 
     if (o->resume) {
         cr = ckpt_open(o->resume);
@@ -824,6 +855,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         wk->sen = ag_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
         wk->ctx = ag_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
         wk->outs = ag_xmalloc((size_t)(r->negative + 1) * sizeof *wk->outs);
+        wk->next_negs = ag_xmalloc((size_t)(r->negative + 1) * sizeof *wk->next_negs);
     }
     atomic_store(&r->next_ckpt, o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX);
     if (cr) {
@@ -856,6 +888,9 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         atomic_store(&wk->pub_alpha, wk->alpha);
     }
 
+    /* The ops' tiny sgemm calls run inside the workers: BLAS must not spawn threads of its own. */
+    blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     prog = train_progress_new(stderr, "word2vec", o->progress && o->debug >= 2, o->metrics);
     if (!prog) goto fail;
     pthread_mutex_init(&r->mu, NULL);
@@ -996,6 +1031,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     rc = 0;
 
 fail:
+    if (blas_threads > 0) openblas_set_num_threads(blas_threads);
     if (wks) {
         for (int k = 0; k < W; k++) {
             w2v_worker *wk = &wks[k];
@@ -1007,6 +1043,7 @@ fail:
             free(wk->sen);
             free(wk->ctx);
             free(wk->outs);
+            free(wk->next_negs);
         }
         free(wks);
     }
