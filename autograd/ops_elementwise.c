@@ -125,129 +125,181 @@ AG_INLINE float bin_db(int op, float d, float x, float y, float o) {
     }
 }
 
-AG_INLINE void binary_forward(int op, const bcast *p, const float *a, const float *b, float *out) {
-    /* a: [..] broadcast to out [n]; b likewise */
-    int64_t n = p->n, m = p->inner;
+/* One call's pointers and plan, shared by the range kernels below. */
+typedef struct bin_job {
+    bcast p;
+    const float *a, *b;  /* inputs, broadcast to [n] */
+    float *out;          /* forward output [n] */
+    const float *o;      /* backward: output values [n] */
+    const float *dout;   /* backward: output grad [n] */
+    float *da, *db;      /* backward: input grads (shapes of a and b), NULL if not needed */
+    double partial[AG_MAX_THREADS]; /* per-thread sums when a scalar operand's grad is reduced */
+} bin_job;
+
+/* Units the forward splits across threads: elements, rows of `inner`, or (i0, i1) planes. */
+static int64_t fwd_units(const bcast *p) {
     switch (p->kind) {
-    case BC_SAME: AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], b[i]);); break;
+    case BC_SAME: return p->n;
+    case BC_ROW_A:
+    case BC_ROW_B: return p->inner == 1 ? p->n : p->n / p->inner;
+    case BC_COL_A:
+    case BC_COL_B: return p->n / p->inner;
+    default: return p->shape[0] * p->shape[1];
+    }
+}
+
+AG_INLINE void binary_forward_range(int op, bin_job *J, int64_t lo, int64_t hi) {
+    const float *restrict a = J->a, *restrict b = J->b; /* broadcast to [n] */
+    float *restrict out = J->out;                        /* [n] */
+    int64_t m = J->p.inner;
+    switch (J->p.kind) {
+    case BC_SAME:
+        for (int64_t i = lo; i < hi; i++) out[i] = bin_fwd(op, a[i], b[i]);
+        break;
     case BC_ROW_B:
         if (m == 1) {
-            float s = b[0];
-            AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, a[i], s););
+            const float s = b[0];
+            for (int64_t i = lo; i < hi; i++) out[i] = bin_fwd(op, a[i], s);
         } else {
-            AG_PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m;
-                    for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, ar[j], b[j]););
+            for (int64_t r = lo; r < hi; r++)
+                for (int64_t j = 0, i = r * m; j < m; j++, i++) out[i] = bin_fwd(op, a[i], b[j]);
         }
         break;
     case BC_ROW_A:
         if (m == 1) {
-            float s = a[0];
-            AG_PAR_FOR(i, n, n, out[i] = bin_fwd(op, s, b[i]););
+            const float s = a[0];
+            for (int64_t i = lo; i < hi; i++) out[i] = bin_fwd(op, s, b[i]);
         } else {
-            AG_PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m;
-                    for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, a[j], br[j]););
+            for (int64_t r = lo; r < hi; r++)
+                for (int64_t j = 0, i = r * m; j < m; j++, i++) out[i] = bin_fwd(op, a[j], b[i]);
         }
         break;
     case BC_COL_B:
-        AG_PAR_FOR(r, n / m, n, const float *ar = a + r * m; float *o = out + r * m; const float s = b[r];
-                   for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, ar[j], s););
+        for (int64_t r = lo; r < hi; r++) {
+            const float s = b[r];
+            for (int64_t i = r * m; i < (r + 1) * m; i++) out[i] = bin_fwd(op, a[i], s);
+        }
         break;
     case BC_COL_A:
-        AG_PAR_FOR(r, n / m, n, const float *br = b + r * m; float *o = out + r * m; const float s = a[r];
-                   for (int64_t j = 0; j < m; j++) o[j] = bin_fwd(op, s, br[j]););
+        for (int64_t r = lo; r < hi; r++) {
+            const float s = a[r];
+            for (int64_t i = r * m; i < (r + 1) * m; i++) out[i] = bin_fwd(op, s, b[i]);
+        }
         break;
     default: {
-        const int64_t *sh = p->shape, *sa = p->sa, *sb = p->sb;
-        AG_PAR_FOR(i01, sh[0] * sh[1], n, int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
-                float *o = out + i01 * sh[2] * sh[3];
-                for (int64_t i2 = 0; i2 < sh[2]; i2++) {
-                    const float *ap = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
-                    const float *bp = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-                    for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = bin_fwd(op, ap[i3 * sa[3]], bp[i3 * sb[3]]);
-                    o += sh[3];
-                });
+        const int64_t *sh = J->p.shape, *sa = J->p.sa, *sb = J->p.sb;
+        for (int64_t i01 = lo; i01 < hi; i01++) {
+            int64_t i0 = i01 / sh[1], i1 = i01 % sh[1];
+            float *o = out + i01 * sh[2] * sh[3];
+            for (int64_t i2 = 0; i2 < sh[2]; i2++) {
+                const float *ap = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+                const float *bp = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+                for (int64_t i3 = 0; i3 < sh[3]; i3++) o[i3] = bin_fwd(op, ap[i3 * sa[3]], bp[i3 * sb[3]]);
+                o += sh[3];
+            }
+        }
         break;
     }
     }
 }
 
-/* Column sums of a row-broadcast operand's grad, in blocks of columns so threads never share one.
- * dr [m] += Σ_r f(row r). `f` receives the flat output index base r*m and column j. */
-#define ROW_REDUCE(dr, m, n, EXPR)                                                                 \
-    do {                                                                                           \
-        const int64_t rows_ = (n) / (m);                                                           \
-        if ((m) == 1) {                                                                            \
-            double s_ = 0;                                                                         \
-            if ((n) > AG_PAR_THRESHOLD) {                                                          \
-                _Pragma("omp parallel for reduction(+ : s_) schedule(static)")                    \
-                for (int64_t i = 0; i < (n); i++) {                                                \
-                    const int64_t j = 0;                                                           \
-                    (void)j;                                                                       \
-                    s_ += (EXPR);                                                                  \
-                }                                                                                  \
-            } else {                                                                               \
-                for (int64_t i = 0; i < (n); i++) {                                                \
-                    const int64_t j = 0;                                                           \
-                    (void)j;                                                                       \
-                    s_ += (EXPR);                                                                  \
-                }                                                                                  \
-            }                                                                                      \
-            (dr)[0] += (float)s_;                                                                  \
-        } else {                                                                                   \
-            const int64_t nblk_ = ((m) + 63) / 64;                                                 \
-            AG_PAR_FOR(blk_, nblk_, (n), int64_t j0_ = blk_ * 64, j1_ = j0_ + 64 < (m) ? j0_ + 64 : (m); \
-                    for (int64_t r_ = 0; r_ < rows_; r_++) for (int64_t j = j0_; j < j1_; j++) {   \
-                        const int64_t i = r_ * (m) + j;                                            \
-                        (dr)[j] += (EXPR);                                                         \
-                    });                                                                            \
-        }                                                                                          \
-    } while (0)
+/* Backward of one operand (which = 0: a, 1: b). The operand with the output's shape ("full") is
+ * split by elements or rows; a repeating one is reduced: by column blocks (row broadcast), by rows
+ * (column broadcast) or into per-thread partials (scalar). The general case runs serially and
+ * does both operands in pass 0. Units per case are given by bwd_units(). */
+#define COLS_PER_TASK 64
 
-AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
-    ag_tensor *ta = nd->in[0], *tb = nd->in[1], *to = nd->out;
-    const float *dout = to->grad;                       /* [n] */
-    const float *a = ag_f32(ta), *b = ag_f32(tb);       /* broadcast to [n] */
-    const float *o = ag_f32(to);                        /* [n] */
-    float *da = ag_requires_grad(ta) ? ag_grad(g, ta) : NULL; /* a's shape */
-    float *db = ag_requires_grad(tb) ? ag_grad(g, tb) : NULL; /* b's shape */
-    bcast p;
-    p.kind = (int)nd->ip[0];
-    p.inner = nd->ip[1];
-    p.n = to->numel;
-    int64_t n = p.n, m = p.inner;
-    switch (p.kind) {
+static int64_t bwd_units(const bcast *p, int which) {
+    bool small = (p->kind == BC_ROW_B || p->kind == BC_COL_B) ? which == 1
+               : (p->kind == BC_ROW_A || p->kind == BC_COL_A) ? which == 0 : false;
+    switch (p->kind) {
+    case BC_SAME: return p->n;
+    case BC_ROW_A:
+    case BC_ROW_B:
+        if (p->inner == 1) return p->n;
+        return small ? (p->inner + COLS_PER_TASK - 1) / COLS_PER_TASK : p->n / p->inner;
+    case BC_COL_A:
+    case BC_COL_B: return p->n / p->inner;
+    default: return 1;
+    }
+}
+
+AG_INLINE float bin_d(int op, int which, float d, float x, float y, float o) {
+    return which == 0 ? bin_da(op, d, x, y, o) : bin_db(op, d, x, y, o);
+}
+
+AG_INLINE void binary_backward_range(int op, int which, bin_job *J, int64_t lo, int64_t hi, int tid) {
+    const float *restrict a = J->a, *restrict b = J->b, *restrict o = J->o, *restrict dout = J->dout;
+    float *restrict dx = which == 0 ? J->da : J->db; /* the operand's grad */
+    int64_t m = J->p.inner, n = J->p.n;
+    switch (J->p.kind) {
     case BC_SAME:
-        if (da) AG_PAR_FOR(i, n, n, da[i] += bin_da(op, dout[i], a[i], b[i], o[i]););
-        if (db) AG_PAR_FOR(i, n, n, db[i] += bin_db(op, dout[i], a[i], b[i], o[i]););
+        if (which == 0) for (int64_t i = lo; i < hi; i++) dx[i] += bin_da(op, dout[i], a[i], b[i], o[i]);
+        else for (int64_t i = lo; i < hi; i++) dx[i] += bin_db(op, dout[i], a[i], b[i], o[i]);
         break;
     case BC_ROW_B: /* a [rows, m] full, b [m] repeats */
-        if (da) AG_PAR_FOR(r, n / m, n, for (int64_t j = 0, i = r * m; j < m; j++, i++)
-                                         da[i] += bin_da(op, dout[i], a[i], b[j], o[i]););
-        if (db) ROW_REDUCE(db, m, n, bin_db(op, dout[i], a[i], b[j], o[i]));
+    case BC_ROW_A: { /* a [m] repeats, b [rows, m] full */
+        bool row_b = J->p.kind == BC_ROW_B, small = row_b ? which == 1 : which == 0;
+        if (m == 1) { /* the small operand is a scalar s */
+            const float s = row_b ? b[0] : a[0];
+            const float *restrict f = row_b ? a : b; /* the full operand */
+            if (small) {
+                double acc = 0;
+                if (row_b) for (int64_t i = lo; i < hi; i++) acc += bin_db(op, dout[i], f[i], s, o[i]);
+                else for (int64_t i = lo; i < hi; i++) acc += bin_da(op, dout[i], s, f[i], o[i]);
+                J->partial[tid] += acc;
+            } else if (row_b) {
+                for (int64_t i = lo; i < hi; i++) dx[i] += bin_da(op, dout[i], f[i], s, o[i]);
+            } else {
+                for (int64_t i = lo; i < hi; i++) dx[i] += bin_db(op, dout[i], s, f[i], o[i]);
+            }
+        } else if (small) { /* columns [j0, j1) of the repeating operand, summed over all rows */
+            int64_t rows = n / m, j0 = lo * COLS_PER_TASK, j1 = hi * COLS_PER_TASK < m ? hi * COLS_PER_TASK : m;
+            for (int64_t r = 0; r < rows; r++) {
+                const int64_t base = r * m;
+                if (row_b)
+                    for (int64_t j = j0; j < j1; j++) dx[j] += bin_db(op, dout[base + j], a[base + j], b[j], o[base + j]);
+                else
+                    for (int64_t j = j0; j < j1; j++) dx[j] += bin_da(op, dout[base + j], a[j], b[base + j], o[base + j]);
+            }
+        } else { /* the full operand, rows [lo, hi) */
+            for (int64_t r = lo; r < hi; r++) {
+                const int64_t base = r * m;
+                if (row_b)
+                    for (int64_t j = 0; j < m; j++) dx[base + j] += bin_da(op, dout[base + j], a[base + j], b[j], o[base + j]);
+                else
+                    for (int64_t j = 0; j < m; j++) dx[base + j] += bin_db(op, dout[base + j], a[j], b[base + j], o[base + j]);
+            }
+        }
         break;
-    case BC_ROW_A: /* a [m] repeats, b [rows, m] full */
-        if (db) AG_PAR_FOR(r, n / m, n, for (int64_t j = 0, i = r * m; j < m; j++, i++)
-                                         db[i] += bin_db(op, dout[i], a[j], b[i], o[i]););
-        if (da) ROW_REDUCE(da, m, n, bin_da(op, dout[i], a[j], b[i], o[i]));
-        break;
+    }
     case BC_COL_B: /* a [rows, m] full, b [rows] each repeated m times */
-        if (da) AG_PAR_FOR(r, n / m, n, const float s = b[r];
-                           for (int64_t i = r * m; i < (r + 1) * m; i++) da[i] += bin_da(op, dout[i], a[i], s, o[i]););
-        if (db) AG_PAR_FOR(r, n / m, n, const float s = b[r]; double acc = 0;
-                           for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_db(op, dout[i], a[i], s, o[i]);
-                           db[r] += (float)acc;);
+        for (int64_t r = lo; r < hi; r++) {
+            const float s = b[r];
+            if (which == 0) {
+                for (int64_t i = r * m; i < (r + 1) * m; i++) dx[i] += bin_da(op, dout[i], a[i], s, o[i]);
+            } else {
+                double acc = 0;
+                for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_db(op, dout[i], a[i], s, o[i]);
+                dx[r] += (float)acc;
+            }
+        }
         break;
     case BC_COL_A: /* a [rows] each repeated m times, b [rows, m] full */
-        if (db) AG_PAR_FOR(r, n / m, n, const float s = a[r];
-                           for (int64_t i = r * m; i < (r + 1) * m; i++) db[i] += bin_db(op, dout[i], s, b[i], o[i]););
-        if (da) AG_PAR_FOR(r, n / m, n, const float s = a[r]; double acc = 0;
-                           for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_da(op, dout[i], s, b[i], o[i]);
-                           da[r] += (float)acc;);
+        for (int64_t r = lo; r < hi; r++) {
+            const float s = a[r];
+            if (which == 1) {
+                for (int64_t i = r * m; i < (r + 1) * m; i++) dx[i] += bin_db(op, dout[i], s, b[i], o[i]);
+            } else {
+                double acc = 0;
+                for (int64_t i = r * m; i < (r + 1) * m; i++) acc += bin_da(op, dout[i], s, b[i], o[i]);
+                dx[r] += (float)acc;
+            }
+        }
         break;
-    default: {
-        /* Broadcast dims make several outputs hit one input element: accumulate serially. */
-        bcast_plan(ta, tb, to->ndim, to->shape, n, &p);
-        const int64_t *sh = p.shape, *sa = p.sa, *sb = p.sb;
+    default: { /* several outputs hit one input element: accumulate both operands serially */
+        const int64_t *sh = J->p.shape, *sa = J->p.sa, *sb = J->p.sb;
+        float *da = J->da, *db = J->db;
         int64_t i = 0;
         for (int64_t i0 = 0; i0 < sh[0]; i0++)
             for (int64_t i1 = 0; i1 < sh[1]; i1++)
@@ -263,33 +315,89 @@ AG_INLINE void binary_backward(int op, ag_graph *g, ag_node *nd) {
     }
 }
 
-AG_INLINE ag_tensor *binary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_tensor *a, ag_tensor *b) {
+/* The three range kernels of one op, with the op a constant in each. */
+typedef struct bin_kernels {
+    ag_range_fn fwd, bwd_a, bwd_b;
+} bin_kernels;
+
+#define BIN_KERNELS(name, OP)                                                                      \
+    static void name##_fwd(void *j, int64_t lo, int64_t hi, int t) {                               \
+        (void)t;                                                                                   \
+        binary_forward_range(OP, j, lo, hi);                                                       \
+    }                                                                                              \
+    static void name##_bwd_a(void *j, int64_t lo, int64_t hi, int t) { binary_backward_range(OP, 0, j, lo, hi, t); } \
+    static void name##_bwd_b(void *j, int64_t lo, int64_t hi, int t) { binary_backward_range(OP, 1, j, lo, hi, t); } \
+    static const bin_kernels name##_k = {name##_fwd, name##_bwd_a, name##_bwd_b};
+
+BIN_KERNELS(add, AG_OP_ADD)
+BIN_KERNELS(sub, AG_OP_SUB)
+BIN_KERNELS(mul, AG_OP_MUL)
+BIN_KERNELS(div, AG_OP_DIV)
+
+static void binary_backward(ag_graph *g, ag_node *nd, const bin_kernels *k) {
+    ag_tensor *ta = nd->in[0], *tb = nd->in[1], *to = nd->out;
+    bin_job J;
+    J.p.kind = (int)nd->ip[0];
+    J.p.inner = nd->ip[1];
+    J.p.n = to->numel;
+    if (J.p.kind == BC_GENERAL) bcast_plan(ta, tb, to->ndim, to->shape, to->numel, &J.p);
+    J.a = ag_f32(ta);
+    J.b = ag_f32(tb);
+    J.o = ag_f32(to);
+    J.dout = to->grad;
+    J.da = ag_requires_grad(ta) ? ag_grad(g, ta) : NULL;
+    J.db = ag_requires_grad(tb) ? ag_grad(g, tb) : NULL;
+    bool scalar_a = (J.p.kind == BC_ROW_A && J.p.inner == 1), scalar_b = (J.p.kind == BC_ROW_B && J.p.inner == 1);
+    if (J.p.kind == BC_GENERAL) {
+        k->bwd_a(&J, 0, 1, 0); /* both operands, serially */
+        return;
+    }
+    for (int which = 0; which < 2; which++) {
+        float *dx = which == 0 ? J.da : J.db;
+        if (!dx) continue;
+        bool scalar = which == 0 ? scalar_a : scalar_b;
+        if (scalar)
+            for (int t = 0; t < AG_MAX_THREADS; t++) J.partial[t] = 0;
+        int nt = ag_par_range(bwd_units(&J.p, which), J.p.n, which == 0 ? k->bwd_a : k->bwd_b, &J);
+        if (scalar) {
+            double s = 0;
+            for (int t = 0; t < nt; t++) s += J.partial[t];
+            dx[0] += (float)s;
+        }
+    }
+}
+
+static ag_tensor *binary(ag_graph *g, int op, const char *name, ag_backward_fn bw, const bin_kernels *k, ag_tensor *a,
+                         ag_tensor *b) {
     ag_check_f32(name, a);
     ag_check_f32(name, b);
     int ndim;
     int64_t shape[AG_MAX_DIMS];
     bcast_shape(name, a, b, &ndim, shape);
     ag_tensor *out = ag_new(g, AG_F32, ndim, shape);
-    bcast p;
-    bcast_plan(a, b, ndim, shape, out->numel, &p);
-    binary_forward(op, &p, ag_f32(a), ag_f32(b), ag_f32(out));
+    bin_job J;
+    bcast_plan(a, b, ndim, shape, out->numel, &J.p);
+    J.a = ag_f32(a);
+    J.b = ag_f32(b);
+    J.out = ag_f32(out);
+    ag_par_range(fwd_units(&J.p), J.p.n, k->fwd, &J);
     ag_node *nd = ag_record(g, op, bw, out, 2, (ag_tensor *[]){a, b});
     if (nd) {
-        nd->ip[0] = p.kind;
-        nd->ip[1] = p.inner;
+        nd->ip[0] = J.p.kind;
+        nd->ip[1] = J.p.inner;
     }
     return out;
 }
 
-static void add_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_ADD, g, n); }
-static void sub_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_SUB, g, n); }
-static void mul_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_MUL, g, n); }
-static void div_backward(ag_graph *g, ag_node *n) { binary_backward(AG_OP_DIV, g, n); }
+static void add_backward(ag_graph *g, ag_node *n) { binary_backward(g, n, &add_k); }
+static void sub_backward(ag_graph *g, ag_node *n) { binary_backward(g, n, &sub_k); }
+static void mul_backward(ag_graph *g, ag_node *n) { binary_backward(g, n, &mul_k); }
+static void div_backward(ag_graph *g, ag_node *n) { binary_backward(g, n, &div_k); }
 
-ag_tensor *ag_add(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_ADD, "ag_add", add_backward, a, b); }
-ag_tensor *ag_sub(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_SUB, "ag_sub", sub_backward, a, b); }
-ag_tensor *ag_mul(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_MUL, "ag_mul", mul_backward, a, b); }
-ag_tensor *ag_div(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_DIV, "ag_div", div_backward, a, b); }
+ag_tensor *ag_add(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_ADD, "ag_add", add_backward, &add_k, a, b); }
+ag_tensor *ag_sub(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_SUB, "ag_sub", sub_backward, &sub_k, a, b); }
+ag_tensor *ag_mul(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_MUL, "ag_mul", mul_backward, &mul_k, a, b); }
+ag_tensor *ag_div(ag_graph *g, ag_tensor *a, ag_tensor *b) { return binary(g, AG_OP_DIV, "ag_div", div_backward, &div_k, a, b); }
 
 /* ---------------------------------------------------------------------------------------------
  * Unary ops (including the scalar ones). y = f(x; p0, p1); backward: dx += dy · f'(x, y).
@@ -354,24 +462,43 @@ AG_INLINE float un_grad(int op, float x, float y, float p0, float p1) {
     }
 }
 
-AG_INLINE void unary_backward(int op, ag_graph *g, ag_node *nd) {
-    ag_tensor *ta = nd->in[0];
-    const float *dout = nd->out->grad; /* [n] */
-    const float *x = ag_f32(ta);       /* [n] */
-    const float *y = ag_f32(nd->out);  /* [n] */
-    float *dx = ag_grad(g, ta);        /* [n] */
-    float p0 = nd->fp[0], p1 = nd->fp[1];
-    int64_t n = ta->numel;
-    AG_PAR_FOR(i, n, n, dx[i] += dout[i] * un_grad(op, x[i], y[i], p0, p1););
+/* One call's pointers and parameters, shared by the range kernels below. */
+typedef struct un_job {
+    const float *x;    /* input [n] */
+    float *y;          /* forward output [n] */
+    const float *yv;   /* backward: output values [n] */
+    const float *dout; /* backward: output grad [n] */
+    float *dx;         /* backward: input grad [n] */
+    float p0, p1;
+} un_job;
+
+AG_INLINE void unary_forward_range(int op, const un_job *J, int64_t lo, int64_t hi) {
+    const float *restrict x = J->x;
+    float *restrict y = J->y;
+    const float p0 = J->p0, p1 = J->p1;
+    for (int64_t i = lo; i < hi; i++) y[i] = un_fwd(op, x[i], p0, p1);
 }
 
-AG_INLINE ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_tensor *a, float p0, float p1) {
+AG_INLINE void unary_backward_range(int op, const un_job *J, int64_t lo, int64_t hi) {
+    const float *restrict x = J->x, *restrict y = J->yv, *restrict dout = J->dout;
+    float *restrict dx = J->dx;
+    const float p0 = J->p0, p1 = J->p1;
+    for (int64_t i = lo; i < hi; i++) dx[i] += dout[i] * un_grad(op, x[i], y[i], p0, p1);
+}
+
+static void unary_backward(ag_graph *g, ag_node *nd, ag_range_fn kernel) {
+    ag_tensor *ta = nd->in[0];
+    un_job J = {.x = ag_f32(ta), .yv = ag_f32(nd->out), .dout = nd->out->grad, .dx = ag_grad(g, ta),
+                .p0 = nd->fp[0], .p1 = nd->fp[1]};
+    ag_par_range(ta->numel, ta->numel, kernel, &J);
+}
+
+static ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn bw, ag_range_fn kernel, ag_tensor *a,
+                        float p0, float p1) {
     ag_check_f32(name, a);
     ag_tensor *out = ag_new(g, AG_F32, a->ndim, a->shape);
-    const float *x = ag_f32(a); /* [n] */
-    float *y = ag_f32(out);     /* [n] */
-    int64_t n = a->numel;
-    AG_PAR_FOR(i, n, n, y[i] = un_fwd(op, x[i], p0, p1););
+    un_job J = {.x = ag_f32(a), .y = ag_f32(out), .p0 = p0, .p1 = p1};
+    ag_par_range(a->numel, a->numel, kernel, &J);
     ag_node *nd = ag_record(g, op, bw, out, 1, &a);
     if (nd) {
         nd->fp[0] = p0;
@@ -380,37 +507,50 @@ AG_INLINE ag_tensor *unary(ag_graph *g, int op, const char *name, ag_backward_fn
     return out;
 }
 
-#define UNARY_OP(fn, OP, bwname)                                                                   \
-    static void bwname(ag_graph *g, ag_node *n) { unary_backward(OP, g, n); }                      \
-    ag_tensor *fn(ag_graph *g, ag_tensor *a) { return unary(g, OP, #fn, bwname, a, 0.0f, 0.0f); }
+/* Per op: forward and backward range kernels with the op constant, the backward node function,
+ * and the public entry point `fn(g, a, ARGS)` passing parameters P0, P1. */
+#define UNARY_KERNELS(name, OP)                                                                    \
+    static void name##_fwd(void *j, int64_t lo, int64_t hi, int t) {                               \
+        (void)t;                                                                                   \
+        unary_forward_range(OP, j, lo, hi);                                                        \
+    }                                                                                              \
+    static void name##_bwd(void *j, int64_t lo, int64_t hi, int t) {                               \
+        (void)t;                                                                                   \
+        unary_backward_range(OP, j, lo, hi);                                                       \
+    }                                                                                              \
+    static void name##_backward(ag_graph *g, ag_node *n) { unary_backward(g, n, name##_bwd); }
 
-UNARY_OP(ag_neg, AG_OP_NEG, neg_backward)
-UNARY_OP(ag_exp, AG_OP_EXP, exp_backward)
-UNARY_OP(ag_log, AG_OP_LOG, log_backward)
-UNARY_OP(ag_sqrt, AG_OP_SQRT, sqrt_backward)
-UNARY_OP(ag_tanh, AG_OP_TANH, tanh_backward)
-UNARY_OP(ag_sigmoid, AG_OP_SIGMOID, sigmoid_backward)
-UNARY_OP(ag_log_sigmoid, AG_OP_LOG_SIGMOID, log_sigmoid_backward)
-UNARY_OP(ag_relu, AG_OP_RELU, relu_backward)
-UNARY_OP(ag_gelu, AG_OP_GELU_TANH, gelu_backward)
-UNARY_OP(ag_gelu_erf, AG_OP_GELU_ERF, gelu_erf_backward)
-UNARY_OP(ag_silu, AG_OP_SILU, silu_backward)
+#define UNARY_OP(fn, OP, name)                                                                     \
+    UNARY_KERNELS(name, OP)                                                                        \
+    ag_tensor *fn(ag_graph *g, ag_tensor *a) { return unary(g, OP, #fn, name##_backward, name##_fwd, a, 0.0f, 0.0f); }
 
-static void add_scalar_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_ADD_SCALAR, g, n); }
-static void mul_scalar_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_MUL_SCALAR, g, n); }
-static void pow_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_POW, g, n); }
-static void clamp_backward(ag_graph *g, ag_node *n) { unary_backward(AG_OP_CLAMP, g, n); }
+UNARY_OP(ag_neg, AG_OP_NEG, neg)
+UNARY_OP(ag_exp, AG_OP_EXP, exp)
+UNARY_OP(ag_log, AG_OP_LOG, log)
+UNARY_OP(ag_sqrt, AG_OP_SQRT, sqrt)
+UNARY_OP(ag_tanh, AG_OP_TANH, tanh)
+UNARY_OP(ag_sigmoid, AG_OP_SIGMOID, sigmoid)
+UNARY_OP(ag_log_sigmoid, AG_OP_LOG_SIGMOID, log_sigmoid)
+UNARY_OP(ag_relu, AG_OP_RELU, relu)
+UNARY_OP(ag_gelu, AG_OP_GELU_TANH, gelu)
+UNARY_OP(ag_gelu_erf, AG_OP_GELU_ERF, gelu_erf)
+UNARY_OP(ag_silu, AG_OP_SILU, silu)
+
+UNARY_KERNELS(add_scalar, AG_OP_ADD_SCALAR)
+UNARY_KERNELS(mul_scalar, AG_OP_MUL_SCALAR)
+UNARY_KERNELS(pow, AG_OP_POW)
+UNARY_KERNELS(clamp, AG_OP_CLAMP)
 
 ag_tensor *ag_add_scalar(ag_graph *g, ag_tensor *a, float s) {
-    return unary(g, AG_OP_ADD_SCALAR, "ag_add_scalar", add_scalar_backward, a, s, 0.0f);
+    return unary(g, AG_OP_ADD_SCALAR, "ag_add_scalar", add_scalar_backward, add_scalar_fwd, a, s, 0.0f);
 }
 ag_tensor *ag_mul_scalar(ag_graph *g, ag_tensor *a, float s) {
-    return unary(g, AG_OP_MUL_SCALAR, "ag_mul_scalar", mul_scalar_backward, a, s, 0.0f);
+    return unary(g, AG_OP_MUL_SCALAR, "ag_mul_scalar", mul_scalar_backward, mul_scalar_fwd, a, s, 0.0f);
 }
-ag_tensor *ag_pow(ag_graph *g, ag_tensor *a, float p) { return unary(g, AG_OP_POW, "ag_pow", pow_backward, a, p, 0.0f); }
+ag_tensor *ag_pow(ag_graph *g, ag_tensor *a, float p) { return unary(g, AG_OP_POW, "ag_pow", pow_backward, pow_fwd, a, p, 0.0f); }
 ag_tensor *ag_clamp(ag_graph *g, ag_tensor *a, float lo, float hi) {
     AG_CHECK(lo <= hi, "ag_clamp", "lo %g > hi %g", (double)lo, (double)hi);
-    return unary(g, AG_OP_CLAMP, "ag_clamp", clamp_backward, a, lo, hi);
+    return unary(g, AG_OP_CLAMP, "ag_clamp", clamp_backward, clamp_fwd, a, lo, hi);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -46,6 +46,21 @@ static ag_tensor *red_output(ag_graph *g, const char *op, ag_tensor *a, int *axi
 /* ---------------------------------------------------------------------------------------------
  * sum and mean: out[o, i] = scale · Σ_k a[o, k, i]   (scale = 1 or 1/len); da[o, k, i] += scale · dout[o, i]
  * --------------------------------------------------------------------------------------------- */
+/* Σ x[0..n) in double with 8 independent accumulators: no reassociation is needed for the compiler
+ * to vectorise it, and 8 chains hide the add latency that a single running sum would expose. */
+static inline double sum_row(const float *x, int64_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) acc[j] += (double)x[k + j];
+    double s = 0;
+    for (; k < n; k++) s += x[k];
+    for (int j = 0; j < 8; j++) s += acc[j];
+    return s;
+}
+
+#define SUM_CHUNK 4096 /* elements per task in the parallel whole-row sum */
+
 static void sum_forward(const float *a, float *out, red_geom r, float scale) {
     /* a [outer, len, inner], out [outer, inner] */
     int64_t n = r.outer * r.len * r.inner;
@@ -53,20 +68,19 @@ static void sum_forward(const float *a, float *out, red_geom r, float scale) {
         if (r.outer == 1) { /* one long row (AG_ALL_AXES or a 1-row tensor): sum in double */
             double s = 0;
             if (n > AG_PAR_THRESHOLD) {
+                int64_t nchunk = (r.len + SUM_CHUNK - 1) / SUM_CHUNK;
 #pragma omp parallel for reduction(+ : s) schedule(static)
-                for (int64_t k = 0; k < r.len; k++) s += a[k];
+                for (int64_t c = 0; c < nchunk; c++) {
+                    int64_t k0 = c * SUM_CHUNK, k1 = k0 + SUM_CHUNK < r.len ? k0 + SUM_CHUNK : r.len;
+                    s += sum_row(a + k0, k1 - k0);
+                }
             } else {
-                for (int64_t k = 0; k < r.len; k++) s += a[k];
+                s = sum_row(a, r.len);
             }
             out[0] = (float)(s * scale);
             return;
         }
-        AG_PAR_FOR(o, r.outer, n,
-            const float *ar = a + o * r.len; /* [len] */
-            double s = 0;
-            for (int64_t k = 0; k < r.len; k++) s += ar[k];
-            out[o] = (float)(s * scale);
-        );
+        AG_PAR_FOR(o, r.outer, n, out[o] = (float)(sum_row(a + o * r.len, r.len) * scale););
         return;
     }
     int64_t nblk = (r.inner + INNER_BLOCK - 1) / INNER_BLOCK, ntask = r.outer * nblk;
@@ -89,17 +103,23 @@ static void sum_backward(ag_graph *g, ag_node *nd) {
     float scale = nd->fp[0];
     const float *dout = nd->out->grad; /* [outer, inner] */
     float *da = ag_grad(g, ta);        /* [outer, len, inner] */
-    int64_t rows = r.outer * r.len, n = rows * r.inner;
+    int64_t n = r.outer * r.len * r.inner;
     if (r.inner == 1 && r.outer == 1) {
         float d = dout[0] * scale;
         AG_PAR_FOR(k, n, n, da[k] += d;);
-        return;
+    } else if (r.inner == 1) { /* each output element spreads over one contiguous row of len */
+        AG_PAR_FOR(o, r.outer, n,
+            const float d = dout[o] * scale;
+            float *dr = da + o * r.len; /* [len] */
+            for (int64_t k = 0; k < r.len; k++) dr[k] += d;
+        );
+    } else {
+        AG_PAR_FOR(row, r.outer * r.len, n,
+            const float *d = dout + (row / r.len) * r.inner; /* [inner] */
+            float *dr = da + row * r.inner;                   /* [inner] */
+            for (int64_t i = 0; i < r.inner; i++) dr[i] += d[i] * scale;
+        );
     }
-    AG_PAR_FOR(row, rows, n,
-        const float *d = dout + (row / r.len) * r.inner; /* [inner] */
-        float *dr = da + row * r.inner;                   /* [inner] */
-        for (int64_t i = 0; i < r.inner; i++) dr[i] += d[i] * scale;
-    );
 }
 
 static ag_tensor *sum_like(ag_graph *g, const char *op, int opid, ag_tensor *a, int axis, bool keepdim, bool mean) {
