@@ -264,7 +264,7 @@ static void json_neighbours(FILE *out, const train_vectors *v, const train_neigh
 /* Draws the t-SNE picture of the given words (in the vocabulary) coloured by group. */
 static int draw_picture(const char *path, const train_vectors *v, const int64_t *ids, const int *group, int n,
                         const char *const *group_names, int ngroups, const char *title, const char *subtitle,
-                        uint64_t seed, double *kl_out) {
+                        const char *footnote, uint64_t seed, double *kl_out) {
     if (n < 3) return ag_error_set("picture: expected at least 3 words to draw, got %d", n);
     float *x = ag_xmalloc((size_t)n * (size_t)v->dim * sizeof(float)); /* [n, dim] unit rows */
     float *y = ag_xmalloc((size_t)n * 2 * sizeof(float));              /* [n, 2] */
@@ -277,7 +277,8 @@ static int draw_picture(const char *path, const train_vectors *v, const int64_t 
     if (kl_out) *kl_out = kl;
     exp_svg_point *pts = ag_xmalloc((size_t)n * sizeof *pts);
     for (int i = 0; i < n; i++) pts[i] = (exp_svg_point){y[2 * i], y[2 * i + 1], v->words[ids[i]], group[i]};
-    exp_svg_plot plot = {.title = title, .subtitle = subtitle, .group_names = group_names, .ngroups = ngroups};
+    exp_svg_plot plot = {.title = title, .subtitle = subtitle, .footnote = footnote, .group_names = group_names,
+                         .ngroups = ngroups};
     int rc = exp_svg_scatter(path, &plot, pts, n);
     free(x);
     free(y);
@@ -427,7 +428,14 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
              "t-SNE (exact, PCA init, perplexity %d, seed %llu) of %lld-dim skip-gram vectors; %d words",
              np < 30 ? 5 : 8, (unsigned long long)o.seed, (long long)m->dim, np);
     double kl = NAN;
-    if (!rc) rc = draw_picture(svg_path, v, ids, grp, np, gnames, ngroups, title, subtitle, o.seed, &kl);
+    char footnote[256] = "";
+    if (world && !isnan(same))
+        snprintf(footnote, sizeof footnote,
+                 "In the world corpus a category's words share all their contexts: mean within-category cosine %.2f, "
+                 "across %.2f.", same, diff);
+    if (!rc)
+        rc = draw_picture(svg_path, v, ids, grp, np, gnames, ngroups, title, subtitle, world ? footnote : NULL, o.seed,
+                          &kl);
     if (rc) {
         ag_error_prefix("ember demo");
         goto done;

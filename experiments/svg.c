@@ -157,7 +157,8 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
                 else b.y0 = ayp - h / 2;
                 b.x1 = b.x0 + w, b.y1 = b.y0 + h;
                 float cost = 0;
-                for (int64_t j = 0; j < np; j++) cost += 50 * overlap(b, placed[j]);
+                box pad = {b.x0 - 3, b.y0 - 1.5f, b.x1 + 3, b.y1 + 1.5f}; /* keep a little air between labels */
+                for (int64_t j = 0; j < np; j++) cost += 50 * overlap(pad, placed[j]);
                 for (int64_t sgi = 0; sgi < nseg; sgi++)
                     for (int t = 1; t < 8; t++) {
                         float px = seg[4 * sgi] + (seg[4 * sgi + 2] - seg[4 * sgi]) * (float)t / 8;
@@ -202,7 +203,13 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
         put_escaped(f, plot->group_names[g]);
         fprintf(f, "</text>\n");
     }
-    fprintf(f, "</g>\n</svg>\n");
+    fprintf(f, "</g>\n");
+    if (plot->footnote) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#666666\">", px0, (float)H - 10);
+        put_escaped(f, plot->footnote);
+        fprintf(f, "</text>\n");
+    }
+    fprintf(f, "</svg>\n");
     free(X);
     free(placed);
     if (fflush(f) || ferror(f)) {

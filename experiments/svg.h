@@ -13,6 +13,7 @@ typedef struct exp_svg_point {
 typedef struct exp_svg_plot {
     const char *title;            /* large text at the top */
     const char *subtitle;         /* smaller line under it, or NULL */
+    const char *footnote;         /* small grey line under the plot area, or NULL */
     const char *const *group_names; /* [ngroups] legend entries */
     int ngroups;
     int width, height;            /* pixels (0: 900 × 680) */
