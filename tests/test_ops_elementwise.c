@@ -372,6 +372,28 @@ static void test_parallel_paths(void **state) {
     }
     for (int64_t j = 0; j < D; j++) assert_true(fabs(b->grad[j] - db[j]) < 1e-3 * fmax(1, fabs(db[j])));
     assert_true(fabs(s->grad[0] - ds) < 1e-3 * fmax(1, fabs(ds)));
+    /* the mirrored patterns: z = (b - a) + (s - a) + a * col — row and scalar broadcasting on the
+     * left operand, column broadcasting on the right */
+    a->grad = b->grad = s->grad = col->grad = NULL;
+    ag_tensor *z = ag_add(g, ag_add(g, ag_sub(g, b, a), ag_sub(g, s, a)), ag_mul(g, a, col));
+    ag_backward_seed(g, z, w);
+    double dsum = 0;
+    for (int64_t j = 0; j < D; j++) db[j] = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double dcol = 0;
+        for (int64_t j = 0; j < D; j++) {
+            int64_t k = i * D + j;
+            double want = (double)B[j] - A[k] + S - A[k] + (double)A[k] * L[i];
+            assert_true(fabs(ag_f32(z)[k] - want) < 1e-5);
+            assert_true(fabs(a->grad[k] - w[k] * (L[i] - 2.0)) < 1e-5);
+            db[j] += w[k];
+            dsum += w[k];
+            dcol += (double)w[k] * A[k];
+        }
+        assert_true(fabs(col->grad[i] - dcol) < 1e-4 * fmax(1, fabs(dcol)));
+    }
+    for (int64_t j = 0; j < D; j++) assert_true(fabs(b->grad[j] - db[j]) < 1e-4 * fmax(1, fabs(db[j])));
+    assert_true(fabs(s->grad[0] - dsum) < 1e-4 * fmax(1, fabs(dsum)));
     free(db);
     free(w);
     ag_graph_free(g);
