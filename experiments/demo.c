@@ -368,7 +368,9 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     int nq = 0;
     for (int i = 0; i < 4; i++)
         if (train_vectors_find(v, defaults[i], false) >= 0) q[nq++].word = defaults[i];
-    for (int64_t r = 20; nq < 4 && r < v->n; r += 20) q[nq++].word = v->words[r];
+    int64_t step = (v->n - 1) / 4 < 20 ? (v->n - 1) / 4 : 20; /* small vocabularies: spread evenly */
+    if (step < 1) step = 1;
+    for (int64_t r = step; nq < 4 && r < v->n; r += step) q[nq++].word = v->words[r];
     for (int i = 0; i < nq; i++) q[i].k = train_similar(v, q[i].word, 5, q[i].nb);
     train_neighbor kq[3];
     int kk = -1;
@@ -433,7 +435,8 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         snprintf(footnote, sizeof footnote,
                  "In the world corpus a category's words share all their contexts: mean within-category cosine %.2f, "
                  "across %.2f.", same, diff);
-    if (!rc)
+    bool drawn = np >= 3; /* t-SNE of fewer points says nothing: skip the picture, say so */
+    if (!rc && drawn)
         rc = draw_picture(svg_path, v, ids, grp, np, gnames, ngroups, title, subtitle, world ? footnote : NULL, o.seed,
                           &kl);
     if (rc) {
@@ -489,7 +492,8 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         fprintf(out, ", \"vectors\": ");
         json_str(out, vec_path);
         fprintf(out, ", \"picture\": ");
-        json_str(out, svg_path);
+        if (drawn) json_str(out, svg_path);
+        else fprintf(out, "null");
         fprintf(out, "}}\n");
     } else {
         if (world)
@@ -526,7 +530,12 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
                          "%.3f between same-category (1/0) and cosine\n",
                     (long long)sr.used, same, diff, 100 * ordered, sr.spearman);
         }
-        fprintf(out, "\nwrote %s (checkpoint), %s (word2vec text), %s (t-SNE picture)\n", ckpt_path, vec_path, svg_path);
+        if (drawn)
+            fprintf(out, "\nwrote %s (checkpoint), %s (word2vec text), %s (t-SNE picture)\n", ckpt_path, vec_path,
+                    svg_path);
+        else
+            fprintf(out, "\nwrote %s (checkpoint), %s (word2vec text); no picture: only %d words to draw\n", ckpt_path,
+                    vec_path, np);
     }
 done:
     free(ids);
