@@ -798,6 +798,12 @@ int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **
 }
 
 int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads) {
+    return data_bpe_encode_file_blocks(b, path, ids, n_ids, nthreads, 16u << 20);
+}
+
+int data_bpe_encode_file_blocks(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads,
+                                size_t block) {
+    AG_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
     *ids = NULL;
     *n_ids = 0;
     cls_init();
@@ -808,13 +814,13 @@ int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int
     piece_cache *caches = ag_xmalloc((size_t)nthreads * sizeof *caches);
     for (int i = 0; i < nthreads; i++) pc_init(&caches[i]);
     ivec out = {0};
-    const size_t block = 16u << 20;
     size_t cap = block, len = 0; /* buf[0..len): bytes read, not yet encoded */
     uint8_t *buf = ag_xmalloc(cap);
     int64_t consumed = 0; /* uncompressed offset of buf[0] */
     int rc = 0;
     for (;;) {
         if (cap - len < block) buf = ag_xrealloc(buf, cap = len + block);
+        size_t before = len; /* buf[0..before) holds no safe split (it was scanned last time) */
         int got = gzread(g, buf + len, (unsigned)block);
         int err = Z_OK;
         const char *msg = gzerror(g, &err);
@@ -827,7 +833,7 @@ int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int
         bool eof = got == 0;
         /* Encode up to the last safe boundary; the tail waits for more bytes (a run without spaces
          * longer than the buffer makes the buffer grow until the run ends). */
-        size_t upto = eof ? len : (len > 1 ? last_safe_split(buf, 0, len - 1) : 0);
+        size_t upto = eof ? len : (len > 1 ? last_safe_split(buf, before > 0 ? before - 1 : 0, len - 1) : 0);
         if (upto > 0) {
             encode_parallel(b, buf, upto, nthreads, caches, &out);
             memmove(buf, buf + upto, len - upto);

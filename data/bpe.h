@@ -62,6 +62,9 @@ const uint8_t *data_bpe_token_bytes(const data_bpe *b, int32_t id, int32_t *len)
 int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids, int nthreads);
 /* Encodes a whole plain or gzip file, streaming it in 16 MiB blocks. -1 with an error on read failure. */
 int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads);
+/* Same with a chosen block size (1 KiB .. 1 GiB); the result does not depend on it. */
+int data_bpe_encode_file_blocks(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads,
+                                size_t block);
 /* Decodes ids into *text (heap, NUL-terminated for convenience; [*n] bytes). -1 with an error naming
  * the position of an id outside [0, vocab_size). */
 int data_bpe_decode(const data_bpe *b, const int32_t *ids, int64_t n_ids, uint8_t **text, size_t *n);

@@ -236,7 +236,7 @@ int data_world_generate(uint64_t seed, int64_t n_sentences, char **text, size_t 
     *len = 0;
     if (n_sentences < 0) return ag_error_set("world: expected a number of sentences >= 0, got %lld", (long long)n_sentences);
     gen g = {0};
-    g.cap = (size_t)n_sentences * 40 + 64;
+    g.cap = (size_t)(n_sentences < (1 << 22) ? n_sentences : (1 << 22)) * 40 + 64; /* grows as needed */
     g.s = ag_xmalloc(g.cap);
     ag_rng_seed(&g.rng, seed);
     for (int64_t i = 0; i < n_sentences; i++) {

@@ -107,6 +107,12 @@ static void test_matches_python_reference(void **state) {
     assert_non_null(strstr(line, "stopped after 1 of 144 merges"));
     fclose(log);
     data_bpe_free(b2);
+    /* Empty text: no merges, still a working tokenizer; a missing file is an error. */
+    assert_int_equal(data_bpe_train(&b2, (const uint8_t *)"", 0, 500, NULL), 0);
+    assert_int_equal(data_bpe_n_merges(b2), 0);
+    data_bpe_free(b2);
+    assert_int_equal(data_bpe_train_file(&b2, "/nonexistent/ember.txt", 0, 500, NULL), -1);
+    assert_non_null(strstr(ag_error_msg(), "/nonexistent/ember.txt"));
     assert_int_equal(data_bpe_train(&b2, text, n, 100, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), ">= 256"));
     tu_fixture_free(fx);
@@ -210,9 +216,22 @@ static void test_threads_and_file(void **state) {
     assert_int_equal(ka, kc);
     assert_memory_equal(a, c, (size_t)ka * sizeof *a);
     free(c);
+    /* Small blocks: pieces carried across ~50 block boundaries, and a 200 KB run without spaces
+     * (longer than a block: the buffer grows) give the same ids. */
+    memset(x + 1000000, 'x', 200000);
+    int32_t *d;
+    int64_t kd;
+    assert_int_equal(data_bpe_encode(b, x, big, &d, &kd, 1), 0);
+    const char *pb = tmp_path("blocks.txt");
+    assert_int_equal(tu_write_file(pb, x, big), 0);
+    assert_int_equal(data_bpe_encode_file_blocks(b, pb, &c, &kc, 2, 65536), 0);
+    assert_int_equal(kd, kc);
+    assert_memory_equal(d, c, (size_t)kd * sizeof *d);
+    free(c);
+    free(d);
     /* A truncated gzip file is an error naming the file. */
     size_t zn;
-    char *z = tu_read_file(p, &zn);
+    char *z = tu_read_file(tmp_path("x.txt.gz"), &zn); /* tmp_path's buffer was reused above */
     const char *q = tmp_path("cut.txt.gz");
     assert_int_equal(tu_write_file(q, z, zn / 2), 0);
     assert_int_equal(data_bpe_encode_file(b, q, &c, &kc, 2), -1);
