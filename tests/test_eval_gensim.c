@@ -40,17 +40,22 @@ typedef struct {
     float *v;
     int64_t n, cap, dim;
     int8_t *set;
+    int64_t hash[1 << 14]; /* open addressing: slot -> id or -1 (the vocabulary stays < 8k words) */
 } vocab_build;
 
-static int64_t vb_find(const vocab_build *b, const char *w) {
-    for (int64_t i = 0; i < b->n; i++)
-        if (!strcmp(b->w[i], w)) return i;
-    return -1;
+static uint64_t fnv(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
 }
 
+/* Id of w, adding it if new. */
 static int64_t vb_add(vocab_build *b, const char *w) {
-    int64_t i = vb_find(b, w);
-    if (i >= 0) return i;
+    uint64_t m = (1 << 14) - 1, h = fnv(w) & m;
+    for (; b->hash[h] >= 0; h = (h + 1) & m)
+        if (!strcmp(b->w[b->hash[h]], w)) return b->hash[h];
+    assert_true(b->n < (1 << 13));
+    b->hash[h] = b->n;
     if (b->n == b->cap) {
         b->cap *= 2;
         b->w = realloc(b->w, (size_t)b->cap * sizeof(char *));
@@ -92,7 +97,11 @@ static void test_agrees_with_gensim(void **state) {
      * the section's offset plus noise, so some questions are right and some wrong. Word-similarity
      * words get vectors correlated with their partner for about half the pairs. */
     const int64_t dim = 48;
-    vocab_build b = {.cap = 1024, .dim = dim};
+    static vocab_build b; /* static: the hash table is 128 KiB */
+    memset(&b, 0, sizeof b);
+    b.cap = 1024;
+    b.dim = dim;
+    for (int i = 0; i < (1 << 14); i++) b.hash[i] = -1;
     b.w = malloc((size_t)b.cap * sizeof(char *));
     b.v = malloc((size_t)(b.cap * dim) * sizeof(float));
     b.set = malloc((size_t)b.cap);
