@@ -92,8 +92,8 @@ static void bcast_shape(const char *op, const ag_tensor *a, const ag_tensor *b, 
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Binary ops: add, sub, mul, div. One forward and one backward body, specialised per op by
- * inlining with a constant `op` (the switches fold away).
+ * Binary ops: add, sub, mul, div. One forward and one backward body; BIN_KERNELS instantiates them
+ * per op as range kernels with a constant `op`, so the switches below fold away inside the loops.
  * --------------------------------------------------------------------------------------------- */
 AG_INLINE float bin_fwd(int op, float x, float y) {
     switch (op) {
