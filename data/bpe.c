@@ -16,20 +16,13 @@
 
 /* ---- pre-tokeniser ------------------------------------------------------------------------------ */
 
-enum { C_SPACE = 0, C_LETTER = 1, C_DIGIT = 2, C_OTHER = 3 };
-static uint8_t k_cls[256];
-static void cls_init(void) {
-    static bool done = false; /* benign race: every thread writes the same table */
-    if (done) return;
-    for (int i = 0; i < 256; i++) {
-        uint8_t c = C_OTHER;
-        if (i == ' ' || i == '\t' || i == '\n' || i == '\r' || i == '\v' || i == '\f') c = C_SPACE;
-        else if ((i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || i >= 0x80) c = C_LETTER;
-        else if (i >= '0' && i <= '9') c = C_DIGIT;
-        k_cls[i] = c;
-    }
-    __atomic_store_n(&done, true, __ATOMIC_RELEASE);
-}
+enum { C_OTHER = 0, C_SPACE = 1, C_LETTER = 2, C_DIGIT = 3 };
+/* Byte classes (GNU range designators); every byte not listed is C_OTHER (0). */
+static const uint8_t k_cls[256] = {
+    [' '] = C_SPACE, ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\r'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+    ['a' ... 'z'] = C_LETTER, ['A' ... 'Z'] = C_LETTER, [0x80 ... 0xff] = C_LETTER,
+    ['0' ... '9'] = C_DIGIT,
+};
 
 /* Length of the piece that starts at t[p] (p < n); see bpe.h for the rule. */
 static inline size_t piece_len(const uint8_t *t, size_t n, size_t p) {
@@ -52,7 +45,6 @@ static inline size_t piece_len(const uint8_t *t, size_t n, size_t p) {
 }
 
 void data_bpe_pieces(const uint8_t *text, size_t n, void (*fn)(void *ctx, size_t start, size_t len), void *ctx) {
-    cls_init();
     for (size_t p = 0; p < n;) {
         size_t l = piece_len(text, n, p);
         fn(ctx, p, l);
@@ -246,7 +238,6 @@ struct data_bpe {
 
 /* Builds the rank map and token byte table from merges (validated by the caller). */
 static data_bpe *bpe_build(const int32_t *merges, int64_t m) {
-    cls_init();
     data_bpe *b = ag_xcalloc(1, sizeof *b);
     b->n_merges = m;
     b->merges = ag_xmalloc((size_t)(m ? m : 1) * 2 * sizeof *b->merges);
@@ -460,7 +451,6 @@ static void pairs_free(pairs *P) {
 int data_bpe_train(data_bpe **out, const uint8_t *text, size_t n, int32_t vocab_size, FILE *log) {
     *out = NULL;
     if (vocab_size < 256) return ag_error_set("bpe: expected a vocabulary size >= 256 (the byte tokens), got %d", vocab_size);
-    cls_init();
     /* 1. Unique pieces and their counts: the "words" whose token sequences the merges rewrite. */
     bytemap pieces;
     bm_init(&pieces);
@@ -618,7 +608,6 @@ static int read_prefix(const char *path, int64_t max_bytes, uint8_t **buf, size_
 
 int data_bpe_train_file(data_bpe **out, const char *path, int64_t max_bytes, int32_t vocab_size, FILE *log) {
     *out = NULL;
-    cls_init();
     uint8_t *buf;
     size_t n;
     bool whole;
@@ -783,7 +772,6 @@ static int resolve_threads(int nthreads) {
 }
 
 int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids, int nthreads) {
-    cls_init();
     nthreads = resolve_threads(nthreads);
     piece_cache *caches = ag_xmalloc((size_t)nthreads * sizeof *caches);
     for (int i = 0; i < nthreads; i++) pc_init(&caches[i]);
@@ -806,7 +794,6 @@ int data_bpe_encode_file_blocks(const data_bpe *b, const char *path, int32_t **i
     AG_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
     *ids = NULL;
     *n_ids = 0;
-    cls_init();
     gzFile g = gzopen(path, "rb");
     if (!g) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(g, 1 << 20);
