@@ -1,4 +1,5 @@
-/* cmd_ckpt.c — `ember ckpt info FILE [--json]`: the tree, shapes, dtypes, parameter count, step. */
+/* cmd_ckpt.c — `ember ckpt info FILE [--json]` (tree, shapes, dtypes, parameter count, step) and
+ * `ember ckpt export` (a [vocab, dim] parameter + /vocab to word2vec text/binary or projector TSV). */
 #include "cli.h"
 
 #include <inttypes.h>
@@ -8,11 +9,17 @@
 #include <sys/stat.h>
 
 #include "checkpoints/ckpt.h"
+#include "checkpoints/export.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ember ckpt info FILE [--json]\n\n"
-               "Prints a checkpoint's datasets (path, dtype, shape, bytes stored), its parameter count,\n"
-               "step and epoch, after checking its integrity line and format. Exits 1 on a bad file.\n");
+    fprintf(f, "usage: ember ckpt info FILE [--json]\n"
+               "       ember ckpt export FILE -o OUT [--param NAME] [--format text|binary|tsv] [--metadata META]\n\n"
+               "info:   prints a checkpoint's datasets (path, dtype, shape, bytes stored), its parameter count,\n"
+               "        step and epoch, after checking its integrity line and format. Exits 1 on a bad file.\n"
+               "export: writes the rows of a [words, dim] parameter (default: the only one whose row count\n"
+               "        equals the vocabulary size) with the words of /vocab, as word2vec.c's text (default)\n"
+               "        or binary -output format, or as a projector TSV pair (OUT = vectors, META = words,\n"
+               "        default OUT with .tsv replaced by _metadata.tsv).\n");
 }
 
 typedef struct {
@@ -144,11 +151,107 @@ static int cmd_info(const char *file, bool json) {
     return 0;
 }
 
+typedef struct {
+    int64_t rows;
+    char name[1024];
+    int found;
+} pick_ctx;
+
+/* Finds 2-D float32 /params/<name> datasets with `rows` rows. */
+static int pick_param(const char *path, const ckpt_info *info, void *vctx) {
+    pick_ctx *c = vctx;
+    if (info && strncmp(path, "/params/", 8) == 0 && info->dtype == CKPT_F32 && info->ndim == 2 &&
+        info->shape[0] == c->rows) {
+        if (!c->found) snprintf(c->name, sizeof c->name, "%s", path + 8);
+        c->found++;
+    }
+    return 0;
+}
+
+static int cmd_export(int argc, char **argv) {
+    const char *file = NULL, *out = NULL, *param = NULL, *format = "text", *meta = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(a, "--param") && i + 1 < argc) param = argv[++i];
+        else if (!strcmp(a, "--format") && i + 1 < argc) format = argv[++i];
+        else if (!strcmp(a, "--metadata") && i + 1 < argc) meta = argv[++i];
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ember ckpt export: unknown option or missing value '%s'\n", a);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "ember ckpt export: one FILE expected, got '%s' and '%s'\n", file, a);
+            return 2;
+        } else file = a;
+    }
+    if (!file || !out) {
+        fprintf(stderr, "ember ckpt export: %s missing\n", file ? "-o OUT" : "FILE");
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(format, "text") && strcmp(format, "binary") && strcmp(format, "tsv")) {
+        fprintf(stderr, "ember ckpt export: --format '%s': expected text, binary or tsv\n", format);
+        return 2;
+    }
+    ckpt_reader *r = ckpt_open(file);
+    char **words = NULL;
+    int64_t *counts = NULL, n = 0;
+    float *vecs = NULL;
+    int rc = 1;
+    char path[1100], metabuf[4096];
+    ckpt_info info;
+    if (!r || ckpt_get_vocab(r, &words, &counts, &n) < 0) goto done;
+    if (!param) {
+        pick_ctx c = {.rows = n};
+        if (ckpt_visit(r, pick_param, &c) < 0) goto done;
+        if (c.found != 1) {
+            ag_error_set("%s: %d float32 parameters have %lld rows (the vocabulary size): name one with --param",
+                         file, c.found, (long long)n);
+            goto done;
+        }
+        param = c.name;
+    }
+    snprintf(path, sizeof path, "/params/%s", param);
+    if (ckpt_get_info(r, path, &info) < 0) goto done;
+    if (info.dtype != CKPT_F32 || info.ndim != 2 || info.shape[0] != n) {
+        ag_error_set("%s: %s: %s with %d dims in file, expected float32 [%lld, dim] (one row per vocabulary word)",
+                     file, path, ckpt_dtype_name(info.dtype), info.ndim, (long long)n);
+        goto done;
+    }
+    vecs = malloc((size_t)(n ? n : 1) * (size_t)info.shape[1] * sizeof(float));
+    if (!vecs) {
+        ag_error_set("%s: out of memory for %lld x %lld floats", file, (long long)n, (long long)info.shape[1]);
+        goto done;
+    }
+    if (ckpt_get_f32_array(r, path, vecs, 2, info.shape) < 0) goto done;
+    if (!strcmp(format, "tsv")) {
+        if (!meta) {
+            size_t l = strlen(out);
+            if (l > 4 && !strcmp(out + l - 4, ".tsv")) snprintf(metabuf, sizeof metabuf, "%.*s_metadata.tsv", (int)(l - 4), out);
+            else snprintf(metabuf, sizeof metabuf, "%s.metadata.tsv", out);
+            meta = metabuf;
+        }
+        if (ckpt_export_projector_tsv(out, meta, (const char *const *)words, vecs, n, info.shape[1]) < 0) goto done;
+    } else if (ckpt_export_word2vec(out, (const char *const *)words, vecs, n, info.shape[1], !strcmp(format, "binary")) < 0)
+        goto done;
+    fprintf(stderr, "ember ckpt export: %lld words x %lld dims of %s -> %s%s%s\n", (long long)n,
+            (long long)info.shape[1], path, out, meta ? " + " : "", meta ? meta : "");
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "ember ckpt export: %s\n", ag_error_msg());
+    free(vecs);
+    ckpt_free_words(words, n);
+    free(counts);
+    ckpt_close(r);
+    return rc;
+}
+
 int cli_cmd_ckpt(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
     if (strcmp(argv[1], "info") != 0) {
         fprintf(stderr, "ember ckpt: unknown action '%s'\n", argv[1]);
         usage(stderr);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "checkpoints/ckpt.h"
+#include "checkpoints/export.h"
 
 static char *dir;
 
@@ -476,6 +477,67 @@ static void test_cli_info(void **state) {
     nn_params_free(&ps);
 }
 
+/* `ember ckpt export`: the vocab-sized parameter to word2vec text/binary/TSV, byte-identical to
+ * ckpt_export_word2vec; a wrong --param is an error. */
+static void test_cli_export(void **state) {
+    (void)state;
+    if (access(tu_ember_bin(), X_OK) != 0) {
+        printf("skipped: the ember command (%s) is not built\n", tu_ember_bin());
+        skip();
+    }
+    nn_params ps;
+    nn_params_init(&ps);
+    nn_params_add(&ps, "emb.in", AG_SHAPE(5, 3), NN_INIT_NORMAL, 1, 0, true);
+    nn_params_add(&ps, "head", AG_SHAPE(3, 5), NN_INIT_NORMAL, 1, 0, false);
+    ag_rng rng;
+    ag_rng_seed(&rng, 4);
+    nn_params_alloc(&ps, &rng);
+    /* tpath() rotates through 4 buffers: keep our own copies of the 5 names used below. */
+    char path[4200], direct[4200], directb[4200], viacli[4200], viaclib[4200];
+    snprintf(path, sizeof path, "%s", tpath("w2v.h5"));
+    snprintf(direct, sizeof direct, "%s", tpath("direct.txt"));
+    snprintf(directb, sizeof directb, "%s", tpath("direct.bin"));
+    snprintf(viacli, sizeof viacli, "%s", tpath("cli.txt"));
+    snprintf(viaclib, sizeof viaclib, "%s", tpath("cli.bin"));
+    ckpt_writer *w = ckpt_writer_begin(path);
+    assert_int_equal(ckpt_put_params(w, &ps), 0);
+    assert_int_equal(ckpt_put_vocab(w, words, counts, 5), 0);
+    assert_int_equal(ckpt_writer_commit(w), 0);
+    assert_int_equal(ckpt_export_word2vec(direct, words, ag_f32(ps.items[0].t), 5, 3, false), 0);
+    assert_int_equal(ckpt_export_word2vec(directb, words, ag_f32(ps.items[0].t), 5, 3, true), 0);
+    char cmd[16800], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, viacli);
+    if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
+    assert_non_null(strstr(out, "5 words x 3 dims of /params/emb.in"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param emb.in --format binary -o %s", tu_ember_bin(), path, viaclib);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    free(out);
+    size_t n1, n2;
+    char *a = tu_read_file(direct, &n1), *b = tu_read_file(viacli, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    a = tu_read_file(directb, &n1);
+    b = tu_read_file(viaclib, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s --format tsv -o %s", tu_ember_bin(), path, tpath("v.tsv"));
+    assert_int_equal(tu_run(cmd, &out), 0);
+    free(out);
+    a = tu_read_file(tpath("v_metadata.tsv"), NULL);
+    assert_string_equal(a, "</s>\nthe\nof\nnaïve\nx\n");
+    free(a);
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param head -o %s", tu_ember_bin(), path, tpath("bad.txt"));
+    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "/params/head: float32 with 2 dims in file, expected float32 [5, dim]"));
+    free(out);
+    nn_params_free(&ps);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
@@ -486,6 +548,7 @@ int main(void) {
         cmocka_unit_test(test_optim_mismatch),
         cmocka_unit_test(test_writer_errors_and_atomicity),
         cmocka_unit_test(test_cli_info),
+        cmocka_unit_test(test_cli_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
