@@ -391,6 +391,11 @@ ag_tensor *ag_linear(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b);
  * dz = act'(z) g, then as ag_linear. The pre-activation z is kept for backward. */
 enum ag_act { AG_ACT_NONE = 0, AG_ACT_GELU_ERF = 1 };
 ag_tensor *ag_linear_ex(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, ag_tensor *r, int act);
+/* Linear maps into and out of attention's head layout, without separate reshape/permute copies:
+ * to_heads: x [B, T, in], w [H·Dh, in] → [B, H, T, Dh] = heads(x wᵀ + b);
+ * from_heads: x [B, H, T, Dh], w [out, H·Dh] → [B, T, out] = rows(x) wᵀ + b + r (r optional). */
+ag_tensor *ag_linear_to_heads(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int64_t heads);
+ag_tensor *ag_linear_from_heads(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, ag_tensor *r);
 
 /* Ops added by word2vec (autograd/ops_w2v.c) ---------------------------------------------------
  * Word2Vec's logistic loss over a small block of dot products, taking the two embedding tables

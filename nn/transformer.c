@@ -39,13 +39,6 @@ void nn_attention_init(nn_attention *a, nn_params *ps, const char *prefix, nn_at
     nn_linear_init(&a->wo, ps, nn_name(nm, sizeof nm, prefix, "wo"), qd, cfg.dim, cfg.bias);
 }
 
-/* [B, T, nh·Dh] → [B, nh, T, Dh] */
-static ag_tensor *split_heads(ag_graph *g, ag_tensor *x, int64_t nh, int64_t Dh) {
-    int64_t B = x->shape[0], T = x->shape[1];
-    ag_tensor *r = ag_reshape(g, x, 4, (const int64_t[]){B, T, nh, Dh});
-    return ag_permute(g, r, (const int[]){0, 2, 1, 3});
-}
-
 ag_tensor *nn_attention_forward(ag_graph *g, const nn_attention *a, ag_tensor *x, ag_tensor *key_pad, int64_t pos0) {
     return nn_attention_forward_residual(g, a, x, key_pad, pos0, NULL);
 }
@@ -61,9 +54,10 @@ ag_tensor *nn_attention_forward_residual(ag_graph *g, const nn_attention *a, ag_
         AG_CHECK(key_pad->dtype == AG_I32 && key_pad->numel == B * T, "nn_attention_forward",
                  "key_pad must be i32 [%lld, %lld], got %s", (long long)B, (long long)T,
                  ag_shape_str(key_pad, sx, sizeof sx));
-    ag_tensor *q = split_heads(g, nn_linear_forward(g, &a->wq, x), H, Dh);   /* [B, H, T, Dh] */
-    ag_tensor *k = split_heads(g, nn_linear_forward(g, &a->wk, x), Hkv, Dh); /* [B, Hkv, T, Dh] */
-    ag_tensor *v = split_heads(g, nn_linear_forward(g, &a->wv, x), Hkv, Dh); /* [B, Hkv, T, Dh] */
+    /* The projections write the head layout [B, nh, T, Dh] directly (no reshape/permute copies). */
+    ag_tensor *q = ag_linear_to_heads(g, x, a->wq.weight, a->wq.bias, H);   /* [B, H, T, Dh] */
+    ag_tensor *k = ag_linear_to_heads(g, x, a->wk.weight, a->wk.bias, Hkv); /* [B, Hkv, T, Dh] */
+    ag_tensor *v = ag_linear_to_heads(g, x, a->wv.weight, a->wv.bias, Hkv); /* [B, Hkv, T, Dh] */
     ag_tensor *bias = NULL;
     if (c->pos == NN_POS_ROPE) {
         q = ag_rope(g, q, pos0, c->rope_theta, c->rope_interleaved);
@@ -72,13 +66,12 @@ ag_tensor *nn_attention_forward_residual(ag_graph *g, const nn_attention *a, ag_
         bias = nn_alibi_bias(g, H, T, T); /* [H, T, T], relative: pos0 does not matter */
     }
     ag_tensor *o = ag_attention(g, q, k, v, c->causal, key_pad, bias, 1.0f / sqrtf((float)Dh)); /* [B, H, T, Dh] */
-    o = ag_permute(g, o, (const int[]){0, 2, 1, 3});                                          /* [B, T, H, Dh] */
-    o = ag_reshape(g, o, 3, (const int64_t[]){B, T, H * Dh});
     if (c->dropout > 0 && ag_is_training(g)) {
-        ag_tensor *y = nn_dropout(g, nn_linear_forward(g, &a->wo, o), c->dropout);
+        ag_tensor *y = nn_dropout(g, ag_linear_from_heads(g, o, a->wo.weight, a->wo.bias, NULL), c->dropout);
         return residual ? ag_add(g, residual, y) : y;
     }
-    return nn_linear_forward_ex(g, &a->wo, o, residual, AG_ACT_NONE); /* residual + o Woᵀ + b, one op */
+    /* residual + rows(o) Woᵀ + b in one op */
+    return ag_linear_from_heads(g, o, a->wo.weight, a->wo.bias, residual); /* [B, T, D] */
 }
 
 /* ---------------------------------------------------------------------------------------------

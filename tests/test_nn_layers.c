@@ -315,6 +315,43 @@ static void test_linear_ex_fused(void **state) {
     ag_tensor_free(r);
 }
 
+static ag_tensor *build_to_heads(ag_graph *g, ag_tensor *const *in, void *ctx) {
+    (void)ctx;
+    return ag_linear_to_heads(g, in[0], in[1], in[2], 2);
+}
+static ag_tensor *build_from_heads(ag_graph *g, ag_tensor *const *in, void *ctx) {
+    (void)ctx;
+    return ag_linear_from_heads(g, in[0], in[1], in[2], in[3]);
+}
+
+/* Linear into/out of the head layout equals linear + reshape + permute, and gradchecks. */
+static void test_linear_heads(void **state) {
+    (void)state;
+    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 5)), *w = ag_tensor_alloc(AG_F32, AG_SHAPE(6, 5));
+    ag_tensor *b = ag_tensor_alloc(AG_F32, AG_SHAPE(6)), *xh = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 2, 3, 3));
+    ag_tensor *wo = ag_tensor_alloc(AG_F32, AG_SHAPE(4, 6)), *bo = ag_tensor_alloc(AG_F32, AG_SHAPE(4));
+    ag_tensor *r = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 4));
+    ag_tensor *all[7] = {x, w, b, xh, wo, bo, r};
+    for (int i = 0; i < 7; i++) {
+        tu_fill_uniform(all[i], 20 + (uint64_t)i, -1, 1);
+        all[i]->flags |= AG_REQUIRES_GRAD;
+    }
+    ag_graph *g = ag_graph_new(0);
+    ag_tensor *h = ag_linear_to_heads(g, x, w, b, 2); /* [2, 2, 3, 3] */
+    ag_tensor *ref = ag_permute(g, ag_reshape(g, ag_linear(g, x, w, b), 4, (const int64_t[]){2, 3, 2, 3}),
+                                (const int[]){0, 2, 1, 3});
+    assert_true(ag_same_shape(h, ref));
+    tu_assert_close("to_heads", ag_f32(h), ag_f32(ref), h->numel, 1e-6);
+    ag_tensor *o = ag_linear_from_heads(g, xh, wo, bo, r); /* [2, 3, 4] */
+    ag_tensor *rows = ag_reshape(g, ag_permute(g, xh, (const int[]){0, 2, 1, 3}), 3, (const int64_t[]){2, 3, 6});
+    ag_tensor *ref2 = ag_add(g, ag_linear(g, rows, wo, bo), r);
+    tu_assert_close("from_heads", ag_f32(o), ag_f32(ref2), o->numel, 1e-6);
+    ag_graph_free(g);
+    tu_gradcheck("linear to heads", build_to_heads, NULL, 3, (ag_tensor *[]){x, w, b}, 2e-3);
+    tu_gradcheck("linear from heads", build_from_heads, NULL, 4, (ag_tensor *[]){xh, wo, bo, r}, 2e-3);
+    for (int i = 0; i < 7; i++) ag_tensor_free(all[i]);
+}
+
 typedef struct {
     int kind; /* 0 linear, 1 layer norm, 2 rms norm, 3+ mlp kinds */
     nn_linear *l;
@@ -488,6 +525,7 @@ int main(void) {
         cmocka_unit_test(test_linear_norms_mlps_vs_torch),
         cmocka_unit_test(test_layers_gradcheck),
         cmocka_unit_test(test_linear_ex_fused),
+        cmocka_unit_test(test_linear_heads),
         cmocka_unit_test(test_dropout_modes),
         cmocka_unit_test(test_pooling_vs_torch),
         cmocka_unit_test(test_pooling_gradcheck),
