@@ -199,10 +199,11 @@ static int cmd_export(int argc, char **argv) {
     float *vecs = NULL;
     int rc = 1;
     char path[1100], metabuf[4096];
+    pick_ctx c = {0}; /* function scope: param may point at c.name */
     ckpt_info info;
     if (!r || ckpt_get_vocab(r, &words, &counts, &n) < 0) goto done;
     if (!param) {
-        pick_ctx c = {.rows = n};
+        c.rows = n;
         if (ckpt_visit(r, pick_param, &c) < 0) goto done;
         if (c.found != 1) {
             ag_error_set("%s: %d float32 parameters have %lld rows (the vocabulary size): name one with --param",
