@@ -191,7 +191,7 @@ data_corpus *data_corpus_open(const char *path) {
         gzbuffer(c->gzf, CORPUS_BUF); /* compressed input read in 1 MiB blocks */
     } else {
         c->fd = fd;
-        c->size = (int64_t)st.st_size;
+        c->size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1; /* a pipe reads, but has no size */
     }
     c->start = 0;
     c->end = INT64_MAX;
@@ -214,6 +214,10 @@ void data_corpus_close(data_corpus *c) {
 
 int64_t data_corpus_size(data_corpus *c) {
     if (c->size >= 0) return c->size;
+    if (!S_ISREG(c->st.st_mode)) {
+        ag_error_set("%s: not a regular file, so its size is unknown (shards and sizes need a file)", c->path);
+        return -1;
+    }
     int64_t cached = size_cache_get(&c->st);
     if (cached > 0) return c->size = cached;
     /* gzip: one decompressing pass through a second handle, so the stream position is untouched. */
