@@ -98,7 +98,10 @@ static int corpus_refill(data_corpus *c) {
         } while (got < 0 && errno == EINTR);
         if (got < 0)
             return ag_error_set("%s: byte %lld: read failed: %s", c->path, (long long)c->base, strerror(errno));
-        if (got == 0) c->eof = true;
+        if (got == 0) {
+            c->eof = true;
+            if (c->size < 0) c->size = c->base; /* a pipe read to its end */
+        }
         c->len = got;
         return 0;
     }
