@@ -16,6 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Prints a library error once prefixed: "ember word2vec: <message>". */
+static void print_error(void) {
+    const char *m = ag_error_msg();
+    if (!strncmp(m, "word2vec: ", 10)) m += 10;
+    fprintf(stderr, "ember word2vec: %s\n", m);
+}
+
 static void w2v_usage(FILE *f) {
     fprintf(f,
             "usage: ember word2vec -train FILE -output FILE [options]\n"
@@ -151,7 +158,7 @@ int cli_cmd_word2vec(int argc, char **argv) {
             return 2;
         }
         if (rc != 0) {
-            fprintf(stderr, "ember %s\n", ag_error_msg());
+            print_error();
             return 2;
         }
     }
@@ -172,7 +179,7 @@ int cli_cmd_word2vec(int argc, char **argv) {
         o.checkpoint = ckpt_default;
     }
     if (train_w2v_check_options(&o) != 0) {
-        fprintf(stderr, "ember %s\n", ag_error_msg());
+        print_error();
         return 2;
     }
     /* Refuse unwritable outputs before spending the training time. */
@@ -180,7 +187,7 @@ int cli_cmd_word2vec(int argc, char **argv) {
         (o.save_vocab && check_writable("-save-vocab", o.save_vocab) != 0) ||
         (o.checkpoint && check_writable("--checkpoint", o.checkpoint) != 0) ||
         (o.metrics && check_writable("--metrics", o.metrics) != 0)) {
-        fprintf(stderr, "ember %s\n", ag_error_msg());
+        print_error();
         return 1;
     }
     if (!output && !o.resume && o.checkpoint_every == 0) {
@@ -199,19 +206,19 @@ int cli_cmd_word2vec(int argc, char **argv) {
         data_vocab_free(v);
         return 0;
     vfail:
-        fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+        print_error();
         return 1;
     }
     train_w2v_model *m = NULL;
     if (train_w2v_run(&o, &m) != 0) {
-        fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+        print_error();
         return 1;
     }
     int rc = 0;
     if (output) {
         if (ckpt_export_word2vec(output, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim,
                                  binary != 0) != 0) {
-            fprintf(stderr, "ember word2vec: %s\n", ag_error_msg());
+            print_error();
             rc = 1;
         } else if (o.debug >= 1) {
             fprintf(stderr, "word2vec: wrote %" PRId64 " vectors of size %" PRId64 " to %s\n", m->vocab->n, m->dim,
