@@ -232,6 +232,33 @@ static double now_sec(void) {
 
 /* ---- analogy -------------------------------------------------------------------------------- */
 
+/* compute-accuracy's answer rule over row[N] with the 3 query ids excluded: the best score starts
+ * at 0 and must be beaten strictly, so the first (most frequent) of equal scores wins and a row
+ * with no positive score has no answer (-1). The row is scratch: the excluded entries are
+ * overwritten with -inf. 16 independent lanes (each keeping its own first maximum) let the
+ * compiler vectorise the scan; merging them by (value, lowest index) gives the sequential answer. */
+static int64_t argmax_positive(float *row, int64_t N, const int64_t *excl) {
+    for (int e = 0; e < 3; e++) row[excl[e]] = -INFINITY;
+    enum { L = 16 };
+    float m[L];
+    int32_t ix[L];
+    for (int j = 0; j < L; j++) m[j] = 0.0f, ix[j] = -1;
+    int64_t c = 0;
+    for (; c + L <= N; c += L)
+        for (int j = 0; j < L; j++) {
+            bool gt = row[c + j] > m[j];
+            m[j] = gt ? row[c + j] : m[j];
+            ix[j] = gt ? (int32_t)(c + j) : ix[j];
+        }
+    float best = 0.0f;
+    int64_t arg = -1;
+    for (int j = 0; j < L; j++)
+        if (ix[j] >= 0 && (m[j] > best || (m[j] == best && arg >= 0 && ix[j] < arg))) best = m[j], arg = ix[j];
+    for (; c < N; c++) /* the tail holds the largest indices: only a strictly larger score wins */
+        if (row[c] > best) best = row[c], arg = c;
+    return arg;
+}
+
 int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_t restrict_n,
                        train_analogy_result *out) {
     memset(out, 0, sizeof *out);
@@ -273,21 +300,7 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)N, (int)d, 1.0f, Q, (int)d, v->unit,
                     (int)d, 0.0f, S, (int)N);
 #pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < nb; r++) {
-            const int64_t *id = ids + 4 * (b0 + r);
-            const float *row = S + r * N;
-            /* compute-accuracy: best starts at 0 and needs a strictly larger score, so the first
-             * (most frequent) of equal scores wins and a question with no positive score has no answer */
-            float best = 0.0f;
-            int64_t arg = -1;
-            for (int64_t c = 0; c < N; c++) {
-                if (row[c] > best && c != id[0] && c != id[1] && c != id[2]) {
-                    best = row[c];
-                    arg = c;
-                }
-            }
-            pred[b0 + r] = arg;
-        }
+        for (int64_t r = 0; r < nb; r++) pred[b0 + r] = argmax_positive(S + r * N, N, ids + 4 * (b0 + r));
     }
     for (int64_t k = 0; k < m; k++) {
         int64_t i = qi[k];
