@@ -144,6 +144,55 @@ static void test_analogy_excludes_query(void **state) {
     train_vectors_free(v);
 }
 
+/* compute-accuracy's answer rule: the first of equal best scores wins (also across the argmax's
+ * vector lanes and its scalar tail), and only a positive score can be an answer. */
+static void test_analogy_ties(void **state) {
+    (void)state;
+    enum { N = 40 };
+    char names[N][8];
+    char *words[N];
+    float vec[N * 2];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "w%d", i);
+        words[i] = names[i];
+        vec[2 * i] = -1, vec[2 * i + 1] = 0; /* score 0 against the query (0, 1): never an answer */
+    }
+    vec[0] = 1, vec[1] = 0;              /* w0 = a */
+    vec[2] = 1, vec[3] = 0;              /* w1 = b: b - a + c = c = (0, 1) */
+    vec[4] = 0, vec[5] = 1;              /* w2 = c */
+    vec[10] = 0.8f, vec[11] = 0.6f;      /* w5: 0.6 */
+    vec[40] = 0.6f, vec[41] = 0.8f;      /* w20: 0.8 (lane 4) */
+    vec[74] = 0.6f, vec[75] = 0.8f;      /* w37: 0.8, tied, in the tail */
+    vec[50] = 0.6f, vec[51] = 0.8f;      /* w25: 0.8, tied, another lane (9) */
+    train_vectors *v = train_vectors_from(N, 2, words, vec);
+    char *dir = tu_tempdir();
+    char *q = write_tmp(dir, "q.txt", ": s\nw0 w1 w2 w20\nw0 w1 w2 w25\nw0 w1 w2 w37\nw0 w1 w2 w3\n");
+    data_analogy_set *qs;
+    assert_int_equal(data_analogy_read(&qs, q), 0);
+    train_analogy_result r;
+    assert_int_equal(train_eval_analogy(v, qs, 0, &r), 0);
+    assert_int_equal(r.seen, 4);
+    assert_int_equal(r.correct, 1); /* only w20, the first of the tied best */
+    train_analogy_result_free(&r);
+    /* restricted to w0..w4: nothing scores above 0, so even "w3" is not answered */
+    assert_int_equal(train_eval_analogy(v, qs, 5, &r), 0);
+    assert_int_equal(r.seen, 1);
+    assert_int_equal(r.correct, 0);
+    train_analogy_result_free(&r);
+    /* restricted to w0..w19: w5 (0.6) is the answer */
+    char *q2 = write_tmp(dir, "q2.txt", ": s\nw0 w1 w2 w5\n");
+    data_analogy_free(qs);
+    assert_int_equal(data_analogy_read(&qs, q2), 0);
+    assert_int_equal(train_eval_analogy(v, qs, 20, &r), 0);
+    assert_int_equal(r.correct, 1);
+    train_analogy_result_free(&r);
+    data_analogy_free(qs);
+    train_vectors_free(v);
+    free(q), free(q2);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_spearman_ties(void **state) {
     (void)state;
     /* reference: scipy.stats.spearmanr / pearsonr / rankdata (scipy 1.10) */
@@ -300,7 +349,8 @@ static void test_analogy_speed(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup),        cmocka_unit_test(test_analogy_known),
-        cmocka_unit_test(test_analogy_excludes_query), cmocka_unit_test(test_spearman_ties),
+        cmocka_unit_test(test_analogy_excludes_query), cmocka_unit_test(test_analogy_ties),
+        cmocka_unit_test(test_spearman_ties),
         cmocka_unit_test(test_wordsim_oov),   cmocka_unit_test(test_nearest),
         cmocka_unit_test(test_load),          cmocka_unit_test(test_analogy_speed),
     };
