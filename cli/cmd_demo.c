@@ -23,7 +23,7 @@ static void usage(FILE *f) {
             "  --json        one JSON object on stdout instead of the report\n"
             "  --seed N      corpus and training seed (default 1)\n"
             "  --threads N   training threads (default 2)\n"
-            "  --epochs N    epochs (default 10 for the world, 5 for a corpus)\n"
+            "  --epochs N    epochs (default 5)\n"
             "  --dim N       vector size (default 50 for the world, 100 for a corpus)\n");
 }
 
