@@ -11,6 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ember demo [--corpus FILE] [--out DIR] [--json] [--seed N] [--threads N] [--epochs N] [--dim N]\n"
+            "                 [--deterministic]\n"
             "  Without --corpus: generates the synthetic chapter world (animals, vehicles, foods, colours,\n"
             "  royalty and gender, countries and capitals), trains Word2Vec (skip-gram) on it in seconds,\n"
             "  prints the nearest neighbours of cat, car, pizza and red, answers king - man + woman,\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
             "  --json        one JSON object on stdout instead of the report\n"
             "  --seed N      corpus and training seed (default 1)\n"
             "  --threads N   training threads (default 2)\n"
+            "  --deterministic  one training thread: the same output for the same seed\n"
             "  --epochs N    epochs (default 5)\n"
             "  --dim N       vector size (default 50 for the world, 100 for a corpus)\n");
 }
@@ -51,6 +53,8 @@ int cli_cmd_demo(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) {
             o.json = true;
+        } else if (!strcmp(a, "--deterministic")) {
+            o.deterministic = true;
         } else if (i + 1 < argc && !strcmp(a, "--corpus")) {
             o.corpus = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--out")) {

@@ -347,6 +347,7 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     to.min_count = 5;
     to.threads = o.threads > 0 ? o.threads : 2;
     to.seed = o.seed;
+    to.deterministic = o.deterministic;
     to.debug = 0;
     to.progress = false;
     if (!o.json) {
@@ -503,10 +504,11 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
             fprintf(out, "corpus: %s: %lld lines, %lld words (of words kept in the vocabulary)\n", corpus_path,
                     (long long)lines, (long long)corpus_words);
         fprintf(out, "vocabulary: %lld words (min count %lld)\n", (long long)v->n, (long long)to.min_count);
-        fprintf(out, "training: skip-gram, %lld dims, window %d, %d negatives, %d epochs, %d threads: %.2f s "
+        fprintf(out, "training: skip-gram, %lld dims, window %d, %d negatives, %d epochs, %d thread%s%s: %.2f s "
                      "(%.0f words/s/thread), loss %.3f -> %.3f\n\n",
-                (long long)to.size, to.window, to.negative, to.iter, m->threads, m->seconds, m->words_per_sec_thread,
-                m->first_loss, m->final_loss);
+                (long long)to.size, to.window, to.negative, to.iter, m->threads, m->threads == 1 ? "" : "s",
+                to.deterministic ? " (deterministic)" : "", m->seconds, m->words_per_sec_thread, m->first_loss,
+                m->final_loss);
         for (int i = 0; i < nq; i++) {
             fprintf(out, "nearest to %s:", q[i].word);
             print_neighbours(out, v, q[i].nb, q[i].k > 0 ? q[i].k : 0);

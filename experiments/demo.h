@@ -12,6 +12,7 @@ typedef struct exp_demo_options {
     bool json;            /* one JSON object on `out` instead of the text report */
     uint64_t seed;        /* corpus generator and trainer seed (default 1) */
     int threads;          /* trainer workers (default 2) */
+    bool deterministic;   /* one worker, bit-reproducible for a seed (the trainer's --deterministic) */
     int epochs;           /* 0: 5 */
     int dim;              /* 0: 50 for the world, 100 for a user corpus */
     int64_t world_sentences; /* 0: the world generator's default size */

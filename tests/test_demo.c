@@ -172,6 +172,28 @@ static void test_demo_corpus(void **state) {
     assert_non_null(strstr(data, "most frequent words"));
     free(data);
     free(svg);
+    /* --deterministic: two runs give the same vectors and the same picture, byte for byte */
+    char *files[2][2];
+    for (int run = 0; run < 2; run++) {
+        char name[16];
+        snprintf(name, sizeof name, "det%d", run);
+        char *d = path_in(dir, name);
+        snprintf(cmd, sizeof cmd, "%s demo --corpus '%s' --out '%s' --epochs 2 --dim 16 --deterministic", tu_ember_bin(),
+                 corpus, d);
+        assert_int_equal(tu_run(cmd, NULL), 0);
+        files[run][0] = path_in(d, "vectors.txt");
+        files[run][1] = path_in(d, "picture.svg");
+        free(d);
+    }
+    for (int k = 0; k < 2; k++) {
+        size_t n0, n1;
+        char *a = tu_read_file(files[0][k], &n0), *b = tu_read_file(files[1][k], &n1);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(a, b, n0);
+        free(a), free(b), free(files[0][k]), free(files[1][k]);
+    }
     /* a missing corpus is an error with the path, not a crash */
     snprintf(cmd, sizeof cmd, "%s demo --corpus %s/none.txt --out '%s'", tu_ember_bin(), dir, out_dir);
     rc = tu_run(cmd, &out);
