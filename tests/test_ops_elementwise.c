@@ -134,6 +134,14 @@ static void test_gradcheck_binary_one_side(void **state) {
     assert_null(b->grad);
     c.op = AG_OP_DIV;
     tu_gradcheck("div b only", build_binary, &c, 2, (ag_tensor *[]){b, a}, GC_TOL);
+    /* the same tensor on both sides: both grads land in one buffer */
+    const int ops[] = {AG_OP_ADD, AG_OP_SUB, AG_OP_MUL};
+    for (int k = 0; k < 3; k++) {
+        c.op = ops[k];
+        char label[64];
+        snprintf(label, sizeof label, "%s(a, a)", ag_op_name(ops[k]));
+        tu_gradcheck(label, build_binary, &c, 2, (ag_tensor *[]){a, a}, GC_TOL);
+    }
     ag_tensor_free(a);
     ag_tensor_free(b);
 }
