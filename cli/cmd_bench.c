@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "autograd/ag.h"
 #include "nn/nn.h"
@@ -20,6 +21,7 @@ void openblas_set_num_threads(int num_threads);
 typedef struct bench_opts {
     int threads, steps, warmup;
     int64_t d, layers, heads, seq, batch, vocab;
+    int rounds;       /* ember/peer alternations (the peer runs only with --peer) */
     bool no_optim, profile;
     const char *peer; /* path of torch_encoder_step.py, or NULL */
 } bench_opts;
@@ -28,13 +30,18 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ember bench encoder-step [--threads N] [--steps N] [--warmup N] [--d N] [--layers N]\n"
             "                                [--heads N] [--seq N] [--batch N] [--vocab N] [--no-optim]\n"
-            "                                [--peer PATH/torch_encoder_step.py] [--profile]\n\n"
+            "                                [--peer PATH/torch_encoder_step.py] [--rounds N] [--profile]\n\n"
             "Times one training step of a BERT-style encoder with an MLM head: token + position\n"
             "embeddings, LayerNorm, `layers` pre-norm blocks (LayerNorm, attention with biases, GELU MLP\n"
             "4d, dropout 0), a Linear head over the vocabulary, mean cross-entropy on random targets,\n"
             "backward, AdamW (lr 1e-4, wd 0.01). Defaults: 2 threads, 10 steps after 2 warm-up steps,\n"
             "d 256, 4 layers, 4 heads, sequence 128, batch 32, vocab 5000 (the PyTorch peer's model).\n"
-            "--peer runs the PyTorch peer with the same knobs after ember and reports the ratio.\n"
+            "--peer runs the PyTorch peer with the same knobs after ember and reports the ratio;\n"
+            "--rounds N alternates ember's timed steps and the peer N times (on a shared machine the\n"
+            "load changes by the minute; the median of the per-round ratios is the figure to quote).\n"
+            "ember's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, set by re-executing\n"
+            "itself unless the variable is already set): spinning OpenMP threads would fight\n"
+            "OpenBLAS's own threads for the cores. The peer runs with the caller's environment.\n"
             "--profile adds where the time goes: forward by layer part, backward by op (stderr table\n"
             "and a \"profile\" JSON field).\n"
             "Prints one JSON object (ms_per_step = mean over the timed steps, as the peer).\n");
@@ -144,7 +151,9 @@ static void backward_profiled(ag_graph *g, ag_tensor *loss, profile *pf) {
 /* Runs the peer and returns its ms/step (parsed from "ms/step=…"), or a negative value. */
 static double run_peer(const bench_opts *o, char *line, size_t size) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", o->peer, o->threads,
+    /* The peer gets the caller's environment, not the wait policy ember set for itself. */
+    const char *unset = getenv("EMBER_BENCH_SET_OMP") ? "env -u OMP_WAIT_POLICY " : "";
+    snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", unset, o->peer, o->threads,
              o->steps, (long long)o->d, (long long)o->layers, (long long)o->heads, (long long)o->seq,
              (long long)o->batch, (long long)o->vocab);
     FILE *p = popen(cmd, "r");
@@ -194,54 +203,84 @@ static int encoder_step(const bench_opts *o) {
         xv[i] = (int32_t)ag_rng_below(&rng, (uint32_t)o->vocab);
         yv[i] = (int32_t)ag_rng_below(&rng, (uint32_t)o->vocab);
     }
-    double *times = ag_xmalloc((size_t)o->steps * sizeof(double));
+    int R = o->peer ? o->rounds : 1;
+    double *times = ag_xmalloc((size_t)(o->steps * R) * sizeof(double));
+    double round_ms[64], peer_round_ms[64];
+    char peer_line[1024] = "";
     profile pf;
     memset(&pf, 0, sizeof pf);
     pf.on = o->profile;
     double fwd_total = 0, bwd_total = 0, opt_total = 0, loss0 = 0, loss_last = 0;
-    for (int s = 0; s < o->warmup + o->steps; s++) {
-        double t0 = now_s();
-        nn_params_zero_grad(&m.ps);
-        ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), xv), *y = ag_from_i32(g, AG_SHAPE(B * T), yv);
-        ag_tensor *pos = ag_new(g, AG_I32, AG_SHAPE(T));
-        for (int64_t t = 0; t < T; t++) ag_i32(pos)[t] = (int32_t)t;
-        pf.record = s >= o->warmup;
-        ag_tensor *loss = model_loss(g, &m, x, y, pos, &pf);
-        double t1 = now_s();
-        if (pf.on) backward_profiled(g, loss, &pf);
-        else ag_backward(g, loss);
-        double t2 = now_s();
-        if (s == 0) loss0 = ag_f32(loss)[0];
-        loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
-        if (opt) optim_step(opt);
-        ag_graph_reset(g);
-        double t3 = now_s();
-        if (s >= o->warmup) {
-            times[s - o->warmup] = t3 - t0;
-            fwd_total += t1 - t0;
-            bwd_total += t2 - t1;
-            opt_total += t3 - t2;
+    int ntimed = 0, peer_ok = 0;
+    for (int round = 0; round < R; round++) {
+        int first = round == 0 ? 0 : o->warmup; /* warm-up steps only before the first round */
+        double round_sum = 0;
+        for (int s = first; s < o->warmup + o->steps; s++) {
+            double t0 = now_s();
+            nn_params_zero_grad(&m.ps);
+            ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), xv), *y = ag_from_i32(g, AG_SHAPE(B * T), yv);
+            ag_tensor *pos = ag_new(g, AG_I32, AG_SHAPE(T));
+            for (int64_t t = 0; t < T; t++) ag_i32(pos)[t] = (int32_t)t;
+            pf.record = s >= o->warmup;
+            ag_tensor *loss = model_loss(g, &m, x, y, pos, &pf);
+            double t1 = now_s();
+            if (pf.on) backward_profiled(g, loss, &pf);
+            else ag_backward(g, loss);
+            double t2 = now_s();
+            if (round == 0 && s == 0) loss0 = ag_f32(loss)[0];
+            loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
+            if (opt) optim_step(opt);
+            ag_graph_reset(g);
+            double t3 = now_s();
+            if (s >= o->warmup) {
+                times[ntimed++] = t3 - t0;
+                round_sum += t3 - t0;
+                fwd_total += t1 - t0;
+                bwd_total += t2 - t1;
+                opt_total += t3 - t2;
+            }
+        }
+        round_ms[round] = 1e3 * round_sum / o->steps;
+        if (o->peer) {
+            peer_round_ms[round] = run_peer(o, peer_line, sizeof peer_line);
+            peer_ok += peer_round_ms[round] > 0;
+            fprintf(stderr, "round %d: ember %.1f ms/step, peer %.1f ms/step, ratio %.3f\n", round + 1, round_ms[round],
+                    peer_round_ms[round], round_ms[round] / peer_round_ms[round]);
         }
     }
     double sum = 0;
-    for (int s = 0; s < o->steps; s++) sum += times[s];
-    double mean_ms = 1e3 * sum / o->steps;
-    qsort(times, (size_t)o->steps, sizeof(double), cmp_double);
-    double median_ms = 1e3 * times[o->steps / 2], min_ms = 1e3 * times[0];
-    char peer_line[1024] = "";
-    double peer_ms = o->peer ? run_peer(o, peer_line, sizeof peer_line) : -1;
+    for (int s = 0; s < ntimed; s++) sum += times[s];
+    double mean_ms = 1e3 * sum / ntimed;
+    qsort(times, (size_t)ntimed, sizeof(double), cmp_double);
+    double median_ms = 1e3 * times[ntimed / 2], min_ms = 1e3 * times[0];
+    const char *pol = getenv("OMP_WAIT_POLICY");
     printf("{\"bench\": \"encoder-step\", \"threads\": %d, \"steps\": %d, \"d\": %lld, \"layers\": %lld, \"heads\": %lld, "
-           "\"seq\": %lld, \"batch\": %lld, \"vocab\": %lld, \"params\": %lld, \"optimizer\": \"%s\",\n"
+           "\"seq\": %lld, \"batch\": %lld, \"vocab\": %lld, \"params\": %lld, \"optimizer\": \"%s\", "
+           "\"omp_wait_policy\": \"%s\",\n"
            " \"ms_per_step\": %.1f, \"median_ms\": %.1f, \"min_ms\": %.1f, \"forward_ms\": %.1f, \"backward_ms\": %.1f, "
            "\"optim_ms\": %.1f, \"tokens_per_s\": %.0f, \"loss_first\": %.4f, \"loss_last\": %.4f, \"arena_mib\": %.1f",
            o->threads, o->steps, (long long)o->d, (long long)o->layers, (long long)o->heads, (long long)o->seq,
            (long long)o->batch, (long long)o->vocab, (long long)nn_params_count(&m.ps, NULL),
-           opt ? "adamw" : "none (forward+backward only)", mean_ms, median_ms, min_ms, 1e3 * fwd_total / o->steps,
-           1e3 * bwd_total / o->steps, 1e3 * opt_total / o->steps, (double)(B * T) / (mean_ms / 1e3), loss0, loss_last,
-           (double)ag_arena_reserved(ag_graph_arena(g)) / (1 << 20));
+           opt ? "adamw" : "none (forward+backward only)", pol ? pol : "default", mean_ms, median_ms, min_ms,
+           1e3 * fwd_total / ntimed, 1e3 * bwd_total / ntimed, 1e3 * opt_total / ntimed,
+           (double)(B * T) / (mean_ms / 1e3), loss0, loss_last, (double)ag_arena_reserved(ag_graph_arena(g)) / (1 << 20));
     if (o->peer) {
-        if (peer_ms > 0) {
-            printf(",\n \"peer_ms_per_step\": %.1f, \"ratio_ember_over_peer\": %.3f, \"peer\": ", peer_ms, mean_ms / peer_ms);
+        if (peer_ok == R) {
+            double ratios[64], pm[64], em[64];
+            for (int k = 0; k < R; k++) {
+                ratios[k] = round_ms[k] / peer_round_ms[k];
+                pm[k] = peer_round_ms[k];
+                em[k] = round_ms[k];
+            }
+            qsort(ratios, (size_t)R, sizeof(double), cmp_double);
+            qsort(pm, (size_t)R, sizeof(double), cmp_double);
+            qsort(em, (size_t)R, sizeof(double), cmp_double);
+            printf(",\n \"rounds\": %d, \"round_ms\": [", R);
+            for (int k = 0; k < R; k++) printf("%s%.1f", k ? ", " : "", round_ms[k]);
+            printf("], \"peer_round_ms\": [");
+            for (int k = 0; k < R; k++) printf("%s%.1f", k ? ", " : "", peer_round_ms[k]);
+            printf("],\n \"peer_ms_per_step\": %.1f, \"ratio_ember_over_peer\": %.3f, \"ratio_of_medians\": %.3f, \"peer\": ",
+                   pm[R / 2], ratios[R / 2], em[R / 2] / pm[R / 2]);
             json_str(peer_line);
         } else {
             printf(",\n \"peer_error\": \"the peer did not run or printed no ms/step\"");
@@ -274,7 +313,7 @@ static int encoder_step(const bench_opts *o) {
     optim_free(opt);
     nn_encoder_free(&m.enc);
     nn_params_free(&m.ps);
-    return o->peer && peer_ms <= 0 ? 1 : 0;
+    return o->peer && peer_ok < R ? 1 : 0;
 }
 
 int cli_cmd_bench(int argc, char **argv) {
@@ -287,7 +326,20 @@ int cli_cmd_bench(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    bench_opts o = {2, 10, 2, 256, 4, 4, 128, 32, 5000, false, false, NULL};
+    if (!getenv("OMP_WAIT_POLICY")) {
+        /* libgomp reads the policy once at start-up: re-execute with it set (argv[-1] is the
+         * program name: main passes argv + 1). On failure, carry on with the default. */
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        setenv("EMBER_BENCH_SET_OMP", "1", 1);
+        char **av = ag_xcalloc((size_t)argc + 2, sizeof *av);
+        av[0] = argv[-1];
+        for (int i = 0; i < argc; i++) av[i + 1] = argv[i];
+        execv("/proc/self/exe", av);
+        free(av);
+        unsetenv("OMP_WAIT_POLICY");
+        unsetenv("EMBER_BENCH_SET_OMP");
+    }
+    bench_opts o = {2, 10, 2, 256, 4, 4, 128, 32, 5000, 1, false, false, NULL};
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
@@ -309,7 +361,7 @@ int cli_cmd_bench(int argc, char **argv) {
             int64_t *dst = !strcmp(f, "--d") ? &o.d : !strcmp(f, "--layers") ? &o.layers : !strcmp(f, "--heads") ? &o.heads
                          : !strcmp(f, "--seq") ? &o.seq : !strcmp(f, "--batch") ? &o.batch : !strcmp(f, "--vocab") ? &o.vocab
                                                                                                            : NULL;
-            bool is_int = !strcmp(f, "--threads") || !strcmp(f, "--steps") || !strcmp(f, "--warmup");
+            bool is_int = !strcmp(f, "--threads") || !strcmp(f, "--steps") || !strcmp(f, "--warmup") || !strcmp(f, "--rounds");
             if (!dst && !is_int) {
                 fprintf(stderr, "ember bench: unknown flag '%s'\n\n", f);
                 usage(stderr);
@@ -324,6 +376,7 @@ int cli_cmd_bench(int argc, char **argv) {
             if (dst) *dst = n;
             else if (!strcmp(f, "--threads")) o.threads = (int)n;
             else if (!strcmp(f, "--steps")) o.steps = (int)n;
+            else if (!strcmp(f, "--rounds")) o.rounds = n > 64 ? 64 : (int)n;
             else o.warmup = (int)n;
             i++;
         }
