@@ -18,9 +18,13 @@
  *          thread around the loop and restored after) and its own softmax rows.
  *   BLAS   phases: every unit's sgemm in turn, each threaded by OpenBLAS; the row-wise softmax
  *          (or dS) of all units in one OpenMP loop between the sgemm phases.
- * EMBER_ATTN_THREADS=heads|blas overrides the default (the benchmark uses it to compare both);
- * EMBER_ATTN_THREADS=heads-raw is HEADS without touching OpenBLAS's thread count — sgemm from
- * inside the OpenMP loop with OpenBLAS's own pthreads — kept only to measure what that costs. */
+ * HEADS is the default: the two tie on a quiet machine, and BLAS falls apart under load
+ * (OpenBLAS's workers yield-spin). EMBER_ATTN_THREADS=heads|blas overrides the choice (the
+ * benchmark uses it to compare); EMBER_ATTN_THREADS=heads-raw is HEADS without touching
+ * OpenBLAS's thread count — the pthread OpenBLAS sgemm called from inside the OpenMP loop — kept
+ * only to measure it: correct, but 6–13× slower (two thread pools oversubscribe the cores).
+ * openblas_set_num_threads is process-wide: a program that runs ag_attention from several of its
+ * own threads at once should set OpenBLAS to one thread itself (DESIGN.md §2). */
 enum { ATTN_HEADS = 0, ATTN_BLAS = 1, ATTN_HEADS_RAW = 2 };
 
 /* Below this many multiply-adds (B·H·T·S·Dh) one call is a few tens of µs: threads would cost
