@@ -213,6 +213,35 @@ static void test_attention_no_grad_same_output(void **state) {
     ag_tensor_free(bias);
 }
 
+/* Only q requires grad (k, v constants): dq is the same as when all three do, k/v get no grad. */
+static void test_attention_partial_grads(void **state) {
+    (void)state;
+    enum { B = 2, H = 4, HKV = 2, T = 5, S = 6, DH = 4 };
+    ag_tensor *q = param(AG_SHAPE(B, H, T, DH), 600, -1, 1);
+    ag_tensor *k = param(AG_SHAPE(B, HKV, S, DH), 601, -1, 1);
+    ag_tensor *v = param(AG_SHAPE(B, HKV, S, DH), 602, -1, 1);
+    ag_tensor *seed = ag_tensor_alloc(AG_F32, AG_SHAPE(B, H, T, DH));
+    tu_fill_uniform(seed, 603, -1, 1);
+    ag_graph *g = ag_graph_new(0);
+    ag_backward_seed(g, ag_attention(g, q, k, v, true, NULL, NULL, 0.5f), ag_f32(seed));
+    float dq_all[B * H * T * DH];
+    memcpy(dq_all, q->grad, sizeof dq_all);
+    ag_graph_reset(g);
+    ag_zero_grad(q);
+    k->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
+    v->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
+    ag_zero_grad(k);
+    ag_zero_grad(v);
+    ag_backward_seed(g, ag_attention(g, q, k, v, true, NULL, NULL, 0.5f), ag_f32(seed));
+    tu_assert_close("dq (q only)", q->grad, dq_all, q->numel, 1e-6);
+    for (int64_t i = 0; i < k->numel; i++) assert_true(k->grad[i] == 0.0f && v->grad[i] == 0.0f);
+    ag_graph_free(g);
+    ag_tensor_free(q);
+    ag_tensor_free(k);
+    ag_tensor_free(v);
+    ag_tensor_free(seed);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_gradcheck),
@@ -220,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_attention_vs_torch),
         cmocka_unit_test(test_attention_threading_modes_agree),
         cmocka_unit_test(test_attention_no_grad_same_output),
+        cmocka_unit_test(test_attention_partial_grads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
