@@ -149,7 +149,7 @@ static void test_analogy_excludes_query(void **state) {
 static void test_analogy_ties(void **state) {
     (void)state;
     enum { N = 40 };
-    char names[N][8];
+    char names[N][16];
     char *words[N];
     float vec[N * 2];
     for (int i = 0; i < N; i++) {
