@@ -9,11 +9,11 @@
  * written straight into the tables' sparse grads (no gathered copies, no dense [V, D] buffers).
  *
  * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). Two kernels compute it: cblas_sgemm on
- * gathered copies of the rows (the default: bench/w2v_kernels.c measured it 2-3x faster than the
- * hand-written loops at these sizes, the gather included), and the hand loops on row pointers
- * (EMBER_W2V_KERNEL=loops selects them, for comparison). Both give the same values up to float
- * rounding; either way the backward reads the rows the forward saw (the gathered copies or, for
- * the loops, the tables as they are when the backward runs).
+ * gathered copies of the rows, and hand-written vectorised loops on row pointers. bench/w2v_kernels.c
+ * measured sgemm 2-3x faster from two input rows up (gather included) and the loops as fast or
+ * faster for a single row, so that is the automatic choice; EMBER_W2V_KERNEL=blas|loops forces
+ * one. Both give the same values up to float rounding. The sgemm backward uses the gathered
+ * copies (the rows the forward saw); the loops read the tables as they are at backward time.
  */
 #include "ag.h"
 #include "ag_internal.h"
@@ -154,16 +154,19 @@ static inline void logistic(float z, float *nls, float *sig) {
 
 static void w2v_backward(ag_graph *g, ag_node *n);
 
-/* 1 = sgemm on gathered rows (default), 0 = hand loops; read once from EMBER_W2V_KERNEL. */
-static int use_blas(void) {
-    static _Atomic int mode = -1;
+/* Kernel choice from EMBER_W2V_KERNEL, read once: "blas" (always sgemm), "loops" (always the
+ * hand loops), else automatic: sgemm for blocks of two or more input rows (skip-gram windows),
+ * loops for a single input row (CBOW's mean, per-context skip-gram), where bench_w2v_kernels and
+ * whole training runs measured the loops as fast or faster (no gather copies, no call overhead). */
+static bool use_blas(int64_t nx) {
+    static _Atomic int mode = -1; /* 0 auto, 1 blas, 2 loops */
     int m = mode;
     if (m < 0) {
         const char *e = getenv("EMBER_W2V_KERNEL");
-        m = (e && !strcmp(e, "loops")) ? 0 : 1;
+        m = (e && !strcmp(e, "blas")) ? 1 : (e && !strcmp(e, "loops")) ? 2 : 0;
         mode = m;
     }
-    return m;
+    return m == 1 || (m == 0 && nx >= 2);
 }
 
 /* Shared forward. labels: NULL for NS (column 0 positive), else HS codes (label = 1 − code). */
@@ -189,7 +192,7 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     double loss = 0.0;
     float *S = ag_arena_alloc(ar, (size_t)(nx * M) * sizeof(float)); /* [nx, M] scores */
     float *X = NULL, *Y = NULL;
-    if (use_blas()) {
+    if (use_blas(nx)) {
         X = mean ? h : ag_arena_alloc(ar, (size_t)(nx * D) * sizeof(float)); /* [nx, D] */
         Y = ag_arena_alloc(ar, (size_t)(M * D) * sizeof(float));               /* [M, D] */
         if (!mean)

@@ -3,7 +3,9 @@
  *
  * One window = C input rows (2·radius contexts, 1..10) × M output rows (target + K = 5 negatives),
  * D = 100: scores S = X·Yᵀ [C, M], then dX = G·Y [C, D] and dY = Gᵀ·X [M, D].
- * Usage: bench_w2v_kernels [reps]   (prints ns per window for each C and the ratio)
+ * Usage: bench_w2v_kernels [reps [hand2]]  (ns per window for each C; ratio = sgemm time / hand
+ * time, so < 1 means sgemm is faster; hand2 = 1 (default) uses register-blocked backward loops,
+ * 0 the axpy chains of ops_w2v.c)
  */
 #include "autograd/ag.h"
 
@@ -188,6 +190,11 @@ int main(int argc, char **argv) {
             if (pass == 0) th += t;
             else tb += t;
         }
+        /* one window through both kernels on the same rows: they must agree */
+        for (int c = 0; c < C; c++) xp[c] = W0 + (long)ag_rng_below(&r, (uint32_t)V) * D;
+        for (int j = 0; j < M; j++) yp[j] = W1 + (long)ag_rng_below(&r, (uint32_t)V) * D;
+        (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
+        blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
         for (int i = 0; i < C * D; i++) {
             double d = dX[i] - dX2[i];
             if (d < 0) d = -d;
