@@ -331,7 +331,6 @@ static int positions(exp_basics_report *r, ag_graph *g, uint64_t seed) {
     ag_no_grad_begin(g);
     /* (a) the same token ("cat", id 0) at positions 0, 1, 2 under each scheme */
     ag_tensor *cat3 = nn_embedding_forward(g, &m.tok, ag_from_i32(g, AG_SHAPE(1, 3), (const int32_t[]){0, 0, 0}));
-    const float *e = ag_f32(cat3);
     struct {
         const char *id, *name;
         ag_tensor *v; /* [.., 3, D] */
@@ -342,7 +341,6 @@ static int positions(exp_basics_report *r, ag_graph *g, uint64_t seed) {
                  ag_rope(g, ag_reshape(g, cat3, 4, (const int64_t[]){1, 1, 3, POS_D}), 0, 10000.0f, false)},
                 {"positions.same_token.rope_interleaved", "RoPE interleaved (rotates q/k)",
                  ag_rope(g, ag_reshape(g, cat3, 4, (const int64_t[]){1, 1, 3, POS_D}), 0, 10000.0f, true)}};
-    (void)e;
     for (int k = 0; k < 5; k++) {
         const float *v = ag_f32(rep[k].v);
         double c01 = cosine(v, v + POS_D, POS_D), c02 = cosine(v, v + 2 * POS_D, POS_D);
