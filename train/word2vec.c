@@ -11,6 +11,7 @@
  * workers continue. With one worker (--deterministic) the pause points depend only on the data, so
  * a resumed run repeats the uninterrupted run bit for bit.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "word2vec.h"
 
 #include "../autograd/ag.h"
@@ -164,10 +165,10 @@ static double clamp_alpha(const w2v_run *r, int64_t done) {
 /* ------------------------------------------------------------------------------------------------
  * Huffman tree (word2vec.c's CreateBinaryTree, with an explicit sort so any id order works)
  * --------------------------------------------------------------------------------------------- */
-static const int64_t *g_sort_counts; /* qsort context (single-threaded setup) */
-static int cmp_count_asc(const void *a, const void *b) {
+static int cmp_count_asc(const void *a, const void *b, void *ctx) {
+    const int64_t *cnt = ctx;
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    if (g_sort_counts[x] != g_sort_counts[y]) return g_sort_counts[x] < g_sort_counts[y] ? -1 : 1;
+    if (cnt[x] != cnt[y]) return cnt[x] < cnt[y] ? -1 : 1;
     return x > y ? -1 : x < y; /* ties: higher id first, as word2vec.c's descending scan */
 }
 
@@ -183,8 +184,7 @@ static void build_huffman(w2v_run *r) {
         count[i] = cnt0[i];
         order[i] = (int32_t)i;
     }
-    g_sort_counts = cnt0;
-    qsort(order, (size_t)V, sizeof *order, cmp_count_asc);
+    qsort_r(order, (size_t)V, sizeof *order, cmp_count_asc, (void *)cnt0);
     int64_t p1 = 0, p2 = V; /* fronts of the leaf queue (order[]) and the inner-node queue */
     for (int64_t k = V; k < N; k++) {
         int64_t m[2];
