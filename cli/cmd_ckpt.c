@@ -102,6 +102,9 @@ static int cmd_info(const char *file, bool json) {
     int64_t step = -1, epoch = -1;
     bool has_step = ckpt_has(r, "/state/step") && ckpt_get_i64(r, "/state/step", &step) == 0;
     bool has_epoch = ckpt_has(r, "/state/epoch") && ckpt_get_i64(r, "/state/epoch", &epoch) == 0;
+    /* Word2Vec runs count progress in corpus words, not optimizer steps. */
+    int64_t words_done = -1;
+    bool has_words = ckpt_has(r, "/state/words_done") && ckpt_get_i64(r, "/state/words_done", &words_done) == 0;
     char okind[64] = "";
     double ostep = -1;
     bool has_optim = ckpt_get_attr_string(r, "/optim", "kind", okind, sizeof okind) == 0;
@@ -120,6 +123,8 @@ static int cmd_info(const char *file, bool json) {
         else printf("  \"step\": null,\n");
         if (has_epoch) printf("  \"epoch\": %" PRId64 ",\n", epoch);
         else printf("  \"epoch\": null,\n");
+        if (has_words) printf("  \"words_done\": %" PRId64 ",\n", words_done);
+        else printf("  \"words_done\": null,\n");
         if (has_optim) printf("  \"optimizer\": {\"kind\": \"%s\", \"step\": %.0f},\n", okind, ostep);
         else printf("  \"optimizer\": null,\n");
         printf("  \"datasets\": [");
@@ -131,10 +136,11 @@ static int cmd_info(const char *file, bool json) {
         printf("format      %s v%d, written by ember %s\n", CKPT_FORMAT, ckpt_format_version(r),
                ckpt_ember_version(r)[0] ? ckpt_ember_version(r) : "(unknown)");
         printf("parameters  %" PRId64 " tensors, %" PRId64 " values\n", c.param_tensors, c.param_count);
-        if (has_step || has_epoch) {
+        if (has_step || has_epoch || has_words) {
             printf("progress   ");
             if (has_step) printf(" step %" PRId64, step);
             if (has_epoch) printf(" epoch %" PRId64, epoch);
+            if (has_words) printf(" words done %" PRId64, words_done);
             printf("\n");
         }
         if (has_optim) printf("optimizer   %s, step %.0f\n", okind, ostep);

@@ -449,7 +449,7 @@ static void test_cli_info(void **state) {
     assert_int_equal(tu_run(cmd, &out), 0);
     assert_non_null(strstr(out, "integrity verified"));
     assert_non_null(strstr(out, "parameters  4 tensors, 144 values"));
-    assert_non_null(strstr(out, "step 1234 epoch 3"));
+    assert_non_null(strstr(out, "step 1234 epoch 3 words done 9876543210"));
     assert_non_null(strstr(out, "optimizer   adam, step 2"));
     assert_non_null(strstr(out, "/params/blocks.0.k"));
     assert_non_null(strstr(out, "[2, 3, 4]"));
@@ -457,6 +457,7 @@ static void test_cli_info(void **state) {
     snprintf(cmd, sizeof cmd, "%s ckpt info --json %s", tu_ember_bin(), path);
     assert_int_equal(tu_run(cmd, &out), 0);
     assert_non_null(strstr(out, "\"param_count\": 144"));
+    assert_non_null(strstr(out, "\"words_done\": 9876543210"));
     assert_non_null(strstr(out, "{\"path\": \"/params/enc.w\", \"dtype\": \"float32\", \"shape\": [4, 16]"));
     free(out);
     /* A truncated copy: exit 1 with the reason. */
