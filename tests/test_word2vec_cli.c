@@ -90,6 +90,29 @@ static void test_text_and_binary(void **s) {
     assert_int_equal((size_t)st.st_size, 6 + words_bytes + 25 * (1 + 48 + 1));
 }
 
+/* Progress: plain lines on a pipe (this test's stderr), JSON lines in --metrics. */
+static void test_progress_and_metrics(void **s) {
+    (void)s;
+    char args[32768], metrics[4200];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", g_dir);
+    snprintf(args, sizeof args, "-train %s -output %s -size 8 -iter 2 -min-count 1 -debug 2 --metrics %s", g_corpus,
+             g_out, metrics);
+    char *out = NULL;
+    assert_int_equal(w2v(args, &out), 0);
+    assert_non_null(strstr(out, "word2vec: 100.0%"));
+    assert_non_null(strstr(out, "words_per_sec_thread"));
+    assert_null(strchr(out, '\r')); /* no bar redraws when stderr is not a terminal */
+    free(out);
+    char *m = tu_read_file(metrics, NULL);
+    assert_non_null(m);
+    const char *head = "{\"label\":\"word2vec\",\"fraction\":";
+    assert_true(strncmp(m, head, strlen(head)) == 0);
+    assert_non_null(strstr(m, "\"lr\":"));
+    assert_non_null(strstr(m, "\"loss\":"));
+    assert_non_null(strstr(m, "\"final\":true}\n"));
+    free(m);
+}
+
 static void test_vocab_files(void **s) {
     (void)s;
     char args[32768], voc[4200];
@@ -209,6 +232,7 @@ static void test_bad_inputs(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_and_binary),
+        cmocka_unit_test(test_progress_and_metrics),
         cmocka_unit_test(test_vocab_files),
         cmocka_unit_test(test_resume_cli),
         cmocka_unit_test(test_bad_inputs),
