@@ -62,6 +62,17 @@ void *ag_xrealloc(void *p, size_t bytes);
 void *ag_xaligned(size_t bytes); /* 64-byte aligned, free with free() */
 char *ag_xstrdup(const char *s);
 
+/* Small shared helpers (autograd/util.c): JSON output, a monotonic clock, error-message tidying. */
+/* Writes s as a JSON string literal ("..." with \" \\ and \u00XX escapes for control bytes). */
+void ag_json_str(FILE *f, const char *s);
+/* Writes v as a JSON number ("%.6g"); NaN and +-Inf, which JSON lacks, are written as null. */
+void ag_json_num(FILE *f, double v);
+/* Seconds on CLOCK_MONOTONIC (for intervals only; the origin is arbitrary). */
+double ag_now_sec(void);
+/* msg without a leading "<path>: " (zlib's gzerror() prefixes the file name; our messages already
+ * name it), else msg itself. Returns a pointer into msg. */
+const char *ag_strip_path_prefix(const char *msg, const char *path);
+
 /* ------------------------------------------------------------------------------------------------
  * Random numbers: xoshiro256**; the whole state is 4 words so checkpoints can store it exactly.
  * --------------------------------------------------------------------------------------------- */

@@ -2,6 +2,8 @@
 #ifndef EMBER_CLI_H
 #define EMBER_CLI_H
 
+#include <stdint.h>
+
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_word2vec(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
@@ -11,5 +13,12 @@ int cli_cmd_analogy(int argc, char **argv);
 int cli_cmd_ckpt(int argc, char **argv);
 int cli_cmd_chapter(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+
+/* cli_util.c. Parses a base-10 integer in [lo, hi] (text may be NULL: a missing value). On failure
+ * sets ag_error "FLAG: expected an integer in [lo, hi], got 'TEXT'" (">= lo" when hi is INT64_MAX)
+ * and returns -1; *out is set only on success. */
+int cli_parse_i64(const char *flag, const char *text, int64_t lo, int64_t hi, int64_t *out);
+/* Prints "ember COMMAND: <ag_error_msg()>" on stderr and returns 2 (the usage-error exit status). */
+int cli_error(const char *command);
 
 #endif

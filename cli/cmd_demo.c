@@ -29,19 +29,6 @@ static void usage(FILE *f) {
             "  --dim N       vector size (default 50 for the world, 100 for a corpus)\n");
 }
 
-static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "ember demo: %s: expected an integer in [%lld, %lld], got '%s'\n", flag, (long long)lo,
-                (long long)hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int cli_cmd_demo(int argc, char **argv) {
     exp_demo_options o;
     exp_demo_options_default(&o);
@@ -60,16 +47,16 @@ int cli_cmd_demo(int argc, char **argv) {
         } else if (i + 1 < argc && !strcmp(a, "--out")) {
             o.out_dir = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--seed")) {
-            if (parse_i64(a, argv[++i], 0, INT64_MAX, &v)) return 2;
+            if (cli_parse_i64(a, argv[++i], 0, INT64_MAX, &v)) return cli_error("demo");
             o.seed = (uint64_t)v;
         } else if (i + 1 < argc && !strcmp(a, "--threads")) {
-            if (parse_i64(a, argv[++i], 1, 256, &v)) return 2;
+            if (cli_parse_i64(a, argv[++i], 1, 256, &v)) return cli_error("demo");
             o.threads = (int)v;
         } else if (i + 1 < argc && !strcmp(a, "--epochs")) {
-            if (parse_i64(a, argv[++i], 1, 1000, &v)) return 2;
+            if (cli_parse_i64(a, argv[++i], 1, 1000, &v)) return cli_error("demo");
             o.epochs = (int)v;
         } else if (i + 1 < argc && !strcmp(a, "--dim")) {
-            if (parse_i64(a, argv[++i], 2, 4096, &v)) return 2;
+            if (cli_parse_i64(a, argv[++i], 2, 4096, &v)) return cli_error("demo");
             o.dim = (int)v;
         } else {
             fprintf(stderr, "ember demo: unknown option or missing value: %s\n", a);

@@ -25,35 +25,6 @@ static const char *data_dir(void) {
     return NULL;
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* JSON has no NaN: write null. */
-static void json_num(FILE *f, double v) {
-    if (isnan(v) || isinf(v)) fputs("null", f);
-    else fprintf(f, "%.6g", v);
-}
-
-static int parse_int(const char *flag, const char *s, int64_t lo, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < lo) {
-        fprintf(stderr, "ember: %s: expected an integer >= %lld, got '%s'\n", flag, (long long)lo, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int load_or_report(train_vectors **v, const char *path, const char *param) {
     if (train_vectors_load(v, path, param)) {
         fprintf(stderr, "ember: %s\n", ag_error_msg());
@@ -100,7 +71,7 @@ static int eval_analogy(int argc, char **argv) {
             const char *v = argv[++i];
             if (!strcmp(a, "--questions")) qpath = v;
             else if (!strcmp(a, "--param")) param = v;
-            else if (parse_int(a, v, 0, &restrict_n)) return 2;
+            else if (cli_parse_i64(a, v, 0, INT64_MAX, &restrict_n)) return cli_error("eval analogy");
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "ember eval analogy: unknown option or missing value: %s\n", a);
             usage_analogy_eval(stderr);
@@ -140,28 +111,28 @@ static int eval_analogy(int argc, char **argv) {
     train_eval_analogy(v, q, restrict_n, &r);
     if (json) {
         printf("{\"vectors\": ");
-        json_str(stdout, vec_path);
+        ag_json_str(stdout, vec_path);
         printf(", \"questions\": ");
-        json_str(stdout, qpath);
+        ag_json_str(stdout, qpath);
         printf(", \"vocab\": %lld, \"dim\": %lld, \"restrict\": %lld, \"sections\": [", (long long)v->n,
                (long long)v->dim, (long long)r.restrict_n);
         for (int s = 0; s < r.n_sections; s++) {
             printf("%s{\"name\": ", s ? ", " : "");
-            json_str(stdout, r.sections[s].name);
+            ag_json_str(stdout, r.sections[s].name);
             printf(", \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.sections[s].correct,
                    (long long)r.sections[s].seen, (long long)r.sections[s].total);
-            json_num(stdout, r.sections[s].seen ? (double)r.sections[s].correct / (double)r.sections[s].seen : NAN);
+            ag_json_num(stdout, r.sections[s].seen ? (double)r.sections[s].correct / (double)r.sections[s].seen : NAN);
             printf("}");
         }
         printf("], \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.correct,
                (long long)r.seen, (long long)r.total);
-        json_num(stdout, r.seen ? (double)r.correct / (double)r.seen : NAN);
+        ag_json_num(stdout, r.seen ? (double)r.correct / (double)r.seen : NAN);
         printf(", \"semantic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.sem_correct,
                (long long)r.sem_seen);
-        json_num(stdout, r.sem_seen ? (double)r.sem_correct / (double)r.sem_seen : NAN);
+        ag_json_num(stdout, r.sem_seen ? (double)r.sem_correct / (double)r.sem_seen : NAN);
         printf("}, \"syntactic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.syn_correct,
                (long long)r.syn_seen);
-        json_num(stdout, r.syn_seen ? (double)r.syn_correct / (double)r.syn_seen : NAN);
+        ag_json_num(stdout, r.syn_seen ? (double)r.syn_correct / (double)r.syn_seen : NAN);
         printf("}, \"seconds\": %.3f}\n", r.seconds);
     } else {
         printf("analogy: %s on %s (%lld of %lld words searched, %lld dims; compute-accuracy protocol)\n", qpath,
@@ -241,8 +212,8 @@ static int eval_wordsim(int argc, char **argv) {
         } else if ((!strcmp(a, "--restrict") || !strcmp(a, "--param")) && i + 1 < argc) {
             const char *v = argv[++i];
             if (!strcmp(a, "--param")) param = v;
-            else if (parse_int(a, v, 0, &restrict_n)) {
-                rc = 2;
+            else if (cli_parse_i64(a, v, 0, INT64_MAX, &restrict_n)) {
+                rc = cli_error("eval wordsim");
                 goto done;
             }
         } else if (a[0] == '-' && a[1]) {
@@ -294,7 +265,7 @@ static int eval_wordsim(int argc, char **argv) {
     train_vectors *v = NULL;
     if (!rc && load_or_report(&v, vec_path, param)) rc = 1;
     if (!rc) {
-        if (json) printf("{\"vectors\": "), json_str(stdout, vec_path), printf(", \"sets\": [");
+        if (json) printf("{\"vectors\": "), ag_json_str(stdout, vec_path), printf(", \"sets\": [");
         else
             printf("word similarity on %s (%lld words, %lld dims; Spearman rho x 100, OOV pairs left out)\n"
                    "%-22s %7s %7s %7s %9s\n",
@@ -304,16 +275,16 @@ static int eval_wordsim(int argc, char **argv) {
             train_eval_wordsim(v, sets[i], restrict_n, &r);
             if (json) {
                 printf("%s{\"name\": ", i ? ", " : "");
-                json_str(stdout, sets[i]->name);
+                ag_json_str(stdout, sets[i]->name);
                 printf(", \"file\": ");
-                json_str(stdout, files[i]);
+                ag_json_str(stdout, files[i]);
                 printf(", \"pairs\": %lld, \"used\": %lld, \"oov\": %lld, \"oov_rate\": ", (long long)r.pairs,
                        (long long)r.used, (long long)r.oov);
-                json_num(stdout, r.pairs ? (double)r.oov / (double)r.pairs : NAN);
+                ag_json_num(stdout, r.pairs ? (double)r.oov / (double)r.pairs : NAN);
                 printf(", \"spearman\": ");
-                json_num(stdout, r.spearman);
+                ag_json_num(stdout, r.spearman);
                 printf(", \"pearson\": ");
-                json_num(stdout, r.pearson);
+                ag_json_num(stdout, r.pearson);
                 printf("}");
             } else {
                 if (isnan(r.spearman))
@@ -356,7 +327,7 @@ static void print_neighbors(const train_vectors *v, const train_neighbor *nb, in
         printf("[");
         for (int i = 0; i < k; i++) {
             printf("%s{\"word\": ", i ? ", " : "");
-            json_str(stdout, v->words[nb[i].id]);
+            ag_json_str(stdout, v->words[nb[i].id]);
             printf(", \"cosine\": %.4f}", nb[i].cosine);
         }
         printf("]");
@@ -386,7 +357,7 @@ static int query_cmd(int argc, char **argv, int nwords) {
             json = 1;
         } else if ((!strcmp(a, "-k") || !strcmp(a, "--param")) && i + 1 < argc) {
             if (!strcmp(a, "--param")) param = argv[++i];
-            else if (parse_int("-k", argv[++i], 1, &k)) return 2;
+            else if (cli_parse_i64("-k", argv[++i], 1, INT64_MAX, &k)) return cli_error(argv[0]);
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "ember %s: unknown option or missing value: %s\n", argv[0], a);
             fputs(usage, stderr);
@@ -416,7 +387,7 @@ static int query_cmd(int argc, char **argv, int nwords) {
         rc = 1;
     } else if (json) {
         printf("{\"query\": [");
-        for (int i = 0; i < nwords; i++) printf("%s", i ? ", " : ""), json_str(stdout, w[i]);
+        for (int i = 0; i < nwords; i++) printf("%s", i ? ", " : ""), ag_json_str(stdout, w[i]);
         printf("], \"neighbors\": ");
         print_neighbors(v, nb, got, 1, NULL);
         printf("}\n");

@@ -9,12 +9,6 @@
 /* The largest payload accepted (16 GiB): a guard against absurd dims in a damaged header. */
 #define IDX_MAX_NUMEL ((int64_t)1 << 34)
 
-/* zlib's gzerror() message starts with "<path>: "; ours already names the file. */
-static const char *strip_path(const char *msg, const char *path) {
-    size_t n = strlen(path);
-    return (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') ? msg + n + 2 : msg;
-}
-
 /* Reads up to n bytes; returns the count read (short only at end of stream) or -1 on a zlib or
  * I/O error (error set, naming path and the uncompressed offset `off`). */
 static int64_t gz_read_all(gzFile f, void *dst, int64_t n, const char *path, int64_t off) {
@@ -25,7 +19,7 @@ static int64_t gz_read_all(gzFile f, void *dst, int64_t n, const char *path, int
         int r = gzread(f, (char *)dst + got, (unsigned)want);
         if (r < 0) {
             int zerr;
-            const char *msg = strip_path(gzerror(f, &zerr), path);
+            const char *msg = ag_strip_path_prefix(gzerror(f, &zerr), path);
             if (zerr == Z_ERRNO)
                 ag_error_set("%s: byte %lld: read error: %s", path, (long long)(off + got), strerror(errno));
             else /* zlib inflates ahead of the caller, so the damage is at or after this offset */
@@ -39,7 +33,7 @@ static int64_t gz_read_all(gzFile f, void *dst, int64_t n, const char *path, int
     /* A truncated gzip stream ends "cleanly" in gzread with an error flag set. */
     if (got < n) {
         int zerr;
-        const char *msg = strip_path(gzerror(f, &zerr), path);
+        const char *msg = ag_strip_path_prefix(gzerror(f, &zerr), path);
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
             ag_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", path,
                          (long long)(off + got), msg);

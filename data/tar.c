@@ -23,12 +23,6 @@ struct data_tar {
     int64_t pax_size;   /* pending pax size override, -1 if none */
 };
 
-/* zlib's gzerror() message starts with "<path>: "; ours already names the file. */
-static const char *strip_path(const char *msg, const char *path) {
-    size_t n = strlen(path);
-    return (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') ? msg + n + 2 : msg;
-}
-
 /* Reads exactly n bytes unless the stream ends; returns bytes read, or -1 (error set). */
 static int64_t tar_read(data_tar *t, void *dst, int64_t n) {
     int64_t got = 0;
@@ -38,7 +32,7 @@ static int64_t tar_read(data_tar *t, void *dst, int64_t n) {
         int r = gzread(t->f, (char *)dst + got, (unsigned)want);
         if (r < 0) {
             int zerr;
-            const char *msg = strip_path(gzerror(t->f, &zerr), t->path);
+            const char *msg = ag_strip_path_prefix(gzerror(t->f, &zerr), t->path);
             if (zerr == Z_ERRNO)
                 ag_error_set("%s: byte %lld: read error: %s", t->path, (long long)(t->off + got), strerror(errno));
             else /* zlib inflates ahead of the caller, so the damage is at or after this offset */
@@ -52,7 +46,7 @@ static int64_t tar_read(data_tar *t, void *dst, int64_t n) {
     t->off += got;
     if (got < n) {
         int zerr;
-        const char *msg = strip_path(gzerror(t->f, &zerr), t->path);
+        const char *msg = ag_strip_path_prefix(gzerror(t->f, &zerr), t->path);
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
             ag_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", t->path,
                          (long long)t->off, msg);

@@ -66,16 +66,6 @@ void exp_basics_free(exp_basics_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 void exp_basics_print(const exp_basics_report *r, FILE *f, bool json) {
     int mism = 0;
     for (int i = 0; i < r->n; i++) mism += r->items[i].status == EXP_MISMATCH;
@@ -84,13 +74,13 @@ void exp_basics_print(const exp_basics_report *r, FILE *f, bool json) {
         for (int i = 0; i < r->n; i++) {
             const exp_basics_item *it = &r->items[i];
             fprintf(f, "%s\n  {\"id\": ", i ? "," : "");
-            json_str(f, it->id);
+            ag_json_str(f, it->id);
             fprintf(f, ", \"what\": ");
-            json_str(f, it->what);
+            ag_json_str(f, it->what);
             fprintf(f, ", \"claim\": ");
-            json_str(f, it->claim);
+            ag_json_str(f, it->claim);
             fprintf(f, ", \"ember\": ");
-            json_str(f, it->ember);
+            ag_json_str(f, it->ember);
             fprintf(f, ", \"status\": \"%s\", \"value\": %.9g}", it->status == EXP_MISMATCH ? "mismatch" : exp_status_name(it->status),
                     it->value);
         }

@@ -25,12 +25,6 @@ void exp_demo_options_default(exp_demo_options *o) {
     o->threads = 2;
 }
 
-static double now_sec(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* mkdir -p: creates every missing component. Returns 0 or -1 with an error. */
 static int mkdir_p(const char *dir) {
     char buf[4096];
@@ -50,22 +44,6 @@ static int mkdir_p(const char *dir) {
         buf[i] = c;
     }
     return 0;
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v) {
-    if (isnan(v) || isinf(v)) fputs("null", f);
-    else fprintf(f, "%.6g", v);
 }
 
 /* ---- the world's structure, as evaluation sets ------------------------------------------------ */
@@ -255,7 +233,7 @@ static void json_neighbours(FILE *out, const train_vectors *v, const train_neigh
     fprintf(out, "[");
     for (int i = 0; i < k; i++) {
         fprintf(out, "%s{\"word\": ", i ? ", " : "");
-        json_str(out, v->words[nb[i].id]);
+        ag_json_str(out, v->words[nb[i].id]);
         fprintf(out, ", \"cosine\": %.4f}", nb[i].cosine);
     }
     fprintf(out, "]");
@@ -326,14 +304,14 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     /* 1. the corpus */
     demo_structure ws;
     memset(&ws, 0, sizeof ws);
-    double t0 = now_sec();
+    double t0 = ag_now_sec();
     int64_t corpus_words = 0;
     if (world) {
         if (demo_world_generate(corpus_path, o.seed, o.world_sentences > 0 ? o.world_sentences : 100000, &ws)) return -1;
     } else {
         snprintf(corpus_path, sizeof corpus_path, "%s", o.corpus);
     }
-    double t_corpus = now_sec() - t0;
+    double t_corpus = ag_now_sec() - t0;
 
     /* 2. training */
     train_w2v_options to;
@@ -448,18 +426,18 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     /* 6. the report */
     if (o.json) {
         fprintf(out, "{\"corpus\": ");
-        json_str(out, corpus_path);
+        ag_json_str(out, corpus_path);
         fprintf(out, ", \"world\": %s, \"corpus_words\": %lld, \"vocab\": %lld, \"dim\": %lld, \"epochs\": %d, "
                      "\"train_seconds\": %.3f, \"words_per_sec_thread\": %.0f, \"first_loss\": ",
                 world ? "true" : "false", (long long)corpus_words, (long long)v->n, (long long)v->dim, to.iter,
                 m->seconds, m->words_per_sec_thread);
-        json_num(out, m->first_loss);
+        ag_json_num(out, m->first_loss);
         fprintf(out, ", \"final_loss\": ");
-        json_num(out, m->final_loss);
+        ag_json_num(out, m->final_loss);
         fprintf(out, ", \"neighbors\": {");
         for (int i = 0; i < nq; i++) {
             fprintf(out, "%s", i ? ", " : "");
-            json_str(out, q[i].word);
+            ag_json_str(out, q[i].word);
             fprintf(out, ": ");
             json_neighbours(out, v, q[i].nb, q[i].k > 0 ? q[i].k : 0);
         }
@@ -471,29 +449,29 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
                     (long long)ar.correct, (long long)ar.seen, (long long)ar.total);
             for (int s = 0; s < ar.n_sections; s++) {
                 fprintf(out, "%s{\"name\": ", s ? ", " : "");
-                json_str(out, ar.sections[s].name);
+                ag_json_str(out, ar.sections[s].name);
                 fprintf(out, ", \"correct\": %lld, \"seen\": %lld, \"total\": %lld}", (long long)ar.sections[s].correct,
                         (long long)ar.sections[s].seen, (long long)ar.sections[s].total);
             }
             fprintf(out, "]}, \"similarity\": {\"pairs\": %lld, \"used\": %lld, \"spearman\": ", (long long)sr.pairs,
                     (long long)sr.used);
-            json_num(out, sr.spearman);
+            ag_json_num(out, sr.spearman);
             fprintf(out, ", \"mean_cos_same_category\": ");
-            json_num(out, same);
+            ag_json_num(out, same);
             fprintf(out, ", \"mean_cos_other_category\": ");
-            json_num(out, diff);
+            ag_json_num(out, diff);
             fprintf(out, ", \"pairs_ordered\": ");
-            json_num(out, ordered);
+            ag_json_num(out, ordered);
             fprintf(out, "}");
         }
         fprintf(out, ", \"tsne_kl\": ");
-        json_num(out, kl);
+        ag_json_num(out, kl);
         fprintf(out, ", \"files\": {\"checkpoint\": ");
-        json_str(out, ckpt_path);
+        ag_json_str(out, ckpt_path);
         fprintf(out, ", \"vectors\": ");
-        json_str(out, vec_path);
+        ag_json_str(out, vec_path);
         fprintf(out, ", \"picture\": ");
-        if (drawn) json_str(out, svg_path);
+        if (drawn) ag_json_str(out, svg_path);
         else fprintf(out, "null");
         fprintf(out, "}}\n");
     } else {
