@@ -196,6 +196,17 @@ int ckpt_load_optim(ckpt_reader *r, optim *o);
 typedef int (*ckpt_visit_fn)(const char *path, const ckpt_info *info, void *ctx);
 int ckpt_visit(ckpt_reader *r, ckpt_visit_fn visit, void *ctx);
 
+/* The embedding table of a checkpoint (checkpoints/pick.c), one rule for every reader (`ember
+ * similar`, `ember eval`, `ember ckpt export`): a float32 [rows, dim] dataset under /params, rows =
+ * the vocabulary size. With preferred (a parameter name, "/params/" optional) that dataset is
+ * checked; otherwise, of the candidates, the one whose name says "input embedding" best wins:
+ * syn0 / in_embed / input > *tok_emb* / *embed* (not *out*) > any name without syn1 or out > the
+ * rest (syn1, syn1neg, out_embed: output tables). A tie at the top is an error listing the
+ * candidates ("name one with --param"). Writes the dataset path ("/params/<name>", at most size-1
+ * bytes) into out_path and its info into *info (may be NULL). Returns 0 or -1 (error set). */
+int ckpt_pick_embedding(ckpt_reader *r, int64_t rows, const char *preferred, char *out_path, size_t size,
+                        ckpt_info *info);
+
 /* Reads a string attribute of an object (e.g. "/optim", "kind") into buf; -1 if absent. */
 int ckpt_get_attr_string(ckpt_reader *r, const char *obj, const char *name, char *buf, size_t size);
 /* Reads a numeric attribute (any integer or float type) as a double; -1 if absent. */

@@ -28,16 +28,6 @@ typedef struct {
     int64_t param_tensors, param_count;
 } info_ctx;
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
-
 static void human_bytes(int64_t b, char *buf, size_t size) {
     if (b < 1024) snprintf(buf, size, "%" PRId64 " B", b);
     else if (b < 1024 * 1024) snprintf(buf, size, "%.1f KiB", (double)b / 1024);
@@ -59,7 +49,7 @@ static int print_item(const char *path, const ckpt_info *info, void *vctx) {
     if (c->json) {
         if (!info) return 0;
         printf("%s\n    {\"path\": ", c->nitems++ ? "," : "");
-        json_string(path);
+        ag_json_str(stdout, path);
         printf(", \"dtype\": \"%s\", \"shape\": [", ckpt_dtype_name(info->dtype));
         for (int i = 0; i < info->ndim; i++) printf("%s%" PRId64, i ? ", " : "", info->shape[i]);
         printf("], \"numel\": %" PRId64 ", \"stored_bytes\": %" PRId64 "}", info->numel, info->storage_bytes);
@@ -113,11 +103,11 @@ static int cmd_info(const char *file, bool json) {
 
     if (json) {
         printf("{\n  \"file\": ");
-        json_string(file);
+        ag_json_str(stdout, file);
         printf(",\n  \"bytes\": %" PRId64 ",\n  \"verified\": %s,\n  \"format\": \"%s\",\n  \"format_version\": %d,\n"
                "  \"ember_version\": ",
                bytes, ckpt_verified(r) ? "true" : "false", CKPT_FORMAT, ckpt_format_version(r));
-        json_string(ckpt_ember_version(r));
+        ag_json_str(stdout, ckpt_ember_version(r));
         printf(",\n  \"param_tensors\": %" PRId64 ",\n  \"param_count\": %" PRId64 ",\n", c.param_tensors, c.param_count);
         if (has_step) printf("  \"step\": %" PRId64 ",\n", step);
         else printf("  \"step\": null,\n");
@@ -157,23 +147,6 @@ static int cmd_info(const char *file, bool json) {
     return 0;
 }
 
-typedef struct {
-    int64_t rows;
-    char name[1024];
-    int found;
-} pick_ctx;
-
-/* Finds 2-D float32 /params/<name> datasets with `rows` rows. */
-static int pick_param(const char *path, const ckpt_info *info, void *vctx) {
-    pick_ctx *c = vctx;
-    if (info && strncmp(path, "/params/", 8) == 0 && info->dtype == CKPT_F32 && info->ndim == 2 &&
-        info->shape[0] == c->rows) {
-        if (!c->found) snprintf(c->name, sizeof c->name, "%s", path + 8);
-        c->found++;
-    }
-    return 0;
-}
-
 static int cmd_export(int argc, char **argv) {
     const char *file = NULL, *out = NULL, *param = NULL, *format = "text", *meta = NULL;
     for (int i = 2; i < argc; i++) {
@@ -205,26 +178,9 @@ static int cmd_export(int argc, char **argv) {
     float *vecs = NULL;
     int rc = 1;
     char path[1100], metabuf[4096];
-    pick_ctx c = {0}; /* function scope: param may point at c.name */
     ckpt_info info;
     if (!r || ckpt_get_vocab(r, &words, &counts, &n) < 0) goto done;
-    if (!param) {
-        c.rows = n;
-        if (ckpt_visit(r, pick_param, &c) < 0) goto done;
-        if (c.found != 1) {
-            ag_error_set("%s: %d float32 parameters have %lld rows (the vocabulary size): name one with --param",
-                         file, c.found, (long long)n);
-            goto done;
-        }
-        param = c.name;
-    }
-    snprintf(path, sizeof path, "/params/%s", param);
-    if (ckpt_get_info(r, path, &info) < 0) goto done;
-    if (info.dtype != CKPT_F32 || info.ndim != 2 || info.shape[0] != n) {
-        ag_error_set("%s: %s: %s with %d dims in file, expected float32 [%lld, dim] (one row per vocabulary word)",
-                     file, path, ckpt_dtype_name(info.dtype), info.ndim, (long long)n);
-        goto done;
-    }
+    if (ckpt_pick_embedding(r, n, param, path, sizeof path, &info) < 0) goto done;
     vecs = malloc((size_t)(n ? n : 1) * (size_t)info.shape[1] * sizeof(float));
     if (!vecs) {
         ag_error_set("%s: out of memory for %lld x %lld floats", file, (long long)n, (long long)info.shape[1]);

@@ -480,6 +480,76 @@ static void test_cli_info(void **state) {
 
 /* `ember ckpt export`: the vocab-sized parameter to word2vec text/binary/TSV, byte-identical to
  * ckpt_export_word2vec; a wrong --param is an error. */
+/* Writes a checkpoint with the 5-word vocabulary and one normal-initialised parameter per name
+ * (shape [rows_i, cols_i]). */
+static void write_named(const char *path, int n, const char *const *names, const int64_t (*shapes)[2]) {
+    nn_params ps;
+    nn_params_init(&ps);
+    for (int i = 0; i < n; i++) nn_params_add(&ps, names[i], AG_SHAPE(shapes[i][0], shapes[i][1]), NN_INIT_NORMAL, 1, 0, true);
+    ag_rng rng;
+    ag_rng_seed(&rng, 9);
+    nn_params_alloc(&ps, &rng);
+    ckpt_writer *w = ckpt_writer_begin(path);
+    assert_non_null(w);
+    assert_int_equal(ckpt_put_params(w, &ps), 0);
+    assert_int_equal(ckpt_put_vocab(w, words, counts, 5), 0);
+    assert_int_equal(ckpt_writer_commit(w), 0);
+    nn_params_free(&ps);
+}
+
+/* One rule picks the embedding for every reader: syn0 over syn1neg (a Word2Vec checkpoint, as
+ * `ember demo` writes), tok_emb over a vocab-sized head, an error naming the candidates on a tie,
+ * and a named --param checked for shape. `ckpt export` needs no --param on a Word2Vec checkpoint. */
+static void test_pick_embedding(void **state) {
+    (void)state;
+    char path[4200], picked[512];
+    snprintf(path, sizeof path, "%s", tpath("pick.h5"));
+    ckpt_info info;
+
+    const char *w2v[] = {"syn1neg", "syn0"};
+    const int64_t w2v_shape[][2] = {{5, 3}, {5, 3}};
+    write_named(path, 2, w2v, w2v_shape);
+    ckpt_reader *r = ckpt_open(path);
+    assert_non_null(r);
+    assert_int_equal(ckpt_pick_embedding(r, 5, NULL, picked, sizeof picked, &info), 0);
+    assert_string_equal(picked, "/params/syn0");
+    assert_int_equal(info.shape[1], 3);
+    assert_int_equal(ckpt_pick_embedding(r, 5, "syn1neg", picked, sizeof picked, NULL), 0);
+    assert_string_equal(picked, "/params/syn1neg");
+    assert_int_equal(ckpt_pick_embedding(r, 4, NULL, picked, sizeof picked, NULL), -1); /* wrong vocab size */
+    assert_non_null(strstr(ag_error_msg(), "with 4 rows"));
+    assert_int_equal(ckpt_pick_embedding(r, 5, "nothere", picked, sizeof picked, NULL), -1);
+    ckpt_close(r);
+    if (access(tu_ember_bin(), X_OK) == 0) {
+        char cmd[9000], *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, tpath("pick.txt"));
+        if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
+        assert_non_null(strstr(out, "of /params/syn0"));
+        free(out);
+    }
+
+    const char *bert[] = {"enc.tok_emb.weight", "head.weight", "head.bias_t"};
+    const int64_t bert_shape[][2] = {{5, 4}, {5, 4}, {4, 5}};
+    write_named(path, 3, bert, bert_shape);
+    r = ckpt_open(path);
+    assert_int_equal(ckpt_pick_embedding(r, 5, NULL, picked, sizeof picked, &info), 0);
+    assert_string_equal(picked, "/params/enc.tok_emb.weight");
+    assert_int_equal(ckpt_pick_embedding(r, 5, "/params/head.bias_t", picked, sizeof picked, NULL), -1);
+    assert_non_null(strstr(ag_error_msg(), "expected float32 [5, dim]"));
+    ckpt_close(r);
+
+    const char *tie[] = {"a", "b", "c"};
+    const int64_t tie_shape[][2] = {{5, 2}, {5, 2}, {2, 5}};
+    write_named(path, 3, tie, tie_shape);
+    r = ckpt_open(path);
+    assert_int_equal(ckpt_pick_embedding(r, 5, NULL, picked, sizeof picked, NULL), -1);
+    assert_non_null(strstr(ag_error_msg(), "2 float32 parameters"));
+    assert_non_null(strstr(ag_error_msg(), "(a, b)"));
+    assert_non_null(strstr(ag_error_msg(), "--param"));
+    assert_int_equal(ckpt_pick_embedding(r, 5, "b", picked, sizeof picked, NULL), 0);
+    ckpt_close(r);
+}
+
 static void test_cli_export(void **state) {
     (void)state;
     if (access(tu_ember_bin(), X_OK) != 0) {
@@ -550,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_writer_errors_and_atomicity),
         cmocka_unit_test(test_cli_info),
         cmocka_unit_test(test_cli_export),
+        cmocka_unit_test(test_pick_embedding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

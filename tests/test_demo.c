@@ -122,6 +122,12 @@ static void test_demo_world(void **state) {
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "nearest to cat:"));
     free(out);
+    /* ckpt export and similar pick the same table (syn0, not syn1neg) without --param */
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s/demo.ckpt -o %s/exported.txt", tu_ember_bin(), out_dir, out_dir);
+    rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("%s: %s", cmd, out);
+    assert_non_null(strstr(out, "of /params/syn0"));
+    free(out);
     snprintf(cmd, sizeof cmd, "%s analogy %s/vectors.txt king man woman -k 1 --json", tu_ember_bin(), out_dir);
     rc = tu_run(cmd, &out);
     printf("%s", out);

@@ -130,31 +130,6 @@ static int looks_hdf5(const char *path) {
     return r;
 }
 
-typedef struct {
-    int64_t nvocab;
-    char best[256];  /* chosen /params path */
-    int score;       /* how well its name says "input embedding" */
-} param_pick;
-
-/* Picks the embedding among /params/...: a 2-D float32 dataset with as many rows as the vocabulary,
- * preferring names that say so (syn0, embed, in). */
-static int pick_param(const char *path, const ckpt_info *info, void *ctx) {
-    param_pick *p = ctx;
-    if (!info || strncmp(path, "/params/", 8) || info->dtype != CKPT_F32 || info->ndim != 2 ||
-        info->shape[0] != p->nvocab || strlen(path) >= sizeof p->best)
-        return 0;
-    const char *name = path + 8;
-    int sc = 1;
-    if (strstr(name, "syn0") || strstr(name, "in_embed") || strstr(name, "input")) sc = 4;
-    else if (strstr(name, "embed") && !strstr(name, "out")) sc = 3;
-    else if (!strstr(name, "syn1") && !strstr(name, "out")) sc = 2;
-    if (sc > p->score) {
-        p->score = sc;
-        snprintf(p->best, sizeof p->best, "%s", path);
-    }
-    return 0;
-}
-
 static int load_checkpoint(train_vectors **out, const char *path, const char *param) {
     ckpt_reader *r = ckpt_open(path);
     if (!r) return -1;
@@ -165,28 +140,11 @@ static int load_checkpoint(train_vectors **out, const char *path, const char *pa
         return -1;
     }
     free(counts);
-    param_pick pick = {.nvocab = n};
-    if (param) {
-        snprintf(pick.best, sizeof pick.best, "%s%s", param[0] == '/' ? "" : "/params/", param);
-    } else {
-        ckpt_visit(r, pick_param, &pick);
-        if (!pick.score) {
-            ckpt_free_words(words, n);
-            ckpt_close(r);
-            return ag_error_set("%s: expected a 2-D float32 dataset under /params with %lld rows (one per "
-                                "/vocab/words entry), found none", path, (long long)n);
-        }
-    }
+    char best[512];
     ckpt_info info;
-    if (ckpt_get_info(r, pick.best, &info)) goto fail;
-    if (info.dtype != CKPT_F32 || info.ndim != 2 || info.shape[0] != n || info.shape[1] <= 0) {
-        ag_error_set("%s: %s: expected float32 [%lld, dim] (one row per vocabulary word), got %s with %d dims "
-                     "and %lld rows", path, pick.best, (long long)n, ckpt_dtype_name(info.dtype), info.ndim,
-                     (long long)(info.ndim ? info.shape[0] : 0));
-        goto fail;
-    }
+    if (ckpt_pick_embedding(r, n, param, best, sizeof best, &info)) goto fail;
     float *vec = ag_xmalloc((size_t)(n > 0 ? n : 1) * (size_t)info.shape[1] * sizeof(float));
-    if (ckpt_get_f32_array(r, pick.best, vec, 2, info.shape)) {
+    if (ckpt_get_f32_array(r, best, vec, 2, info.shape)) {
         free(vec);
         goto fail;
     }
@@ -222,12 +180,6 @@ static int64_t find_fold_lim(const train_vectors *v, const char *w, int64_t lim)
     for (uint64_t h = hash_str(w, true) & m; v->fold[h] >= 0; h = (h + 1) & m)
         if (eq_fold(v->words[v->fold[h]], w)) return v->fold[h] < lim ? v->fold[h] : -1;
     return -1;
-}
-
-static double now_sec(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- analogy -------------------------------------------------------------------------------- */
@@ -268,7 +220,7 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
     out->n_sections = q->n_sections;
     out->sections = ag_xcalloc((size_t)(q->n_sections > 0 ? q->n_sections : 1), sizeof *out->sections);
     for (int32_t s = 0; s < q->n_sections; s++) out->sections[s].name = q->section_names[s];
-    double t0 = now_sec();
+    double t0 = ag_now_sec();
 
     /* ids[4*i..]: the four words of each answerable question; qi[k] = its question index */
     int64_t *ids = ag_xmalloc((size_t)(q->n > 0 ? q->n : 1) * 4 * sizeof(int64_t));
@@ -319,7 +271,7 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
     out->seen = m;
     out->total = q->n;
     out->correct = out->sem_correct + out->syn_correct;
-    out->seconds = now_sec() - t0;
+    out->seconds = ag_now_sec() - t0;
     free(ids);
     free(qi);
     free(Q);
