@@ -17,6 +17,7 @@
  */
 #include "ag.h"
 #include "ag_internal.h"
+#include "fast_exp.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -144,14 +145,6 @@ static inline float log1p_unit(float e) {
     return 2.0f * t * p;
 }
 
-/* −log σ(z) = softplus(−z), and σ(z), from one exp: stable for any z. */
-static inline void logistic(float z, float *nls, float *sig) {
-    float e = expf(-fabsf(z));          /* in (0, 1] */
-    float l = log1p_unit(e);
-    *nls = z >= 0 ? l : l - z;          /* −log σ(z) */
-    *sig = z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
 static void w2v_backward(ag_graph *g, ag_node *n);
 
 /* Kernel choice from EMBER_W2V_KERNEL, read once: "blas" (always sgemm), "loops" (always the
@@ -203,17 +196,25 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     } else {
         for (int64_t c = 0; c < nx; c++) dots_block(mean ? h : W0 + (int64_t)ii[c] * D, W1, oo, M, D, S + c * M);
     }
-    for (int64_t c = 0; c < nx; c++) {
-        for (int64_t j = 0; j < M; j++) {
-            float s = S[c * M + j];
-            int label = code ? 1 - code[j] : (j == 0);
-            float nls, sig;
-            /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s). */
-            logistic(label ? s : -s, &nls, &sig);
-            loss += nls;
-            G[c * M + j] = label ? sig - 1.0f : 1.0f - sig;
-        }
+    /* The logistic part over all nx·M scores in one loop that GCC vectorises (ag_fast_exp and
+     * log1p_unit are straight-line arithmetic; libm's expf would be a call per score). */
+    const int64_t K = nx * M;
+    float *lab = ag_arena_alloc(ar, (size_t)K * sizeof(float)); /* [nx, M] labels 0/1 */
+    for (int64_t c = 0; c < nx; c++)
+        for (int64_t j = 0; j < M; j++) lab[c * M + j] = code ? (float)(1 - code[j]) : (j == 0 ? 1.0f : 0.0f);
+    float lsum = 0.0f;
+#pragma omp simd reduction(+ : lsum)
+    for (int64_t i = 0; i < K; i++) {
+        /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s) */
+        float z = lab[i] > 0.5f ? S[i] : -S[i];
+        float e = ag_fast_exp(-fabsf(z)); /* in (0, 1] */
+        float l = log1p_unit(e);
+        float nls = z >= 0 ? l : l - z;   /* −log σ(z) */
+        float sig = (z >= 0 ? 1.0f : e) / (1.0f + e); /* σ(z) */
+        G[i] = lab[i] > 0.5f ? sig - 1.0f : 1.0f - sig;
+        lsum += nls;
     }
+    loss = lsum;
     ag_tensor *out = ag_scalar(g, (float)loss);
     ag_tensor *ins[4] = {win, wout, in_ids, out_ids};
     ag_node *node = ag_record(g, op, w2v_backward, out, 4, ins);

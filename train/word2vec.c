@@ -241,7 +241,7 @@ static inline void apply_sgrad(ag_tensor *view, float *W, int64_t D, float scale
 
 /* Asks the cache for a table row ahead of its use (rows of a 33 MB table are DRAM misses). */
 static inline void prefetch_row(const float *row, int64_t D) {
-    for (int64_t b = 0; b < D * (int64_t)sizeof(float); b += 64) __builtin_prefetch((const char *)row + b, 1, 3);
+    for (int64_t b = 0; b < D * (int64_t)sizeof(float); b += 64) __builtin_prefetch((const char *)row + b, 0, 3);
 }
 
 static inline int32_t draw_negative(w2v_worker *wk, int32_t target) {
