@@ -207,7 +207,10 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     for (int64_t i = 0; i < K; i++) {
         /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s) */
         float z = lab[i] > 0.5f ? S[i] : -S[i];
-        float e = ag_fast_exp(-fabsf(z)); /* in (0, 1] */
+        float a = fabsf(z);
+        a = a < 87.0f ? a : 87.0f;        /* NaN and ±inf become 87: ag_fast_exp needs a number;
+                                             a NaN score still makes the loss NaN through z below */
+        float e = ag_fast_exp(-a);        /* in (0, 1] */
         float l = log1p_unit(e);
         float nls = z >= 0 ? l : l - z;   /* −log σ(z) */
         float sig = (z >= 0 ? 1.0f : e) / (1.0f + e); /* σ(z) */
