@@ -1,36 +1,31 @@
-/* cmd_bench.c — `ember bench encoder-step`: one training step (forward, backward, AdamW) of a
- * BERT-style MLM encoder, timed, optionally beside the PyTorch peer in the same run. */
+/* cmd_bench.c — `ember bench encoder-step`: flags and the JSON report for the timed MLM-encoder training step
+ * (model in nn/models.c, step loop in train/encoder_step.c), optionally beside the PyTorch peer in the same run. */
 #include "cli.h"
 
-#include <cblas.h>
-#include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "autograd/ag.h"
-#include "nn/nn.h"
-#include "optim/optim.h"
+#include "train/encoder_step.h"
 
-/* OpenBLAS's thread control (declared in its cblas.h on Debian; repeated here for other builds). */
-void openblas_set_num_threads(int num_threads);
+#define MAX_FREEZE 64
 
 typedef struct bench_opts {
-    int threads, steps, warmup;
-    int64_t d, layers, heads, seq, batch, vocab;
+    train_encoder_step_config step; /* model, threads, no_optim, profile, freeze */
+    int steps, warmup;
     int rounds;       /* ember/peer alternations (the peer runs only with --peer) */
-    bool no_optim, profile;
     const char *peer; /* path of torch_encoder_step.py, or NULL */
+    const char *freeze[MAX_FREEZE];
 } bench_opts;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ember bench encoder-step [--threads N] [--steps N] [--warmup N] [--d N] [--layers N]\n"
             "                                [--heads N] [--seq N] [--batch N] [--vocab N] [--no-optim]\n"
-            "                                [--peer PATH/torch_encoder_step.py] [--rounds N] [--profile]\n\n"
+            "                                [--peer PATH/torch_encoder_step.py] [--rounds N] [--profile]\n"
+            "                                [--freeze GLOB]...\n\n"
             "Times one training step of a BERT-style encoder with an MLM head: token + position\n"
             "embeddings, LayerNorm, `layers` pre-norm blocks (LayerNorm, attention with biases, GELU MLP\n"
             "4d, dropout 0), a Linear head over the vocabulary, mean cross-entropy on random targets,\n"
@@ -44,24 +39,10 @@ static void usage(FILE *f) {
             "OpenBLAS's own threads for the cores. The peer runs with the caller's environment.\n"
             "--profile adds where the time goes: forward by layer part, backward by op (stderr table\n"
             "and a \"profile\" JSON field).\n"
+            "--freeze GLOB (repeatable) freezes the parameters whose names match the fnmatch(3) glob\n"
+            "(names: tok.weight, pos.weight, ln.*, enc.layers.<i>.*, head.weight, head.bias): no grads,\n"
+            "no optimizer state, bytes unchanged; a glob that matches nothing is an error.\n"
             "Prints one JSON object (ms_per_step = mean over the timed steps, as the peer).\n");
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_pos(const char *flag, const char *s, int64_t *out) {
-    char *end = NULL;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || end == s || *end || v <= 0 || v > (1LL << 30)) {
-        fprintf(stderr, "ember bench: %s expects a positive integer, got '%s'\n", flag, s ? s : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -69,93 +50,15 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* The peer's model: tok, pos, ln; encoder (no final norm); head. */
-typedef struct enc_model {
-    nn_params ps;
-    nn_embedding tok, pos;
-    nn_layer_norm ln;
-    nn_encoder enc;
-    nn_linear head;
-} enc_model;
-
-static void model_init(enc_model *m, const bench_opts *o) {
-    nn_params_init(&m->ps);
-    nn_embedding_config tc = nn_embedding_config_default(o->vocab, o->d);
-    tc.a = 1.0f; /* PyTorch's nn.Embedding init N(0, 1) */
-    nn_embedding_init(&m->tok, &m->ps, "tok", tc);
-    nn_embedding_config pc = nn_embedding_config_default(o->seq, o->d);
-    pc.a = 1.0f;
-    nn_embedding_init(&m->pos, &m->ps, "pos", pc);
-    nn_layer_norm_init(&m->ln, &m->ps, "ln", o->d, 1e-5f, true);
-    nn_block_config bc = nn_block_config_default(o->d, o->heads, 4 * o->d);
-    nn_encoder_init(&m->enc, &m->ps, "enc", (int)o->layers, bc, false);
-    nn_linear_init(&m->head, &m->ps, "head", o->d, o->vocab, true);
-    ag_rng rng;
-    ag_rng_seed(&rng, 0);
-    nn_params_alloc(&m->ps, &rng);
-}
-
-/* Profile accumulators (seconds over the timed steps). Forward parts; backward per op id. */
-enum { FP_EMBED, FP_NORM, FP_ATTN, FP_MLP, FP_HEAD, FP_LOSS, FP_COUNT };
-static const char *const FP_NAME[FP_COUNT] = {"embeddings+ln", "block norms", "attention+residual", "mlp+residual",
-                                              "head linear", "cross-entropy"};
-typedef struct profile {
-    bool on, record;
-    double fwd[FP_COUNT];
-    double bwd[AG_OP_COUNT];
-    int64_t bwd_calls[AG_OP_COUNT];
-} profile;
-
-#define TIMED(P, part, expr)                                                                       \
-    do {                                                                                           \
-        double t0_ = (P)->on ? now_s() : 0;                                                        \
-        expr;                                                                                      \
-        if ((P)->on && (P)->record) (P)->fwd[part] += now_s() - t0_;                               \
-    } while (0)
-
-/* Forward to the scalar loss. x, y: i32 [B, T]; pos_ids: i32 [T]. The encoder's blocks are run
- * part by part (the same calls nn_block_forward makes, pre-norm, no dropout) so a profile can time each. */
-static ag_tensor *model_loss(ag_graph *g, enc_model *m, ag_tensor *x, ag_tensor *y, ag_tensor *pos_ids, profile *pf) {
-    ag_tensor *h, *a, *logits, *loss;
-    TIMED(pf, FP_EMBED, h = nn_layer_norm_forward(g, &m->ln, ag_add(g, nn_embedding_forward(g, &m->tok, x),
-                                                                       nn_embedding_forward(g, &m->pos, pos_ids))));
-    for (int l = 0; l < m->enc.n_layers; l++) {
-        const nn_block *b = &m->enc.layers[l];
-        TIMED(pf, FP_NORM, a = nn_norm_forward(g, &b->norm1, h));
-        TIMED(pf, FP_ATTN, h = nn_attention_forward_residual(g, &b->attn, a, NULL, 0, h));
-        TIMED(pf, FP_NORM, a = nn_norm_forward(g, &b->norm2, h));
-        TIMED(pf, FP_MLP, h = nn_mlp_forward_residual(g, &b->mlp, a, h));
-    }
-    TIMED(pf, FP_HEAD, logits = nn_linear_forward(g, &m->head, h)); /* [B, T, V] */
-    TIMED(pf, FP_LOSS, loss = ag_cross_entropy(g, logits, y, -1, AG_MEAN));
-    return loss;
-}
-
-/* ag_backward's walk (autograd/core.c), timing each node's kernel by op id. The loss is the last
- * node recorded, so its node is the tape's tail. */
-static void backward_profiled(ag_graph *g, ag_tensor *loss, profile *pf) {
-    for (ag_node *n = loss->node; n; n = n->prev)
-        if (!(n->out->flags & AG_HEAP)) n->out->grad = NULL;
-    ag_grad(g, loss)[0] += 1.0f;
-    for (ag_node *n = loss->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
-        double t0 = now_s();
-        n->backward(g, n);
-        if (pf->record) {
-            pf->bwd[n->op] += now_s() - t0;
-            pf->bwd_calls[n->op]++;
-        }
-    }
-}
-
 /* Runs the peer and returns its ms/step (parsed from "ms/step=…"), or a negative value. */
 static double run_peer(const bench_opts *o, char *line, size_t size) {
+    const train_encoder_step_config *c = &o->step;
     char cmd[2048];
     /* The peer gets the caller's environment, not the wait policy ember set for itself. */
     const char *unset = getenv("EMBER_BENCH_SET_OMP") ? "env -u OMP_WAIT_POLICY " : "";
-    snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", unset, o->peer, o->threads,
-             o->steps, (long long)o->d, (long long)o->layers, (long long)o->heads, (long long)o->seq,
-             (long long)o->batch, (long long)o->vocab);
+    snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", unset, o->peer, c->threads,
+             o->steps, (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->seq,
+             (long long)c->batch, (long long)c->vocab);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     double ms = -1;
@@ -173,71 +76,27 @@ static double run_peer(const bench_opts *o, char *line, size_t size) {
     return st == 0 ? ms : -1;
 }
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') printf("\\%c", *c);
-        else if (*c < 0x20) printf("\\u%04x", *c);
-        else putchar(*c);
-    }
-    putchar('"');
-}
-
+/* Times the steps (train/encoder_step.c), alternating with the peer when asked, and prints the JSON. */
 static int encoder_step(const bench_opts *o) {
-    if (o->d % o->heads) {
-        fprintf(stderr, "ember bench: --d %lld is not a multiple of --heads %lld\n", (long long)o->d, (long long)o->heads);
+    train_encoder_step st;
+    if (train_encoder_step_init(&st, &o->step)) {
+        fprintf(stderr, "ember bench: %s\n", ag_error_msg());
         return 2;
     }
-    omp_set_num_threads(o->threads);
-    openblas_set_num_threads(o->threads);
-    enc_model m;
-    model_init(&m, o);
-    optim *opt = o->no_optim ? NULL : optim_new(&m.ps, optim_config_default(OPTIM_ADAMW, 1e-4f));
-    ag_graph *g = ag_graph_new((size_t)256 << 20);
-    /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
-    int64_t B = o->batch, T = o->seq;
-    int32_t *xv = ag_xmalloc((size_t)(B * T) * sizeof(int32_t)), *yv = ag_xmalloc((size_t)(B * T) * sizeof(int32_t));
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
-    for (int64_t i = 0; i < B * T; i++) {
-        xv[i] = (int32_t)ag_rng_below(&rng, (uint32_t)o->vocab);
-        yv[i] = (int32_t)ag_rng_below(&rng, (uint32_t)o->vocab);
-    }
+    const train_encoder_step_config *c = &o->step;
     int R = o->peer ? o->rounds : 1;
     double *times = ag_xmalloc((size_t)(o->steps * R) * sizeof(double));
     double round_ms[64], peer_round_ms[64];
     char peer_line[1024] = "";
-    profile pf;
-    memset(&pf, 0, sizeof pf);
-    pf.on = o->profile;
-    double fwd_total = 0, bwd_total = 0, opt_total = 0, loss0 = 0, loss_last = 0;
     int ntimed = 0, peer_ok = 0;
     for (int round = 0; round < R; round++) {
         int first = round == 0 ? 0 : o->warmup; /* warm-up steps only before the first round */
         double round_sum = 0;
         for (int s = first; s < o->warmup + o->steps; s++) {
-            double t0 = now_s();
-            nn_params_zero_grad(&m.ps);
-            ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), xv), *y = ag_from_i32(g, AG_SHAPE(B * T), yv);
-            ag_tensor *pos = ag_new(g, AG_I32, AG_SHAPE(T));
-            for (int64_t t = 0; t < T; t++) ag_i32(pos)[t] = (int32_t)t;
-            pf.record = s >= o->warmup;
-            ag_tensor *loss = model_loss(g, &m, x, y, pos, &pf);
-            double t1 = now_s();
-            if (pf.on) backward_profiled(g, loss, &pf);
-            else ag_backward(g, loss);
-            double t2 = now_s();
-            if (round == 0 && s == 0) loss0 = ag_f32(loss)[0];
-            loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
-            if (opt) optim_step(opt);
-            ag_graph_reset(g);
-            double t3 = now_s();
+            double dt = train_encoder_step_run(&st, s >= o->warmup);
             if (s >= o->warmup) {
-                times[ntimed++] = t3 - t0;
-                round_sum += t3 - t0;
-                fwd_total += t1 - t0;
-                bwd_total += t2 - t1;
-                opt_total += t3 - t2;
+                times[ntimed++] = dt;
+                round_sum += dt;
             }
         }
         round_ms[round] = 1e3 * round_sum / o->steps;
@@ -254,16 +113,19 @@ static int encoder_step(const bench_opts *o) {
     qsort(times, (size_t)ntimed, sizeof(double), cmp_double);
     double median_ms = 1e3 * times[ntimed / 2], min_ms = 1e3 * times[0];
     const char *pol = getenv("OMP_WAIT_POLICY");
+    int64_t nparams = nn_params_count(&st.model.ps, NULL), ntrain = nn_params_count_trainable(&st.model.ps);
     printf("{\"bench\": \"encoder-step\", \"threads\": %d, \"steps\": %d, \"d\": %lld, \"layers\": %lld, \"heads\": %lld, "
-           "\"seq\": %lld, \"batch\": %lld, \"vocab\": %lld, \"params\": %lld, \"optimizer\": \"%s\", "
+           "\"seq\": %lld, \"batch\": %lld, \"vocab\": %lld, \"params\": %lld, \"trainable_params\": %lld, "
+           "\"frozen_params\": %lld, \"optimizer\": \"%s\", "
            "\"omp_wait_policy\": \"%s\",\n"
            " \"ms_per_step\": %.1f, \"median_ms\": %.1f, \"min_ms\": %.1f, \"forward_ms\": %.1f, \"backward_ms\": %.1f, "
            "\"optim_ms\": %.1f, \"tokens_per_s\": %.0f, \"loss_first\": %.4f, \"loss_last\": %.4f, \"arena_mib\": %.1f",
-           o->threads, o->steps, (long long)o->d, (long long)o->layers, (long long)o->heads, (long long)o->seq,
-           (long long)o->batch, (long long)o->vocab, (long long)nn_params_count(&m.ps, NULL),
-           opt ? "adamw" : "none (forward+backward only)", pol ? pol : "default", mean_ms, median_ms, min_ms,
-           1e3 * fwd_total / ntimed, 1e3 * bwd_total / ntimed, 1e3 * opt_total / ntimed,
-           (double)(B * T) / (mean_ms / 1e3), loss0, loss_last, (double)ag_arena_reserved(ag_graph_arena(g)) / (1 << 20));
+           c->threads, o->steps, (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->seq,
+           (long long)c->batch, (long long)c->vocab, (long long)nparams, (long long)ntrain, (long long)(nparams - ntrain),
+           st.opt ? "adamw" : "none (forward+backward only)", pol ? pol : "default", mean_ms, median_ms, min_ms,
+           1e3 * st.fwd_s / ntimed, 1e3 * st.bwd_s / ntimed, 1e3 * st.opt_s / ntimed,
+           (double)(c->batch * c->seq) / (mean_ms / 1e3), st.loss_first, st.loss_last,
+           (double)ag_arena_reserved(ag_graph_arena(st.g)) / (1 << 20));
     if (o->peer) {
         if (peer_ok == R) {
             double ratios[64], pm[64], em[64];
@@ -281,38 +143,33 @@ static int encoder_step(const bench_opts *o) {
             for (int k = 0; k < R; k++) printf("%s%.1f", k ? ", " : "", peer_round_ms[k]);
             printf("],\n \"peer_ms_per_step\": %.1f, \"ratio_ember_over_peer\": %.3f, \"ratio_of_medians\": %.3f, \"peer\": ",
                    pm[R / 2], ratios[R / 2], em[R / 2] / pm[R / 2]);
-            json_str(peer_line);
+            ag_json_str(stdout, peer_line);
         } else {
             printf(",\n \"peer_error\": \"the peer did not run or printed no ms/step\"");
         }
     }
-    if (pf.on) {
+    if (c->profile) {
         fprintf(stderr, "profile (ms per step, mean over %d steps)\n  forward:\n", o->steps);
         printf(",\n \"profile\": {\"forward_ms\": {");
-        for (int k = 0; k < FP_COUNT; k++) {
-            fprintf(stderr, "    %-28s %8.1f\n", FP_NAME[k], 1e3 * pf.fwd[k] / o->steps);
-            printf("%s\"%s\": %.1f", k ? ", " : "", FP_NAME[k], 1e3 * pf.fwd[k] / o->steps);
+        for (int k = 0; k < NN_MLM_PARTS; k++) {
+            fprintf(stderr, "    %-28s %8.1f\n", nn_mlm_part_name[k], 1e3 * st.part_s[k] / o->steps);
+            printf("%s\"%s\": %.1f", k ? ", " : "", nn_mlm_part_name[k], 1e3 * st.part_s[k] / o->steps);
         }
         fprintf(stderr, "  backward by op:\n");
         printf("}, \"backward_ms\": {");
         int first = 1;
         for (int k = 0; k < AG_OP_COUNT; k++) {
-            if (!pf.bwd_calls[k]) continue;
-            fprintf(stderr, "    %-28s %8.1f  (%lld calls/step)\n", ag_op_name(k), 1e3 * pf.bwd[k] / o->steps,
-                    (long long)(pf.bwd_calls[k] / o->steps));
-            printf("%s\"%s\": %.1f", first ? "" : ", ", ag_op_name(k), 1e3 * pf.bwd[k] / o->steps);
+            if (!st.bwd_op_calls[k]) continue;
+            fprintf(stderr, "    %-28s %8.1f  (%lld calls/step)\n", ag_op_name(k), 1e3 * st.bwd_op_s[k] / o->steps,
+                    (long long)(st.bwd_op_calls[k] / o->steps));
+            printf("%s\"%s\": %.1f", first ? "" : ", ", ag_op_name(k), 1e3 * st.bwd_op_s[k] / o->steps);
             first = 0;
         }
         printf("}}");
     }
     printf("}\n");
     free(times);
-    free(xv);
-    free(yv);
-    ag_graph_free(g);
-    optim_free(opt);
-    nn_encoder_free(&m.enc);
-    nn_params_free(&m.ps);
+    train_encoder_step_free(&st);
     return o->peer && peer_ok < R ? 1 : 0;
 }
 
@@ -339,7 +196,14 @@ int cli_cmd_bench(int argc, char **argv) {
         unsetenv("OMP_WAIT_POLICY");
         unsetenv("EMBER_BENCH_SET_OMP");
     }
-    bench_opts o = {2, 10, 2, 256, 4, 4, 128, 32, 5000, 1, false, false, NULL};
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    o.step = train_encoder_step_config_default();
+    o.step.freeze = o.freeze;
+    o.steps = 10;
+    o.warmup = 2;
+    o.rounds = 1;
+    const int64_t max = (int64_t)1 << 30;
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
@@ -347,34 +211,37 @@ int cli_cmd_bench(int argc, char **argv) {
             usage(stdout);
             return 0;
         } else if (!strcmp(f, "--no-optim")) {
-            o.no_optim = true;
+            o.step.no_optim = true;
         } else if (!strcmp(f, "--profile")) {
-            o.profile = true;
-        } else if (!strcmp(f, "--peer")) {
+            o.step.profile = true;
+        } else if (!strcmp(f, "--peer") || !strcmp(f, "--freeze")) {
             if (!v) {
-                fprintf(stderr, "ember bench: --peer expects the path of torch_encoder_step.py\n");
+                fprintf(stderr, "ember bench: %s\n", !strcmp(f, "--peer") ? "--peer expects the path of torch_encoder_step.py"
+                                                                         : "--freeze expects a glob (e.g. 'tok.*')");
                 return 2;
             }
-            o.peer = v;
+            if (!strcmp(f, "--peer")) {
+                o.peer = v;
+            } else if (o.step.nfreeze == MAX_FREEZE) {
+                fprintf(stderr, "ember bench: --freeze: at most %d globs\n", MAX_FREEZE);
+                return 2;
+            } else {
+                o.freeze[o.step.nfreeze++] = v;
+            }
             i++;
         } else {
-            int64_t *dst = !strcmp(f, "--d") ? &o.d : !strcmp(f, "--layers") ? &o.layers : !strcmp(f, "--heads") ? &o.heads
-                         : !strcmp(f, "--seq") ? &o.seq : !strcmp(f, "--batch") ? &o.batch : !strcmp(f, "--vocab") ? &o.vocab
-                                                                                                           : NULL;
+            int64_t *dst = !strcmp(f, "--d") ? &o.step.d : !strcmp(f, "--layers") ? &o.step.layers
+                         : !strcmp(f, "--heads") ? &o.step.heads : !strcmp(f, "--seq") ? &o.step.seq
+                         : !strcmp(f, "--batch") ? &o.step.batch : !strcmp(f, "--vocab") ? &o.step.vocab : NULL;
             bool is_int = !strcmp(f, "--threads") || !strcmp(f, "--steps") || !strcmp(f, "--warmup") || !strcmp(f, "--rounds");
             if (!dst && !is_int) {
                 fprintf(stderr, "ember bench: unknown flag '%s'\n\n", f);
                 usage(stderr);
                 return 2;
             }
-            if (!strcmp(f, "--warmup") && v && !strcmp(v, "0")) {
-                o.warmup = 0;
-                i++;
-                continue;
-            }
-            if (parse_pos(f, v, &n) != 0) return 2;
+            if (cli_parse_i64(f, v, !strcmp(f, "--warmup") ? 0 : 1, max, &n) != 0) return cli_error("bench");
             if (dst) *dst = n;
-            else if (!strcmp(f, "--threads")) o.threads = (int)n;
+            else if (!strcmp(f, "--threads")) o.step.threads = (int)n;
             else if (!strcmp(f, "--steps")) o.steps = (int)n;
             else if (!strcmp(f, "--rounds")) o.rounds = n > 64 ? 64 : (int)n;
             else o.warmup = (int)n;

@@ -307,6 +307,41 @@ ag_tensor *nn_pool_mean(ag_graph *g, ag_tensor *x, ag_tensor *pad); /* mean over
 ag_tensor *nn_pool_max(ag_graph *g, ag_tensor *x, ag_tensor *pad);  /* max over non-pad positions */
 ag_tensor *nn_pool_cls(ag_graph *g, ag_tensor *x);                  /* x[:, 0, :] */
 
+/* ------------------------------------------------------------------------------------------------
+ * Whole models (nn/models.c).
+ *
+ * BERT-style masked-LM encoder (the PyTorch peer bench/torch_encoder_step.py builds the same):
+ *   h = LayerNorm_ln(tok[x] + pos[0..T))          tok, pos: N(0, 1) like nn.Embedding
+ *   h = encoder(h): `layers` pre-norm blocks (LayerNorm, attention with biases, GELU MLP 4d,
+ *       no dropout, no final norm)
+ *   logits = head(h)                              [B, T, vocab]
+ *   loss = mean cross-entropy(logits, y)
+ * Names: "tok.weight", "pos.weight", "ln.*", "enc.layers.<i>.*", "head.weight", "head.bias".
+ * --------------------------------------------------------------------------------------------- */
+typedef struct nn_mlm_encoder {
+    nn_params ps;
+    int64_t vocab, max_seq, d;
+    nn_embedding tok, pos;
+    nn_layer_norm ln;
+    nn_encoder enc;
+    nn_linear head;
+} nn_mlm_encoder;
+
+/* Forward parts a profile can time separately (nn_mlm_encoder_loss's part_seconds). */
+enum { NN_MLM_EMBED, NN_MLM_NORM, NN_MLM_ATTN, NN_MLM_MLP, NN_MLM_HEAD, NN_MLM_LOSS, NN_MLM_PARTS };
+extern const char *const nn_mlm_part_name[NN_MLM_PARTS]; /* "embeddings+ln", "block norms", ... */
+
+/* Registers and allocates every parameter, initialised from seed. d must be a multiple of heads
+ * (AG_CHECK: callers validate user input first). */
+void nn_mlm_encoder_init(nn_mlm_encoder *m, int64_t vocab, int64_t max_seq, int64_t d, int64_t layers, int64_t heads,
+                         uint64_t seed);
+void nn_mlm_encoder_free(nn_mlm_encoder *m);
+/* x: i32 [B, T] token ids (T <= max_seq) → logits [B, T, vocab]. part_seconds: NULL, or
+ * [NN_MLM_PARTS] to which each part's wall time is added. */
+ag_tensor *nn_mlm_encoder_forward(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, double *part_seconds);
+/* Scalar mean cross-entropy of the forward against y: i32 [B * T] targets. */
+ag_tensor *nn_mlm_encoder_loss(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, ag_tensor *y, double *part_seconds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,27 @@ static void test_tiny_encoder_step(void **state) {
     free(out);
 }
 
+/* --freeze GLOB from the command line: the JSON counts the frozen scalars (tok.weight, 40 x 16);
+ * an unmatched glob is a usage error naming it. */
+static void test_freeze_flag(void **state) {
+    (void)state;
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s bench encoder-step --threads 1 --steps 3 --warmup 0 --d 16 --layers 1 --heads 2 --seq 8 --batch 4 "
+             "--vocab 40 --freeze 'tok.*' --freeze 'pos.*'",
+             tu_ember_bin());
+    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal((long long)json_num(out, "frozen_params"), 640 + 128);
+    assert_int_equal((long long)json_num(out, "trainable_params"), (long long)json_num(out, "params") - 768);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s bench encoder-step --d 16 --heads 2 --seq 4 --batch 2 --vocab 8 --freeze 'tok_emb.*'",
+             tu_ember_bin());
+    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "--freeze 'tok_emb.*': matches no parameter"));
+    assert_non_null(strstr(out, "tok.weight"));
+    free(out);
+}
+
 static void test_bad_flags(void **state) {
     (void)state;
     char cmd[1024], *out = NULL;
@@ -46,7 +67,7 @@ static void test_bad_flags(void **state) {
     free(out);
     snprintf(cmd, sizeof cmd, "%s bench encoder-step --steps zero", tu_ember_bin());
     assert_int_equal(tu_run(cmd, &out), 2);
-    assert_non_null(strstr(out, "--steps expects a positive integer, got 'zero'"));
+    assert_non_null(strstr(out, "ember bench: --steps: expected an integer in [1, 1073741824], got 'zero'"));
     free(out);
     snprintf(cmd, sizeof cmd, "%s bench nosuch", tu_ember_bin());
     assert_int_equal(tu_run(cmd, &out), 2);
@@ -62,6 +83,7 @@ static void test_bad_flags(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_encoder_step),
+        cmocka_unit_test(test_freeze_flag),
         cmocka_unit_test(test_bad_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
