@@ -150,6 +150,9 @@ void ag_zero_grad(ag_tensor *t);
 
 /* Appends n rows to t's sparse grad (allocating it on first use). rows: [n], vals: [n, width]. */
 void ag_sparse_grad_add(ag_tensor *t, int64_t n, const int32_t *rows, const float *vals);
+/* Appends n entries to t's sparse grad without filling them: returns the [n, width] value block
+ * and sets *rows_out to the [n] row ids, both for the caller to write (both uninitialised). */
+float *ag_sparse_grad_reserve(ag_tensor *t, int64_t n, int32_t **rows_out);
 /* Sums duplicate rows in place; afterwards rows are strictly increasing. */
 void ag_sparse_grad_coalesce(ag_sparse_grad *sg);
 

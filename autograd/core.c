@@ -248,8 +248,8 @@ void ag_zero_grad(ag_tensor *t) {
     if (t->sgrad) t->sgrad->n = 0;
 }
 
-void ag_sparse_grad_add(ag_tensor *t, int64_t n, const int32_t *rows, const float *vals) {
-    AG_CHECK(t->ndim == 2, "ag_sparse_grad_add", "sparse grads need a 2-D parameter");
+float *ag_sparse_grad_reserve(ag_tensor *t, int64_t n, int32_t **rows_out) {
+    AG_CHECK(t->ndim == 2, "ag_sparse_grad_reserve", "sparse grads need a 2-D parameter");
     ag_sparse_grad *sg = t->sgrad;
     if (!sg) {
         sg = t->sgrad = ag_xcalloc(1, sizeof *sg);
@@ -262,9 +262,17 @@ void ag_sparse_grad_add(ag_tensor *t, int64_t n, const int32_t *rows, const floa
         sg->vals = ag_xrealloc(sg->vals, (size_t)cap * (size_t)sg->width * sizeof(float));
         sg->cap = cap;
     }
-    memcpy(sg->rows + sg->n, rows, (size_t)n * sizeof(int32_t));
-    memcpy(sg->vals + sg->n * sg->width, vals, (size_t)(n * sg->width) * sizeof(float));
+    *rows_out = sg->rows + sg->n;
+    float *block = sg->vals + sg->n * sg->width;
     sg->n += n;
+    return block;
+}
+
+void ag_sparse_grad_add(ag_tensor *t, int64_t n, const int32_t *rows, const float *vals) {
+    int32_t *r;
+    float *v = ag_sparse_grad_reserve(t, n, &r);
+    memcpy(r, rows, (size_t)n * sizeof(int32_t));
+    memcpy(v, vals, (size_t)(n * t->shape[1]) * sizeof(float));
 }
 
 typedef struct {

@@ -8,13 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "autograd/ag.h"
 #include "data/corpus.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -23,7 +18,7 @@ int main(int argc, char **argv) {
     }
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     if (threads < 1) threads = 1;
-    double t0 = now();
+    double t0 = ag_now_sec();
     int64_t words = 0, bytes = 0;
     int failed = 0;
 #pragma omp parallel for num_threads(threads) reduction(+ : words, bytes, failed) schedule(static, 1)
@@ -50,7 +45,7 @@ int main(int argc, char **argv) {
         if (k == 0) bytes = data_corpus_size(c); /* known by now: the whole file was read once */
         data_corpus_close(c);
     }
-    double dt = now() - t0;
+    double dt = ag_now_sec() - t0;
     if (failed) return 1;
     printf("corpus_read %s (%d thread%s): %lld words, %lld bytes in %.3f s = %.1f MB/s uncompressed, %.2f Mwords/s\n",
            argv[1], threads, threads > 1 ? "s" : "", (long long)words, (long long)bytes, dt, (double)bytes / dt / 1e6,

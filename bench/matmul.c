@@ -13,12 +13,6 @@
 
 #include "autograd/ag.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -65,11 +59,11 @@ int main(int argc, char **argv) {
     ag_graph *g = ag_graph_new(0);
     double *t_ag = ag_xmalloc((size_t)reps * sizeof(double)), *t_bare = ag_xmalloc((size_t)reps * sizeof(double));
     for (int rep = -1; rep < reps; rep++) { /* rep -1 warms up (arena growth, page faults, BLAS threads) */
-        double t0 = now();
+        double t0 = ag_now_sec();
         ag_tensor *c = ag_matmul(g, a, b, false, false);
         ag_backward_seed(g, c, ones);
         ag_graph_reset(g);
-        double t1 = now();
+        double t1 = ag_now_sec();
         const float *A = ag_f32(a), *B = ag_f32(b);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, 1.0f, A,
                     (blasint)K, B, (blasint)N, 0.0f, C, (blasint)N);
@@ -77,7 +71,7 @@ int main(int argc, char **argv) {
                     (blasint)N, B, (blasint)N, 1.0f, dA, (blasint)K);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)N, (blasint)M, 1.0f, A,
                     (blasint)K, ones, (blasint)N, 1.0f, dB, (blasint)N);
-        double t2 = now();
+        double t2 = ag_now_sec();
         if (rep >= 0) {
             t_ag[rep] = t1 - t0;
             t_bare[rep] = t2 - t1;
