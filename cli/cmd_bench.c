@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "--peer runs the PyTorch peer with the same knobs after ember and reports the ratio;\n"
             "--rounds N alternates ember's timed steps and the peer N times (on a shared machine the\n"
             "load changes by the minute; the median of the per-round ratios is the figure to quote).\n"
-            "ember's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, set by re-executing\n"
+            "ember's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, set by `ember` re-executing\n"
             "itself unless the variable is already set): spinning OpenMP threads would fight\n"
             "OpenBLAS's own threads for the cores. The peer runs with the caller's environment.\n"
             "--profile adds where the time goes: forward by layer part, backward by op (stderr table\n"
@@ -55,7 +55,7 @@ static double run_peer(const bench_opts *o, char *line, size_t size) {
     const train_encoder_step_config *c = &o->step;
     char cmd[2048];
     /* The peer gets the caller's environment, not the wait policy ember set for itself. */
-    const char *unset = getenv("EMBER_BENCH_SET_OMP") ? "env -u OMP_WAIT_POLICY " : "";
+    const char *unset = getenv("EMBER_SET_OMP_WAIT") ? "env -u OMP_WAIT_POLICY -u EMBER_SET_OMP_WAIT " : "";
     snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", unset, o->peer, c->threads,
              o->steps, (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->seq,
              (long long)c->batch, (long long)c->vocab);
@@ -182,19 +182,6 @@ int cli_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "ember bench: unknown benchmark '%s' (known: encoder-step)\n\n", argv[1]);
         usage(stderr);
         return 2;
-    }
-    if (!getenv("OMP_WAIT_POLICY")) {
-        /* libgomp reads the policy once at start-up: re-execute with it set (argv[-1] is the
-         * program name: main passes argv + 1). On failure, carry on with the default. */
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-        setenv("EMBER_BENCH_SET_OMP", "1", 1);
-        char **av = ag_xcalloc((size_t)argc + 2, sizeof *av);
-        av[0] = argv[-1];
-        for (int i = 0; i < argc; i++) av[i + 1] = argv[i];
-        execv("/proc/self/exe", av);
-        free(av);
-        unsetenv("OMP_WAIT_POLICY");
-        unsetenv("EMBER_BENCH_SET_OMP");
     }
     bench_opts o;
     memset(&o, 0, sizeof o);

@@ -2,7 +2,9 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -37,7 +39,22 @@ int cli_cmd_version(int argc, char **argv) {
     return 0;
 }
 
+/* libgomp reads OMP_WAIT_POLICY once, at start-up, and by default its idle threads spin; on a
+ * small machine they then fight OpenBLAS's own threads for the cores. Unless the caller chose a
+ * policy, re-execute once with PASSIVE (measured neutral-to-faster for demo, chapter basics and
+ * bench encoder-step: see bench/RESULTS.md). EMBER_SET_OMP_WAIT marks the re-executed process
+ * (no loop, and children such as the bench's PyTorch peer can be given the caller's environment
+ * back). On any failure, carry on with the default policy. */
+static void omp_passive_reexec(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("EMBER_SET_OMP_WAIT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) || setenv("EMBER_SET_OMP_WAIT", "1", 1)) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");
+    unsetenv("EMBER_SET_OMP_WAIT");
+}
+
 int main(int argc, char **argv) {
+    omp_passive_reexec(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
