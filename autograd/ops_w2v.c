@@ -6,7 +6,8 @@
  * of the target's Huffman path). The forward computes the scores, the loss and the score grads
  * G = σ(s) − label in one pass and saves G; the backward turns G into row grads:
  *     dx_c = go · Σ_j G_cj y_j        dy_j = go · Σ_c G_cj x_c
- * written straight into the tables' sparse grads (no gathered copies, no dense [V, D] buffers).
+ * written straight into the tables' sparse grads (no dense [V, D] buffers). The logistic and the
+ * loss run as one vectorised loop (ag_fast_exp, an atanh-series log1p; errors below float rounding).
  *
  * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). Two kernels compute it: cblas_sgemm on
  * gathered copies of the rows, and hand-written vectorised loops on row pointers. bench/w2v_kernels.c
