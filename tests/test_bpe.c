@@ -12,24 +12,6 @@
 #include "data/bpe.h"
 #include "support/test_util.h"
 
-static char *g_dir;
-static int setup(void **state) {
-    (void)state;
-    g_dir = tu_tempdir();
-    return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(g_dir);
-    free(g_dir);
-    return 0;
-}
-static const char *tmp_path(const char *name) {
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
 typedef struct {
     const uint8_t *text;
     char out[1024];
@@ -208,7 +190,7 @@ static void test_threads_and_file(void **state) {
     free(c);
     printf("bpe: %zu bytes -> %lld tokens (%.2f bytes/token)\n", big, (long long)ka, (double)big / (double)ka);
     /* The same bytes from a gzip file (streamed in blocks) encode identically. */
-    const char *p = tmp_path("x.txt.gz");
+    const char *p = tu_group_path("x.txt.gz");
     gzFile g = gzopen(p, "wb1");
     assert_int_equal(gzwrite(g, x, (unsigned)big), (int)big);
     gzclose(g);
@@ -222,7 +204,7 @@ static void test_threads_and_file(void **state) {
     int32_t *d;
     int64_t kd;
     assert_int_equal(data_bpe_encode(b, x, big, &d, &kd, 1), 0);
-    const char *pb = tmp_path("blocks.txt");
+    const char *pb = tu_group_path("blocks.txt");
     assert_int_equal(tu_write_file(pb, x, big), 0);
     assert_int_equal(data_bpe_encode_file_blocks(b, pb, &c, &kc, 2, 65536), 0);
     assert_int_equal(kd, kc);
@@ -231,13 +213,13 @@ static void test_threads_and_file(void **state) {
     free(d);
     /* A truncated gzip file is an error naming the file. */
     size_t zn;
-    char *z = tu_read_file(tmp_path("x.txt.gz"), &zn); /* tmp_path's buffer was reused above */
-    const char *q = tmp_path("cut.txt.gz");
+    char *z = tu_read_file(tu_group_path("x.txt.gz"), &zn); /* tmp_path's buffer was reused above */
+    const char *q = tu_group_path("cut.txt.gz");
     assert_int_equal(tu_write_file(q, z, zn / 2), 0);
     assert_int_equal(data_bpe_encode_file(b, q, &c, &kc, 2), -1);
     assert_non_null(strstr(ag_error_msg(), "cut.txt.gz"));
     assert_null(c);
-    assert_int_equal(data_bpe_encode_file(b, tmp_path("absent.txt"), &c, &kc, 2), -1);
+    assert_int_equal(data_bpe_encode_file(b, tu_group_path("absent.txt"), &c, &kc, 2), -1);
     assert_non_null(strstr(ag_error_msg(), "absent.txt"));
     free(z);
     free(a);
@@ -247,7 +229,7 @@ static void test_threads_and_file(void **state) {
 }
 
 static void expect_load_error(const char *name, const char *content, const char *needle) {
-    const char *p = tmp_path(name);
+    const char *p = tu_group_path(name);
     assert_int_equal(tu_write_file(p, content, strlen(content)), 0);
     data_bpe *b = (data_bpe *)1;
     assert_int_equal(data_bpe_load(&b, p), -1);
@@ -263,7 +245,7 @@ static void test_save_load_arrays(void **state) {
     uint8_t *text = read_fixture_corpus(&n);
     data_bpe *b = NULL;
     assert_int_equal(data_bpe_train(&b, text, n, 400, NULL), 0);
-    const char *p = tmp_path("m.bpe");
+    const char *p = tu_group_path("m.bpe");
     assert_int_equal(data_bpe_save(b, p), 0);
     data_bpe *l = NULL;
     assert_int_equal(data_bpe_load(&l, p), 0);
@@ -302,7 +284,7 @@ static void test_save_load_arrays(void **state) {
     expect_load_error("d.bpe", "ember-bpe 1\nmerges 2\n97 98\n97 98\n", "repeats");
     expect_load_error("e.bpe", "", "header");
     data_bpe *x = (data_bpe *)1;
-    assert_int_equal(data_bpe_load(&x, tmp_path("absent.bpe")), -1);
+    assert_int_equal(data_bpe_load(&x, tu_group_path("absent.bpe")), -1);
     assert_null(x);
     data_bpe_free(b);
     free(text);
@@ -344,5 +326,5 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_any_bytes), cmocka_unit_test(test_threads_and_file),
         cmocka_unit_test(test_save_load_arrays), cmocka_unit_test(test_real_text),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }

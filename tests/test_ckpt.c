@@ -10,28 +10,6 @@
 #include "checkpoints/ckpt.h"
 #include "checkpoints/export.h"
 
-static char *dir;
-
-static int setup(void **state) {
-    (void)state;
-    dir = tu_tempdir();
-    return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[4][4096];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 /* A small model: enc.w [4,16], enc.b [16], blocks.0.k [2,3,4], tok.emb [10,4] (sparse). */
 static void make_model(nn_params *ps, uint64_t seed, int64_t enc_cols) {
     nn_params_init(ps);
@@ -104,7 +82,7 @@ static void test_roundtrip(void **state) {
     nn_params ps, fresh;
     make_model(&ps, 1, 16);
     optim *o = trained_optim(&ps);
-    const char *path = tpath("full.h5");
+    const char *path = tu_group_path("full.h5");
     write_full(path, &ps, o, 0);
     /* No temp file left behind. */
     char tmp[4200];
@@ -211,7 +189,7 @@ static void test_visit_creation_order(void **state) {
     (void)state;
     nn_params ps;
     make_model(&ps, 1, 16);
-    const char *path = tpath("visit.h5");
+    const char *path = tu_group_path("visit.h5");
     write_full(path, &ps, NULL, 0);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
@@ -235,7 +213,7 @@ static void test_gzip_roundtrip_and_smaller(void **state) {
     ag_rng_seed(&rng, 5);
     nn_params_alloc(&ps, &rng);
     for (int i = 0; i < 512 * 300; i += 7) ag_f32(ps.items[0].t)[i] = (float)i;
-    const char *plain = tpath("plain.h5"), *gz = tpath("gz.h5");
+    const char *plain = tu_group_path("plain.h5"), *gz = tu_group_path("gz.h5");
     ckpt_writer_options o0 = {.no_fsync = true}, o6 = {.gzip_level = 6, .no_fsync = true};
     ckpt_writer *w = ckpt_writer_begin_opts(plain, &o0);
     assert_int_equal(ckpt_put_params(w, &ps), 0);
@@ -267,7 +245,7 @@ static void test_strict_load_lists_differences(void **state) {
     (void)state;
     nn_params ps, other;
     make_model(&ps, 1, 16);
-    const char *path = tpath("strict.h5");
+    const char *path = tu_group_path("strict.h5");
     write_full(path, &ps, NULL, 0);
     /* other: enc.w [4,8] (shape), no blocks.0.k (unexpected in file), extra head.w (missing). */
     nn_params_init(&other);
@@ -324,7 +302,7 @@ static void test_getter_messages(void **state) {
     (void)state;
     nn_params ps;
     make_model(&ps, 1, 16);
-    const char *path = tpath("get.h5");
+    const char *path = tu_group_path("get.h5");
     write_full(path, &ps, NULL, 0);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
@@ -361,7 +339,7 @@ static void test_optim_mismatch(void **state) {
     nn_params ps, small;
     make_model(&ps, 1, 16);
     optim *o = trained_optim(&ps);
-    const char *path = tpath("optim.h5");
+    const char *path = tu_group_path("optim.h5");
     write_full(path, &ps, o, 0);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
@@ -386,7 +364,7 @@ static void test_writer_errors_and_atomicity(void **state) {
     (void)state;
     nn_params ps, bad;
     make_model(&ps, 1, 16);
-    const char *path = tpath("atomic.h5");
+    const char *path = tu_group_path("atomic.h5");
     write_full(path, &ps, NULL, 0);
     size_t n0;
     char *before = tu_read_file(path, &n0);
@@ -423,10 +401,10 @@ static void test_writer_errors_and_atomicity(void **state) {
     free(after);
 
     /* Missing directory: begin fails naming the path. */
-    assert_null(ckpt_writer_begin(tpath("no/such/dir/x.h5")));
+    assert_null(ckpt_writer_begin(tu_group_path("no/such/dir/x.h5")));
     assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
     /* A directory as target. */
-    assert_null(ckpt_writer_begin(dir));
+    assert_null(ckpt_writer_begin(tu_group_dir()));
     assert_non_null(strstr(ag_error_msg(), "is a directory"));
     nn_params_free(&bad);
     nn_params_free(&ps);
@@ -442,7 +420,7 @@ static void test_cli_info(void **state) {
     nn_params ps;
     make_model(&ps, 1, 16);
     optim *o = trained_optim(&ps);
-    const char *path = tpath("cli.h5");
+    const char *path = tu_group_path("cli.h5");
     write_full(path, &ps, o, 0);
     char cmd[8400], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), path);
@@ -463,7 +441,7 @@ static void test_cli_info(void **state) {
     /* A truncated copy: exit 1 with the reason. */
     size_t n;
     char *bytes = tu_read_file(path, &n);
-    const char *cut = tpath("cli-cut.h5");
+    const char *cut = tu_group_path("cli-cut.h5");
     assert_int_equal(tu_write_file(cut, bytes, n / 2), 0);
     free(bytes);
     snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), cut);
@@ -503,7 +481,7 @@ static void write_named(const char *path, int n, const char *const *names, const
 static void test_pick_embedding(void **state) {
     (void)state;
     char path[4200], picked[512];
-    snprintf(path, sizeof path, "%s", tpath("pick.h5"));
+    snprintf(path, sizeof path, "%s", tu_group_path("pick.h5"));
     ckpt_info info;
 
     const char *w2v[] = {"syn1neg", "syn0"};
@@ -522,7 +500,7 @@ static void test_pick_embedding(void **state) {
     ckpt_close(r);
     if (access(tu_ember_bin(), X_OK) == 0) {
         char cmd[9000], *out = NULL;
-        snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, tpath("pick.txt"));
+        snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, tu_group_path("pick.txt"));
         if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
         assert_non_null(strstr(out, "of /params/syn0"));
         free(out);
@@ -563,13 +541,13 @@ static void test_cli_export(void **state) {
     ag_rng rng;
     ag_rng_seed(&rng, 4);
     nn_params_alloc(&ps, &rng);
-    /* tpath() rotates through 4 buffers: keep our own copies of the 5 names used below. */
+    /* tu_group_path() rotates through 4 buffers: keep our own copies of the 5 names used below. */
     char path[4200], direct[4200], directb[4200], viacli[4200], viaclib[4200];
-    snprintf(path, sizeof path, "%s", tpath("w2v.h5"));
-    snprintf(direct, sizeof direct, "%s", tpath("direct.txt"));
-    snprintf(directb, sizeof directb, "%s", tpath("direct.bin"));
-    snprintf(viacli, sizeof viacli, "%s", tpath("cli.txt"));
-    snprintf(viaclib, sizeof viaclib, "%s", tpath("cli.bin"));
+    snprintf(path, sizeof path, "%s", tu_group_path("w2v.h5"));
+    snprintf(direct, sizeof direct, "%s", tu_group_path("direct.txt"));
+    snprintf(directb, sizeof directb, "%s", tu_group_path("direct.bin"));
+    snprintf(viacli, sizeof viacli, "%s", tu_group_path("cli.txt"));
+    snprintf(viaclib, sizeof viaclib, "%s", tu_group_path("cli.bin"));
     ckpt_writer *w = ckpt_writer_begin(path);
     assert_int_equal(ckpt_put_params(w, &ps), 0);
     assert_int_equal(ckpt_put_vocab(w, words, counts, 5), 0);
@@ -596,13 +574,13 @@ static void test_cli_export(void **state) {
     assert_memory_equal(a, b, n1);
     free(a);
     free(b);
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s --format tsv -o %s", tu_ember_bin(), path, tpath("v.tsv"));
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s --format tsv -o %s", tu_ember_bin(), path, tu_group_path("v.tsv"));
     assert_int_equal(tu_run(cmd, &out), 0);
     free(out);
-    a = tu_read_file(tpath("v_metadata.tsv"), NULL);
+    a = tu_read_file(tu_group_path("v_metadata.tsv"), NULL);
     assert_string_equal(a, "</s>\nthe\nof\nnaïve\nx\n");
     free(a);
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param head -o %s", tu_ember_bin(), path, tpath("bad.txt"));
+    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param head -o %s", tu_ember_bin(), path, tu_group_path("bad.txt"));
     assert_int_equal(tu_run(cmd, &out), 1);
     assert_non_null(strstr(out, "/params/head: float32 with 2 dims in file, expected float32 [5, dim]"));
     free(out);
@@ -622,5 +600,5 @@ int main(void) {
         cmocka_unit_test(test_cli_export),
         cmocka_unit_test(test_pick_embedding),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }

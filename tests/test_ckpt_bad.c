@@ -15,32 +15,15 @@
 
 #include "checkpoints/ckpt.h"
 
-static char *dir;
-
 /* Under ASan, a huge malloc fails with NULL as glibc's does, instead of aborting: HDF5 parsing a
  * corrupt unprotected file may ask for tens of GB (a damaged length field) and must see NULL. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
 static int setup(void **state) {
-    (void)state;
-    dir = tu_tempdir();
+    tu_group_tempdir_setup(state);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[4][4096];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
 }
 
 /* Model with every value = fill: w [rows, 64], b [64]. */
@@ -92,13 +75,13 @@ static void test_truncated(void **state) {
     (void)state;
     nn_params ps;
     make_model(&ps, 100, 0.5f);
-    const char *good = tpath("good.h5");
+    const char *good = tu_group_path("good.h5");
     assert_int_equal(save(good, &ps, 7, false), 0);
     size_t n;
     char *bytes = tu_read_file(good, &n);
     size_t cuts[] = {0, 1, 100, 511, 512, 513, 1000, n / 2, n - 8, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        const char *p = tpath("cut.h5");
+        const char *p = tu_group_path("cut.h5");
         assert_int_equal(tu_write_file(p, bytes, cuts[i]), 0);
         ckpt_reader *r = ckpt_open(p);
         assert_null(r);
@@ -108,7 +91,7 @@ static void test_truncated(void **state) {
         if (cuts[i] >= 64) assert_non_null(strstr(m, "truncated"));
     }
     /* Bytes appended are caught too. */
-    const char *p = tpath("long.h5");
+    const char *p = tu_group_path("long.h5");
     char *longer = ag_xmalloc(n + 3);
     memcpy(longer, bytes, n);
     memcpy(longer + n, "abc", 3);
@@ -125,11 +108,11 @@ static void test_bit_flips(void **state) {
     (void)state;
     nn_params ps;
     make_model(&ps, 100, 0.25f);
-    const char *good = tpath("flip-src.h5");
+    const char *good = tu_group_path("flip-src.h5");
     assert_int_equal(save(good, &ps, 7, false), 0);
     size_t n;
     unsigned char *bytes = (unsigned char *)tu_read_file(good, &n);
-    const char *p = tpath("flip.h5");
+    const char *p = tu_group_path("flip.h5");
     ag_rng rng;
     ag_rng_seed(&rng, 2024);
     int detected = 0, harmless = 0, total = 0;
@@ -164,12 +147,12 @@ static void test_bit_flips_unprotected(void **state) {
     (void)state;
     nn_params ps;
     make_model(&ps, 20, 0.75f);
-    const char *good = tpath("unprot-src.h5");
+    const char *good = tu_group_path("unprot-src.h5");
     assert_int_equal(save(good, &ps, 7, false), 0);
     size_t n;
     unsigned char *bytes = (unsigned char *)tu_read_file(good, &n);
     memset(bytes, 0, 512); /* drop the integrity line: an HDF5 file with an empty user block */
-    const char *p = tpath("unprot.h5");
+    const char *p = tu_group_path("unprot.h5");
     assert_int_equal(tu_write_file(p, bytes, n), 0);
     assert_int_equal(load_equal(p, &ps, 20), 0);
     int crashed = 0, errors = 0, same = 0, differ = 0, total = 0;
@@ -247,26 +230,26 @@ static void write_hdf5(const char *path, const char *format, int64_t version, bo
 
 static void test_wrong_format(void **state) {
     (void)state;
-    const char *txt = tpath("notes.txt");
+    const char *txt = tu_group_path("notes.txt");
     assert_int_equal(tu_write_file(txt, "hello, this is not a checkpoint\n", 32), 0);
     expect_open_error(txt, "not an ember checkpoint");
-    const char *empty = tpath("empty.h5");
+    const char *empty = tu_group_path("empty.h5");
     assert_int_equal(tu_write_file(empty, "", 0), 0);
     expect_open_error(empty, "empty file");
-    const char *nofmt = tpath("nofmt.h5");
+    const char *nofmt = tu_group_path("nofmt.h5");
     write_hdf5(nofmt, NULL, 1, true);
     expect_open_error(nofmt, "root attribute 'format' is missing");
-    const char *other = tpath("other.h5");
+    const char *other = tu_group_path("other.h5");
     write_hdf5(other, "keras-model", 1, true);
     expect_open_error(other, "format is 'keras-model', expected 'ember-checkpoint'");
-    const char *future = tpath("future.h5");
+    const char *future = tu_group_path("future.h5");
     write_hdf5(future, "ember-checkpoint", 99, true);
     expect_open_error(future, "format_version 99 is newer than this ember supports");
-    const char *nover = tpath("nover.h5");
+    const char *nover = tu_group_path("nover.h5");
     write_hdf5(nover, "ember-checkpoint", 0, false);
     expect_open_error(nover, "'format_version' is missing");
     /* A file from another tool with the right attributes opens (unverified) and is empty. */
-    const char *ok = tpath("foreign.h5");
+    const char *ok = tu_group_path("foreign.h5");
     write_hdf5(ok, "ember-checkpoint", 1, true);
     ckpt_reader *r = ckpt_open(ok);
     assert_non_null(r);
@@ -278,7 +261,7 @@ static void test_wrong_format(void **state) {
     ckpt_close(r);
     nn_params_free(&ps);
     /* Integrity line of an unknown version. */
-    const char *v9 = tpath("v9.h5");
+    const char *v9 = tu_group_path("v9.h5");
     char ub[512] = "EMBER-CHECKPOINT 9 512 0000000000000000\n";
     assert_int_equal(tu_write_file(v9, ub, sizeof ub), 0);
     expect_open_error(v9, "integrity header version 9");
@@ -286,13 +269,13 @@ static void test_wrong_format(void **state) {
 
 static void test_bad_paths(void **state) {
     (void)state;
-    expect_open_error(tpath("does-not-exist.h5"), "No such file or directory");
-    expect_open_error(dir, "is a directory");
-    assert_null(ckpt_writer_begin(tpath("missing-dir/x.h5")));
+    expect_open_error(tu_group_path("does-not-exist.h5"), "No such file or directory");
+    expect_open_error(tu_group_dir(), "is a directory");
+    assert_null(ckpt_writer_begin(tu_group_path("missing-dir/x.h5")));
     assert_non_null(strstr(ag_error_msg(), "missing-dir/x.h5"));
     assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
     /* A regular file where a directory should be. */
-    const char *f = tpath("plainfile");
+    const char *f = tu_group_path("plainfile");
     assert_int_equal(tu_write_file(f, "x", 1), 0);
     char p[4200];
     snprintf(p, sizeof p, "%s/ckpt.h5", f);
@@ -306,9 +289,9 @@ static void test_bad_paths(void **state) {
 static void test_unwritable_dir_keeps_old(void **state) {
     (void)state;
     char sub[4200];
-    snprintf(sub, sizeof sub, "%s/ro", dir);
+    snprintf(sub, sizeof sub, "%s/ro", tu_group_dir());
     assert_int_equal(mkdir(sub, 0755), 0);
-    chmod(dir, 0755);
+    chmod(tu_group_dir(), 0755);
     char path[4300];
     snprintf(path, sizeof path, "%s/ckpt.h5", sub);
     nn_params old, upd;
@@ -359,7 +342,7 @@ static void test_unwritable_dir_keeps_old(void **state) {
 static void test_sigkill_during_save(void **state) {
     (void)state;
     const int64_t rows = 16384; /* 16384 x 64 floats = 4 MiB per save */
-    const char *path = tpath("killed.h5");
+    const char *path = tu_group_path("killed.h5");
     nn_params first;
     make_model(&first, rows, 0.0f);
     assert_int_equal(save(path, &first, 0, true), 0);
@@ -423,5 +406,5 @@ int main(void) {
         cmocka_unit_test(test_unwritable_dir_keeps_old),
         cmocka_unit_test(test_sigkill_during_save),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }

@@ -12,26 +12,6 @@
 #include "data/corpus.h"
 #include "support/test_util.h"
 
-static char *g_dir; /* temp dir for the whole file */
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = tu_tempdir();
-    return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(g_dir);
-    free(g_dir);
-    return 0;
-}
-
-static const char *tmp_path(const char *name) {
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
 static void write_gz(const char *path, const void *data, size_t n) {
     gzFile g = gzopen(path, "wb6");
     assert_non_null(g);
@@ -79,7 +59,7 @@ static void test_words_eos_crlf_utf8(void **state) {
                           "na\xc3\xafve", "caf\xc3\xa9", "\xe2\x82\xac" "5", "</s>", "end"};
     const int nwant = (int)(sizeof want / sizeof *want);
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "small.txt.gz" : "small.txt");
+        const char *p = tu_group_path(gz ? "small.txt.gz" : "small.txt");
         if (gz) write_gz(p, text, sizeof text - 1);
         else assert_int_equal(tu_write_file(p, text, sizeof text - 1), 0);
         data_corpus *c = data_corpus_open(p);
@@ -101,7 +81,7 @@ static void test_words_eos_crlf_utf8(void **state) {
 /* Long words are truncated to max-1 bytes and the rest is skipped; a 10 MB line without spaces is one word. */
 static void test_truncation_and_huge_line(void **state) {
     (void)state;
-    const char *p = tmp_path("long.txt");
+    const char *p = tu_group_path("long.txt");
     assert_int_equal(tu_write_file(p, "abcdefghijklmnop qr\n", 20), 0);
     data_corpus *c = data_corpus_open(p);
     assert_non_null(c);
@@ -117,7 +97,7 @@ static void test_truncation_and_huge_line(void **state) {
     for (size_t i = 0; i < big; i++) line[i] = (char)('a' + i % 26);
     memcpy(line + big, " tail\n", 6);
     for (int gz = 0; gz < 2; gz++) {
-        const char *q = tmp_path(gz ? "huge.txt.gz" : "huge.txt");
+        const char *q = tu_group_path(gz ? "huge.txt.gz" : "huge.txt");
         if (gz) write_gz(q, line, big + 6);
         else assert_int_equal(tu_write_file(q, line, big + 6), 0);
         c = data_corpus_open(q);
@@ -182,16 +162,16 @@ static void test_shards_cover_every_word_once(void **state) {
     for (int text8 = 0; text8 < 2; text8++) {
         size_t len;
         char *s = make_random_corpus(2500000, text8, &len);
-        const char *p = tmp_path("shard.txt");
+        const char *p = tu_group_path("shard.txt");
         assert_int_equal(tu_write_file(p, s, len), 0);
         check_shards(p, ns, 5);
-        p = tmp_path("shard.txt.gz");
+        p = tu_group_path("shard.txt.gz");
         write_gz(p, s, len);
         check_shards(p, ns, 3); /* gzip shards re-decompress the prefix: fewer n keeps this fast */
         free(s);
     }
     /* Shards of a tiny file: more shards than words, empty shards are fine. */
-    const char *p = tmp_path("tiny.txt");
+    const char *p = tu_group_path("tiny.txt");
     assert_int_equal(tu_write_file(p, "a bb\nccc d", 10), 0);
     const int many[] = {2, 5, 10, 13};
     data_corpus *c = data_corpus_open(p);
@@ -210,7 +190,7 @@ static void test_tell_seek(void **state) {
     size_t len;
     char *s = make_random_corpus(3000000, 0, &len);
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "seek.txt.gz" : "seek.txt");
+        const char *p = tu_group_path(gz ? "seek.txt.gz" : "seek.txt");
         if (gz) write_gz(p, s, len);
         else assert_int_equal(tu_write_file(p, s, len), 0);
         data_corpus *c = data_corpus_open(p);
@@ -237,15 +217,15 @@ static void test_bad_input(void **state) {
     (void)state;
     char w[DATA_MAX_WORD];
     /* Missing path and a directory. */
-    assert_null(data_corpus_open(tmp_path("nope.txt")));
+    assert_null(data_corpus_open(tu_group_path("nope.txt")));
     assert_non_null(strstr(ag_error_msg(), "nope.txt"));
     assert_non_null(strstr(ag_error_msg(), "No such file"));
-    assert_null(data_corpus_open(g_dir));
+    assert_null(data_corpus_open(tu_group_dir()));
     assert_non_null(strstr(ag_error_msg(), "directory"));
     assert_null(data_corpus_open(""));
 
     /* Empty file: no words, shards fine. */
-    const char *p = tmp_path("empty.txt");
+    const char *p = tu_group_path("empty.txt");
     assert_int_equal(tu_write_file(p, "", 0), 0);
     data_corpus *c = data_corpus_open(p);
     assert_non_null(c);
@@ -254,7 +234,7 @@ static void test_bad_input(void **state) {
     assert_int_equal(data_corpus_shard(c, 1, 3), 0);
     assert_int_equal(data_corpus_next(c, w, sizeof w), 0);
     data_corpus_close(c);
-    p = tmp_path("empty.txt.gz");
+    p = tu_group_path("empty.txt.gz");
     write_gz(p, "", 0);
     c = data_corpus_open(p);
     assert_non_null(c);
@@ -269,7 +249,7 @@ static void test_bad_input(void **state) {
     ag_rng_seed(&r, 5);
     for (size_t i = 0; i < gn; i++) g[i] = (unsigned char)ag_rng_next(&r);
     g[0] = 0x00; /* not a gzip magic */
-    p = tmp_path("garbage.bin");
+    p = tu_group_path("garbage.bin");
     assert_int_equal(tu_write_file(p, g, gn), 0);
     c = data_corpus_open(p);
     assert_non_null(c);
@@ -287,7 +267,7 @@ static void test_bad_input(void **state) {
     size_t tn = 4u << 20;
     char *text = malloc(tn);
     for (size_t i = 0; i < tn; i++) text[i] = (i % 7 == 6) ? ' ' : (char)('a' + (ag_rng_next(&r) % 5));
-    const char *gp = tmp_path("good.txt.gz");
+    const char *gp = tu_group_path("good.txt.gz");
     write_gz(gp, text, tn);
     size_t zn;
     char *z = tu_read_file(gp, &zn);
@@ -298,7 +278,7 @@ static void test_bad_input(void **state) {
     char *bad = malloc(zn);
     memcpy(bad, z, zn);
     for (size_t i = zn / 2; i < zn / 2 + 64; i++) bad[i] ^= 0x5a;
-    p = tmp_path("corrupt.txt.gz");
+    p = tu_group_path("corrupt.txt.gz");
     assert_int_equal(tu_write_file(p, bad, zn), 0);
     c = data_corpus_open(p);
     assert_non_null(c); /* the first MiB decompresses fine */
@@ -313,7 +293,7 @@ static void test_bad_input(void **state) {
     data_corpus_close(c);
 
     /* Truncated: cut the compressed file in half. */
-    p = tmp_path("trunc.txt.gz");
+    p = tu_group_path("trunc.txt.gz");
     assert_int_equal(tu_write_file(p, z, zn / 2), 0);
     c = data_corpus_open(p);
     assert_non_null(c);
@@ -329,7 +309,7 @@ static void test_bad_input(void **state) {
     /* Corrupt header: gzip magic followed by junk fails at open. */
     memcpy(bad, z, 16);
     bad[2] = 99; /* unknown compression method */
-    p = tmp_path("header.txt.gz");
+    p = tu_group_path("header.txt.gz");
     assert_int_equal(tu_write_file(p, bad, 16), 0);
     c = data_corpus_open(p);
     if (c) { /* zlib may defer the check to the first read; then reading must fail */
@@ -370,5 +350,5 @@ int main(void) {
         cmocka_unit_test(test_shards_cover_every_word_once), cmocka_unit_test(test_tell_seek),
         cmocka_unit_test(test_bad_input),                    cmocka_unit_test(test_real_corpus),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }

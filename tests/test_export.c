@@ -9,34 +9,12 @@
 
 #include "checkpoints/export.h"
 
-static char *dir;
-
-static int setup(void **state) {
-    (void)state;
-    dir = tu_tempdir();
-    return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
-static const char *tpath(const char *name) {
-    static char buf[4][4096];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
 static const char *words3[] = {"</s>", "the", "naïve"};
 static const float vecs3[] = {0.5f, -1.25f, 3.0f, 0.0f, 1.0f, -0.0001f, 1e-7f, -2.5e3f, 0.333333f};
 
 static void test_text_bytes_match_word2vec_c(void **state) {
     (void)state;
-    const char *p = tpath("v.txt");
+    const char *p = tu_group_path("v.txt");
     assert_int_equal(ckpt_export_word2vec(p, words3, vecs3, 3, 3, false), 0);
     size_t n;
     char *got = tu_read_file(p, &n);
@@ -51,7 +29,7 @@ static void test_text_bytes_match_word2vec_c(void **state) {
 
 static void test_binary_bytes_match_word2vec_c(void **state) {
     (void)state;
-    const char *p = tpath("v.bin");
+    const char *p = tu_group_path("v.bin");
     assert_int_equal(ckpt_export_word2vec(p, words3, vecs3, 3, 3, true), 0);
     size_t n;
     char *got = tu_read_file(p, &n);
@@ -70,7 +48,7 @@ static void test_binary_bytes_match_word2vec_c(void **state) {
 
 static void test_import_round_trip(void **state) {
     (void)state;
-    const char *pt = tpath("rt.txt"), *pb = tpath("rt.bin");
+    const char *pt = tu_group_path("rt.txt"), *pb = tu_group_path("rt.bin");
     assert_int_equal(ckpt_export_word2vec(pt, words3, vecs3, 3, 3, false), 0);
     assert_int_equal(ckpt_export_word2vec(pb, words3, vecs3, 3, 3, true), 0);
     ckpt_embeddings e;
@@ -111,7 +89,7 @@ static void test_import_round_trip(void **state) {
 
 static void test_projector_tsv(void **state) {
     (void)state;
-    const char *v = tpath("vectors.tsv"), *m = tpath("metadata.tsv");
+    const char *v = tu_group_path("vectors.tsv"), *m = tu_group_path("metadata.tsv");
     assert_int_equal(ckpt_export_projector_tsv(v, m, words3, vecs3, 3, 3), 0);
     char *vs = tu_read_file(v, NULL), *ms = tu_read_file(m, NULL);
     assert_string_equal(ms, "</s>\nthe\nnaïve\n");
@@ -126,18 +104,18 @@ static void test_projector_tsv(void **state) {
 static void test_export_errors(void **state) {
     (void)state;
     const char *bad[] = {"ok", "two words"};
-    const char *p = tpath("bad.txt");
+    const char *p = tu_group_path("bad.txt");
     assert_int_equal(ckpt_export_word2vec(p, bad, vecs3, 2, 3, false), -1);
     assert_non_null(strstr(ag_error_msg(), "word 1 ('two words') contains whitespace"));
     assert_int_not_equal(access(p, F_OK), 0);
-    assert_int_equal(ckpt_export_word2vec(tpath("nodir/x.txt"), words3, vecs3, 3, 3, false), -1);
+    assert_int_equal(ckpt_export_word2vec(tu_group_path("nodir/x.txt"), words3, vecs3, 3, 3, false), -1);
     assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
 }
 
 /* Each damaged file gives an error naming the file and where. */
 static void expect_import_error(const char *name, const void *bytes, size_t n, ckpt_w2v_mode mode,
                                 const char *needle) {
-    const char *p = tpath(name);
+    const char *p = tu_group_path(name);
     assert_int_equal(tu_write_file(p, bytes, n), 0);
     ckpt_embeddings e;
     int rc = ckpt_import_word2vec(p, mode, &e);
@@ -170,7 +148,7 @@ static void test_import_errors(void **state) {
     const char *ws[] = {"alpha", "beta", "gamma"};
     float v[12];
     for (int i = 0; i < 12; i++) v[i] = (float)i * 0.5f - 2.0f;
-    const char *good = tpath("good.bin");
+    const char *good = tu_group_path("good.bin");
     assert_int_equal(ckpt_export_word2vec(good, ws, v, 3, 4, true), 0);
     size_t n;
     char *b = tu_read_file(good, &n);
@@ -198,7 +176,7 @@ static void test_import_errors(void **state) {
 }
 
 static void write_script(const char *name, const char *text) {
-    assert_int_equal(tu_write_file(tpath(name), text, strlen(text)), 0);
+    assert_int_equal(tu_write_file(tu_group_path(name), text, strlen(text)), 0);
 }
 
 /* gensim loads what ember writes, and ember loads what gensim writes. */
@@ -220,9 +198,9 @@ static void test_gensim_compat(void **state) {
         ws[i] = ag_xstrdup(w);
         for (int j = 0; j < D; j++) v[i * D + j] = ag_rng_normal(&r);
     }
-    assert_int_equal(ckpt_export_word2vec(tpath("e.txt"), (const char *const *)ws, v, N, D, false), 0);
-    assert_int_equal(ckpt_export_word2vec(tpath("e.bin"), (const char *const *)ws, v, N, D, true), 0);
-    assert_int_equal(ckpt_export_projector_tsv(tpath("e.tsv"), tpath("m.tsv"), (const char *const *)ws, v, N, D), 0);
+    assert_int_equal(ckpt_export_word2vec(tu_group_path("e.txt"), (const char *const *)ws, v, N, D, false), 0);
+    assert_int_equal(ckpt_export_word2vec(tu_group_path("e.bin"), (const char *const *)ws, v, N, D, true), 0);
+    assert_int_equal(ckpt_export_projector_tsv(tu_group_path("e.tsv"), tu_group_path("m.tsv"), (const char *const *)ws, v, N, D), 0);
     write_script("g.py",
                  "import sys, numpy as np\n"
                  "from gensim.models import KeyedVectors\n"
@@ -240,18 +218,18 @@ static void test_gensim_compat(void **state) {
                  "t.save_word2vec_format(d + '/g.txt', binary=False)\n"
                  "print('gensim loaded both formats:', len(b), 'x', b.vector_size)\n");
     char cmd[4400], *out = NULL;
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", tpath("g.py"), dir);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", tu_group_path("g.py"), tu_group_dir());
     int rc = tu_run(cmd, &out);
     printf("  %s", out);
     if (rc != 0) fail_msg("gensim check failed:\n%s", out);
     free(out);
     ckpt_embeddings e;
-    if (ckpt_import_word2vec(tpath("g.bin"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_import_word2vec(tu_group_path("g.bin"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
     assert_int_equal(e.n, N);
     assert_memory_equal(e.vecs, v, sizeof(float) * N * D);
     assert_string_equal(e.words[3], "wörd_3");
     ckpt_embeddings_free(&e);
-    if (ckpt_import_word2vec(tpath("g.txt"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_import_word2vec(tu_group_path("g.txt"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
     assert_int_equal(e.n, N);
     assert_int_equal(e.dim, D);
     ckpt_embeddings_free(&e);
@@ -270,5 +248,5 @@ int main(void) {
         cmocka_unit_test(test_import_errors),
         cmocka_unit_test(test_gensim_compat),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }

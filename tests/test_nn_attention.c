@@ -12,39 +12,6 @@
 
 static tu_fixture *FX;
 
-static void load(ag_tensor *t, const char *name) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    if (ag_shape_numel(nd, shape) != t->numel)
-        fail_msg("%s: fixture has %lld values, tensor %lld", name, (long long)ag_shape_numel(nd, shape), (long long)t->numel);
-    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
-}
-
-static void load_all(nn_params *ps) {
-    for (int i = 0; i < ps->n; i++) load(ps->items[i].t, ps->items[i].name);
-}
-
-static ag_tensor *fx_tensor(ag_graph *g, const char *name, bool ids) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    ag_tensor *t = ag_new(g, ids ? AG_I32 : AG_F32, nd, shape);
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (ids) ag_i32(t)[i] = (int32_t)lrintf(v[i]);
-        else ag_f32(t)[i] = v[i];
-    }
-    return t;
-}
-
-static void check_fx(const char *label, const ag_tensor *t, const char *name, double tol) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    assert_int_equal(t->numel, ag_shape_numel(nd, shape));
-    tu_assert_close(label, ag_f32(t), v, t->numel, tol);
-}
-
 static int setup(void **state) {
     (void)state;
     FX = tu_fixture_load("tests/fixtures/nn.txt");
@@ -92,13 +59,13 @@ static void test_attention_vs_torch(void **state) {
         ag_rng rng;
         ag_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
-        load_all(&ps);
+        tu_fixture_copy_params(FX, &ps);
         ag_graph *g = ag_graph_new(0);
-        ag_tensor *x = fx_tensor(g, "attn.x", false), *pad = c->pad ? fx_tensor(g, "attn.pad", true) : NULL;
+        ag_tensor *x = tu_fixture_tensor(FX, g, "attn.x", false), *pad = c->pad ? tu_fixture_tensor(FX, g, "attn.pad", true) : NULL;
         ag_tensor *y = nn_attention_forward(g, &a, x, pad, 0);
         char want[96];
         snprintf(want, sizeof want, "attn.%s.out", c->name);
-        check_fx(c->name, y, want, 1e-5);
+        tu_fixture_check(FX, c->name, y, want, 1e-5);
         ag_graph_free(g);
         nn_params_free(&ps);
     }
@@ -128,13 +95,13 @@ static void test_blocks_vs_torch(void **state) {
         ag_rng rng;
         ag_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
-        load_all(&ps);
+        tu_fixture_copy_params(FX, &ps);
         ag_graph *g = ag_graph_new(0);
-        ag_tensor *x = fx_tensor(g, "attn.x", false), *pad = k < 2 ? fx_tensor(g, "attn.pad", true) : NULL;
+        ag_tensor *x = tu_fixture_tensor(FX, g, "attn.x", false), *pad = k < 2 ? tu_fixture_tensor(FX, g, "attn.pad", true) : NULL;
         ag_tensor *y = nn_block_forward(g, &b, x, pad, 0);
         char want[64];
         snprintf(want, sizeof want, "%s.out", names[k]);
-        check_fx(names[k], y, want, 1e-5);
+        tu_fixture_check(FX, names[k], y, want, 1e-5);
         ag_graph_free(g);
         nn_params_free(&ps);
     }
@@ -149,15 +116,15 @@ static void test_bert_embeddings_vs_torch(void **state) {
     ag_rng rng;
     ag_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
-    load(e.tok.weight, "bert.tok");
-    load(e.pos.weight, "bert.pos");
-    load(e.seg.weight, "bert.seg");
-    load(e.norm.weight, "bert.norm.weight");
-    load(e.norm.bias, "bert.norm.bias");
+    tu_fixture_copy(FX, e.tok.weight, "bert.tok");
+    tu_fixture_copy(FX, e.pos.weight, "bert.pos");
+    tu_fixture_copy(FX, e.seg.weight, "bert.seg");
+    tu_fixture_copy(FX, e.norm.weight, "bert.norm.weight");
+    tu_fixture_copy(FX, e.norm.bias, "bert.norm.bias");
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *ids = fx_tensor(g, "bert.ids", true), *segs = fx_tensor(g, "bert.segs", true);
-    check_fx("bert", nn_bert_embeddings_forward(g, &e, ids, segs), "bert.out", 1e-5);
-    check_fx("bert no segments", nn_bert_embeddings_forward(g, &e, ids, NULL), "bert.out_noseg", 1e-5);
+    ag_tensor *ids = tu_fixture_tensor(FX, g, "bert.ids", true), *segs = tu_fixture_tensor(FX, g, "bert.segs", true);
+    tu_fixture_check(FX, "bert", nn_bert_embeddings_forward(g, &e, ids, segs), "bert.out", 1e-5);
+    tu_fixture_check(FX, "bert no segments", nn_bert_embeddings_forward(g, &e, ids, NULL), "bert.out_noseg", 1e-5);
     /* user errors: a bad id, too long a sequence */
     ag_i32(ids)[3] = 11;
     assert_null(nn_bert_embeddings_forward(g, &e, ids, segs));

@@ -12,42 +12,6 @@
 
 static tu_fixture *FX;
 
-/* Copies fixture record `name` into t (same element count). */
-static void load(ag_tensor *t, const char *name) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    if (ag_shape_numel(nd, shape) != t->numel) fail_msg("%s: fixture has %lld values, tensor %lld", name,
-                                                        (long long)ag_shape_numel(nd, shape), (long long)t->numel);
-    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
-}
-
-/* Every parameter of ps from the fixture record of the same name. */
-static void load_all(nn_params *ps) {
-    for (int i = 0; i < ps->n; i++) load(ps->items[i].t, ps->items[i].name);
-}
-
-/* Arena tensor from fixture record (f32, or i32 when ids). */
-static ag_tensor *fx_tensor(ag_graph *g, const char *name, bool ids) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    ag_tensor *t = ag_new(g, ids ? AG_I32 : AG_F32, nd, shape);
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (ids) ag_i32(t)[i] = (int32_t)lrintf(v[i]);
-        else ag_f32(t)[i] = v[i];
-    }
-    return t;
-}
-
-static void check_fx(const char *label, const ag_tensor *t, const char *name, double tol) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    assert_int_equal(t->numel, ag_shape_numel(nd, shape));
-    tu_assert_close(label, ag_f32(t), v, t->numel, tol);
-}
-
 static int setup(void **state) {
     (void)state;
     FX = tu_fixture_load("tests/fixtures/nn.txt");
@@ -74,14 +38,14 @@ static void test_embedding_padding_maxnorm_vs_torch(void **state) {
         ag_rng rng;
         ag_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
-        load(e.weight, "emb.weight");
+        tu_fixture_copy(FX, e.weight, "emb.weight");
         ag_graph *g = ag_graph_new(0);
-        ag_tensor *out = nn_embedding_forward(g, &e, fx_tensor(g, "emb.ids", true));
+        ag_tensor *out = nn_embedding_forward(g, &e, tu_fixture_tensor(FX, g, "emb.ids", true));
         assert_non_null(out);
         assert_int_equal(out->ndim, 3);
-        check_fx("emb.out", out, "emb.out", 1e-6);
-        check_fx("emb.weight_after", e.weight, "emb.weight_after", 1e-6);
-        ag_tensor *loss = ag_sum(g, ag_mul(g, out, fx_tensor(g, "emb.r", false)), AG_ALL_AXES, false);
+        tu_fixture_check(FX, "emb.out", out, "emb.out", 1e-6);
+        tu_fixture_check(FX, "emb.weight_after", e.weight, "emb.weight_after", 1e-6);
+        ag_tensor *loss = ag_sum(g, ag_mul(g, out, tu_fixture_tensor(FX, g, "emb.r", false)), AG_ALL_AXES, false);
         ag_backward(g, loss);
         float dense[40] = {0};
         if (sparse) {
@@ -245,24 +209,24 @@ static void test_linear_norms_mlps_vs_torch(void **state) {
     ag_rng_seed(&rng, 1);
     nn_params_alloc(&psb, &rng);
     nn_params_alloc(&ps, &rng);
-    load_all(&ps);
+    tu_fixture_copy_params(FX, &ps);
     nn_mlp *two[2] = {&gelu_tanh, &silu};
     for (int i = 0; i < 2; i++) {
-        load(two[i]->fc1.weight, "mlp.gelu.fc1.weight");
-        load(two[i]->fc1.bias, "mlp.gelu.fc1.bias");
-        load(two[i]->fc2.weight, "mlp.gelu.fc2.weight");
-        load(two[i]->fc2.bias, "mlp.gelu.fc2.bias");
+        tu_fixture_copy(FX, two[i]->fc1.weight, "mlp.gelu.fc1.weight");
+        tu_fixture_copy(FX, two[i]->fc1.bias, "mlp.gelu.fc1.bias");
+        tu_fixture_copy(FX, two[i]->fc2.weight, "mlp.gelu.fc2.weight");
+        tu_fixture_copy(FX, two[i]->fc2.bias, "mlp.gelu.fc2.bias");
     }
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *x = fx_tensor(g, "mlp.x", false);
-    check_fx("linear", nn_linear_forward(g, &gelu.fc1, x), "mlp.linear.out", 1e-5);
-    check_fx("mlp gelu", nn_mlp_forward(g, &gelu, x), "mlp.gelu.out", 1e-5);
-    check_fx("mlp gelu tanh", nn_mlp_forward(g, &gelu_tanh, x), "mlp.gelu_tanh.out", 1e-5);
-    check_fx("mlp silu", nn_mlp_forward(g, &silu, x), "mlp.silu.out", 1e-5);
-    check_fx("mlp swiglu", nn_mlp_forward(g, &swiglu, x), "mlp.swiglu.out", 1e-5);
-    ag_tensor *xn = fx_tensor(g, "norm.x", false);
-    check_fx("layer norm", nn_layer_norm_forward(g, &ln, xn), "norm.ln.out", 1e-5);
-    check_fx("rms norm", nn_rms_norm_forward(g, &rms, xn), "norm.rms.out", 1e-5);
+    ag_tensor *x = tu_fixture_tensor(FX, g, "mlp.x", false);
+    tu_fixture_check(FX, "linear", nn_linear_forward(g, &gelu.fc1, x), "mlp.linear.out", 1e-5);
+    tu_fixture_check(FX, "mlp gelu", nn_mlp_forward(g, &gelu, x), "mlp.gelu.out", 1e-5);
+    tu_fixture_check(FX, "mlp gelu tanh", nn_mlp_forward(g, &gelu_tanh, x), "mlp.gelu_tanh.out", 1e-5);
+    tu_fixture_check(FX, "mlp silu", nn_mlp_forward(g, &silu, x), "mlp.silu.out", 1e-5);
+    tu_fixture_check(FX, "mlp swiglu", nn_mlp_forward(g, &swiglu, x), "mlp.swiglu.out", 1e-5);
+    ag_tensor *xn = tu_fixture_tensor(FX, g, "norm.x", false);
+    tu_fixture_check(FX, "layer norm", nn_layer_norm_forward(g, &ln, xn), "norm.ln.out", 1e-5);
+    tu_fixture_check(FX, "rms norm", nn_rms_norm_forward(g, &rms, xn), "norm.rms.out", 1e-5);
     ag_graph_free(g);
     nn_params_free(&ps);
     nn_params_free(&psb);
@@ -446,10 +410,10 @@ static void test_dropout_modes(void **state) {
 static void test_pooling_vs_torch(void **state) {
     (void)state;
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *x = fx_tensor(g, "pool.x", false), *pad = fx_tensor(g, "pool.pad", true);
-    check_fx("pool mean", nn_pool_mean(g, x, pad), "pool.mean", 1e-6);
-    check_fx("pool max", nn_pool_max(g, x, pad), "pool.max", 1e-6);
-    check_fx("pool cls", nn_pool_cls(g, x), "pool.cls", 1e-6);
+    ag_tensor *x = tu_fixture_tensor(FX, g, "pool.x", false), *pad = tu_fixture_tensor(FX, g, "pool.pad", true);
+    tu_fixture_check(FX, "pool mean", nn_pool_mean(g, x, pad), "pool.mean", 1e-6);
+    tu_fixture_check(FX, "pool max", nn_pool_max(g, x, pad), "pool.max", 1e-6);
+    tu_fixture_check(FX, "pool cls", nn_pool_cls(g, x), "pool.cls", 1e-6);
     /* an all-padding row pools to zero */
     ag_tensor *allpad = ag_from_i32(g, AG_SHAPE(2, 4), (const int32_t[]){1, 1, 1, 1, 0, 0, 0, 0});
     ag_tensor *m = nn_pool_max(g, x, allpad), *a = nn_pool_mean(g, x, allpad);

@@ -11,13 +11,6 @@
 #define GC_TOL 1e-2
 #define FX_TOL 1e-5
 
-static ag_tensor *param(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, lo, hi);
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
 static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name, ag_dtype dt, bool grad) {
     int nd;
     int64_t sh[AG_MAX_DIMS];
@@ -48,9 +41,9 @@ static ag_tensor *build_attn(ag_graph *g, ag_tensor *const *in, void *vctx) {
 }
 
 static void gradcheck_cfg(const attn_cfg *cf, uint64_t seed) {
-    ag_tensor *q = param(AG_SHAPE(cf->B, cf->H, cf->T, cf->Dh), seed, -1.5f, 1.5f);
-    ag_tensor *k = param(AG_SHAPE(cf->B, cf->Hkv, cf->S, cf->Dh), seed + 1, -1.5f, 1.5f);
-    ag_tensor *v = param(AG_SHAPE(cf->B, cf->Hkv, cf->S, cf->Dh), seed + 2, -1.5f, 1.5f);
+    ag_tensor *q = tu_param_uniform(AG_SHAPE(cf->B, cf->H, cf->T, cf->Dh), seed, -1.5f, 1.5f);
+    ag_tensor *k = tu_param_uniform(AG_SHAPE(cf->B, cf->Hkv, cf->S, cf->Dh), seed + 1, -1.5f, 1.5f);
+    ag_tensor *v = tu_param_uniform(AG_SHAPE(cf->B, cf->Hkv, cf->S, cf->Dh), seed + 2, -1.5f, 1.5f);
     ag_tensor *pad = NULL, *bias = NULL;
     if (cf->pad) {
         pad = ag_tensor_alloc(AG_I32, AG_SHAPE(cf->B, cf->S));
@@ -149,9 +142,9 @@ static void test_attention_vs_torch(void **state) {
 static void test_attention_threading_modes_agree(void **state) {
     (void)state;
     enum { B = 4, H = 4, HKV = 2, T = 48, S = 64, DH = 32 };
-    ag_tensor *q = param(AG_SHAPE(B, H, T, DH), 400, -1, 1);
-    ag_tensor *k = param(AG_SHAPE(B, HKV, S, DH), 401, -1, 1);
-    ag_tensor *v = param(AG_SHAPE(B, HKV, S, DH), 402, -1, 1);
+    ag_tensor *q = tu_param_uniform(AG_SHAPE(B, H, T, DH), 400, -1, 1);
+    ag_tensor *k = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 401, -1, 1);
+    ag_tensor *v = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 402, -1, 1);
     ag_tensor *seed = ag_tensor_alloc(AG_F32, AG_SHAPE(B, H, T, DH));
     tu_fill_uniform(seed, 403, -1, 1);
     ag_tensor *pad = ag_tensor_alloc(AG_I32, AG_SHAPE(B, S));
@@ -193,9 +186,9 @@ static void test_attention_threading_modes_agree(void **state) {
 static void test_attention_no_grad_same_output(void **state) {
     (void)state;
     enum { B = 3, H = 4, HKV = 2, T = 9, S = 11, DH = 8 };
-    ag_tensor *q = param(AG_SHAPE(B, H, T, DH), 500, -1, 1);
-    ag_tensor *k = param(AG_SHAPE(B, HKV, S, DH), 501, -1, 1);
-    ag_tensor *v = param(AG_SHAPE(B, HKV, S, DH), 502, -1, 1);
+    ag_tensor *q = tu_param_uniform(AG_SHAPE(B, H, T, DH), 500, -1, 1);
+    ag_tensor *k = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 501, -1, 1);
+    ag_tensor *v = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 502, -1, 1);
     ag_tensor *bias = ag_tensor_alloc(AG_F32, AG_SHAPE(H, T, S));
     tu_fill_uniform(bias, 503, -1, 1);
     ag_graph *g = ag_graph_new(0);
@@ -217,9 +210,9 @@ static void test_attention_no_grad_same_output(void **state) {
 static void test_attention_partial_grads(void **state) {
     (void)state;
     enum { B = 2, H = 4, HKV = 2, T = 5, S = 6, DH = 4 };
-    ag_tensor *q = param(AG_SHAPE(B, H, T, DH), 600, -1, 1);
-    ag_tensor *k = param(AG_SHAPE(B, HKV, S, DH), 601, -1, 1);
-    ag_tensor *v = param(AG_SHAPE(B, HKV, S, DH), 602, -1, 1);
+    ag_tensor *q = tu_param_uniform(AG_SHAPE(B, H, T, DH), 600, -1, 1);
+    ag_tensor *k = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 601, -1, 1);
+    ag_tensor *v = tu_param_uniform(AG_SHAPE(B, HKV, S, DH), 602, -1, 1);
     ag_tensor *seed = ag_tensor_alloc(AG_F32, AG_SHAPE(B, H, T, DH));
     tu_fill_uniform(seed, 603, -1, 1);
     ag_graph *g = ag_graph_new(0);

@@ -11,23 +11,6 @@
 #define GC_TOL 1e-2
 #define FX_TOL 1e-5
 
-static ag_tensor *param(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, lo, hi);
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
-static ag_tensor *fx_param(const tu_fixture *fx, const char *name) {
-    int nd;
-    int64_t sh[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(fx, name, &nd, sh);
-    ag_tensor *t = ag_tensor_alloc(AG_F32, nd, sh);
-    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
 static const float *fxv(const tu_fixture *fx, const char *name) { return tu_fixture_get(fx, name, NULL, NULL); }
 
 /* ---- layer norm / RMS norm ----------------------------------------------------------------------- */
@@ -51,9 +34,9 @@ static void test_norm_gradcheck(void **state) {
             for (int affine = 0; affine <= (rms ? 1 : 2); affine++) {
                 const int64_t *shape = shapes[s] + 3 - nds[s];
                 int64_t D = shape[nds[s] - 1];
-                ag_tensor *x = param(nds[s], shape, 100 + s, -2, 2);
-                ag_tensor *gm = param(1, &D, 110 + s, 0.5f, 1.5f);
-                ag_tensor *bt = param(1, &D, 120 + s, -1, 1);
+                ag_tensor *x = tu_param_uniform(nds[s], shape, 100 + s, -2, 2);
+                ag_tensor *gm = tu_param_uniform(1, &D, 110 + s, 0.5f, 1.5f);
+                ag_tensor *bt = tu_param_uniform(1, &D, 120 + s, -1, 1);
                 norm_ctx c = {affine, rms};
                 char label[64];
                 snprintf(label, sizeof label, "%s %dD affine=%d", rms ? "rms_norm" : "layer_norm", nds[s], affine);
@@ -70,9 +53,9 @@ static void test_norm_parallel_matches_rows(void **state) {
     (void)state;
     enum { R = 150, D = 256 };
     for (int rms = 0; rms < 2; rms++) {
-        ag_tensor *x = param(AG_SHAPE(R, D), 130, -2, 2);
-        ag_tensor *gm = param(AG_SHAPE(D), 131, 0.5f, 1.5f);
-        ag_tensor *bt = param(AG_SHAPE(D), 132, -1, 1);
+        ag_tensor *x = tu_param_uniform(AG_SHAPE(R, D), 130, -2, 2);
+        ag_tensor *gm = tu_param_uniform(AG_SHAPE(D), 131, 0.5f, 1.5f);
+        ag_tensor *bt = tu_param_uniform(AG_SHAPE(D), 132, -1, 1);
         ag_tensor *seed = ag_tensor_alloc(AG_F32, AG_SHAPE(R, D));
         tu_fill_uniform(seed, 133, -1, 1);
         ag_graph *g = ag_graph_new(0);
@@ -126,7 +109,7 @@ static ag_tensor *build_dropout(ag_graph *g, ag_tensor *const *in, void *vctx) {
 
 static void test_dropout_gradcheck(void **state) {
     (void)state;
-    ag_tensor *x = param(AG_SHAPE(4, 9), 140, -2, 2);
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(4, 9), 140, -2, 2);
     drop_ctx eval = {false, 0.5f}, train = {true, 0.3f}, train0 = {true, 0.0f};
     tu_gradcheck("dropout eval", build_dropout, &eval, 1, (ag_tensor *[]){x}, GC_TOL);
     tu_gradcheck("dropout train p=0.3", build_dropout, &train, 1, (ag_tensor *[]){x}, GC_TOL);
@@ -182,8 +165,8 @@ static ag_tensor *build_l2(ag_graph *g, ag_tensor *const *in, void *ctx) {
 static void test_l2_normalize_gradcheck(void **state) {
     (void)state;
     float eps = 1e-12f;
-    ag_tensor *x1 = param(AG_SHAPE(7), 150, -2, 2), *x2 = param(AG_SHAPE(3, 5), 151, -2, 2);
-    ag_tensor *x3 = param(AG_SHAPE(2, 2, 4), 152, -2, 2);
+    ag_tensor *x1 = tu_param_uniform(AG_SHAPE(7), 150, -2, 2), *x2 = tu_param_uniform(AG_SHAPE(3, 5), 151, -2, 2);
+    ag_tensor *x3 = tu_param_uniform(AG_SHAPE(2, 2, 4), 152, -2, 2);
     tu_gradcheck("l2_normalize [7]", build_l2, &eps, 1, (ag_tensor *[]){x1}, GC_TOL);
     tu_gradcheck("l2_normalize [3,5]", build_l2, &eps, 1, (ag_tensor *[]){x2}, GC_TOL);
     tu_gradcheck("l2_normalize [2,2,4]", build_l2, &eps, 1, (ag_tensor *[]){x3}, GC_TOL);
@@ -208,16 +191,16 @@ static void test_cosine_gradcheck(void **state) {
     const int64_t shapes[][3] = {{1, 1, 5}, {1, 3, 6}, {2, 3, 4}};
     const int nds[] = {1, 2, 3};
     for (int s = 0; s < 3; s++) {
-        ag_tensor *a = param(nds[s], shapes[s] + 3 - nds[s], 160 + s, -2, 2);
-        ag_tensor *b = param(nds[s], shapes[s] + 3 - nds[s], 170 + s, -2, 2);
+        ag_tensor *a = tu_param_uniform(nds[s], shapes[s] + 3 - nds[s], 160 + s, -2, 2);
+        ag_tensor *b = tu_param_uniform(nds[s], shapes[s] + 3 - nds[s], 170 + s, -2, 2);
         tu_gradcheck("cosine_similarity", build_cos, NULL, 2, (ag_tensor *[]){a, b}, GC_TOL);
         ag_tensor_free(a);
         ag_tensor_free(b);
     }
-    ag_tensor *a = param(AG_SHAPE(3, 4), 180, -2, 2);
+    ag_tensor *a = tu_param_uniform(AG_SHAPE(3, 4), 180, -2, 2);
     tu_gradcheck("cosine_similarity(a, a)", build_cos, "self", 1, (ag_tensor *[]){a}, GC_TOL);
     /* norms under eps are clamped one by one (torch ≥ 1.12): row 0 of a and row 1 of b are tiny */
-    ag_tensor *b = param(AG_SHAPE(3, 4), 181, -2, 2);
+    ag_tensor *b = tu_param_uniform(AG_SHAPE(3, 4), 181, -2, 2);
     for (int j = 0; j < 4; j++) {
         ag_f32(a)[j] *= 0.05f;
         ag_f32(b)[4 + j] *= 0.05f;
@@ -239,7 +222,7 @@ static void test_norms_vs_torch(void **state) {
     tu_fixture *fx = tu_fixture_load(FX);
     ag_graph *g = ag_graph_new(0);
 
-    ag_tensor *x = fx_param(fx, "ln_x"), *gm = fx_param(fx, "ln_gamma"), *bt = fx_param(fx, "ln_beta");
+    ag_tensor *x = tu_fixture_param(fx, "ln_x"), *gm = tu_fixture_param(fx, "ln_gamma"), *bt = tu_fixture_param(fx, "ln_beta");
     ag_tensor *y = ag_layer_norm(g, x, gm, bt, 1e-5f);
     tu_assert_close("ln_y", ag_f32(y), fxv(fx, "ln_y"), y->numel, FX_TOL);
     ag_backward_seed(g, y, fxv(fx, "ln_w"));
@@ -257,8 +240,8 @@ static void test_norms_vs_torch(void **state) {
     ag_tensor_free(gm);
     ag_tensor_free(bt);
 
-    x = fx_param(fx, "rms_x");
-    gm = fx_param(fx, "rms_gamma");
+    x = tu_fixture_param(fx, "rms_x");
+    gm = tu_fixture_param(fx, "rms_gamma");
     y = ag_rms_norm(g, x, gm, 1e-6f);
     tu_assert_close("rms_y", ag_f32(y), fxv(fx, "rms_y"), y->numel, FX_TOL);
     ag_backward_seed(g, y, fxv(fx, "rms_w"));
@@ -268,7 +251,7 @@ static void test_norms_vs_torch(void **state) {
     ag_tensor_free(x);
     ag_tensor_free(gm);
 
-    x = fx_param(fx, "l2_x");
+    x = tu_fixture_param(fx, "l2_x");
     y = ag_l2_normalize(g, x, 1e-12f);
     tu_assert_close("l2_y", ag_f32(y), fxv(fx, "l2_y"), y->numel, FX_TOL);
     ag_backward_seed(g, y, fxv(fx, "l2_w"));
@@ -276,7 +259,7 @@ static void test_norms_vs_torch(void **state) {
     ag_graph_reset(g);
     ag_tensor_free(x);
 
-    ag_tensor *a = fx_param(fx, "cos_a"), *b = fx_param(fx, "cos_b");
+    ag_tensor *a = tu_fixture_param(fx, "cos_a"), *b = tu_fixture_param(fx, "cos_b");
     y = ag_cosine_similarity(g, a, b, 1e-8f);
     assert_int_equal(y->ndim, 2);
     tu_assert_close("cos_y", ag_f32(y), fxv(fx, "cos_y"), y->numel, FX_TOL);

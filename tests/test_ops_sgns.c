@@ -10,23 +10,6 @@
 #define GC_TOL 1e-2
 #define FX_TOL 1e-5
 
-static ag_tensor *param(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, lo, hi);
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
-static ag_tensor *fx_param(const tu_fixture *fx, const char *name) {
-    int nd;
-    int64_t sh[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(fx, name, &nd, sh);
-    ag_tensor *t = ag_tensor_alloc(AG_F32, nd, sh);
-    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
 static ag_tensor *build_sgns(ag_graph *g, ag_tensor *const *in, void *ctx) {
     (void)ctx;
     return ag_sgns_loss(g, in[0], in[1], in[2]);
@@ -37,9 +20,9 @@ static void test_sgns_gradcheck(void **state) {
     const int64_t cfg[][3] = {{1, 1, 3}, {4, 5, 8}, {3, 1, 6}}; /* B, K, D */
     for (int i = 0; i < 3; i++) {
         int64_t B = cfg[i][0], K = cfg[i][1], D = cfg[i][2];
-        ag_tensor *u = param(2, (const int64_t[]){B, D}, 200 + i, -1, 1);
-        ag_tensor *v = param(2, (const int64_t[]){B, D}, 210 + i, -1, 1);
-        ag_tensor *n = param(3, (const int64_t[]){B, K, D}, 220 + i, -1, 1);
+        ag_tensor *u = tu_param_uniform(2, (const int64_t[]){B, D}, 200 + i, -1, 1);
+        ag_tensor *v = tu_param_uniform(2, (const int64_t[]){B, D}, 210 + i, -1, 1);
+        ag_tensor *n = tu_param_uniform(3, (const int64_t[]){B, K, D}, 220 + i, -1, 1);
         char label[64];
         snprintf(label, sizeof label, "sgns B=%lld K=%lld D=%lld", (long long)B, (long long)K, (long long)D);
         tu_gradcheck(label, build_sgns, NULL, 3, (ag_tensor *[]){u, v, n}, GC_TOL);
@@ -72,7 +55,7 @@ static void test_sgns_vs_torch(void **state) {
     (void)state;
     tu_fixture *fx = tu_fixture_load(FX);
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *u = fx_param(fx, "sg_u"), *v = fx_param(fx, "sg_v"), *n = fx_param(fx, "sg_n");
+    ag_tensor *u = tu_fixture_param(fx, "sg_u"), *v = tu_fixture_param(fx, "sg_v"), *n = tu_fixture_param(fx, "sg_n");
     ag_tensor *loss = ag_sgns_loss(g, u, v, n);
     tu_assert_close("sg_loss", ag_f32(loss), tu_fixture_get(fx, "sg_loss", NULL, NULL), 1, FX_TOL);
     ag_backward(g, loss);
@@ -107,7 +90,7 @@ static void test_sgns_through_sparse_gather(void **state) {
     memcpy(nid->data, (const int32_t[]){4, 2, 1, 1, 0, 3}, 24);
     w2v_ctx c = {cid, xid, nid};
     for (int sparse = 0; sparse < 2; sparse++) {
-        ag_tensor *win = param(AG_SHAPE(5, 4), 230, -1, 1), *wout = param(AG_SHAPE(5, 4), 231, -1, 1);
+        ag_tensor *win = tu_param_uniform(AG_SHAPE(5, 4), 230, -1, 1), *wout = tu_param_uniform(AG_SHAPE(5, 4), 231, -1, 1);
         ag_tensor_set_param(win, sparse);
         ag_tensor_set_param(wout, sparse);
         tu_gradcheck(sparse ? "sgns via sparse gather" : "sgns via dense gather", build_w2v, &c, 2,

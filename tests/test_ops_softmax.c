@@ -11,13 +11,6 @@
 #define FX_TOL 1e-5
 
 /* A heap f32 tensor with uniform values in [lo, hi), marked as requiring grad. */
-static ag_tensor *param(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, lo, hi);
-    ag_tensor_set_param(t, false);
-    return t;
-}
-
 /* A heap tensor holding a copy of a fixture record (f32, no grad). */
 static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name) {
     int nd;
@@ -54,7 +47,7 @@ static void test_softmax_gradcheck(void **state) {
     const int nds[] = {1, 2, 3};
     for (int s = 0; s < 3; s++) {
         for (int lg = 0; lg < 2; lg++) {
-            ag_tensor *x = param(nds[s], shapes[s] + 3 - nds[s], 10 + s, -3, 3);
+            ag_tensor *x = tu_param_uniform(nds[s], shapes[s] + 3 - nds[s], 10 + s, -3, 3);
             sm_ctx c = {lg, false};
             tu_gradcheck(lg ? "log_softmax" : "softmax", build_softmax, &c, 1, (ag_tensor *[]){x}, GC_TOL);
             ag_tensor_free(x);
@@ -65,7 +58,7 @@ static void test_softmax_gradcheck(void **state) {
 /* softmax with a -inf mask broadcast over rows, including a fully masked row (zeros, zero grad). */
 static void test_softmax_inf_mask_gradcheck(void **state) {
     (void)state;
-    ag_tensor *x = param(AG_SHAPE(2, 3, 4), 21, -2, 2);
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 4), 21, -2, 2);
     ag_tensor *mask = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 1, 4)); /* broadcast over the middle axis */
     float *m = ag_f32(mask);
     m[1] = -INFINITY;                                  /* batch 0: key 1 hidden */
@@ -83,9 +76,9 @@ static void test_softmax_inf_mask_gradcheck(void **state) {
 /* Finite additive masks that require grad themselves (broadcast: grads are summed). */
 static void test_softmax_mask_grad(void **state) {
     (void)state;
-    ag_tensor *x = param(AG_SHAPE(2, 3, 5), 31, -2, 2);
-    ag_tensor *m1 = param(AG_SHAPE(5), 32, -2, 0);
-    ag_tensor *m2 = param(AG_SHAPE(3, 1), 33, -2, 0);
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 5), 31, -2, 2);
+    ag_tensor *m1 = tu_param_uniform(AG_SHAPE(5), 32, -2, 0);
+    ag_tensor *m2 = tu_param_uniform(AG_SHAPE(3, 1), 33, -2, 0);
     for (int lg = 0; lg < 2; lg++) {
         sm_ctx c = {lg, true};
         tu_gradcheck(lg ? "log_softmax mask [5]" : "softmax mask [5]", build_softmax, &c, 2, (ag_tensor *[]){x, m1},
@@ -132,11 +125,11 @@ static void test_cross_entropy_gradcheck(void **state) {
     (void)state;
     /* [6, 5] with two ignored rows; [2, 3, 4] flattened to [6, 4] with ignore_index 3 (a valid
      * class id that is ignored); mean and sum. */
-    ag_tensor *x1 = param(AG_SHAPE(6, 5), 41, -3, 3);
+    ag_tensor *x1 = tu_param_uniform(AG_SHAPE(6, 5), 41, -3, 3);
     ag_tensor *t1 = ag_tensor_alloc(AG_I32, AG_SHAPE(6));
     const int32_t tv1[] = {0, -100, 4, 2, -100, 1};
     memcpy(t1->data, tv1, sizeof tv1);
-    ag_tensor *x2 = param(AG_SHAPE(2, 3, 4), 42, -3, 3);
+    ag_tensor *x2 = tu_param_uniform(AG_SHAPE(2, 3, 4), 42, -3, 3);
     ag_tensor *t2 = ag_tensor_alloc(AG_I32, AG_SHAPE(6));
     const int32_t tv2[] = {3, 0, 1, 2, 3, 1};
     memcpy(t2->data, tv2, sizeof tv2);

@@ -12,25 +12,6 @@
 #include "data/vocab.h"
 #include "support/test_util.h"
 
-static char *g_dir;
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = tu_tempdir();
-    return 0;
-}
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(g_dir);
-    free(g_dir);
-    return 0;
-}
-static const char *tmp_path(const char *name) {
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
 /* 200,000 distinct words: every one found at its id, absent words give -1, the load stays <= 0.5. */
 static void test_hash_many_words(void **state) {
     (void)state;
@@ -91,7 +72,7 @@ static void test_canonical_order(void **state) {
 /* Build counts match a naive count; min-count; "</s>" at id 0; pruning is logged. */
 static void test_build_and_prune(void **state) {
     (void)state;
-    const char *p = tmp_path("c.txt");
+    const char *p = tu_group_path("c.txt");
     /* word k (k = 1..40) occurs k times; lines of 10 words. */
     char *text = malloc(40 * 41 / 2 * 8 + 1000);
     size_t n = 0;
@@ -138,16 +119,16 @@ static void test_build_and_prune(void **state) {
     free(text);
 
     /* Empty corpus and a min-count nothing reaches: the header's message. */
-    const char *e = tmp_path("empty.txt");
+    const char *e = tu_group_path("empty.txt");
     assert_int_equal(tu_write_file(e, "", 0), 0);
     assert_int_equal(data_vocab_build(&v, e, 5, 0, NULL), -1);
     assert_null(v);
     assert_non_null(strstr(ag_error_msg(), "empty.txt: no word occurs at least 5 times (min-count 5); 0 distinct"));
-    const char *f = tmp_path("few.txt");
+    const char *f = tu_group_path("few.txt");
     assert_int_equal(tu_write_file(f, "a b c a\n", 8), 0);
     assert_int_equal(data_vocab_build(&v, f, 5, 0, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "few.txt: no word occurs at least 5 times (min-count 5); 3 distinct words read"));
-    assert_int_equal(data_vocab_build(&v, tmp_path("missing.txt"), 5, 0, NULL), -1);
+    assert_int_equal(data_vocab_build(&v, tu_group_path("missing.txt"), 5, 0, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "missing.txt"));
 }
 
@@ -159,7 +140,7 @@ static void test_save_read_roundtrip(void **state) {
     data_vocab_add(v, "na\xc3\xafve", 3);
     data_vocab_add(v, "of", 77);
     data_vocab_finish(v, 1);
-    const char *p = tmp_path("v.txt");
+    const char *p = tu_group_path("v.txt");
     assert_int_equal(data_vocab_save(v, p), 0);
     size_t n;
     char *s = tu_read_file(p, &n);
@@ -189,7 +170,7 @@ static void test_save_read_roundtrip(void **state) {
 }
 
 static void expect_read_error(const char *name, const char *content, const char *needle) {
-    const char *p = tmp_path(name);
+    const char *p = tu_group_path(name);
     assert_int_equal(tu_write_file(p, content, strlen(content)), 0);
     data_vocab *r = (data_vocab *)1;
     assert_int_equal(data_vocab_read(&r, p), -1);
@@ -214,7 +195,7 @@ static void test_read_validation(void **state) {
     expect_read_error("space.txt", " 5\n", "line 1");
     expect_read_error("huge.txt", "the 99999999999999999999999\n", "line 1: expected an integer count");
     data_vocab *r = (data_vocab *)1;
-    assert_int_equal(data_vocab_read(&r, tmp_path("absent.txt")), -1);
+    assert_int_equal(data_vocab_read(&r, tu_group_path("absent.txt")), -1);
     assert_null(r);
     assert_non_null(strstr(ag_error_msg(), "absent.txt"));
 }
@@ -233,7 +214,7 @@ static void test_real_vocab(void **state) {
     assert_int_equal(v->counts[0], 0);
     assert_string_equal(v->words[1], "the");
     for (int64_t i = 2; i < v->n; i++) assert_true(v->counts[i] <= v->counts[i - 1]);
-    const char *vp = tmp_path("text8.vocab");
+    const char *vp = tu_group_path("text8.vocab");
     assert_int_equal(data_vocab_save(v, vp), 0);
     data_vocab *r = NULL;
     assert_int_equal(data_vocab_read(&r, vp), 0);
@@ -249,5 +230,5 @@ int main(void) {
         cmocka_unit_test(test_build_and_prune),     cmocka_unit_test(test_save_read_roundtrip),
         cmocka_unit_test(test_read_validation),     cmocka_unit_test(test_real_vocab),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }

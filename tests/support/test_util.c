@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 
+#include "nn/params.h"
+
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -63,6 +65,35 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 
 void tu_rmtree(const char *dir) {
     if (dir) nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *group_dir; /* tu_group_tempdir_setup's directory, heap */
+
+int tu_group_tempdir_setup(void **state) {
+    (void)state;
+    group_dir = tu_tempdir();
+    return 0;
+}
+
+int tu_group_tempdir_teardown(void **state) {
+    (void)state;
+    tu_rmtree(group_dir);
+    free(group_dir);
+    group_dir = NULL;
+    return 0;
+}
+
+const char *tu_group_dir(void) {
+    assert_non_null(group_dir);
+    return group_dir;
+}
+
+const char *tu_group_path(const char *name) {
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tu_group_dir(), name);
+    return buf[k];
 }
 
 int tu_write_file(const char *path, const void *data, size_t n) {
@@ -216,4 +247,54 @@ void tu_fill_uniform(ag_tensor *t, uint64_t seed, float lo, float hi) {
     ag_rng_seed(&r, seed);
     float *x = ag_f32(t);
     for (int64_t i = 0; i < t->numel; i++) x[i] = lo + (hi - lo) * ag_rng_uniform(&r);
+}
+
+void tu_fixture_copy(const tu_fixture *fx, ag_tensor *t, const char *name) {
+    int nd;
+    int64_t shape[AG_MAX_DIMS];
+    const float *v = tu_fixture_get(fx, name, &nd, shape);
+    if (ag_shape_numel(nd, shape) != t->numel)
+        fail_msg("%s: fixture has %lld values, tensor %lld", name, (long long)ag_shape_numel(nd, shape), (long long)t->numel);
+    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
+}
+
+void tu_fixture_copy_params(const tu_fixture *fx, nn_params *ps) {
+    for (int i = 0; i < ps->n; i++) tu_fixture_copy(fx, ps->items[i].t, ps->items[i].name);
+}
+
+ag_tensor *tu_fixture_tensor(const tu_fixture *fx, ag_graph *g, const char *name, bool ids) {
+    int nd;
+    int64_t shape[AG_MAX_DIMS];
+    const float *v = tu_fixture_get(fx, name, &nd, shape);
+    ag_tensor *t = ag_new(g, ids ? AG_I32 : AG_F32, nd, shape);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (ids) ag_i32(t)[i] = (int32_t)lrintf(v[i]);
+        else ag_f32(t)[i] = v[i];
+    }
+    return t;
+}
+
+void tu_fixture_check(const tu_fixture *fx, const char *label, const ag_tensor *t, const char *name, double tol) {
+    int nd;
+    int64_t shape[AG_MAX_DIMS];
+    const float *v = tu_fixture_get(fx, name, &nd, shape);
+    assert_int_equal(t->numel, ag_shape_numel(nd, shape));
+    tu_assert_close(label, ag_f32(t), v, t->numel, tol);
+}
+
+ag_tensor *tu_param_uniform(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
+    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
+    tu_fill_uniform(t, seed, lo, hi);
+    ag_tensor_set_param(t, false);
+    return t;
+}
+
+ag_tensor *tu_fixture_param(const tu_fixture *fx, const char *name) {
+    int nd;
+    int64_t sh[AG_MAX_DIMS];
+    const float *v = tu_fixture_get(fx, name, &nd, sh);
+    ag_tensor *t = ag_tensor_alloc(AG_F32, nd, sh);
+    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
+    ag_tensor_set_param(t, false);
+    return t;
 }

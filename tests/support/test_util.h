@@ -22,6 +22,14 @@ const char *tu_ember_bin(void);
 /* A fresh empty temp directory (removed by tu_rmtree). Returned string is heap, caller frees. */
 char *tu_tempdir(void);
 void tu_rmtree(const char *dir);
+/* One temp directory for a whole test group: pass tu_group_tempdir_setup / _teardown to
+ * cmocka_run_group_tests (or call them from the group's own setup/teardown). tu_group_dir() is the
+ * directory; tu_group_path(name) is "<dir>/<name>" in a static buffer (4 in rotation, so up to 4
+ * results may be used at once). */
+int tu_group_tempdir_setup(void **state);
+int tu_group_tempdir_teardown(void **state);
+const char *tu_group_dir(void);
+const char *tu_group_path(const char *name);
 /* Writes bytes to path; returns 0 on success. */
 int tu_write_file(const char *path, const void *data, size_t n);
 /* Reads a whole file (heap, NUL-terminated); NULL if absent. */
@@ -39,6 +47,15 @@ tu_fixture *tu_fixture_load(const char *rel_path); /* relative to the source tre
 const float *tu_fixture_get(const tu_fixture *fx, const char *name, int *ndim, int64_t *shape);
 bool tu_fixture_has(const tu_fixture *fx, const char *name);
 void tu_fixture_free(tu_fixture *fx);
+/* Fixture helpers for layer tests (shape checks by element count):
+ * copy record `name` into t (same numel); every parameter of ps from the record of its own name;
+ * an arena tensor of the record's shape (i32 rounded from the floats when ids); assert t matches
+ * record `name` within tol (tu_assert_close). */
+struct nn_params;
+void tu_fixture_copy(const tu_fixture *fx, ag_tensor *t, const char *name);
+void tu_fixture_copy_params(const tu_fixture *fx, struct nn_params *ps);
+ag_tensor *tu_fixture_tensor(const tu_fixture *fx, ag_graph *g, const char *name, bool ids);
+void tu_fixture_check(const tu_fixture *fx, const char *label, const ag_tensor *t, const char *name, double tol);
 
 /* max |a - b| / max(1, |b|) over n values. */
 double tu_max_rel_err(const float *a, const float *b, int64_t n);
@@ -50,5 +67,10 @@ void tu_gradcheck(const char *label, ag_build_fn build, void *ctx, int ninputs, 
                   double tol);
 /* Fills t with uniform values in [lo, hi) from a seeded RNG. */
 void tu_fill_uniform(ag_tensor *t, uint64_t seed, float lo, float hi);
+/* Heap parameter (requires grad, dense) of the given shape, uniform in [lo, hi) from seed; free with
+ * ag_tensor_free. */
+ag_tensor *tu_param_uniform(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi);
+/* Heap parameter (requires grad, dense) holding fixture record `name`, in the record's shape. */
+ag_tensor *tu_fixture_param(const tu_fixture *fx, const char *name);
 
 #endif
