@@ -328,6 +328,8 @@ static void train_sentence(w2v_worker *wk, int64_t len) {
             continue;
         }
         if (r->negative > 0 && pos + 1 < len) prefetch_row(r->syn1neg + (int64_t)sen[pos + 1] * r->D, r->D);
+        /* the input row that enters the window next (the largest radius reaches it first) */
+        if (pos + r->window + 1 < len) prefetch_row(r->syn0 + (int64_t)sen[pos + r->window + 1] * r->D, r->D);
         if (per_context) {
             /* word2vec.c's order: each context word against its own fresh negatives. */
             for (int64_t c = 0; c < C; c++) train_window(wk, wk->ctx + c, 1, word, c + 1 < C || pos + 1 < len);
