@@ -12,13 +12,6 @@
 
 static tu_fixture *FX;
 
-static ag_tensor *fx_tensor(ag_graph *g, const char *name) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    return ag_from_f32(g, nd, shape, v);
-}
-
 static void check_fx(const char *label, const float *got, int64_t n, const char *name, double tol) {
     int nd;
     int64_t shape[AG_MAX_DIMS];
@@ -41,7 +34,7 @@ static int teardown(void **state) {
 static void test_rope_vs_torch(void **state) {
     (void)state;
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *x = fx_tensor(g, "rope.x"); /* [2, 3, 5, 8] */
+    ag_tensor *x = tu_fixture_tensor(FX, g, "rope.x", false); /* [2, 3, 5, 8] */
     ag_tensor *h = nn_rope(g, x, 3, 10000.0f, false), *i = nn_rope(g, x, 3, 10000.0f, true);
     check_fx("rope half-split", ag_f32(h), h->numel, "rope.half", 1e-5);
     check_fx("rope interleaved", ag_f32(i), i->numel, "rope.inter", 1e-5);

@@ -12,22 +12,6 @@
 
 static tu_fixture *FX;
 
-static void load(ag_tensor *t, const char *name) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    if (ag_shape_numel(nd, shape) != t->numel)
-        fail_msg("%s: fixture has %lld values, tensor %lld", name, (long long)ag_shape_numel(nd, shape), (long long)t->numel);
-    memcpy(t->data, v, (size_t)t->numel * sizeof(float));
-}
-
-static ag_tensor *fx_tensor(ag_graph *g, const char *name) {
-    int nd;
-    int64_t shape[AG_MAX_DIMS];
-    const float *v = tu_fixture_get(FX, name, &nd, shape);
-    return ag_from_f32(g, nd, shape, v);
-}
-
 static void check_fx(const char *label, const ag_tensor *t, const char *name, double tol) {
     int nd;
     int64_t shape[AG_MAX_DIMS];
@@ -60,12 +44,12 @@ static void test_conv2d_vs_torch(void **state) {
     nn_params_alloc(&ps, &rng);
     /* PyTorch's default init range: uniform(±1/√fan_in) */
     for (int64_t i = 0; i < c1.weight->numel; i++) assert_true(fabsf(ag_f32(c1.weight)[i]) <= 1.0f / 3.0f);
-    load(c1.weight, "conv.weight");
-    load(c1.bias, "conv.bias");
-    load(c2.weight, "conv2.weight");
+    tu_fixture_copy(FX, c1.weight, "conv.weight");
+    tu_fixture_copy(FX, c1.bias, "conv.bias");
+    tu_fixture_copy(FX, c2.weight, "conv2.weight");
     ag_graph *g = ag_graph_new(0);
-    check_fx("conv 3x3 stride 2 pad 1", nn_conv2d_forward(g, &c1, fx_tensor(g, "conv.x")), "conv.out", 1e-5);
-    check_fx("conv 2x3 no bias", nn_conv2d_forward(g, &c2, fx_tensor(g, "conv2.x")), "conv2.out", 1e-5);
+    check_fx("conv 3x3 stride 2 pad 1", nn_conv2d_forward(g, &c1, tu_fixture_tensor(FX, g, "conv.x", false)), "conv.out", 1e-5);
+    check_fx("conv 2x3 no bias", nn_conv2d_forward(g, &c2, tu_fixture_tensor(FX, g, "conv2.x", false)), "conv2.out", 1e-5);
     ag_graph_free(g);
     nn_params_free(&ps);
 }
@@ -113,12 +97,12 @@ static void test_patch_embed_vs_torch(void **state) {
     ag_rng rng;
     ag_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
-    load(p.proj.weight, "patch.proj.weight");
-    load(p.proj.bias, "patch.proj.bias");
-    load(p.cls_token, "patch.cls");
-    load(p.pos, "patch.pos");
+    tu_fixture_copy(FX, p.proj.weight, "patch.proj.weight");
+    tu_fixture_copy(FX, p.proj.bias, "patch.proj.bias");
+    tu_fixture_copy(FX, p.cls_token, "patch.cls");
+    tu_fixture_copy(FX, p.pos, "patch.pos");
     ag_graph *g = ag_graph_new(0);
-    ag_tensor *img = fx_tensor(g, "patch.img");
+    ag_tensor *img = tu_fixture_tensor(FX, g, "patch.img", false);
     check_fx("patch embed", nn_patch_embed_forward(g, &p, img), "patch.out", 1e-5);
     ag_tensor *wrong = ag_zeros(g, AG_F32, AG_SHAPE(2, 3, 8, 9));
     assert_null(nn_patch_embed_forward(g, &p, wrong));
