@@ -8,9 +8,11 @@
 /* e^x with ≤ 2 ulp error on [-87, 88] (Cephes' expf polynomial), exactly 0 below -87 (so -inf
  * gives 0) and e^88 above 88. Written as straight-line float/int arithmetic so that GCC turns a
  * loop over it into AVX/AVX-512 code; libm's expf is a call per element (~4 ns here). Callers
- * feed it x − max, i.e. x ≤ 0, where it is accurate. NaN in gives an unspecified finite value. */
+ * feed it x − max, i.e. x ≤ 0, where it is accurate. NaN in gives NaN out, so a diverging loss
+ * still shows as NaN (the clamp maps NaN to -87 first, keeping the int conversion below defined). */
 static inline float ag_fast_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float xc = x > -87.0f ? x : -87.0f;
+    xc = xc < 88.0f ? xc : 88.0f;
     /* n = round(x / ln 2) by the 1.5·2^23 trick (floorf would keep GCC from vectorising) */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693359375f;                               /* x − n ln 2 in two steps */
@@ -26,7 +28,7 @@ static inline float ag_fast_exp(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float v = p * scale;
-    return x < -87.0f ? 0.0f : v;
+    return x < -87.0f ? 0.0f : (x == x ? v : x);
 }
 
 #endif

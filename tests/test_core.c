@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "autograd/ag.h"
+#include "autograd/fast_exp.h"
+
+#include <math.h>
 
 static void test_arena_reset_folds_blocks(void **state) {
     (void)state;
@@ -70,12 +73,29 @@ static void test_sparse_grad_coalesce(void **state) {
     ag_tensor_free(w);
 }
 
+/* The vectorisable exp used by softmax, cross-entropy, attention and word2vec. */
+static void test_fast_exp(void **state) {
+    (void)state;
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.01f) {
+        double e = fabs((double)ag_fast_exp(x) - exp((double)x)) / exp((double)x);
+        if (e > worst) worst = e;
+    }
+    printf("fast_exp worst relative error on [-87, 88]: %.2e\n", worst);
+    assert_true(worst < 1e-6);
+    assert_true(ag_fast_exp(-INFINITY) == 0.0f);
+    assert_true(ag_fast_exp(-1000.0f) == 0.0f);
+    assert_true(isnan(ag_fast_exp(NAN))); /* and no UBSan report on the way */
+    assert_true(isfinite(ag_fast_exp(INFINITY)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_reset_folds_blocks),
         cmocka_unit_test(test_rng_deterministic_and_bounded),
         cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_sparse_grad_coalesce),
+        cmocka_unit_test(test_fast_exp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
