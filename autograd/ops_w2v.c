@@ -91,27 +91,6 @@ static inline void axpyf(float *restrict y, float a, const float *restrict x, in
     for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
 }
 
-/* Reserves n rows at the end of t's sparse grad and returns the [n, width] block to fill
- * (rows[] are written by the caller through *rows_out). */
-static float *sgrad_reserve(ag_tensor *t, int64_t n, int32_t **rows_out) {
-    ag_sparse_grad *sg = t->sgrad;
-    if (!sg) {
-        sg = t->sgrad = ag_xcalloc(1, sizeof *sg);
-        sg->width = t->shape[1];
-    }
-    if (sg->n + n > sg->cap) {
-        int64_t cap = sg->cap ? sg->cap : 64;
-        while (cap < sg->n + n) cap *= 2;
-        sg->rows = ag_xrealloc(sg->rows, (size_t)cap * sizeof(int32_t));
-        sg->vals = ag_xrealloc(sg->vals, (size_t)cap * (size_t)sg->width * sizeof(float));
-        sg->cap = cap;
-    }
-    *rows_out = sg->rows + sg->n;
-    float *v = sg->vals + sg->n * sg->width;
-    sg->n += n;
-    return v;
-}
-
 /* Checks shapes and id ranges (ids come from the trainer, so a bad one is a programming error). */
 static void check_args(const char *op, const ag_tensor *win, const ag_tensor *wout, const ag_tensor *in_ids,
                        const ag_tensor *out_ids, const ag_tensor *codes) {
@@ -246,7 +225,7 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
         float *dx = NULL; /* [C, D] */
         int32_t *rows = NULL;
         bool sparse = (win->flags & AG_SPARSE_GRAD) != 0;
-        if (sparse) dx = sgrad_reserve(win, C, &rows);
+        if (sparse) dx = ag_sparse_grad_reserve(win, C, &rows);
         else dx = ag_arena_alloc(ag_graph_arena(g), (size_t)(C * D) * sizeof(float));
         if (sv->Y) {
             /* dX [nx, D] = go · G [nx, M] · Y [M, D] */
@@ -276,7 +255,7 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
         float *dy = NULL; /* [M, D] */
         int32_t *rows = NULL;
         bool sparse = (wout->flags & AG_SPARSE_GRAD) != 0;
-        if (sparse) dy = sgrad_reserve(wout, M, &rows);
+        if (sparse) dy = ag_sparse_grad_reserve(wout, M, &rows);
         else dy = ag_arena_alloc(ag_graph_arena(g), (size_t)(M * D) * sizeof(float));
         if (sv->X) {
             /* dY [M, D] = go · Gᵀ [M, nx] · X [nx, D] */

@@ -55,19 +55,10 @@ static void w2v_usage(FILE *f) {
             "  --stop-after N       stop after N words (with a checkpoint if --checkpoint is set)\n");
 }
 
-static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno == ERANGE || v < lo || v > hi)
-        return ag_error_set("word2vec: %s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%s\"", flag, lo, hi, s);
-    *out = v;
-    return 0;
-}
-
+/* int-typed flags through the shared parser (one error wording for every command). */
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
     int64_t v = 0;
-    if (parse_i64(flag, s, lo, hi, &v) != 0) return -1;
+    if (cli_parse_i64(flag, s, lo, hi, &v) != 0) return -1;
     *out = (int)v;
     return 0;
 }
@@ -126,14 +117,14 @@ int cli_cmd_word2vec(int argc, char **argv) {
         int rc = 0;
         if (!strcmp(a, "-train")) o.train = v;
         else if (!strcmp(a, "-output")) output = v;
-        else if (!strcmp(a, "-size")) rc = parse_i64(a, v, 1, 100000, &o.size);
+        else if (!strcmp(a, "-size")) rc = cli_parse_i64(a, v, 1, 100000, &o.size);
         else if (!strcmp(a, "-window")) rc = parse_int(a, v, 1, 1000, &o.window);
         else if (!strcmp(a, "-sample")) rc = parse_f64(a, v, 0, &o.sample);
         else if (!strcmp(a, "-hs")) rc = parse_int(a, v, 0, 1, &o.hs);
         else if (!strcmp(a, "-negative")) rc = parse_int(a, v, 0, 1000, &o.negative);
         else if (!strcmp(a, "-threads")) rc = parse_int(a, v, 1, 1024, &o.threads);
         else if (!strcmp(a, "-iter")) rc = parse_int(a, v, 1, 100000, &o.iter);
-        else if (!strcmp(a, "-min-count")) rc = parse_i64(a, v, 1, INT64_MAX, &o.min_count);
+        else if (!strcmp(a, "-min-count")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.min_count);
         else if (!strcmp(a, "-alpha")) {
             rc = parse_f64(a, v, 0, &o.alpha);
             if (!rc && !(o.alpha > 0)) rc = ag_error_set("word2vec: -alpha: expected a number > 0, got \"%s\"", v);
@@ -144,14 +135,14 @@ int cli_cmd_word2vec(int argc, char **argv) {
         else if (!strcmp(a, "-read-vocab")) o.read_vocab = v;
         else if (!strcmp(a, "-debug")) rc = parse_int(a, v, 0, 100, &o.debug);
         else if (!strcmp(a, "--seed")) {
-            rc = parse_i64(a, v, 0, INT64_MAX, &v64);
+            rc = cli_parse_i64(a, v, 0, INT64_MAX, &v64);
             o.seed = (uint64_t)v64;
         } else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
-        else if (!strcmp(a, "--checkpoint-every")) rc = parse_i64(a, v, 0, INT64_MAX, &o.checkpoint_every);
+        else if (!strcmp(a, "--checkpoint-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.checkpoint_every);
         else if (!strcmp(a, "--resume")) o.resume = v;
         else if (!strcmp(a, "--metrics")) o.metrics = v;
         else if (!strcmp(a, "--shared-negatives")) rc = parse_int(a, v, 0, 1, &shared);
-        else if (!strcmp(a, "--stop-after")) rc = parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
+        else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
         else {
             fprintf(stderr, "ember word2vec: unknown flag %s\n", a);
             w2v_usage(stderr);

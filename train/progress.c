@@ -20,12 +20,6 @@ struct train_progress {
     bool bar_open;      /* a bar is on screen without its newline */
 };
 
-double train_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 train_progress *train_progress_new(FILE *out, const char *label, bool show, const char *metrics_path) {
     FILE *m = NULL;
     if (metrics_path) {

@@ -44,7 +44,5 @@ void train_progress_report(train_progress *p, double fraction, double elapsed, c
 void train_progress_event(train_progress *p, const char *json_object);
 void train_progress_free(train_progress *p); /* NULL is fine; closes the metrics file */
 
-/* Monotonic wall clock in seconds. */
-double train_now(void);
 
 #endif

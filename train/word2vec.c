@@ -777,7 +777,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         r->corpus_size = size;
     }
     if (!o->resume) {
-        double t0 = train_now();
+        double t0 = ag_now_sec();
         if (o->read_vocab) {
             if (data_vocab_read(&r->vocab, o->read_vocab) != 0) goto fail;
             data_vocab_finish(r->vocab, o->min_count); /* word2vec.c sorts and prunes a read vocabulary */
@@ -790,7 +790,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         }
         if (log)
             fprintf(log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
-                    r->vocab->n, r->vocab->total, train_now() - t0);
+                    r->vocab->n, r->vocab->total, ag_now_sec() - t0);
         if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) goto fail;
     }
     r->V = r->vocab->n;
@@ -899,7 +899,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     pthread_cond_init(&r->cv_main, NULL);
     pthread_cond_init(&r->cv_workers, NULL);
 
-    double t_start = train_now();
+    double t_start = ag_now_sec();
     int64_t done_start = atomic_load(&r->words_done);
     int started = 0;
     for (int k = 0; k < W; k++) {
@@ -950,7 +950,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
             pthread_cond_broadcast(&r->cv_workers);
         }
         pthread_mutex_unlock(&r->mu);
-        double now = train_now() - t_start;
+        double now = ag_now_sec() - t_start;
         if (all_done || now - last_report >= 0.1) {
             last_report = now;
             double loss = 0, alpha = INFINITY;
@@ -985,7 +985,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         if (all_done) break;
     }
     for (int k = 0; k < started; k++) pthread_join(wks[k].th, NULL);
-    double seconds = train_now() - t_start;
+    double seconds = ag_now_sec() - t_start;
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv_main);
     pthread_cond_destroy(&r->cv_workers);
