@@ -152,6 +152,27 @@ static void test_resume_cli(void **s) {
     free(b);
 }
 
+/* --checkpoint FILE alone leaves the finished run's state there, readable by the other tools. */
+static void test_final_checkpoint(void **s) {
+    (void)s;
+    char args[32768], ck[4200], vec[4200], cmd[9000];
+    snprintf(ck, sizeof ck, "%s/final.ckpt", g_dir);
+    snprintf(vec, sizeof vec, "%s/final.txt", g_dir);
+    snprintf(args, sizeof args, "-train %s -output %s -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s",
+             g_corpus, vec, ck);
+    assert_int_equal(w2v(args, NULL), 0);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s ckpt info --json %s", tu_ember_bin(), ck);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    /* 800 lines × (10 words + </s>) × 2 epochs */
+    assert_non_null(strstr(out, "\"words_done\": 17600"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s similar %s g0w1 -k 3", tu_ember_bin(), ck);
+    int rc = tu_run(cmd, &out);
+    if (rc != 0) fail_msg("ember similar on the final checkpoint failed: %s", out);
+    free(out);
+}
+
 static void test_bad_inputs(void **s) {
     (void)s;
     char args[32768], path[4200];
@@ -235,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_progress_and_metrics),
         cmocka_unit_test(test_vocab_files),
         cmocka_unit_test(test_resume_cli),
+        cmocka_unit_test(test_final_checkpoint),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

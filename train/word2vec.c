@@ -1007,8 +1007,9 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         ag_error_set("word2vec: checkpoint failed: %s", ckpt_err);
         goto fail;
     }
-    if (o->stop_after_words > 0 && o->checkpoint && atomic_load(&r->words_done) < r->words_total) {
-        /* stopped early on request: leave a checkpoint to resume from (workers are all finished) */
+    if (o->checkpoint) {
+        /* The run's last state, finished or stopped early on request (workers are all done):
+         * a stopped run resumes from it, a finished one is a model file the eval tools read. */
         if (save_checkpoint(r, wks, o->checkpoint) != 0) goto fail;
     }
 

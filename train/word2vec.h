@@ -64,7 +64,8 @@ typedef struct train_w2v_options {
     uint64_t seed;              /* --seed: init, subsampling, windows and negatives (default 1) */
     bool deterministic;         /* --deterministic: one worker, bit-reproducible */
     int64_t checkpoint_every;   /* --checkpoint-every N words (0 = never) */
-    const char *checkpoint;     /* --checkpoint FILE: where checkpoints go (default OUTPUT.ckpt in the CLI) */
+    const char *checkpoint;     /* --checkpoint FILE: where checkpoints go (default OUTPUT.ckpt in the CLI);
+                                 * the final state is written there too when the run ends */
     const char *resume;         /* --resume FILE: continue a run from a checkpoint */
     const char *metrics;        /* --metrics FILE: JSON lines of the reports */
     int64_t stop_after_words;   /* stop (and checkpoint, if a checkpoint path is set) once words_done
