@@ -244,6 +244,58 @@ static void test_options_and_callback(void **s) {
     train_w2v_model_free(m);
 }
 
+/* The learning-rate rule itself: word2vec.c's linear decay to a floor of 1e-4 of the start. */
+static void test_alpha_formula(void **s) {
+    (void)s;
+    assert_true(train_w2v_alpha(0.025, 0, 1000000) == 0.025);
+    assert_true(fabs(train_w2v_alpha(0.025, 500000, 1000000) - 0.025 * (1 - 500000.0 / 1000001.0)) < 1e-15);
+    assert_true(train_w2v_alpha(0.025, 999999, 1000000) == 0.025 * 1e-4); /* 0.025·2e-6 is below the floor */
+    assert_true(train_w2v_alpha(0.05, 2000000, 1000000) == 0.05 * 1e-4);  /* never below it */
+}
+
+typedef struct {
+    double alpha0;
+    int n, bad;
+    double first, last;
+} alpha_log;
+
+static void on_alpha(const train_w2v_report *r, void *ctx) {
+    alpha_log *l = ctx;
+    /* One worker recomputes alpha every 10,000 words it reads (10,001 after the first), so the
+     * reported rate lies between the rule at words_done and at 10,001 words earlier. */
+    double lo = train_w2v_alpha(l->alpha0, r->words_done, r->words_total);
+    int64_t before = r->words_done > 10001 ? r->words_done - 10001 : 0;
+    double hi = train_w2v_alpha(l->alpha0, before, r->words_total);
+    if (r->alpha < lo - 1e-12 || r->alpha > hi + 1e-12) l->bad++;
+    if (l->n++ == 0) l->first = r->alpha;
+    l->last = r->alpha;
+}
+
+/* Default starting rates (0.025 skip-gram, 0.05 CBOW) and a run whose reported rates follow the rule. */
+static void test_alpha_schedule_in_runs(void **s) {
+    (void)s;
+    for (int cbow = 0; cbow < 2; cbow++) {
+        train_w2v_options o;
+        small_options(&o);
+        o.cbow = cbow;
+        o.deterministic = true;
+        alpha_log l = {.alpha0 = cbow ? 0.05 : 0.025};
+        o.on_report = on_alpha;
+        o.report_ctx = &l;
+        o.iter = 20;                /* many words in all, so the rate early on is still near the start */
+        o.stop_after_words = 25000; /* ...where the last report lands: a tight window for the rule */
+        train_w2v_model *m = NULL;
+        if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+        printf("cbow %d: %d reports, alpha %.6f -> %.6f, %d outside the rule\n", cbow, l.n, l.first, l.last, l.bad);
+        /* Every reported rate matches the rule for the default start: with a wrong default (say
+         * 0.05 for skip-gram) each would be twice the rule's and fall outside its window. */
+        assert_true(l.n >= 1);
+        assert_int_equal(l.bad, 0);
+        assert_true(l.first <= l.alpha0 && l.last > 0.9 * l.alpha0);
+        train_w2v_model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_skipgram_ns),    cmocka_unit_test(test_cbow_ns),
@@ -251,6 +303,7 @@ int main(void) {
         cmocka_unit_test(test_skipgram_hs_ns), cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_resume),         cmocka_unit_test(test_nan_stops),
         cmocka_unit_test(test_options_and_callback),
+        cmocka_unit_test(test_alpha_formula),  cmocka_unit_test(test_alpha_schedule_in_runs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -156,9 +156,9 @@ struct w2v_run {
     char last_ckpt[4096];            /* path of the last checkpoint written in this run, "" if none */
 };
 
-static double clamp_alpha(const w2v_run *r, int64_t done) {
-    double a = r->alpha0 * (1.0 - (double)done / (double)(r->words_total + 1));
-    if (a < r->alpha0 * 1e-4) a = r->alpha0 * 1e-4;
+double train_w2v_alpha(double alpha0, int64_t words_done, int64_t words_total) {
+    double a = alpha0 * (1.0 - (double)words_done / (double)(words_total + 1));
+    if (a < alpha0 * 1e-4) a = alpha0 * 1e-4;
     return a;
 }
 
@@ -402,7 +402,7 @@ static void *worker_main(void *arg) {
             int64_t done = atomic_fetch_add(&r->words_done, wk->word_count - wk->last_word_count) +
                            (wk->word_count - wk->last_word_count);
             wk->last_word_count = wk->word_count;
-            wk->alpha = clamp_alpha(r, done);
+            wk->alpha = train_w2v_alpha(r->alpha0, done, r->words_total);
             if (!flush_loss(wk)) {
                 r->nan_words = done;
                 r->nan_alpha = wk->alpha;

@@ -43,6 +43,11 @@ typedef struct train_w2v_report {
 
 typedef void (*train_w2v_report_fn)(const train_w2v_report *r, void *ctx);
 
+/* word2vec.c's learning rate after words_done of words_total corpus words (all epochs):
+ *     alpha0 · (1 − words_done / (words_total + 1)),  floored at alpha0 · 1e-4.
+ * Each worker recomputes it every 10,000 words it reads. */
+double train_w2v_alpha(double alpha0, int64_t words_done, int64_t words_total);
+
 typedef struct train_w2v_options {
     /* word2vec.c's flags (same names, same defaults) */
     const char *train;      /* -train: corpus path (plain or gzip) */
