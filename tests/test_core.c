@@ -73,6 +73,59 @@ static void test_sparse_grad_coalesce(void **state) {
     ag_tensor_free(w);
 }
 
+/* Parameter grads accumulate across backward calls until zeroed; intermediates never double count. */
+static void test_grad_accumulation(void **state) {
+    (void)state;
+    ag_tensor *w = ag_tensor_alloc(AG_F32, AG_SHAPE(3));
+    ag_tensor_set_param(w, false);
+    float *wv = ag_f32(w);
+    wv[0] = 1, wv[1] = 2, wv[2] = 3;
+    ag_graph *g = ag_graph_new(0);
+    for (int call = 1; call <= 2; call++) { /* d/dw Σ w² = 2w, twice */
+        ag_tensor *y = ag_sum(g, ag_mul(g, w, w), AG_ALL_AXES, false);
+        ag_backward(g, y);
+        for (int i = 0; i < 3; i++) assert_true(w->grad[i] == 2.0f * call * wv[i]);
+        ag_graph_reset(g);
+    }
+    /* Two backward passes over one graph: the parameter accumulates, the intermediate h does not. */
+    ag_zero_grad(w);
+    ag_tensor *h = ag_mul_scalar(g, w, 3.0f);
+    ag_tensor *y = ag_sum(g, h, AG_ALL_AXES, false);
+    ag_backward(g, y);
+    ag_backward(g, y);
+    for (int i = 0; i < 3; i++) {
+        assert_true(w->grad[i] == 6.0f);
+        assert_true(h->grad[i] == 1.0f);
+    }
+    ag_zero_grad(w);
+    for (int i = 0; i < 3; i++) assert_true(w->grad[i] == 0.0f);
+    ag_graph_free(g);
+    ag_tensor_free(w);
+}
+
+/* no_grad scopes record nothing; inputs without requires_grad get no grad and add no nodes. */
+static void test_no_grad_and_requires_grad(void **state) {
+    (void)state;
+    ag_graph *g = ag_graph_new(0);
+    ag_tensor *a = ag_leaf(g, AG_SHAPE(4), (const float[]){1, 2, 3, 4});
+    ag_tensor *c = ag_from_f32(g, AG_SHAPE(4), (const float[]){5, 6, 7, 8}); /* a constant */
+    ag_no_grad_begin(g);
+    ag_tensor *y0 = ag_mul(g, a, c);
+    ag_no_grad_end(g);
+    assert_int_equal(ag_graph_nodes(g), 0);
+    assert_false(ag_requires_grad(y0));
+    assert_true(ag_f32(y0)[3] == 32.0f);
+    ag_tensor *k = ag_exp(g, c); /* constant in, constant out: nothing recorded */
+    assert_int_equal(ag_graph_nodes(g), 0);
+    assert_false(ag_requires_grad(k));
+    ag_tensor *y = ag_sum(g, ag_mul(g, a, c), AG_ALL_AXES, false);
+    assert_int_equal(ag_graph_nodes(g), 2);
+    ag_backward(g, y);
+    for (int i = 0; i < 4; i++) assert_true(a->grad[i] == ag_f32(c)[i]);
+    assert_null(c->grad);
+    ag_graph_free(g);
+}
+
 /* The vectorisable exp used by softmax, cross-entropy, attention and word2vec. */
 static void test_fast_exp(void **state) {
     (void)state;
@@ -96,6 +149,8 @@ int main(void) {
         cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_sparse_grad_coalesce),
         cmocka_unit_test(test_fast_exp),
+        cmocka_unit_test(test_grad_accumulation),
+        cmocka_unit_test(test_no_grad_and_requires_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
