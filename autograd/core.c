@@ -408,6 +408,7 @@ struct ag_graph {
     ag_node *tail; /* last recorded node; nodes link backwards through prev */
     int64_t nnodes;
     int no_grad;
+    bool backward_ran; /* a backward pass has left intermediate grads on this tape */
     bool training;
     ag_rng rng;
 };
@@ -430,6 +431,7 @@ void ag_graph_reset(ag_graph *g) {
     ag_arena_reset(g->arena);
     g->tail = NULL;
     g->nnodes = 0;
+    g->backward_ran = false;
 }
 
 ag_arena *ag_graph_arena(ag_graph *g) { return g->arena; }
@@ -522,10 +524,13 @@ float *ag_grad(ag_graph *g, ag_tensor *t) {
 
 void ag_backward_seed(ag_graph *g, ag_tensor *out, const float *seed) {
     AG_CHECK(out->dtype == AG_F32, "ag_backward", "output must be f32");
-    /* Intermediate grads from an earlier backward on this graph would double count: drop them.
-     * Heap tensors (parameters) keep theirs — accumulation across calls is the contract. */
-    for (ag_node *n = g->tail; n; n = n->prev)
-        if (!(n->out->flags & AG_HEAP)) n->out->grad = NULL;
+    /* Intermediate grads from an earlier backward on this graph would double count: drop them
+     * (only then: the usual step runs one backward per reset). Heap tensors (parameters) keep
+     * theirs — accumulation across calls is the contract. */
+    if (g->backward_ran)
+        for (ag_node *n = g->tail; n; n = n->prev)
+            if (!(n->out->flags & AG_HEAP)) n->out->grad = NULL;
+    g->backward_ran = true;
     if (!(out->flags & AG_REQUIRES_GRAD)) return; /* nothing upstream needs a grad */
     float *d = ag_grad(g, out);
     for (int64_t i = 0; i < out->numel; i++) d[i] += seed[i];
