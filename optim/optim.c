@@ -268,6 +268,17 @@ static void check_sparse(const ag_tensor *t, const ag_sparse_grad *sg) {
                  (int)sg->rows[k], (long long)t->shape[0], t->name ? t->name : "?");
 }
 
+/* False when parameter t has no grad (grad None); otherwise its sparse grad, if any, is coalesced and checked. */
+static bool grad_ready(ag_tensor *t) {
+    ag_sparse_grad *sg = t->sgrad;
+    if (!t->grad && !sg) return false;
+    if (sg) {
+        ag_sparse_grad_coalesce(sg);
+        check_sparse(t, sg);
+    }
+    return true;
+}
+
 /* Runs the dense kernel of the configured kind over x with grad = dense (may be NULL: zeros) plus
  * the coalesced sparse rows sg (may be NULL/empty). Rows are processed one at a time only when a
  * sparse grad must be merged; otherwise the whole tensor is one chunk. */
@@ -322,12 +333,8 @@ static void adam_chunk(optim *o, float *x, const float *g, int64_t off, int64_t 
 
 static void step_sgd(optim *o, int i) {
     ag_tensor *t = o->ps->items[i].t;
+    if (!grad_ready(t)) return; /* grad None */
     ag_sparse_grad *sg = t->sgrad;
-    if (!t->grad && !sg) return; /* grad None */
-    if (sg) {
-        ag_sparse_grad_coalesce(sg);
-        check_sparse(t, sg);
-    }
     const optim_config *c = &o->cfg;
     sgd_ctx ctx = {{c->lr, c->weight_decay, c->momentum, c->dampening, c->nesterov, false}, NULL};
     if (c->momentum != 0.0f) {
@@ -355,12 +362,8 @@ static double bump_step(optim *o, int i) {
 
 static void step_adam(optim *o, int i) {
     ag_tensor *t = o->ps->items[i].t;
+    if (!grad_ready(t)) return; /* grad None */
     ag_sparse_grad *sg = t->sgrad;
-    if (!t->grad && !sg) return; /* grad None */
-    if (sg) {
-        ag_sparse_grad_coalesce(sg);
-        check_sparse(t, sg);
-    }
     const optim_config *c = &o->cfg;
     double step = bump_step(o, i);
     double bc1 = 1.0 - pow((double)c->beta1, step), bc2 = 1.0 - pow((double)c->beta2, step);
@@ -381,10 +384,8 @@ static void step_sparse_adam(optim *o, int i) {
              "sparse_adam: parameter '%s' is dense (registered without sparse_grad); use adam for it", t->name);
     AG_CHECK(t->grad == NULL, "optim_step",
              "sparse_adam: parameter '%s' has a dense grad; SparseAdam supports only row-sparse grads", t->name);
+    if (!grad_ready(t)) return; /* grad None */
     ag_sparse_grad *sg = t->sgrad;
-    if (!sg) return; /* grad None */
-    ag_sparse_grad_coalesce(sg);
-    check_sparse(t, sg);
     const optim_config *c = &o->cfg;
     double step = bump_step(o, i);
     double bc1 = 1.0 - pow((double)c->beta1, step), bc2 = 1.0 - pow((double)c->beta2, step);
