@@ -13,13 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef float v8f __attribute__((vector_size(32)));
 static inline v8f ld8(const float *p) {
@@ -35,31 +28,37 @@ static inline void axpyf(float *restrict y, float a, const float *restrict x, in
     for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
 }
 
+/* S[j] = x · y[j] for j in [0, M - M % 4), four output rows per pass; returns the first j not done. */
+static inline int scores4(const float *x, const float *const *y, int M, int D, float *S) {
+    int j = 0;
+    for (; j + 4 <= M; j += 4) {
+        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        int d = 0;
+        for (; d + 8 <= D; d += 8) {
+            v8f xv = ld8(x + d);
+            a0 += xv * ld8(y[j] + d);
+            a1 += xv * ld8(y[j + 1] + d);
+            a2 += xv * ld8(y[j + 2] + d);
+            a3 += xv * ld8(y[j + 3] + d);
+        }
+        float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
+        for (; d < D; d++) {
+            t0 += x[d] * y[j][d];
+            t1 += x[d] * y[j + 1][d];
+            t2 += x[d] * y[j + 2][d];
+            t3 += x[d] * y[j + 3][d];
+        }
+        S[j] = t0, S[j + 1] = t1, S[j + 2] = t2, S[j + 3] = t3;
+    }
+    return j;
+}
+
 /* The hand loops: S = X·Yᵀ (four output rows per pass), dX = G·Y, dY = Gᵀ·X, all on row pointers
  * straight into the tables (no gather copies). */
 static void hand(const float *const *x, const float *const *y, int C, int M, int D, float *S, float *G, float *dX,
                  float *dY) {
     for (int c = 0; c < C; c++) {
-        int j = 0;
-        for (; j + 4 <= M; j += 4) {
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            int d = 0;
-            for (; d + 8 <= D; d += 8) {
-                v8f xv = ld8(x[c] + d);
-                a0 += xv * ld8(y[j] + d);
-                a1 += xv * ld8(y[j + 1] + d);
-                a2 += xv * ld8(y[j + 2] + d);
-                a3 += xv * ld8(y[j + 3] + d);
-            }
-            float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
-            for (; d < D; d++) {
-                t0 += x[c][d] * y[j][d];
-                t1 += x[c][d] * y[j + 1][d];
-                t2 += x[c][d] * y[j + 2][d];
-                t3 += x[c][d] * y[j + 3][d];
-            }
-            S[c * M + j] = t0, S[c * M + j + 1] = t1, S[c * M + j + 2] = t2, S[c * M + j + 3] = t3;
-        }
+        int j = scores4(x[c], y, M, D, S + c * M);
         for (; j < M; j++) {
             float t = 0;
 #pragma omp simd reduction(+ : t)
@@ -101,26 +100,7 @@ static inline void combine_rows(float *restrict out, const float *w, int wstride
 static void hand2(const float *const *x, const float *const *y, int C, int M, int D, float *S, float *G, float *dX,
                   float *dY) {
     for (int c = 0; c < C; c++) {
-        int j = 0;
-        for (; j + 4 <= M; j += 4) {
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            int d = 0;
-            for (; d + 8 <= D; d += 8) {
-                v8f xv = ld8(x[c] + d);
-                a0 += xv * ld8(y[j] + d);
-                a1 += xv * ld8(y[j + 1] + d);
-                a2 += xv * ld8(y[j + 2] + d);
-                a3 += xv * ld8(y[j + 3] + d);
-            }
-            float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
-            for (; d < D; d++) {
-                t0 += x[c][d] * y[j][d];
-                t1 += x[c][d] * y[j + 1][d];
-                t2 += x[c][d] * y[j + 2][d];
-                t3 += x[c][d] * y[j + 3][d];
-            }
-            S[c * M + j] = t0, S[c * M + j + 1] = t1, S[c * M + j + 2] = t2, S[c * M + j + 3] = t3;
-        }
+        int j = scores4(x[c], y, M, D, S + c * M);
         for (; j < M; j++) {
             v8f a0 = {0};
             int d = 0;
@@ -179,14 +159,14 @@ int main(int argc, char **argv) {
         for (int round = 0; round < 2 * rounds; round++) {
             int pass = round & 1;
             ag_rng_seed(&r, 7 + (uint64_t)round); /* fresh rows for each round: no warm cache for either */
-            double t0 = now();
+            double t0 = ag_now_sec();
             for (long k = 0; k < reps / rounds; k++) {
                 for (int c = 0; c < C; c++) xp[c] = W0 + (long)ag_rng_below(&r, (uint32_t)V) * D;
                 for (int j = 0; j < M; j++) yp[j] = W1 + (long)ag_rng_below(&r, (uint32_t)V) * D;
                 if (pass == 0) (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
                 else blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
             }
-            double t = now() - t0;
+            double t = ag_now_sec() - t0;
             if (pass == 0) th += t;
             else tb += t;
         }
