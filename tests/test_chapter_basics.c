@@ -88,23 +88,19 @@ static void test_model_sizes_match_pytorch(void **state) {
 
 static void test_cli(void **state) {
     (void)state;
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s chapter basics --json", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 0);
+    char *out = NULL;
+    assert_int_equal(tu_run_ember(&out, "chapter basics --json"), 0);
     assert_non_null(strstr(out, "\"experiment\": \"chapter basics\", \"mismatches\": 1,"));
     assert_non_null(strstr(out, "\"id\": \"cosine.cat_car\""));
     assert_non_null(strstr(out, "\"status\": \"mismatch\""));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s chapter basics", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(tu_run_ember(&out, "chapter basics"), 0);
     assert_non_null(strstr(out, "[MISMATCH] cosine similarity of car"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s chapter nosuch", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(tu_run_ember(&out, "chapter nosuch"), 2);
     assert_non_null(strstr(out, "expected an experiment name (basics), got 'nosuch'"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s chapter basics --seed x", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(tu_run_ember(&out, "chapter basics --seed x"), 2);
     free(out);
 }
 

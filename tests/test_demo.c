@@ -82,9 +82,8 @@ static void test_demo_world(void **state) {
     (void)state;
     char *dir = tu_tempdir();
     char *out_dir = path_in(dir, "demo");
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo --out %s --json 2>/dev/null", tu_ember_bin(), out_dir);
-    int rc = tu_run(cmd, &out);
+    char *out = NULL;
+    int rc = tu_run_ember(&out, "demo --out %s --json 2>/dev/null", out_dir);
     printf("%.2000s\n", out ? out : "");
     assert_int_equal(rc, 0);
     /* the report: king - man + woman answers queen first (the world is built for it) */
@@ -116,37 +115,31 @@ static void test_demo_world(void **state) {
         free(p);
     }
     /* the eval commands read what the demo wrote: checkpoint (HDF5) and word2vec text */
-    snprintf(cmd, sizeof cmd, "%s similar %s/demo.ckpt cat -k 3", tu_ember_bin(), out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "similar %s/demo.ckpt cat -k 3", out_dir);
     printf("%s", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "nearest to cat:"));
     free(out);
     /* ckpt export and similar pick the same table (syn0, not syn1neg) without --param */
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s/demo.ckpt -o %s/exported.txt", tu_ember_bin(), out_dir, out_dir);
-    rc = tu_run(cmd, &out);
-    if (rc != 0) fail_msg("%s: %s", cmd, out);
+    rc = tu_run_ember(&out, "ckpt export %s/demo.ckpt -o %s/exported.txt", out_dir, out_dir);
+    if (rc != 0) fail_msg("ember ckpt export: %s", out);
     assert_non_null(strstr(out, "of /params/syn0"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s analogy %s/vectors.txt king man woman -k 1 --json", tu_ember_bin(), out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "analogy %s/vectors.txt king man woman -k 1 --json", out_dir);
     printf("%s", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "\"neighbors\": [{\"word\": \"queen\""));
     free(out);
     /* errors: unknown word, missing file, bad format → message + non-zero exit */
-    snprintf(cmd, sizeof cmd, "%s similar %s/vectors.txt zzzunknown", tu_ember_bin(), out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "similar %s/vectors.txt zzzunknown", out_dir);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "'zzzunknown' is not in the vocabulary"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s similar %s/nothere.bin cat", tu_ember_bin(), out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "similar %s/nothere.bin cat", out_dir);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "nothere.bin"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s eval analogy %s/picture.svg --questions %s/world.txt", tu_ember_bin(), out_dir, out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "eval analogy %s/picture.svg --questions %s/world.txt", out_dir, out_dir);
     assert_int_not_equal(rc, 0);
     printf("bad input says: %s", out);
     free(out);
@@ -162,9 +155,8 @@ static void test_demo_corpus(void **state) {
     char *corpus = path_in(dir, "my corpus.txt"); /* a space in the path, on purpose */
     assert_int_equal(data_world_write(corpus, 7, 20000), 0);
     char *out_dir = path_in(dir, "out");
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s demo --corpus '%s' --out '%s' --epochs 3 --dim 32", tu_ember_bin(), corpus, out_dir);
-    int rc = tu_run(cmd, &out);
+    char *out = NULL;
+    int rc = tu_run_ember(&out, "demo --corpus '%s' --out '%s' --epochs 3 --dim 32", corpus, out_dir);
     printf("%s", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "nearest to cat:"));
@@ -184,9 +176,8 @@ static void test_demo_corpus(void **state) {
         char name[16];
         snprintf(name, sizeof name, "det%d", run);
         char *d = path_in(dir, name);
-        snprintf(cmd, sizeof cmd, "%s demo --corpus '%s' --out '%s' --epochs 2 --dim 16 --deterministic", tu_ember_bin(),
-                 corpus, d);
-        assert_int_equal(tu_run(cmd, NULL), 0);
+        assert_int_equal(
+            tu_run_ember(NULL, "demo --corpus '%s' --out '%s' --epochs 2 --dim 16 --deterministic", corpus, d), 0);
         files[run][0] = path_in(d, "vectors.txt");
         files[run][1] = path_in(d, "picture.svg");
         free(d);
@@ -201,8 +192,7 @@ static void test_demo_corpus(void **state) {
         free(a), free(b), free(files[0][k]), free(files[1][k]);
     }
     /* a missing corpus is an error with the path, not a crash */
-    snprintf(cmd, sizeof cmd, "%s demo --corpus %s/none.txt --out '%s'", tu_ember_bin(), dir, out_dir);
-    rc = tu_run(cmd, &out);
+    rc = tu_run_ember(&out, "demo --corpus %s/none.txt --out '%s'", dir, out_dir);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "none.txt"));
     free(out);

@@ -20,12 +20,10 @@ static double json_num(const char *json, const char *key) {
 
 static void test_tiny_encoder_step(void **state) {
     (void)state;
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "%s bench encoder-step --threads 1 --steps 6 --warmup 1 --d 16 --layers 2 --heads 2 --seq 8 --batch 4 "
-             "--vocab 40",
-             tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 0);
+    char *out = NULL;
+    assert_int_equal(tu_run_ember(&out, "bench encoder-step --threads 1 --steps 6 --warmup 1 --d 16 --layers 2 --heads 2 "
+                                        "--seq 8 --batch 4 --vocab 40"),
+                     0);
     assert_non_null(strstr(out, "\"bench\": \"encoder-step\""));
     assert_non_null(strstr(out, "\"optimizer\": \"adamw\""));
     assert_non_null(strstr(out, "\"omp_wait_policy\": \""));
@@ -41,18 +39,15 @@ static void test_tiny_encoder_step(void **state) {
  * an unmatched glob is a usage error naming it. */
 static void test_freeze_flag(void **state) {
     (void)state;
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "%s bench encoder-step --threads 1 --steps 3 --warmup 0 --d 16 --layers 1 --heads 2 --seq 8 --batch 4 "
-             "--vocab 40 --freeze 'tok.*' --freeze 'pos.*'",
-             tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 0);
+    char *out = NULL;
+    assert_int_equal(tu_run_ember(&out, "bench encoder-step --threads 1 --steps 3 --warmup 0 --d 16 --layers 1 --heads 2 "
+                                        "--seq 8 --batch 4 --vocab 40 --freeze 'tok.*' --freeze 'pos.*'"),
+                     0);
     assert_int_equal((long long)json_num(out, "frozen_params"), 640 + 128);
     assert_int_equal((long long)json_num(out, "trainable_params"), (long long)json_num(out, "params") - 768);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s bench encoder-step --d 16 --heads 2 --seq 4 --batch 2 --vocab 8 --freeze 'tok_emb.*'",
-             tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(
+        tu_run_ember(&out, "bench encoder-step --d 16 --heads 2 --seq 4 --batch 2 --vocab 8 --freeze 'tok_emb.*'"), 2);
     assert_non_null(strstr(out, "--freeze 'tok_emb.*': matches no parameter"));
     assert_non_null(strstr(out, "tok.weight"));
     free(out);
@@ -60,22 +55,19 @@ static void test_freeze_flag(void **state) {
 
 static void test_bad_flags(void **state) {
     (void)state;
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s bench encoder-step --d 10 --heads 3", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    char *out = NULL;
+    assert_int_equal(tu_run_ember(&out, "bench encoder-step --d 10 --heads 3"), 2);
     assert_non_null(strstr(out, "not a multiple of --heads"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s bench encoder-step --steps zero", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(tu_run_ember(&out, "bench encoder-step --steps zero"), 2);
     assert_non_null(strstr(out, "ember bench: --steps: expected an integer in [1, 1073741824], got 'zero'"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s bench nosuch", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(tu_run_ember(&out, "bench nosuch"), 2);
     assert_non_null(strstr(out, "unknown benchmark 'nosuch'"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s bench encoder-step --d 16 --heads 2 --seq 4 --batch 2 --vocab 8 --steps 1 --peer /nonexistent.py",
-             tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_int_equal(tu_run_ember(&out, "bench encoder-step --d 16 --heads 2 --seq 4 --batch 2 --vocab 8 --steps 1 "
+                                        "--peer /nonexistent.py"),
+                     1);
     assert_non_null(strstr(out, "peer_error"));
     free(out);
 }

@@ -37,18 +37,17 @@ static int teardown(void **state) {
 }
 
 /* Runs `ember word2vec ARGS`; returns the exit code, output in *out (caller frees). */
-static int w2v(const char *args, char **out) {
-    char cmd[40000];
-    snprintf(cmd, sizeof cmd, "%s word2vec %s", tu_ember_bin(), args);
-    char *o = NULL;
-    int rc = tu_run(cmd, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
+static int w2v(const char *args, char **out) { return tu_run_ember(out, "word2vec %s", args); }
 
-/* Expects failure with `needle` in the message and the sentinel output file untouched. */
-static void expect_fail(const char *args, const char *needle) {
+/* Expects `ember word2vec ARGS` (ARGS formatted printf-style) to fail with `needle` in the message
+ * and the sentinel output file untouched. */
+static void expect_fail(const char *needle, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void expect_fail(const char *needle, const char *fmt, ...) {
+    char args[32768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
     tu_write_file(g_out, "KEEP", 4);
     char *out = NULL;
     int rc = w2v(args, &out);
@@ -155,20 +154,18 @@ static void test_resume_cli(void **s) {
 /* --checkpoint FILE alone leaves the finished run's state there, readable by the other tools. */
 static void test_final_checkpoint(void **s) {
     (void)s;
-    char args[32768], ck[4200], vec[4200], cmd[9000];
+    char args[32768], ck[4200], vec[4200];
     snprintf(ck, sizeof ck, "%s/final.ckpt", g_dir);
     snprintf(vec, sizeof vec, "%s/final.txt", g_dir);
     snprintf(args, sizeof args, "-train %s -output %s -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s",
              g_corpus, vec, ck);
     assert_int_equal(w2v(args, NULL), 0);
     char *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s ckpt info --json %s", tu_ember_bin(), ck);
-    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(tu_run_ember(&out, "ckpt info --json %s", ck), 0);
     /* 800 lines × (10 words + </s>) × 2 epochs */
     assert_non_null(strstr(out, "\"words_done\": 17600"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s similar %s g0w1 -k 3", tu_ember_bin(), ck);
-    int rc = tu_run(cmd, &out);
+    int rc = tu_run_ember(&out, "similar %s g0w1 -k 3", ck);
     if (rc != 0) fail_msg("ember similar on the final checkpoint failed: %s", out);
     free(out);
 }
@@ -177,13 +174,11 @@ static void test_bad_inputs(void **s) {
     (void)s;
     char args[32768], path[4200];
     /* missing corpus */
-    snprintf(args, sizeof args, "-train %s/nope.txt -output %s -debug 0", g_dir, g_out);
-    expect_fail(args, "nope.txt");
+    expect_fail("nope.txt", "-train %s/nope.txt -output %s -debug 0", g_dir, g_out);
     /* empty corpus */
     snprintf(path, sizeof path, "%s/empty.txt", g_dir);
     tu_write_file(path, "", 0);
-    snprintf(args, sizeof args, "-train %s -output %s -debug 0", path, g_out);
-    expect_fail(args, "empty");
+    expect_fail("empty", "-train %s -output %s -debug 0", path, g_out);
     /* binary garbage */
     snprintf(path, sizeof path, "%s/garbage.bin", g_dir);
     {
@@ -193,32 +188,22 @@ static void test_bad_inputs(void **s) {
         for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)ag_rng_below(&r, 256);
         tu_write_file(path, junk, sizeof junk);
     }
-    snprintf(args, sizeof args, "-train %s -output %s -debug 0", path, g_out);
-    expect_fail(args, "binary");
+    expect_fail("binary", "-train %s -output %s -debug 0", path, g_out);
     /* every word below min-count */
-    snprintf(args, sizeof args, "-train %s -output %s -min-count 100000 -debug 0", g_corpus, g_out);
-    expect_fail(args, "min-count");
+    expect_fail("min-count", "-train %s -output %s -min-count 100000 -debug 0", g_corpus, g_out);
     /* bad numbers and flags */
-    snprintf(args, sizeof args, "-train %s -output %s -size 0", g_corpus, g_out);
-    expect_fail(args, "-size");
-    snprintf(args, sizeof args, "-train %s -output %s -window -3", g_corpus, g_out);
-    expect_fail(args, "-window");
-    snprintf(args, sizeof args, "-train %s -output %s -negative 0 -hs 0", g_corpus, g_out);
-    expect_fail(args, "neither");
-    snprintf(args, sizeof args, "-train %s -output %s -frobnicate 1", g_corpus, g_out);
-    expect_fail(args, "unknown flag");
-    snprintf(args, sizeof args, "-train %s -output %s -size", g_corpus, g_out);
-    expect_fail(args, "expected a value");
-    snprintf(args, sizeof args, "-train %s -output %s -sample abc", g_corpus, g_out);
-    expect_fail(args, "-sample");
+    expect_fail("-size", "-train %s -output %s -size 0", g_corpus, g_out);
+    expect_fail("-window", "-train %s -output %s -window -3", g_corpus, g_out);
+    expect_fail("neither", "-train %s -output %s -negative 0 -hs 0", g_corpus, g_out);
+    expect_fail("unknown flag", "-train %s -output %s -frobnicate 1", g_corpus, g_out);
+    expect_fail("expected a value", "-train %s -output %s -size", g_corpus, g_out);
+    expect_fail("-sample", "-train %s -output %s -sample abc", g_corpus, g_out);
     /* unwritable output */
-    snprintf(args, sizeof args, "-train %s -output %s/no/such/dir/v.txt -debug 0", g_corpus, g_dir);
-    expect_fail(args, "cannot write");
+    expect_fail("cannot write", "-train %s -output %s/no/such/dir/v.txt -debug 0", g_corpus, g_dir);
     /* truncated -read-vocab file */
     snprintf(path, sizeof path, "%s/trunc.vocab", g_dir);
     tu_write_file(path, "</s> 10\ng0w1 30\ng0w2 2", 22);
-    snprintf(args, sizeof args, "-train %s -read-vocab %s -output %s -debug 0", g_corpus, path, g_out);
-    expect_fail(args, "truncated");
+    expect_fail("truncated", "-train %s -read-vocab %s -output %s -debug 0", g_corpus, path, g_out);
     /* truncated checkpoint */
     char ck[4200];
     snprintf(ck, sizeof ck, "%s/t.ckpt", g_dir);
@@ -233,11 +218,9 @@ static void test_bad_inputs(void **s) {
     assert_true(n > 1000);
     tu_write_file(ck, bytes, n / 2);
     free(bytes);
-    snprintf(args, sizeof args, "-train %s -output %s --resume %s -debug 0", g_corpus, g_out, ck);
-    expect_fail(args, "t.ckpt");
+    expect_fail("t.ckpt", "-train %s -output %s --resume %s -debug 0", g_corpus, g_out, ck);
     /* a checkpoint that is not a checkpoint */
-    snprintf(args, sizeof args, "-train %s -output %s --resume %s -debug 0", g_corpus, g_out, g_corpus);
-    expect_fail(args, "corpus.txt");
+    expect_fail("corpus.txt", "-train %s -output %s --resume %s -debug 0", g_corpus, g_out, g_corpus);
     /* resume against a different corpus */
     snprintf(args, sizeof args,
              "-train %s -output %s/x.txt -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s "
@@ -246,8 +229,7 @@ static void test_bad_inputs(void **s) {
     assert_int_equal(w2v(args, NULL), 0);
     snprintf(path, sizeof path, "%s/other.txt", g_dir);
     tu_write_file(path, "g0w1 g0w2 g0w1\n", 15);
-    snprintf(args, sizeof args, "-train %s -output %s --resume %s -debug 0", path, g_out, ck);
-    expect_fail(args, "checkpoint");
+    expect_fail("checkpoint", "-train %s -output %s --resume %s -debug 0", path, g_out, ck);
 }
 
 int main(void) {

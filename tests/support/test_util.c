@@ -138,6 +138,23 @@ int tu_run(const char *cmd, char **out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int tu_run_ember(char **out, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    const char *bin = tu_ember_bin();
+    size_t len = strlen(bin) + 1 + (size_t)n + 1;
+    char *cmd = ag_xmalloc(len);
+    int k = snprintf(cmd, len, "%s ", bin);
+    va_start(ap, fmt);
+    vsnprintf(cmd + k, len - (size_t)k, fmt, ap);
+    va_end(ap);
+    int rc = tu_run(cmd, out);
+    free(cmd);
+    return rc;
+}
+
 typedef struct {
     char name[128];
     int ndim;

@@ -36,6 +36,8 @@ int tu_write_file(const char *path, const void *data, size_t n);
 char *tu_read_file(const char *path, size_t *n);
 /* Runs a shell command, capturing stdout+stderr into *out (heap, may be NULL); returns exit code. */
 int tu_run(const char *cmd, char **out);
+/* tu_run of "<ember> ARGS", ARGS formatted printf-style (the caller quotes paths as the shell needs). */
+int tu_run_ember(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fixtures: a text file of records, each two lines:
  *     name ndim d0 d1 ...
