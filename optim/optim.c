@@ -415,6 +415,14 @@ void optim_step(optim *o) {
 
 /* ---- clipping and scaling -------------------------------------------------------------------- */
 
+/* Multiplies t's dense and sparse grads (whichever it has) by s. */
+static void scale_grad(ag_tensor *t, float s) {
+    if (t->grad)
+        for (int64_t j = 0; j < t->numel; j++) t->grad[j] *= s;
+    if (t->sgrad)
+        for (int64_t j = 0; j < t->sgrad->n * t->sgrad->width; j++) t->sgrad->vals[j] *= s;
+}
+
 double optim_clip_grad_norm(nn_params *ps, double max_norm) {
     double sq = 0.0;
     for (int i = 0; i < ps->n; i++) {
@@ -446,11 +454,7 @@ double optim_clip_grad_norm(nn_params *ps, double max_norm) {
         for (int i = 0; i < ps->n; i++) {
             nn_param *p = &ps->items[i];
             if (p->frozen) continue;
-            ag_tensor *t = p->t;
-            if (t->grad)
-                for (int64_t j = 0; j < t->numel; j++) t->grad[j] *= (float)coef;
-            if (t->sgrad)
-                for (int64_t j = 0; j < t->sgrad->n * t->sgrad->width; j++) t->sgrad->vals[j] *= (float)coef;
+            scale_grad(p->t, (float)coef);
         }
     }
     return norm;
@@ -458,10 +462,6 @@ double optim_clip_grad_norm(nn_params *ps, double max_norm) {
 
 void optim_scale_grads(nn_params *ps, float s) {
     for (int i = 0; i < ps->n; i++) {
-        ag_tensor *t = ps->items[i].t;
-        if (t->grad)
-            for (int64_t j = 0; j < t->numel; j++) t->grad[j] *= s;
-        if (t->sgrad)
-            for (int64_t j = 0; j < t->sgrad->n * t->sgrad->width; j++) t->sgrad->vals[j] *= s;
+        scale_grad(ps->items[i].t, s);
     }
 }
