@@ -19,13 +19,6 @@
 /* ---- helpers ------------------------------------------------------------------------------- */
 
 /* A heap input requiring grad, uniform in [lo, hi). */
-static ag_tensor *input(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, lo, hi);
-    t->flags |= AG_REQUIRES_GRAD;
-    return t;
-}
-
 /* Moves every value at least `margin` away from `point` (keeps finite differences off kinks). */
 static void avoid(ag_tensor *t, float point, float margin) {
     float *x = ag_f32(t);
@@ -110,9 +103,9 @@ static void test_gradcheck_binary(void **state) {
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
         for (size_t s = 0; s < sizeof BIN_SHAPES / sizeof BIN_SHAPES[0]; s++) {
             const shape_pair *sp = &BIN_SHAPES[s];
-            ag_tensor *a = input(sp->na, sp->sa, 10 + s, -1.5f, 1.5f);
+            ag_tensor *a = tu_param_uniform(sp->na, sp->sa, 10 + s, -1.5f, 1.5f);
             /* b stays positive and away from 0 so division is smooth */
-            ag_tensor *b = input(sp->nb, sp->sb, 20 + s, 0.5f, 2.0f);
+            ag_tensor *b = tu_param_uniform(sp->nb, sp->sb, 20 + s, 0.5f, 2.0f);
             op_ctx c = {.op = ops[k]};
             char label[64];
             snprintf(label, sizeof label, "%s shapes#%zu", ag_op_name(ops[k]), s);
@@ -126,8 +119,8 @@ static void test_gradcheck_binary(void **state) {
 /* One operand without AG_REQUIRES_GRAD: its grad must stay untouched, the other's still right. */
 static void test_gradcheck_binary_one_side(void **state) {
     (void)state;
-    ag_tensor *a = input(AG_SHAPE(3, 4), 1, -1, 1);
-    ag_tensor *b = input(AG_SHAPE(4), 2, 0.5f, 2);
+    ag_tensor *a = tu_param_uniform(AG_SHAPE(3, 4), 1, -1, 1);
+    ag_tensor *b = tu_param_uniform(AG_SHAPE(4), 2, 0.5f, 2);
     b->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
     op_ctx c = {.op = AG_OP_MUL};
     tu_gradcheck("mul a only", build_binary, &c, 2, (ag_tensor *[]){a, b}, GC_TOL);
@@ -178,7 +171,7 @@ static void test_gradcheck_unary(void **state) {
     const int ndims[] = {2, 3, 4};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         for (int s = 0; s < 3; s++) {
-            ag_tensor *x = input(ndims[s], shapes[s], 100 + k * 3 + s, cases[k].lo, cases[k].hi);
+            ag_tensor *x = tu_param_uniform(ndims[s], shapes[s], 100 + k * 3 + s, cases[k].lo, cases[k].hi);
             for (int j = 0; j < 2; j++)
                 if (!isnan(cases[k].kink[j])) avoid(x, cases[k].kink[j], 0.02f);
             char label[64];
@@ -193,7 +186,7 @@ static void test_gradcheck_unary(void **state) {
 static void test_gradcheck_masked_fill(void **state) {
     (void)state;
     {   /* 3-D x with a mask [2, 1, 4] (neither row nor column: the general path) and [2, 3, 1] */
-        ag_tensor *x = input(AG_SHAPE(2, 3, 4), 299, -2, 2);
+        ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 4), 299, -2, 2);
         ag_tensor *m1 = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 1, 4));
         ag_tensor *m2 = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3, 1));
         for (int64_t i = 0; i < 8; i++) ag_i32(m1)[i] = (int32_t)(i % 3 == 1);
@@ -222,7 +215,7 @@ static void test_gradcheck_masked_fill(void **state) {
     for (int s = 0; s < 4; s++) {
         ag_tensor *mask = ag_tensor_alloc(AG_I32, mnd[s], msh[s]);
         for (int64_t i = 0; i < mask->numel; i++) ag_i32(mask)[i] = (int32_t)((i * 7 + s) % 3 == 0);
-        ag_tensor *x = input(AG_SHAPE(3, 4), 300 + s, -2, 2);
+        ag_tensor *x = tu_param_uniform(AG_SHAPE(3, 4), 300 + s, -2, 2);
         op_ctx c = {.op = AG_OP_MASKED_FILL, .p0 = -3.0f, .mask = mask};
         char label[64];
         snprintf(label, sizeof label, "masked_fill mask#%d", s);

@@ -16,13 +16,6 @@
 #define GC_TOL 1e-2
 #define REF_TOL 1e-5
 
-static ag_tensor *input(int ndim, const int64_t *shape, uint64_t seed) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, -1, 1);
-    t->flags |= AG_REQUIRES_GRAD;
-    return t;
-}
-
 typedef struct {
     bool ta, tb;
 } mm_ctx;
@@ -70,7 +63,7 @@ static void test_gradcheck_matmul(void **state) {
             int64_t sa[4], sb[4];
             mm_shapes(cases[k].nlead, cases[k].lead, cases[k].shared, cases[k].M, cases[k].K, cases[k].N, c.ta, c.tb,
                       &na, sa, &nb, sb);
-            ag_tensor *a = input(na, sa, seed++), *b = input(nb, sb, seed++);
+            ag_tensor *a = tu_param_uniform(na, sa, seed++, -1, 1), *b = tu_param_uniform(nb, sb, seed++, -1, 1);
             char label[64];
             snprintf(label, sizeof label, "matmul case%zu ta%d tb%d", k, c.ta, c.tb);
             tu_gradcheck(label, build_mm, &c, 2, (ag_tensor *[]){a, b}, GC_TOL);

@@ -16,13 +16,6 @@
 #define GC_TOL 1e-2
 #define REF_TOL 1e-5
 
-static ag_tensor *input(int ndim, const int64_t *shape, uint64_t seed) {
-    ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    tu_fill_uniform(t, seed, -1, 1);
-    t->flags |= AG_REQUIRES_GRAD;
-    return t;
-}
-
 /* Every build squares its result so the grad depends on which element went where. */
 typedef struct {
     int kind;          /* 0 reshape, 1 permute, 2 transpose, 3 concat, 4 slice, 5 split */
@@ -57,7 +50,7 @@ static ag_tensor *build_shape(ag_graph *g, ag_tensor *const *in, void *ctx) {
 
 static void test_gradcheck_reshape_permute(void **state) {
     (void)state;
-    ag_tensor *x = input(AG_SHAPE(2, 3, 4), 1);
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 4), 1, -1, 1);
     shp_ctx c = {.kind = 0, .ndim = 2, .shape = {-1, 4}};
     tu_gradcheck("reshape [-1,4]", build_shape, &c, 1, &x, GC_TOL);
     c = (shp_ctx){.kind = 0, .ndim = 4, .shape = {4, 1, 3, 2}};
@@ -72,12 +65,12 @@ static void test_gradcheck_reshape_permute(void **state) {
         snprintf(label, sizeof label, "permute3 (%d,%d,%d)", c.perm[0], c.perm[1], c.perm[2]);
         tu_gradcheck(label, build_shape, &c, 1, &x, GC_TOL);
     }
-    ag_tensor *x4 = input(AG_SHAPE(2, 3, 1, 4), 2);
+    ag_tensor *x4 = tu_param_uniform(AG_SHAPE(2, 3, 1, 4), 2, -1, 1);
     c = (shp_ctx){.kind = 1, .perm = {3, 0, 2, 1}};
     tu_gradcheck("permute4 (3,0,2,1)", build_shape, &c, 1, &x4, GC_TOL);
     c = (shp_ctx){.kind = 2, .axis = -1, .d1 = 1};
     tu_gradcheck("transpose4 (-1,1)", build_shape, &c, 1, &x4, GC_TOL);
-    ag_tensor *x2 = input(AG_SHAPE(3, 5), 3);
+    ag_tensor *x2 = tu_param_uniform(AG_SHAPE(3, 5), 3, -1, 1);
     c = (shp_ctx){.kind = 2, .axis = 0, .d1 = 1};
     tu_gradcheck("transpose2", build_shape, &c, 1, &x2, GC_TOL);
     ag_tensor_free(x);
@@ -94,7 +87,7 @@ static void test_gradcheck_concat(void **state) {
             for (int i = 0; i < n; i++) {
                 int64_t sh[3] = {2, 3, 2};
                 sh[axis] = 1 + (i % 3); /* differing sizes along the axis */
-                ts[i] = input(3, sh, 100 + n * 10 + i);
+                ts[i] = tu_param_uniform(3, sh, 100 + n * 10 + i, -1, 1);
             }
             /* one input without grad: the others must still be right */
             if (n >= 3) ts[1]->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
@@ -108,7 +101,7 @@ static void test_gradcheck_concat(void **state) {
 
 static void test_gradcheck_slice_split(void **state) {
     (void)state;
-    ag_tensor *x = input(AG_SHAPE(3, 4, 5), 7);
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(3, 4, 5), 7, -1, 1);
     for (int axis = 0; axis < 3; axis++) {
         shp_ctx c = {.kind = 4, .axis = axis, .start = 1, .len = 2};
         char label[64];
