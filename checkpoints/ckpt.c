@@ -783,18 +783,35 @@ static int verify_file(const char *path) {
     return 0;
 }
 
-/* Reads a string attribute (fixed or variable length) into buf. 1 if read, 0 if absent, -1 on
- * error (message not set). */
-static int read_attr_string(hid_t file, const char *obj, const char *name, char *buf, size_t size) {
+/* Opens attribute name of obj with its type and dataspace: 1 if open (close with attr_close), 0 if
+ * absent, -1 on error (message not set). */
+static int attr_open(hid_t file, const char *obj, const char *name, hid_t *a, hid_t *t, hid_t *sp) {
     htri_t ex = H5Aexists_by_name(file, obj, name, H5P_DEFAULT);
     if (ex <= 0) {
         H5Eclear2(H5E_DEFAULT);
         return ex < 0 ? -1 : 0;
     }
-    hid_t a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    int rc = -1;
+    *a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (*a < 0) return -1;
+    *t = H5Aget_type(*a);
+    *sp = H5Aget_space(*a);
+    return 1;
+}
+
+static void attr_close(hid_t a, hid_t t, hid_t sp) {
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Aclose(a);
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* Reads a string attribute (fixed or variable length) into buf. 1 if read, 0 if absent, -1 on
+ * error (message not set). */
+static int read_attr_string(hid_t file, const char *obj, const char *name, char *buf, size_t size) {
+    hid_t a = -1, t = -1, sp = -1;
+    int rc = attr_open(file, obj, name, &a, &t, &sp);
+    if (rc <= 0) return rc;
+    rc = -1;
     if (H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -819,23 +836,16 @@ static int read_attr_string(hid_t file, const char *obj, const char *name, char 
             free(s);
         }
     }
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    attr_close(a, t, sp);
     return rc;
 }
 
+/* Reads a scalar integer or float attribute as a double: 1 if read, 0 if absent, -1 on error. */
 static int read_attr_f64(hid_t file, const char *obj, const char *name, double *out) {
-    htri_t ex = H5Aexists_by_name(file, obj, name, H5P_DEFAULT);
-    if (ex <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return ex < 0 ? -1 : 0;
-    }
-    hid_t a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    int rc = -1;
+    hid_t a = -1, t = -1, sp = -1;
+    int rc = attr_open(file, obj, name, &a, &t, &sp);
+    if (rc <= 0) return rc;
+    rc = -1;
     H5T_class_t c = H5Tget_class(t);
     double v;
     if ((c == H5T_INTEGER || c == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) == 1 &&
@@ -843,10 +853,7 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
         *out = v;
         rc = 1;
     }
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    attr_close(a, t, sp);
     return rc;
 }
 
