@@ -141,6 +141,27 @@ static void test_bit_flips(void **state) {
     nn_params_free(&ps);
 }
 
+/* Outcomes of load_equal run in a child process, so that a crash inside HDF5 is counted. */
+enum { LOAD_SAME, LOAD_ERROR, LOAD_DIFFER, LOAD_CRASH };
+
+static int load_in_child(const char *path, const nn_params *ps, int64_t rows) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = load_equal(path, ps, rows);
+        _exit(rc == 0 ? 20 : rc < 0 ? 21 : 22); /* anything else is an abort or a crash */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st)) return LOAD_CRASH;
+    switch (WEXITSTATUS(st)) {
+    case 20: return LOAD_SAME;
+    case 21: return LOAD_ERROR;
+    case 22: return LOAD_DIFFER;
+    default: return LOAD_CRASH;
+    }
+}
+
 /* A file without the integrity line goes straight to HDF5: run flips in a child so a crash inside
  * HDF5 is counted rather than taking the test down; ember's own code must not crash or mis-load. */
 static void test_bit_flips_unprotected(void **state) {
@@ -155,7 +176,7 @@ static void test_bit_flips_unprotected(void **state) {
     const char *p = tu_group_path("unprot.h5");
     assert_int_equal(tu_write_file(p, bytes, n), 0);
     assert_int_equal(load_equal(p, &ps, 20), 0);
-    int crashed = 0, errors = 0, same = 0, differ = 0, total = 0;
+    int flips[4] = {0}, total = 0;
     ag_rng rng;
     ag_rng_seed(&rng, 99);
     for (size_t pos = 512; pos < n; pos += 1 + ag_rng_below(&rng, (uint32_t)(n / 60))) {
@@ -164,44 +185,22 @@ static void test_bit_flips_unprotected(void **state) {
         assert_int_equal(tu_write_file(p, bytes, n), 0);
         bytes[pos] ^= (unsigned char)(1u << bit);
         total++;
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            int rc = load_equal(p, &ps, 20);
-            _exit(rc == 0 ? 20 : rc < 0 ? 21 : 22); /* anything else is an abort or a crash */
-        }
-        int st;
-        waitpid(pid, &st, 0);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 20) same++;
-        else if (WIFEXITED(st) && WEXITSTATUS(st) == 21) errors++;
-        else if (WIFEXITED(st) && WEXITSTATUS(st) == 22) differ++;
-        else crashed++;
+        flips[load_in_child(p, &ps, 20)]++;
     }
     printf("  unprotected file, %d flips: %d errors, %d identical loads, %d different values, %d crashes/aborts\n",
-           total, errors, same, differ, crashed);
+           total, flips[LOAD_ERROR], flips[LOAD_SAME], flips[LOAD_DIFFER], flips[LOAD_CRASH]);
     /* Scribbles: 32 random bytes over random places (metadata included). */
-    int s_crashed = 0, s_errors = 0, s_same = 0, s_differ = 0, s_total = 60;
+    int scribbles[4] = {0}, s_total = 60;
     unsigned char *copy = ag_xmalloc(n);
     for (int k = 0; k < s_total; k++) {
         memcpy(copy, bytes, n);
         size_t pos = 512 + ag_rng_below(&rng, (uint32_t)(n - 512 - 32));
         for (int j = 0; j < 32; j++) copy[pos + (size_t)j] = (unsigned char)ag_rng_below(&rng, 256);
         assert_int_equal(tu_write_file(p, copy, n), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            int rc = load_equal(p, &ps, 20);
-            _exit(rc == 0 ? 20 : rc < 0 ? 21 : 22); /* anything else is an abort or a crash */
-        }
-        int st;
-        waitpid(pid, &st, 0);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 20) s_same++;
-        else if (WIFEXITED(st) && WEXITSTATUS(st) == 21) s_errors++;
-        else if (WIFEXITED(st) && WEXITSTATUS(st) == 22) s_differ++;
-        else s_crashed++;
+        scribbles[load_in_child(p, &ps, 20)]++;
     }
     printf("  unprotected file, %d 32-byte scribbles: %d errors, %d identical loads, %d different values, %d crashes/aborts"
-           "\n", s_total, s_errors, s_same, s_differ, s_crashed);
+           "\n", s_total, scribbles[LOAD_ERROR], scribbles[LOAD_SAME], scribbles[LOAD_DIFFER], scribbles[LOAD_CRASH]);
     free(copy);
     free(bytes);
     nn_params_free(&ps);
