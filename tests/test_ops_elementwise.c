@@ -18,7 +18,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-/* A heap input requiring grad, uniform in [lo, hi). */
 /* Moves every value at least `margin` away from `point` (keeps finite differences off kinks). */
 static void avoid(ag_tensor *t, float point, float margin) {
     float *x = ag_f32(t);

@@ -10,7 +10,6 @@
 #define GC_TOL 1e-2
 #define FX_TOL 1e-5
 
-/* A heap f32 tensor with uniform values in [lo, hi), marked as requiring grad. */
 /* A heap tensor holding a copy of a fixture record (f32, no grad). */
 static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name) {
     int nd;
