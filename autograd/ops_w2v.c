@@ -209,6 +209,26 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     return out;
 }
 
+/* The [n, D] block a backward writes the grads of table rows ids[0..n) into: appended to w's
+ * sparse grad (*rows = its row-id slots) when w has one, else arena scratch (*rows = NULL). */
+static inline float *grad_rows_begin(ag_graph *g, ag_tensor *w, int64_t n, int64_t D, int32_t **rows) {
+    *rows = NULL;
+    if (w->flags & AG_SPARSE_GRAD) return ag_sparse_grad_reserve(w, n, rows);
+    return ag_arena_alloc(ag_graph_arena(g), (size_t)(n * D) * sizeof(float));
+}
+
+/* Finishes grad_rows_begin: a sparse grad gets the row ids; a dense one has block row k added to
+ * grad row ids[k]. */
+static inline void grad_rows_end(ag_graph *g, ag_tensor *w, const int32_t *ids, int64_t n, int64_t D,
+                                 const float *block, int32_t *rows) {
+    if (rows) {
+        memcpy(rows, ids, (size_t)n * sizeof(int32_t));
+        return;
+    }
+    float *gw = ag_grad(g, w);
+    for (int64_t k = 0; k < n; k++) axpyf(gw + (int64_t)ids[k] * D, 1.0f, block + k * D, D);
+}
+
 /* Backward: go = upstream scalar grad. Row grads go to each table's sparse grad (AG_SPARSE_GRAD)
  * or dense grad. */
 static void w2v_backward(ag_graph *g, ag_node *n) {
@@ -222,11 +242,8 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
 
     if (ag_requires_grad(win)) {
         /* dx_c = go Σ_j G_cj y_j; a mean input gives each of its C rows dh / C. */
-        float *dx = NULL; /* [C, D] */
-        int32_t *rows = NULL;
-        bool sparse = (win->flags & AG_SPARSE_GRAD) != 0;
-        if (sparse) dx = ag_sparse_grad_reserve(win, C, &rows);
-        else dx = ag_arena_alloc(ag_graph_arena(g), (size_t)(C * D) * sizeof(float));
+        int32_t *rows;
+        float *dx = grad_rows_begin(g, win, C, D, &rows); /* [C, D] */
         if (sv->Y) {
             /* dX [nx, D] = go · G [nx, M] · Y [M, D] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nx, (int)D, (int)M, go, G, (int)M, sv->Y,
@@ -243,20 +260,12 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
             for (int64_t d = 0; d < D; d++) dx[d] *= inv;
             for (int64_t c = 1; c < C; c++) memcpy(dx + c * D, dx, (size_t)D * sizeof(float));
         }
-        if (sparse) {
-            memcpy(rows, ii, (size_t)C * sizeof(int32_t));
-        } else {
-            float *gw = ag_grad(g, win);
-            for (int64_t c = 0; c < C; c++) axpyf(gw + (int64_t)ii[c] * D, 1.0f, dx + c * D, D);
-        }
+        grad_rows_end(g, win, ii, C, D, dx, rows);
     }
     if (ag_requires_grad(wout)) {
         /* dy_j = go Σ_c G_cj x_c */
-        float *dy = NULL; /* [M, D] */
-        int32_t *rows = NULL;
-        bool sparse = (wout->flags & AG_SPARSE_GRAD) != 0;
-        if (sparse) dy = ag_sparse_grad_reserve(wout, M, &rows);
-        else dy = ag_arena_alloc(ag_graph_arena(g), (size_t)(M * D) * sizeof(float));
+        int32_t *rows;
+        float *dy = grad_rows_begin(g, wout, M, D, &rows); /* [M, D] */
         if (sv->X) {
             /* dY [M, D] = go · Gᵀ [M, nx] · X [nx, D] */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)D, (int)nx, go, G, (int)M, sv->X, (int)D,
@@ -271,12 +280,7 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
                 }
             }
         }
-        if (sparse) {
-            memcpy(rows, oo, (size_t)M * sizeof(int32_t));
-        } else {
-            float *gw = ag_grad(g, wout);
-            for (int64_t j = 0; j < M; j++) axpyf(gw + (int64_t)oo[j] * D, 1.0f, dy + j * D, D);
-        }
+        grad_rows_end(g, wout, oo, M, D, dy, rows);
     }
 }
 
