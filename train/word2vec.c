@@ -697,10 +697,26 @@ static void loss_totals(const w2v_run *r, const w2v_worker *wks, double *first, 
     *mean = ptot > 0 ? tot / (double)ptot : NAN;
 }
 
+/* A [V, D] parameter table (sparse grads) named `name` over fresh 64-byte-aligned memory, which
+ * *data receives and the run owns (freed by run_free unless handed to the model); zeroed on request. */
+static ag_tensor *table_new(const w2v_run *r, const char *name, bool zeroed, float **data) {
+    const int64_t shape[2] = {r->V, r->D};
+    size_t bytes = (size_t)(r->V * r->D) * sizeof(float);
+    *data = ag_xaligned(bytes);
+    if (zeroed) memset(*data, 0, bytes);
+    ag_tensor *t = ag_tensor_wrap(AG_F32, 2, shape, *data);
+    t->name = name;
+    ag_tensor_set_param(t, true);
+    return t;
+}
+
 static void run_free(w2v_run *r) {
     ag_tensor_free(r->t0);
     ag_tensor_free(r->t1);
     ag_tensor_free(r->t1neg);
+    free(r->syn0);
+    free(r->syn1);
+    free(r->syn1neg);
     free(r->keep);
     data_alias_free(&r->alias);
     free(r->path_off);
@@ -720,7 +736,6 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     int rc = -1;
     w2v_worker *wks = NULL;
     train_progress *prog = NULL;
-    float *syn0 = NULL, *syn1 = NULL, *syn1neg = NULL;
     int W = 0;
     int blas_threads = 0; /* OpenBLAS thread count to restore (0 = untouched) */
 
@@ -805,32 +820,16 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     /* tables */
     {
         const int64_t V = r->V, D = r->D;
-        size_t bytes = (size_t)(V * D) * sizeof(float);
-        int64_t shape[2] = {V, D};
-        syn0 = ag_xaligned(bytes);
+        r->t0 = table_new(r, "syn0", false, &r->syn0);
         ag_rng init;
         ag_rng_seed(&init, r->seed);
-        for (int64_t i = 0; i < V * D; i++) syn0[i] = (ag_rng_uniform(&init) - 0.5f) / (float)D;
-        r->syn0 = syn0;
-        r->t0 = ag_tensor_wrap(AG_F32, 2, shape, syn0);
-        r->t0->name = "syn0";
-        ag_tensor_set_param(r->t0, true);
+        for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (ag_rng_uniform(&init) - 0.5f) / (float)D;
         if (r->hs) {
-            syn1 = ag_xaligned(bytes);
-            memset(syn1, 0, bytes);
-            r->syn1 = syn1;
-            r->t1 = ag_tensor_wrap(AG_F32, 2, shape, syn1);
-            r->t1->name = "syn1";
-            ag_tensor_set_param(r->t1, true);
+            r->t1 = table_new(r, "syn1", true, &r->syn1);
             build_huffman(r);
         }
         if (r->negative) {
-            syn1neg = ag_xaligned(bytes);
-            memset(syn1neg, 0, bytes);
-            r->syn1neg = syn1neg;
-            r->t1neg = ag_tensor_wrap(AG_F32, 2, shape, syn1neg);
-            r->t1neg->name = "syn1neg";
-            ag_tensor_set_param(r->t1neg, true);
+            r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg);
             int64_t *c = ag_xmalloc((size_t)V * sizeof *c);
             memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
             if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
@@ -1018,10 +1017,10 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     m->vocab = r->vocab;
     r->vocab = NULL;
     m->dim = r->D;
-    m->syn0 = syn0;
-    m->syn1 = syn1;
-    m->syn1neg = syn1neg;
-    syn0 = syn1 = syn1neg = NULL;
+    m->syn0 = r->syn0;
+    m->syn1 = r->syn1;
+    m->syn1neg = r->syn1neg;
+    r->syn0 = r->syn1 = r->syn1neg = NULL;
     m->words_done = atomic_load(&r->words_done);
     m->seconds = seconds;
     m->threads = W;
@@ -1054,9 +1053,6 @@ fail:
     if (cr) ckpt_close(cr);
     run_free(r);
     if (r->vocab) data_vocab_free(r->vocab);
-    free(syn0);
-    free(syn1);
-    free(syn1neg);
     return rc;
 }
 
