@@ -206,9 +206,7 @@ static void test_attention_gradcheck(void **state) {
         ag_rng rng;
         ag_rng_seed(&rng, 3);
         nn_params_alloc(&ps, &rng);
-        ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 8));
-        tu_fill_uniform(x, 5, -1, 1);
-        x->flags |= AG_REQUIRES_GRAD;
+        ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 8), 5, -1, 1);
         ag_tensor *pad = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3));
         ag_i32(pad)[2] = 1;
         gc_ctx c = {&a, NULL, NULL, k == 0 ? pad : NULL, NULL, NULL};
@@ -241,9 +239,7 @@ static void test_block_and_bert_gradcheck(void **state) {
         ag_rng rng;
         ag_rng_seed(&rng, 6);
         nn_params_alloc(&ps, &rng);
-        ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 8));
-        tu_fill_uniform(x, 7, -1, 1);
-        x->flags |= AG_REQUIRES_GRAD;
+        ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 8), 7, -1, 1);
         gc_ctx c = {NULL, &b, NULL, NULL, NULL, NULL};
         /* x plus the first norm's and first MLP matrix's parameters (every parameter is covered by
          * the layer gradchecks; this checks the wiring) */

@@ -357,9 +357,7 @@ static void test_layers_gradcheck(void **state) {
     tu_fill_uniform(ln.weight, 3, 0.5f, 1.5f);
     tu_fill_uniform(ln.bias, 4, -0.5f, 0.5f);
     tu_fill_uniform(rms.weight, 5, 0.5f, 1.5f);
-    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 5));
-    tu_fill_uniform(x, 9, -1.5f, 1.5f);
-    x->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 5), 9, -1.5f, 1.5f);
     mod_ctx c = {0, &l, &ln, &rms, NULL};
     tu_gradcheck("linear", build_mod, &c, 3, (ag_tensor *[]){x, l.weight, l.bias}, 5e-3);
     /* the fused op equals matmul + bias add */
@@ -434,9 +432,7 @@ static ag_tensor *build_pool(ag_graph *g, ag_tensor *const *in, void *ctx) {
 
 static void test_pooling_gradcheck(void **state) {
     (void)state;
-    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 4, 3));
-    tu_fill_uniform(x, 11, -1, 1);
-    x->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 4, 3), 11, -1, 1);
     ag_tensor *pad = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 4));
     const int32_t v[] = {0, 0, 1, 1, 0, 0, 0, 0};
     memcpy(pad->data, v, sizeof v);

@@ -77,9 +77,7 @@ static ag_tensor *build_rope(ag_graph *g, ag_tensor *const *in, void *ctx) {
 
 static void test_rope_gradcheck(void **state) {
     (void)state;
-    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 2, 3, 6));
-    tu_fill_uniform(x, 1, -1, 1);
-    x->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 2, 3, 6), 1, -1, 1);
     rope_ctx c = {4, false};
     tu_gradcheck("rope half-split", build_rope, &c, 1, &x, 1e-3);
     c.interleaved = true;
@@ -162,14 +160,10 @@ static void test_learned_positions(void **state) {
     for (int j = 0; j < 4; j++)
         assert_float_equal(ag_f32(y2)[5 * 4 + j], ag_f32(lp2.row)[4 + j] + ag_f32(lp2.col)[8 + j], 1e-7);
     ag_graph_free(g);
-    ag_tensor *xi = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 4));
-    tu_fill_uniform(xi, 2, -1, 1);
-    xi->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *xi = tu_param_uniform(AG_SHAPE(2, 3, 4), 2, -1, 1);
     lp_ctx c = {&lp, NULL, 5};
     tu_gradcheck("learned pos", build_learned, &c, 2, (ag_tensor *[]){xi, lp.table.weight}, 1e-3);
-    ag_tensor *xj = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 6, 4));
-    tu_fill_uniform(xj, 3, -1, 1);
-    xj->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *xj = tu_param_uniform(AG_SHAPE(2, 6, 4), 3, -1, 1);
     lp_ctx c2 = {NULL, &lp2, 0};
     tu_gradcheck("learned pos 2d", build_learned, &c2, 3, (ag_tensor *[]){xj, lp2.row, lp2.col}, 1e-3);
     ag_tensor_free(xi);

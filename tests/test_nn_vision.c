@@ -109,9 +109,7 @@ static void test_patch_embed_vs_torch(void **state) {
     assert_non_null(strstr(ag_error_msg(), "expected an f32 image [B, 3, 8, 8], got [2, 3, 8, 9]"));
     ag_graph_free(g);
     /* gradcheck through conv, CLS concat and positions */
-    ag_tensor *x = ag_tensor_alloc(AG_F32, AG_SHAPE(2, 3, 8, 8));
-    tu_fill_uniform(x, 4, -1, 1);
-    x->flags |= AG_REQUIRES_GRAD;
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 8, 8), 4, -1, 1);
     conv_ctx c = {0, 0, &p};
     tu_gradcheck("patch embed", build_patch, &c, 5, (ag_tensor *[]){x, p.proj.weight, p.proj.bias, p.cls_token, p.pos},
                  2e-3);
