@@ -118,9 +118,9 @@ static void write_sample(const char *path) {
     nn_params_free(&ps);
 }
 
-static void run_script(const char *dir, const char *name, const char *script, const char *h5) {
+static void run_script(const char *name, const char *script, const char *h5) {
     char sp[4200], cmd[8600];
-    snprintf(sp, sizeof sp, "%s/%s", dir, name);
+    snprintf(sp, sizeof sp, "%s", tu_group_path(name));
     assert_int_equal(tu_write_file(sp, script, strlen(script)), 0);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", sp, h5);
     char *out = NULL;
@@ -136,11 +136,9 @@ static void test_h5py_reads_everything(void **state) {
         printf("skipped: /usr/bin/python3 with h5py is not available\n");
         skip();
     }
-    char *dir = tu_tempdir();
-    char h5[4200];
-    snprintf(h5, sizeof h5, "%s/sample.h5", dir);
+    const char *h5 = tu_group_path("sample.h5");
     write_sample(h5);
-    run_script(dir, "check.py", py_check, h5);
+    run_script("check.py", py_check, h5);
     /* h5dump (hdf5-tools) also reads it, user block and all. */
     if (access("/usr/bin/h5dump", X_OK) == 0) {
         char cmd[4300], *out = NULL;
@@ -149,8 +147,6 @@ static void test_h5py_reads_everything(void **state) {
         assert_non_null(strstr(out, "(0): 1"));
         free(out);
     }
-    tu_rmtree(dir);
-    free(dir);
 }
 
 static void test_torch_state_dict_snippet(void **state) {
@@ -159,13 +155,9 @@ static void test_torch_state_dict_snippet(void **state) {
         printf("skipped: /usr/bin/python3 with h5py and torch is not available\n");
         skip();
     }
-    char *dir = tu_tempdir();
-    char h5[4200];
-    snprintf(h5, sizeof h5, "%s/sample.h5", dir);
+    const char *h5 = tu_group_path("sample.h5");
     write_sample(h5);
-    run_script(dir, "torch_sd.py", py_torch, h5);
-    tu_rmtree(dir);
-    free(dir);
+    run_script("torch_sd.py", py_torch, h5);
 }
 
 /* The other direction: a file written by h5py following docs/CHECKPOINTS.md (no integrity line,
@@ -176,10 +168,8 @@ static void test_reads_h5py_written_file(void **state) {
         printf("skipped: /usr/bin/python3 with h5py is not available\n");
         skip();
     }
-    char *dir = tu_tempdir();
-    char h5[4200];
-    snprintf(h5, sizeof h5, "%s/from_python.h5", dir);
-    run_script(dir, "write.py",
+    const char *h5 = tu_group_path("from_python.h5");
+    run_script("write.py",
                "import sys, h5py, numpy as np\n"
                "with h5py.File(sys.argv[1], 'w') as f:\n"
                "    f.attrs['format'] = 'ember-checkpoint'\n"
@@ -215,8 +205,6 @@ static void test_reads_h5py_written_file(void **state) {
     ckpt_load_report_free(&rep);
     ckpt_close(r);
     nn_params_free(&ps);
-    tu_rmtree(dir);
-    free(dir);
 }
 
 int main(void) {
@@ -225,5 +213,5 @@ int main(void) {
         cmocka_unit_test(test_torch_state_dict_snippet),
         cmocka_unit_test(test_reads_h5py_written_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }
