@@ -13,7 +13,6 @@
 #define NCLUSTER 6
 #define PER_CLUSTER 8
 
-static char *g_dir;
 static char g_corpus[4096];
 
 /* A corpus of ~60k words: each line draws 6..14 words from one cluster, plus a shared filler word
@@ -36,17 +35,9 @@ static void write_corpus(const char *path) {
 }
 
 static int setup(void **state) {
-    (void)state;
-    g_dir = tu_tempdir();
-    snprintf(g_corpus, sizeof g_corpus, "%s/clusters.txt", g_dir);
+    tu_group_tempdir_setup(state);
+    snprintf(g_corpus, sizeof g_corpus, "%s", tu_group_path("clusters.txt"));
     write_corpus(g_corpus);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(g_dir);
-    free(g_dir);
     return 0;
 }
 
@@ -163,8 +154,8 @@ static void test_deterministic(void **s) {
 static void test_resume(void **s) {
     (void)s;
     char ck1[4200], ck2[4200];
-    snprintf(ck1, sizeof ck1, "%s/periodic.ckpt", g_dir);
-    snprintf(ck2, sizeof ck2, "%s/stopped.ckpt", g_dir);
+    snprintf(ck1, sizeof ck1, "%s/periodic.ckpt", tu_group_dir());
+    snprintf(ck2, sizeof ck2, "%s/stopped.ckpt", tu_group_dir());
     train_w2v_model *full = run_det(3, NULL, 0, 0, NULL);
     train_w2v_model *periodic = run_det(3, ck1, 20000, 0, NULL);
     assert_same_model(full, periodic);
@@ -188,7 +179,7 @@ static void test_resume(void **s) {
 static void test_nan_stops(void **s) {
     (void)s;
     char ck[4200];
-    snprintf(ck, sizeof ck, "%s/nan.ckpt", g_dir);
+    snprintf(ck, sizeof ck, "%s/nan.ckpt", tu_group_dir());
     train_w2v_options o;
     small_options(&o);
     o.cbow = 0;
@@ -305,5 +296,5 @@ int main(void) {
         cmocka_unit_test(test_options_and_callback),
         cmocka_unit_test(test_alpha_formula),  cmocka_unit_test(test_alpha_schedule_in_runs),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }

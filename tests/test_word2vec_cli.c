@@ -8,14 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char *g_dir;
 static char g_corpus[4096], g_out[4096];
 
 static int setup(void **state) {
-    (void)state;
-    g_dir = tu_tempdir();
-    snprintf(g_corpus, sizeof g_corpus, "%s/corpus.txt", g_dir);
-    snprintf(g_out, sizeof g_out, "%s/vectors.txt", g_dir);
+    tu_group_tempdir_setup(state);
+    snprintf(g_corpus, sizeof g_corpus, "%s", tu_group_path("corpus.txt"));
+    snprintf(g_out, sizeof g_out, "%s", tu_group_path("vectors.txt"));
     FILE *f = fopen(g_corpus, "w");
     assert_non_null(f);
     ag_rng r;
@@ -26,13 +24,6 @@ static int setup(void **state) {
         fputc('\n', f);
     }
     fclose(f);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tu_rmtree(g_dir);
-    free(g_dir);
     return 0;
 }
 
@@ -76,7 +67,7 @@ static void test_text_and_binary(void **s) {
     assert_int_equal(d, 12);
     assert_non_null(strstr(txt, "\n</s> "));
     free(txt);
-    snprintf(bin, sizeof bin, "%s/vectors.bin", g_dir);
+    snprintf(bin, sizeof bin, "%s/vectors.bin", tu_group_dir());
     snprintf(args, sizeof args, "-train %s -output %s -size 12 -iter 1 -min-count 1 -debug 0 -binary 1", g_corpus, bin);
     assert_int_equal(w2v(args, NULL), 0);
     struct stat st;
@@ -93,7 +84,7 @@ static void test_text_and_binary(void **s) {
 static void test_progress_and_metrics(void **s) {
     (void)s;
     char args[32768], metrics[4200];
-    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", g_dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", tu_group_dir());
     snprintf(args, sizeof args, "-train %s -output %s -size 8 -iter 2 -min-count 1 -debug 2 --metrics %s", g_corpus,
              g_out, metrics);
     char *out = NULL;
@@ -115,7 +106,7 @@ static void test_progress_and_metrics(void **s) {
 static void test_vocab_files(void **s) {
     (void)s;
     char args[32768], voc[4200];
-    snprintf(voc, sizeof voc, "%s/vocab.txt", g_dir);
+    snprintf(voc, sizeof voc, "%s/vocab.txt", tu_group_dir());
     snprintf(args, sizeof args, "-train %s -save-vocab %s -min-count 1 -debug 0", g_corpus, voc);
     assert_int_equal(w2v(args, NULL), 0); /* no -output: vocabulary only, like word2vec.c */
     char *v = tu_read_file(voc, NULL);
@@ -130,9 +121,9 @@ static void test_vocab_files(void **s) {
 static void test_resume_cli(void **s) {
     (void)s;
     char args[32768], full[4200], part[4200], ck[4200];
-    snprintf(full, sizeof full, "%s/full.bin", g_dir);
-    snprintf(part, sizeof part, "%s/part.bin", g_dir);
-    snprintf(ck, sizeof ck, "%s/run.ckpt", g_dir);
+    snprintf(full, sizeof full, "%s/full.bin", tu_group_dir());
+    snprintf(part, sizeof part, "%s/part.bin", tu_group_dir());
+    snprintf(ck, sizeof ck, "%s/run.ckpt", tu_group_dir());
     const char *common = "-size 10 -iter 3 -min-count 1 -debug 0 -binary 1 --deterministic --seed 9 -cbow 0 -hs 1";
     snprintf(args, sizeof args, "-train %s -output %s %s", g_corpus, full, common);
     assert_int_equal(w2v(args, NULL), 0);
@@ -155,8 +146,8 @@ static void test_resume_cli(void **s) {
 static void test_final_checkpoint(void **s) {
     (void)s;
     char args[32768], ck[4200], vec[4200];
-    snprintf(ck, sizeof ck, "%s/final.ckpt", g_dir);
-    snprintf(vec, sizeof vec, "%s/final.txt", g_dir);
+    snprintf(ck, sizeof ck, "%s/final.ckpt", tu_group_dir());
+    snprintf(vec, sizeof vec, "%s/final.txt", tu_group_dir());
     snprintf(args, sizeof args, "-train %s -output %s -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s",
              g_corpus, vec, ck);
     assert_int_equal(w2v(args, NULL), 0);
@@ -174,13 +165,13 @@ static void test_bad_inputs(void **s) {
     (void)s;
     char args[32768], path[4200];
     /* missing corpus */
-    expect_fail("nope.txt", "-train %s/nope.txt -output %s -debug 0", g_dir, g_out);
+    expect_fail("nope.txt", "-train %s/nope.txt -output %s -debug 0", tu_group_dir(), g_out);
     /* empty corpus */
-    snprintf(path, sizeof path, "%s/empty.txt", g_dir);
+    snprintf(path, sizeof path, "%s/empty.txt", tu_group_dir());
     tu_write_file(path, "", 0);
     expect_fail("empty", "-train %s -output %s -debug 0", path, g_out);
     /* binary garbage */
-    snprintf(path, sizeof path, "%s/garbage.bin", g_dir);
+    snprintf(path, sizeof path, "%s/garbage.bin", tu_group_dir());
     {
         unsigned char junk[8192];
         ag_rng r;
@@ -199,18 +190,18 @@ static void test_bad_inputs(void **s) {
     expect_fail("expected a value", "-train %s -output %s -size", g_corpus, g_out);
     expect_fail("-sample", "-train %s -output %s -sample abc", g_corpus, g_out);
     /* unwritable output */
-    expect_fail("cannot write", "-train %s -output %s/no/such/dir/v.txt -debug 0", g_corpus, g_dir);
+    expect_fail("cannot write", "-train %s -output %s/no/such/dir/v.txt -debug 0", g_corpus, tu_group_dir());
     /* truncated -read-vocab file */
-    snprintf(path, sizeof path, "%s/trunc.vocab", g_dir);
+    snprintf(path, sizeof path, "%s/trunc.vocab", tu_group_dir());
     tu_write_file(path, "</s> 10\ng0w1 30\ng0w2 2", 22);
     expect_fail("truncated", "-train %s -read-vocab %s -output %s -debug 0", g_corpus, path, g_out);
     /* truncated checkpoint */
     char ck[4200];
-    snprintf(ck, sizeof ck, "%s/t.ckpt", g_dir);
+    snprintf(ck, sizeof ck, "%s/t.ckpt", tu_group_dir());
     snprintf(args, sizeof args,
              "-train %s -output %s/x.txt -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s "
              "--stop-after 5000",
-             g_corpus, g_dir, ck);
+             g_corpus, tu_group_dir(), ck);
     assert_int_equal(w2v(args, NULL), 0);
     size_t n = 0;
     char *bytes = tu_read_file(ck, &n);
@@ -225,9 +216,9 @@ static void test_bad_inputs(void **s) {
     snprintf(args, sizeof args,
              "-train %s -output %s/x.txt -size 8 -iter 2 -min-count 1 -debug 0 --deterministic --checkpoint %s "
              "--stop-after 5000",
-             g_corpus, g_dir, ck);
+             g_corpus, tu_group_dir(), ck);
     assert_int_equal(w2v(args, NULL), 0);
-    snprintf(path, sizeof path, "%s/other.txt", g_dir);
+    snprintf(path, sizeof path, "%s/other.txt", tu_group_dir());
     tu_write_file(path, "g0w1 g0w2 g0w1\n", 15);
     expect_fail("checkpoint", "-train %s -output %s --resume %s -debug 0", path, g_out, ck);
 }
@@ -241,5 +232,5 @@ int main(void) {
         cmocka_unit_test(test_final_checkpoint),
         cmocka_unit_test(test_bad_inputs),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }
