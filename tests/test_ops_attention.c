@@ -11,7 +11,7 @@
 #define GC_TOL 1e-2
 #define FX_TOL 1e-5
 
-static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name, ag_dtype dt, bool grad) {
+static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name, ag_dtype dt) {
     int nd;
     int64_t sh[AG_MAX_DIMS];
     const float *v = tu_fixture_get(fx, name, &nd, sh);
@@ -20,7 +20,6 @@ static ag_tensor *fx_tensor(const tu_fixture *fx, const char *name, ag_dtype dt,
         if (dt == AG_F32) ag_f32(t)[i] = v[i];
         else ag_i32(t)[i] = (int32_t)lrintf(v[i]);
     }
-    if (grad) ag_tensor_set_param(t, false);
     return t;
 }
 
@@ -110,11 +109,11 @@ static void test_attention_vs_torch(void **state) {
         char nm[64];
         /* name of record `suffix` of this config (kept out of argument lists: evaluation order) */
 #define FXN(suffix) (snprintf(nm, sizeof nm, "%s_%s", names[i], suffix), nm)
-        ag_tensor *q = fx_tensor(fx, FXN("q"), AG_F32, true);
-        ag_tensor *k = fx_tensor(fx, FXN("k"), AG_F32, true);
-        ag_tensor *v = fx_tensor(fx, FXN("v"), AG_F32, true);
-        ag_tensor *pad = tu_fixture_has(fx, FXN("pad")) ? fx_tensor(fx, nm, AG_I32, false) : NULL;
-        ag_tensor *bias = tu_fixture_has(fx, FXN("bias")) ? fx_tensor(fx, nm, AG_F32, false) : NULL;
+        ag_tensor *q = tu_fixture_param(fx, FXN("q"));
+        ag_tensor *k = tu_fixture_param(fx, FXN("k"));
+        ag_tensor *v = tu_fixture_param(fx, FXN("v"));
+        ag_tensor *pad = tu_fixture_has(fx, FXN("pad")) ? fx_tensor(fx, nm, AG_I32) : NULL;
+        ag_tensor *bias = tu_fixture_has(fx, FXN("bias")) ? fx_tensor(fx, nm, AG_F32) : NULL;
         ag_tensor *y = ag_attention(g, q, k, v, causal[i], pad, bias, 1.0f / sqrtf((float)q->shape[3]));
         const float *want = tu_fixture_get(fx, FXN("y"), NULL, NULL);
         tu_assert_close(nm, ag_f32(y), want, y->numel, FX_TOL);
