@@ -4,7 +4,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "autograd/ag.h"
 #include "data/world.h"
@@ -16,14 +15,12 @@ int main(int argc, char **argv) {
     }
     long long n = argc > 2 ? atoll(argv[2]) : 200000;
     unsigned long long seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ag_now_sec();
     if (data_world_write(argv[1], seed, n) != 0) {
         fprintf(stderr, "error: %s\n", ag_error_msg());
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double dt = ag_now_sec() - t0;
     printf("world_gen: %lld sentences (seed %llu) -> %s in %.3f s\n", n, seed, argv[1], dt);
     return 0;
 }
