@@ -12,16 +12,7 @@
 #include <time.h>
 
 #include "autograd/ag.h"
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "bench/bench_util.h"
 
 int main(int argc, char **argv) {
     int64_t M = 4096, K = 256, N = 1024;
@@ -85,7 +76,7 @@ int main(int argc, char **argv) {
         if (d > maxdiff) maxdiff = d;
     }
     double flops = 3.0 * 2.0 * (double)M * (double)N * (double)K;
-    double med_ag = median(t_ag, reps), med_bare = median(t_bare, reps);
+    double med_ag = bench_median(t_ag, reps), med_bare = bench_median(t_bare, reps);
     double gf_ag = flops / med_ag * 1e-9, gf_bare = flops / med_bare * 1e-9;
     printf("matmul forward+backward (%lld x %lld)·(%lld x %lld), %d reps, median\n", (long long)M, (long long)K,
            (long long)K, (long long)N, reps);

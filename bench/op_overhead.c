@@ -10,16 +10,7 @@
 #include <time.h>
 
 #include "autograd/ag.h"
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "bench/bench_util.h"
 
 /* The chain: 5-op cycle; returns the scalar loss (nops chain ops + 1 sum). */
 static ag_tensor *chain(ag_graph *g, ag_tensor *x, ag_tensor *c1, ag_tensor *c2, ag_tensor *c3, int nops) {
@@ -73,8 +64,8 @@ int main(int argc, char **argv) {
             t_fwd[rep] = t1 - t0;
         }
     }
-    double per_op = median(t_total, reps) / (nops + 1) * 1e9;
-    double per_fwd = median(t_fwd, reps) / (nops + 1) * 1e9;
+    double per_op = bench_median(t_total, reps) / (nops + 1) * 1e9;
+    double per_fwd = bench_median(t_fwd, reps) / (nops + 1) * 1e9;
     printf("op overhead: chain of %d ops on [16] tensors (add, mul, tanh, sub, sigmoid) + sum, %d reps, median\n",
            nops, reps);
     /* loss and c3's grad per rep are printed so the peer's chain can be seen to compute the same */
