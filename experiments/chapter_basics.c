@@ -403,8 +403,16 @@ static int positions(exp_basics_report *r, ag_graph *g, uint64_t seed) {
 /* Thinker: tok [V, 256]; 4 pre-norm blocks (RMSNorm eps 1e-6; attention 4 heads, 2 KV heads,
  * head dim 64, no biases, RoPE, causal; SwiGLU FFN 1024 without biases); final RMSNorm; untied
  * head Linear(256, V) without bias. */
-static void thinker_build(nn_params *ps, nn_embedding *tok, nn_encoder *enc, nn_linear *head, int64_t V) {
-    nn_embedding_init(tok, ps, "tok", nn_embedding_config_default(V, 256));
+typedef struct {
+    nn_params ps;
+    nn_embedding tok;
+    nn_encoder enc;
+    nn_linear head;
+} thinker_model;
+
+static void thinker_build(thinker_model *m, int64_t V) {
+    nn_params_init(&m->ps);
+    nn_embedding_init(&m->tok, &m->ps, "tok", nn_embedding_config_default(V, 256));
     nn_block_config bc = nn_block_config_default(256, 4, 1024);
     bc.attn.n_kv_heads = 2;
     bc.attn.bias = false;
@@ -414,41 +422,49 @@ static void thinker_build(nn_params *ps, nn_embedding *tok, nn_encoder *enc, nn_
     bc.mlp_bias = false;
     bc.norm = NN_NORM_RMS;
     bc.norm_eps = 1e-6f;
-    nn_encoder_init(enc, ps, "thinker", 4, bc, true);
-    nn_linear_init(head, ps, "head", 256, V, false);
+    nn_encoder_init(&m->enc, &m->ps, "thinker", 4, bc, true);
+    nn_linear_init(&m->head, &m->ps, "head", 256, V, false);
+}
+
+static void thinker_free(thinker_model *m) {
+    nn_encoder_free(&m->enc);
+    nn_params_free(&m->ps);
 }
 
 int64_t exp_basics_thinker_params(int64_t vocab) {
-    nn_params ps;
-    nn_params_init(&ps);
-    nn_embedding tok;
-    nn_encoder enc;
-    nn_linear head;
-    thinker_build(&ps, &tok, &enc, &head, vocab);
-    int64_t n = nn_params_count(&ps, NULL);
-    nn_encoder_free(&enc);
-    nn_params_free(&ps);
+    thinker_model m;
+    thinker_build(&m, vocab);
+    int64_t n = nn_params_count(&m.ps, NULL);
+    thinker_free(&m);
     return n;
 }
 
 /* ViT-tiny: patch conv 3→128, 16×16 stride 16 (with bias); CLS [1, 1, 128]; learned positions
  * [197, 128]; 4 pre-norm blocks (LayerNorm; attention 2 heads with biases; GELU MLP 512 with
  * biases); final LayerNorm. No classifier head. */
-static void vit_build(nn_params *ps, nn_patch_embed *pe, nn_encoder *enc) {
-    nn_patch_embed_init(pe, ps, "patch", 224, 224, 16, 3, 128, true, true);
+typedef struct {
+    nn_params ps;
+    nn_patch_embed pe;
+    nn_encoder enc;
+} vit_model;
+
+static void vit_build(vit_model *m) {
+    nn_params_init(&m->ps);
+    nn_patch_embed_init(&m->pe, &m->ps, "patch", 224, 224, 16, 3, 128, true, true);
     nn_block_config bc = nn_block_config_default(128, 2, 512);
-    nn_encoder_init(enc, ps, "vit", 4, bc, true);
+    nn_encoder_init(&m->enc, &m->ps, "vit", 4, bc, true);
+}
+
+static void vit_free(vit_model *m) {
+    nn_encoder_free(&m->enc);
+    nn_params_free(&m->ps);
 }
 
 int64_t exp_basics_vit_tiny_params(void) {
-    nn_params ps;
-    nn_params_init(&ps);
-    nn_patch_embed pe;
-    nn_encoder enc;
-    vit_build(&ps, &pe, &enc);
-    int64_t n = nn_params_count(&ps, NULL);
-    nn_encoder_free(&enc);
-    nn_params_free(&ps);
+    vit_model m;
+    vit_build(&m);
+    int64_t n = nn_params_count(&m.ps, NULL);
+    vit_free(&m);
     return n;
 }
 
@@ -458,13 +474,10 @@ static const int64_t TORCH_THINKER_5000 = 6494464, TORCH_THINKER_32000 = 2031846
 static void model_sizes(exp_basics_report *r) {
     const int64_t vocabs[2] = {5000, 32000}, torch_counts[2] = {TORCH_THINKER_5000, TORCH_THINKER_32000};
     for (int k = 0; k < 2; k++) {
-        nn_params ps;
-        nn_params_init(&ps);
-        nn_embedding tok;
-        nn_encoder enc;
-        nn_linear head;
-        thinker_build(&ps, &tok, &enc, &head, vocabs[k]);
-        int64_t n = nn_params_count(&ps, NULL);
+        thinker_model m;
+        thinker_build(&m, vocabs[k]);
+        const nn_params *ps = &m.ps;
+        int64_t n = nn_params_count(ps, NULL);
         char id[48];
         snprintf(id, sizeof id, "muomni.thinker%lld", (long long)vocabs[k]);
         exp_basics_item *it = add_item(r, id, n == torch_counts[k] ? EXP_MATCH : EXP_MISMATCH, (double)n);
@@ -473,29 +486,25 @@ static void model_sizes(exp_basics_report *r) {
              commas(vocabs[k]));
         SETF(it->claim, "PyTorch build of the same modules (gen_nn.py): %s", commas(torch_counts[k]));
         SETF(it->ember, "%s = tok %s + 4 blocks %s (each: attn %s, SwiGLU %s, norms %s) + final norm %s + head %s",
-             commas(n), commas(nn_params_count(&ps, "tok.")), commas(nn_params_count(&ps, "thinker.layers.")),
-             commas(nn_params_count(&ps, "thinker.layers.0.attn.")), commas(nn_params_count(&ps, "thinker.layers.0.mlp.")),
-             commas(nn_params_count(&ps, "thinker.layers.0.norm1.") + nn_params_count(&ps, "thinker.layers.0.norm2.")),
-             commas(nn_params_count(&ps, "thinker.norm.")), commas(nn_params_count(&ps, "head.")));
-        nn_encoder_free(&enc);
-        nn_params_free(&ps);
+             commas(n), commas(nn_params_count(ps, "tok.")), commas(nn_params_count(ps, "thinker.layers.")),
+             commas(nn_params_count(ps, "thinker.layers.0.attn.")), commas(nn_params_count(ps, "thinker.layers.0.mlp.")),
+             commas(nn_params_count(ps, "thinker.layers.0.norm1.") + nn_params_count(ps, "thinker.layers.0.norm2.")),
+             commas(nn_params_count(ps, "thinker.norm.")), commas(nn_params_count(ps, "head.")));
+        thinker_free(&m);
     }
-    nn_params ps;
-    nn_params_init(&ps);
-    nn_patch_embed pe;
-    nn_encoder enc;
-    vit_build(&ps, &pe, &enc);
-    int64_t n = nn_params_count(&ps, NULL);
+    vit_model m;
+    vit_build(&m);
+    const nn_params *ps = &m.ps;
+    int64_t n = nn_params_count(ps, NULL);
     exp_basics_item *it = add_item(r, "muomni.vit_tiny", n == TORCH_VIT_TINY ? EXP_MATCH : EXP_MISMATCH, (double)n);
     SETF(it->what, "μOmni ViT-tiny parameters (224x224, 16x16 patches -> 196 + CLS, 128-dim, 4 layers, 2 heads, FFN 512; "
                    "biases everywhere, LayerNorm, GELU, final LayerNorm, no classifier)");
     SETF(it->claim, "PyTorch build of the same modules (gen_nn.py): %s", commas(TORCH_VIT_TINY));
     SETF(it->ember, "%s = patch conv %s + CLS %s + positions %s + 4 blocks %s (each %s) + final norm %s", commas(n),
-         commas(nn_params_count(&ps, "patch.proj.")), commas(nn_params_count(&ps, "patch.cls")),
-         commas(nn_params_count(&ps, "patch.pos")), commas(nn_params_count(&ps, "vit.layers.")),
-         commas(nn_params_count(&ps, "vit.layers.0.")), commas(nn_params_count(&ps, "vit.norm.")));
-    nn_encoder_free(&enc);
-    nn_params_free(&ps);
+         commas(nn_params_count(ps, "patch.proj.")), commas(nn_params_count(ps, "patch.cls")),
+         commas(nn_params_count(ps, "patch.pos")), commas(nn_params_count(ps, "vit.layers.")),
+         commas(nn_params_count(ps, "vit.layers.0.")), commas(nn_params_count(ps, "vit.norm.")));
+    vit_free(&m);
 }
 
 int exp_basics_run(exp_basics_report *r, uint64_t seed) {
