@@ -72,16 +72,10 @@ static const char *xml_check(const char *s) {
     return NULL;
 }
 
-static char *path_in(const char *dir, const char *name) {
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
-
 static void test_demo_world(void **state) {
     (void)state;
     char *dir = tu_tempdir();
-    char *out_dir = path_in(dir, "demo");
+    char *out_dir = tu_path_join(dir, "demo");
     char *out = NULL;
     int rc = tu_run_ember(&out, "demo --out %s --json 2>/dev/null", out_dir);
     printf("%.2000s\n", out ? out : "");
@@ -100,7 +94,7 @@ static void test_demo_world(void **state) {
     /* the files */
     const char *files[] = {"world.txt", "vectors.txt", "demo.ckpt", "picture.svg"};
     for (int i = 0; i < 4; i++) {
-        char *p = path_in(out_dir, files[i]);
+        char *p = tu_path_join(out_dir, files[i]);
         size_t n = 0;
         char *data = tu_read_file(p, &n);
         if (!data || n == 0) fail_msg("%s missing or empty", p);
@@ -152,9 +146,9 @@ static void test_demo_world(void **state) {
 static void test_demo_corpus(void **state) {
     (void)state;
     char *dir = tu_tempdir();
-    char *corpus = path_in(dir, "my corpus.txt"); /* a space in the path, on purpose */
+    char *corpus = tu_path_join(dir, "my corpus.txt"); /* a space in the path, on purpose */
     assert_int_equal(data_world_write(corpus, 7, 20000), 0);
-    char *out_dir = path_in(dir, "out");
+    char *out_dir = tu_path_join(dir, "out");
     char *out = NULL;
     int rc = tu_run_ember(&out, "demo --corpus '%s' --out '%s' --epochs 3 --dim 32", corpus, out_dir);
     printf("%s", out ? out : "");
@@ -162,7 +156,7 @@ static void test_demo_corpus(void **state) {
     assert_non_null(strstr(out, "nearest to cat:"));
     assert_null(strstr(out, "world analogies")); /* only for the built-in world */
     free(out);
-    char *svg = path_in(out_dir, "picture.svg");
+    char *svg = tu_path_join(out_dir, "picture.svg");
     size_t n;
     char *data = tu_read_file(svg, &n);
     assert_non_null(data);
@@ -175,11 +169,11 @@ static void test_demo_corpus(void **state) {
     for (int run = 0; run < 2; run++) {
         char name[16];
         snprintf(name, sizeof name, "det%d", run);
-        char *d = path_in(dir, name);
+        char *d = tu_path_join(dir, name);
         assert_int_equal(
             tu_run_ember(NULL, "demo --corpus '%s' --out '%s' --epochs 2 --dim 16 --deterministic", corpus, d), 0);
-        files[run][0] = path_in(d, "vectors.txt");
-        files[run][1] = path_in(d, "picture.svg");
+        files[run][0] = tu_path_join(d, "vectors.txt");
+        files[run][1] = tu_path_join(d, "picture.svg");
         free(d);
     }
     for (int k = 0; k < 2; k++) {
@@ -261,7 +255,7 @@ static void test_tsne_clusters(void **state) {
 static void test_svg_escaping(void **state) {
     (void)state;
     char *dir = tu_tempdir();
-    char *p = path_in(dir, "t.svg");
+    char *p = tu_path_join(dir, "t.svg");
     const char *groups[] = {"a & b", "<c>"};
     exp_svg_point pts[3] = {{0, 0, "x<y", 0}, {1, 1, "\"q\" & r", 1}, {2, 0.5f, NULL, 1}};
     exp_svg_plot plot = {.title = "T & <t>", .subtitle = "s", .group_names = groups, .ngroups = 2};

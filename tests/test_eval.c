@@ -37,13 +37,6 @@ static train_vectors *make_vectors(void) {
     return train_vectors_from(NW, D, words, vec);
 }
 
-static char *write_tmp(const char *dir, const char *name, const char *text) {
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    assert_int_equal(tu_write_file(p, text, strlen(text)), 0);
-    return p;
-}
-
 static void test_lookup(void **state) {
     (void)state;
     train_vectors *v = make_vectors();
@@ -65,19 +58,19 @@ static void test_lookup(void **state) {
 static void test_analogy_known(void **state) {
     (void)state;
     char *dir = tu_tempdir();
-    char *q = write_tmp(dir, "q.txt",
-                        ": family\n"
-                        "man woman king queen\n"     /* right */
-                        "MAN WOMAN BOY GIRL\n"       /* right, upper-case */
-                        "king queen boy girl\n"      /* right */
-                        "man king woman girl\n"      /* wrong: the answer is queen */
-                        "man woman prince princess\n" /* OOV: skipped */
-                        ": capital-world\n"
-                        "France Paris Italy Rome\n"  /* right */
-                        "france paris spain madrid\n" /* right, but madrid (13) is cut by restriction 13 */
-                        "paris france rome italy\n"  /* right */
-                        ": gram1\n"
-                        "boy girl man woman\n"       /* right: syntactic section (index 2 < 5 → semantic) */
+    char *q = tu_write_tmp(dir, "q.txt",
+                           ": family\n"
+                           "man woman king queen\n"     /* right */
+                           "MAN WOMAN BOY GIRL\n"       /* right, upper-case */
+                           "king queen boy girl\n"      /* right */
+                           "man king woman girl\n"      /* wrong: the answer is queen */
+                           "man woman prince princess\n" /* OOV: skipped */
+                           ": capital-world\n"
+                           "France Paris Italy Rome\n"  /* right */
+                           "france paris spain madrid\n" /* right, but madrid (13) is cut by restriction 13 */
+                           "paris france rome italy\n"  /* right */
+                           ": gram1\n"
+                           "boy girl man woman\n"       /* right: syntactic section (index 2 < 5 → semantic) */
     );
     data_analogy_set *qs;
     assert_int_equal(data_analogy_read(&qs, q), 0);
@@ -112,8 +105,8 @@ static void test_analogy_known(void **state) {
     data_analogy_free(qs);
 
     /* semantic = first five sections, syntactic = the rest */
-    char *q2 = write_tmp(dir, "q2.txt", ": a\nman woman king queen\n: b\n: c\n: d\n: e\n: gram-f\nman woman boy girl\n"
-                                        "man king woman girl\n");
+    char *q2 = tu_write_tmp(dir, "q2.txt", ": a\nman woman king queen\n: b\n: c\n: d\n: e\n: gram-f\nman woman boy girl\n"
+                                           "man king woman girl\n");
     assert_int_equal(data_analogy_read(&qs, q2), 0);
     assert_int_equal(train_eval_analogy(v, qs, 0, &r), 0);
     assert_int_equal(r.sem_seen, 1);
@@ -166,7 +159,7 @@ static void test_analogy_ties(void **state) {
     vec[50] = 0.6f, vec[51] = 0.8f;      /* w25: 0.8, tied, another lane (9) */
     train_vectors *v = train_vectors_from(N, 2, words, vec);
     char *dir = tu_tempdir();
-    char *q = write_tmp(dir, "q.txt", ": s\nw0 w1 w2 w20\nw0 w1 w2 w25\nw0 w1 w2 w37\nw0 w1 w2 w3\n");
+    char *q = tu_write_tmp(dir, "q.txt", ": s\nw0 w1 w2 w20\nw0 w1 w2 w25\nw0 w1 w2 w37\nw0 w1 w2 w3\n");
     data_analogy_set *qs;
     assert_int_equal(data_analogy_read(&qs, q), 0);
     train_analogy_result r;
@@ -180,7 +173,7 @@ static void test_analogy_ties(void **state) {
     assert_int_equal(r.correct, 0);
     train_analogy_result_free(&r);
     /* restricted to w0..w19: w5 (0.6) is the answer */
-    char *q2 = write_tmp(dir, "q2.txt", ": s\nw0 w1 w2 w5\n");
+    char *q2 = tu_write_tmp(dir, "q2.txt", ": s\nw0 w1 w2 w5\n");
     data_analogy_free(qs);
     assert_int_equal(data_analogy_read(&qs, q2), 0);
     assert_int_equal(train_eval_analogy(v, qs, 20, &r), 0);
@@ -218,14 +211,14 @@ static void test_spearman_ties(void **state) {
 static void test_wordsim_oov(void **state) {
     (void)state;
     char *dir = tu_tempdir();
-    char *f = write_tmp(dir, "ws.txt",
-                        "man\twoman\t5\n"       /* cos 0.5 */
-                        "king\tqueen\t6\n"      /* 0.5 */
-                        "KING\tman\t7\n"        /* 0.5 (folded) */
-                        "man\tparis\t1\n"       /* 0 */
-                        "france\titaly\t4\n"    /* 0.5 */
-                        "man\tunicorn\t9\n"     /* OOV */
-                        "madrid\tspain\t8\n");  /* 0.5, OOV under restriction 13 */
+    char *f = tu_write_tmp(dir, "ws.txt",
+                           "man\twoman\t5\n"       /* cos 0.5 */
+                           "king\tqueen\t6\n"      /* 0.5 */
+                           "KING\tman\t7\n"        /* 0.5 (folded) */
+                           "man\tparis\t1\n"       /* 0 */
+                           "france\titaly\t4\n"    /* 0.5 */
+                           "man\tunicorn\t9\n"     /* OOV */
+                           "madrid\tspain\t8\n");  /* 0.5, OOV under restriction 13 */
     data_wordsim_set *s;
     assert_int_equal(data_wordsim_read(&s, f), 0);
     train_vectors *v = make_vectors();
@@ -296,7 +289,7 @@ static void test_load(void **state) {
     snprintf(path, sizeof path, "%s/missing.txt", dir);
     assert_int_equal(train_vectors_load(&v, path, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "missing.txt"));
-    char *bad = write_tmp(dir, "bad.txt", "2 3\ncat 1 2 3\ndog 1 x 3\n");
+    char *bad = tu_write_tmp(dir, "bad.txt", "2 3\ncat 1 2 3\ndog 1 x 3\n");
     assert_int_equal(train_vectors_load(&v, bad, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "bad.txt"));
     free(bad);

@@ -96,11 +96,24 @@ const char *tu_group_path(const char *name) {
     return buf[k];
 }
 
+char *tu_path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = ag_xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
 int tu_write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     size_t w = fwrite(data, 1, n, f);
     return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+char *tu_write_tmp(const char *dir, const char *name, const char *text) {
+    char *p = tu_path_join(dir, name);
+    assert_int_equal(tu_write_file(p, text, strlen(text)), 0);
+    return p;
 }
 
 char *tu_read_file(const char *path, size_t *n) {

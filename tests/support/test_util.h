@@ -30,8 +30,12 @@ int tu_group_tempdir_setup(void **state);
 int tu_group_tempdir_teardown(void **state);
 const char *tu_group_dir(void);
 const char *tu_group_path(const char *name);
+/* "<dir>/<name>" (heap, caller frees). */
+char *tu_path_join(const char *dir, const char *name);
 /* Writes bytes to path; returns 0 on success. */
 int tu_write_file(const char *path, const void *data, size_t n);
+/* Writes text to "<dir>/<name>" (asserts success); returns that path (heap, caller frees). */
+char *tu_write_tmp(const char *dir, const char *name, const char *text);
 /* Reads a whole file (heap, NUL-terminated); NULL if absent. */
 char *tu_read_file(const char *path, size_t *n);
 /* Runs a shell command, capturing stdout+stderr into *out (heap, may be NULL); returns exit code. */
