@@ -669,7 +669,8 @@ static int check_text(const char *path) {
         if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v') || c == 0x7f) ctrl++;
     }
     free(buf);
-    if (n > 0 && ctrl * 100 > n)
+    if (n == 0) return ag_error_set("%s: expected a corpus, got an empty file", path);
+    if (ctrl * 100 > n)
         return ag_error_set("%s: expected text, got %d control bytes in the first %d (binary file?)", path, ctrl, n);
     return 0;
 }
@@ -774,23 +775,6 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         r->seed = o->seed;
     }
     if (check_text(r->train_path) != 0) goto fail;
-    {
-        data_corpus *c = data_corpus_open(r->train_path);
-        if (!c) goto fail;
-        int64_t size = data_corpus_size(c);
-        data_corpus_close(c);
-        if (size < 0) goto fail;
-        if (size == 0) {
-            ag_error_set("%s: expected a corpus, got an empty file", r->train_path);
-            goto fail;
-        }
-        if (o->resume && size != r->corpus_size) {
-            ag_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
-                         r->train_path, size, o->resume, r->corpus_size);
-            goto fail;
-        }
-        r->corpus_size = size;
-    }
     if (!o->resume) {
         double t0 = ag_now_sec();
         if (o->read_vocab) {
@@ -807,6 +791,21 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
             fprintf(log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
                     r->vocab->n, r->vocab->total, ag_now_sec() - t0);
         if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) goto fail;
+    }
+    /* The corpus size (shards, checkpoint cursors). After a vocabulary pass it is known already
+     * (corpus.c caches it), so a gzip corpus is not decompressed an extra time just to measure it. */
+    {
+        data_corpus *c = data_corpus_open(r->train_path);
+        if (!c) goto fail;
+        int64_t size = data_corpus_size(c);
+        data_corpus_close(c);
+        if (size < 0) goto fail;
+        if (o->resume && size != r->corpus_size) {
+            ag_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
+                         r->train_path, size, o->resume, r->corpus_size);
+            goto fail;
+        }
+        r->corpus_size = size;
     }
     r->V = r->vocab->n;
     r->train_words = r->vocab->total;
