@@ -7,22 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "data/corpus.h"
 #include "support/test_util.h"
-
-static void write_gz(const char *path, const void *data, size_t n) {
-    gzFile g = gzopen(path, "wb6");
-    assert_non_null(g);
-    size_t done = 0;
-    while (done < n) {
-        unsigned chunk = (unsigned)((n - done) > (1u << 30) ? (1u << 30) : (n - done));
-        assert_int_equal(gzwrite(g, (const char *)data + done, chunk), (int)chunk);
-        done += chunk;
-    }
-    assert_int_equal(gzclose(g), Z_OK);
-}
 
 /* All words of shard k of n joined by '\n' (heap string); *count gets the number of words. */
 typedef struct {
@@ -60,7 +47,7 @@ static void test_words_eos_crlf_utf8(void **state) {
     const int nwant = (int)(sizeof want / sizeof *want);
     for (int gz = 0; gz < 2; gz++) {
         const char *p = tu_group_path(gz ? "small.txt.gz" : "small.txt");
-        if (gz) write_gz(p, text, sizeof text - 1);
+        if (gz) assert_int_equal(tu_write_gz(p, text, sizeof text - 1, 6), 0);
         else assert_int_equal(tu_write_file(p, text, sizeof text - 1), 0);
         data_corpus *c = data_corpus_open(p);
         assert_non_null(c);
@@ -98,7 +85,7 @@ static void test_truncation_and_huge_line(void **state) {
     memcpy(line + big, " tail\n", 6);
     for (int gz = 0; gz < 2; gz++) {
         const char *q = tu_group_path(gz ? "huge.txt.gz" : "huge.txt");
-        if (gz) write_gz(q, line, big + 6);
+        if (gz) assert_int_equal(tu_write_gz(q, line, big + 6, 6), 0);
         else assert_int_equal(tu_write_file(q, line, big + 6), 0);
         c = data_corpus_open(q);
         assert_non_null(c);
@@ -166,7 +153,7 @@ static void test_shards_cover_every_word_once(void **state) {
         assert_int_equal(tu_write_file(p, s, len), 0);
         check_shards(p, ns, 5);
         p = tu_group_path("shard.txt.gz");
-        write_gz(p, s, len);
+        assert_int_equal(tu_write_gz(p, s, len, 6), 0);
         check_shards(p, ns, 3); /* gzip shards re-decompress the prefix: fewer n keeps this fast */
         free(s);
     }
@@ -191,7 +178,7 @@ static void test_tell_seek(void **state) {
     char *s = make_random_corpus(3000000, 0, &len);
     for (int gz = 0; gz < 2; gz++) {
         const char *p = tu_group_path(gz ? "seek.txt.gz" : "seek.txt");
-        if (gz) write_gz(p, s, len);
+        if (gz) assert_int_equal(tu_write_gz(p, s, len, 6), 0);
         else assert_int_equal(tu_write_file(p, s, len), 0);
         data_corpus *c = data_corpus_open(p);
         assert_non_null(c);
@@ -235,7 +222,7 @@ static void test_bad_input(void **state) {
     assert_int_equal(data_corpus_next(c, w, sizeof w), 0);
     data_corpus_close(c);
     p = tu_group_path("empty.txt.gz");
-    write_gz(p, "", 0);
+    assert_int_equal(tu_write_gz(p, "", 0, 6), 0);
     c = data_corpus_open(p);
     assert_non_null(c);
     assert_int_equal(data_corpus_size(c), 0);
@@ -268,7 +255,7 @@ static void test_bad_input(void **state) {
     char *text = malloc(tn);
     for (size_t i = 0; i < tn; i++) text[i] = (i % 7 == 6) ? ' ' : (char)('a' + (ag_rng_next(&r) % 5));
     const char *gp = tu_group_path("good.txt.gz");
-    write_gz(gp, text, tn);
+    assert_int_equal(tu_write_gz(gp, text, tn, 6), 0);
     size_t zn;
     char *z = tu_read_file(gp, &zn);
     assert_non_null(z);

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "data/media.h"
 
@@ -36,13 +35,6 @@ static char *join(const char *dir, const char *name) {
     char *p = ag_xmalloc(n);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
-}
-
-static int write_gz(const char *path, const void *data, size_t n) {
-    gzFile g = gzopen(path, "wb9");
-    if (!g) return -1;
-    int w = n ? gzwrite(g, data, (unsigned)n) : 0;
-    return (gzclose(g) == Z_OK && (size_t)w == n) ? 0 : -1;
 }
 
 /* |a - b| <= rtol·|b| + atol_frac·max|b| for all n (relative, with a floor for near-zero bins). */
@@ -251,7 +243,7 @@ static void test_idx_damaged(void **state) {
     size_t n = make_idx_images(good);
     char *p = join(dir, "good.idx"), *pz = join(dir, "good.idx.gz");
     assert_int_equal(tu_write_file(p, good, n), 0);
-    assert_int_equal(write_gz(pz, good, n), 0);
+    assert_int_equal(tu_write_gz(pz, good, n, 9), 0);
     int64_t N, H, W;
     for (int k = 0; k < 2; k++) {
         uint8_t *u = data_idx_images_u8(k ? pz : p, &N, &H, &W);
@@ -271,14 +263,14 @@ static void test_idx_damaged(void **state) {
     assert_int_equal(tu_write_file(t, good, n - 5), 0);
     expect_error(data_idx_read(t, &x) != 0, t, "truncated");
     expect_error(data_idx_read(t, &x) != 0, t, "byte 35");
-    assert_int_equal(write_gz(t, good, n - 5), 0);
+    assert_int_equal(tu_write_gz(t, good, n - 5, 9), 0);
     expect_error(data_idx_read(t, &x) != 0, t, "truncated");
     assert_int_equal(tu_write_file(t, good, 10), 0);
     expect_error(data_idx_read(t, &x) != 0, t, "header truncated");
     /* trailing garbage */
     memcpy(buf, good, n);
     buf[n] = 1;
-    assert_int_equal(write_gz(t, buf, n + 1), 0);
+    assert_int_equal(tu_write_gz(t, buf, n + 1, 9), 0);
     expect_error(data_idx_read(t, &x) != 0, t, "expected end of file");
     /* wrong magic, wrong element type, bad ndim, zero dim */
     memcpy(buf, "RIFF", 4);
@@ -578,7 +570,7 @@ static void test_tar_small_and_damaged(void **state) {
     o += 1024; /* two zero blocks */
     char *p = join(dir, "t.tar"), *pz = join(dir, "t.tar.gz");
     assert_int_equal(tu_write_file(p, tar, o), 0);
-    assert_int_equal(write_gz(pz, tar, o), 0);
+    assert_int_equal(tu_write_gz(pz, tar, o, 9), 0);
     for (int k = 0; k < 2; k++) {
         data_tar *t = data_tar_open(k ? pz : p);
         assert_non_null(t);
@@ -605,7 +597,7 @@ static void test_tar_small_and_damaged(void **state) {
     }
     /* truncated inside the 600-byte member */
     char *tp = join(dir, "trunc.tar.gz");
-    assert_int_equal(write_gz(tp, tar, 512 * 4 + 300), 0);
+    assert_int_equal(tu_write_gz(tp, tar, 512 * 4 + 300, 9), 0);
     data_tar *t = data_tar_open(tp);
     const char *name;
     int64_t size;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 const char *tu_data_dir(void) {
     const char *d = getenv("EMBER_DATA_DIR");
@@ -114,6 +115,20 @@ char *tu_write_tmp(const char *dir, const char *name, const char *text) {
     char *p = tu_path_join(dir, name);
     assert_int_equal(tu_write_file(p, text, strlen(text)), 0);
     return p;
+}
+
+int tu_write_gz(const char *path, const void *data, size_t n, int level) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "wb%d", level);
+    gzFile g = gzopen(path, mode);
+    if (!g) return -1;
+    size_t done = 0;
+    while (done < n) {
+        unsigned chunk = (unsigned)((n - done) > (1u << 30) ? (1u << 30) : (n - done));
+        if (gzwrite(g, (const char *)data + done, chunk) != (int)chunk) break;
+        done += chunk;
+    }
+    return (gzclose(g) == Z_OK && done == n) ? 0 : -1;
 }
 
 char *tu_read_file(const char *path, size_t *n) {

@@ -34,6 +34,8 @@ const char *tu_group_path(const char *name);
 char *tu_path_join(const char *dir, const char *name);
 /* Writes bytes to path; returns 0 on success. */
 int tu_write_file(const char *path, const void *data, size_t n);
+/* Writes bytes as a gzip file at compression level 1..9 (in ≤ 1 GiB chunks); 0 on success. */
+int tu_write_gz(const char *path, const void *data, size_t n, int level);
 /* Writes text to "<dir>/<name>" (asserts success); returns that path (heap, caller frees). */
 char *tu_write_tmp(const char *dir, const char *name, const char *text);
 /* Reads a whole file (heap, NUL-terminated); NULL if absent. */
