@@ -29,12 +29,10 @@ int cli_cmd_chapter(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
         } else if (!strcmp(argv[i], "--seed")) {
-            char *end = NULL;
-            if (i + 1 >= argc || (seed = strtoull(argv[i + 1], &end, 10), end == argv[i + 1] || *end)) {
-                fprintf(stderr, "ember chapter: --seed expects a non-negative integer, got '%s'\n",
-                        i + 1 < argc ? argv[i + 1] : "");
-                return 2;
-            }
+            int64_t v;
+            if (cli_parse_i64("--seed", i + 1 < argc ? argv[i + 1] : NULL, 0, INT64_MAX, &v) != 0)
+                return cli_error("chapter");
+            seed = (uint64_t)v;
             i++;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "ember chapter: unknown flag '%s'\n\n", argv[i]);

@@ -102,6 +102,10 @@ static void test_cli(void **state) {
     free(out);
     assert_int_equal(tu_run_ember(&out, "chapter basics --seed x"), 2);
     free(out);
+    /* A negative seed is refused, not wrapped around to 2^64 - 1. */
+    assert_int_equal(tu_run_ember(&out, "chapter basics --seed -1"), 2);
+    assert_non_null(strstr(out, "--seed: expected an integer >= 0, got '-1'"));
+    free(out);
 }
 
 int main(void) {
