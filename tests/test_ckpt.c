@@ -422,9 +422,8 @@ static void test_cli_info(void **state) {
     optim *o = trained_optim(&ps);
     const char *path = tu_group_path("cli.h5");
     write_full(path, &ps, o, 0);
-    char cmd[8400], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), path);
-    assert_int_equal(tu_run(cmd, &out), 0);
+    char *out = NULL;
+    assert_int_equal(tu_run_ember(&out, "ckpt info %s", path), 0);
     assert_non_null(strstr(out, "integrity verified"));
     assert_non_null(strstr(out, "parameters  4 tensors, 144 values"));
     assert_non_null(strstr(out, "step 1234 epoch 3 words done 9876543210"));
@@ -432,8 +431,7 @@ static void test_cli_info(void **state) {
     assert_non_null(strstr(out, "/params/blocks.0.k"));
     assert_non_null(strstr(out, "[2, 3, 4]"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s ckpt info --json %s", tu_ember_bin(), path);
-    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(tu_run_ember(&out, "ckpt info --json %s", path), 0);
     assert_non_null(strstr(out, "\"param_count\": 144"));
     assert_non_null(strstr(out, "\"words_done\": 9876543210"));
     assert_non_null(strstr(out, "{\"path\": \"/params/enc.w\", \"dtype\": \"float32\", \"shape\": [4, 16]"));
@@ -444,13 +442,11 @@ static void test_cli_info(void **state) {
     const char *cut = tu_group_path("cli-cut.h5");
     assert_int_equal(tu_write_file(cut, bytes, n / 2), 0);
     free(bytes);
-    snprintf(cmd, sizeof cmd, "%s ckpt info %s", tu_ember_bin(), cut);
-    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_int_equal(tu_run_ember(&out, "ckpt info %s", cut), 1);
     assert_non_null(strstr(out, "ember ckpt info: "));
     assert_non_null(strstr(out, "truncated"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s ckpt info", tu_ember_bin());
-    assert_int_equal(tu_run(cmd, &out), 2);
+    assert_int_equal(tu_run_ember(&out, "ckpt info"), 2);
     free(out);
     optim_free(o);
     nn_params_free(&ps);
@@ -499,9 +495,8 @@ static void test_pick_embedding(void **state) {
     assert_int_equal(ckpt_pick_embedding(r, 5, "nothere", picked, sizeof picked, NULL), -1);
     ckpt_close(r);
     if (access(tu_ember_bin(), X_OK) == 0) {
-        char cmd[9000], *out = NULL;
-        snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, tu_group_path("pick.txt"));
-        if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
+        char *out = NULL;
+        if (tu_run_ember(&out, "ckpt export %s -o %s", path, tu_group_path("pick.txt")) != 0) fail_msg("ember ckpt export: %s", out);
         assert_non_null(strstr(out, "of /params/syn0"));
         free(out);
     }
@@ -554,13 +549,11 @@ static void test_cli_export(void **state) {
     assert_int_equal(ckpt_writer_commit(w), 0);
     assert_int_equal(ckpt_export_word2vec(direct, words, ag_f32(ps.items[0].t), 5, 3, false), 0);
     assert_int_equal(ckpt_export_word2vec(directb, words, ag_f32(ps.items[0].t), 5, 3, true), 0);
-    char cmd[16800], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s -o %s", tu_ember_bin(), path, viacli);
-    if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
+    char *out = NULL;
+    if (tu_run_ember(&out, "ckpt export %s -o %s", path, viacli) != 0) fail_msg("ember ckpt export: %s", out);
     assert_non_null(strstr(out, "5 words x 3 dims of /params/emb.in"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param emb.in --format binary -o %s", tu_ember_bin(), path, viaclib);
-    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(tu_run_ember(&out, "ckpt export %s --param emb.in --format binary -o %s", path, viaclib), 0);
     free(out);
     size_t n1, n2;
     char *a = tu_read_file(direct, &n1), *b = tu_read_file(viacli, &n2);
@@ -574,14 +567,12 @@ static void test_cli_export(void **state) {
     assert_memory_equal(a, b, n1);
     free(a);
     free(b);
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s --format tsv -o %s", tu_ember_bin(), path, tu_group_path("v.tsv"));
-    assert_int_equal(tu_run(cmd, &out), 0);
+    assert_int_equal(tu_run_ember(&out, "ckpt export %s --format tsv -o %s", path, tu_group_path("v.tsv")), 0);
     free(out);
     a = tu_read_file(tu_group_path("v_metadata.tsv"), NULL);
     assert_string_equal(a, "</s>\nthe\nof\nnaïve\nx\n");
     free(a);
-    snprintf(cmd, sizeof cmd, "%s ckpt export %s --param head -o %s", tu_ember_bin(), path, tu_group_path("bad.txt"));
-    assert_int_equal(tu_run(cmd, &out), 1);
+    assert_int_equal(tu_run_ember(&out, "ckpt export %s --param head -o %s", path, tu_group_path("bad.txt")), 1);
     assert_non_null(strstr(out, "/params/head: float32 with 2 dims in file, expected float32 [5, dim]"));
     free(out);
     nn_params_free(&ps);
