@@ -50,6 +50,8 @@ struct optim {
     int n;           /* ps->n at creation (parameter sets do not grow after alloc) */
     pstate *st;      /* [n] */
     bool *own;       /* [n] parameter i is updated by this optimizer (optim_new_subset) */
+    float *lr_scale; /* [n] parameter i's lr = lr · lr_scale[i] (optim_set_group; 1 by default) */
+    float *wd;       /* [n] parameter i's weight decay (optim_set_group; cfg.weight_decay by default) */
     float *scratch;  /* [scratch_n] one row of merged gradient (dense + scattered sparse) */
     int64_t scratch_n;
 };
@@ -109,7 +111,11 @@ optim *optim_new_subset(nn_params *ps, optim_config cfg, const char *glob, optim
     o->n = ps->n;
     o->st = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->st);
     o->own = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->own);
+    o->lr_scale = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->lr_scale);
+    o->wd = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->wd);
     for (int i = 0; i < o->n; i++) {
+        o->lr_scale[i] = 1.0f;
+        o->wd[i] = cfg.weight_decay;
         const nn_param *p = &ps->items[i];
         bool sparse = (p->t->flags & AG_SPARSE_GRAD) != 0;
         o->own[i] = (!glob || fnmatch(glob, p->name, 0) == 0) &&
@@ -130,9 +136,27 @@ void optim_free(optim *o) {
         for (int s = 0; s < NSLOT; s++) free(o->st[i].slot[s]);
     free(o->st);
     free(o->own);
+    free(o->lr_scale);
+    free(o->wd);
     free(o->scratch);
     free(o);
 }
+
+int optim_set_group(optim *o, const char *glob, float lr_scale, float weight_decay) {
+    AG_CHECK(lr_scale >= 0.0f && (weight_decay >= 0.0f || weight_decay == OPTIM_KEEP_WD), "optim_set_group",
+             "lr_scale %g and weight_decay %g must be >= 0", (double)lr_scale, (double)weight_decay);
+    int matched = 0;
+    for (int i = 0; i < o->n; i++) {
+        if (!o->own[i] || (glob && fnmatch(glob, o->ps->items[i].name, 0) != 0)) continue;
+        o->lr_scale[i] = lr_scale;
+        if (weight_decay != OPTIM_KEEP_WD) o->wd[i] = weight_decay;
+        matched++;
+    }
+    return matched;
+}
+
+float optim_param_lr_scale(const optim *o, int i) { return i >= 0 && i < o->n ? o->lr_scale[i] : 0.0f; }
+float optim_param_weight_decay(const optim *o, int i) { return i >= 0 && i < o->n ? o->wd[i] : 0.0f; }
 
 void optim_set_lr(optim *o, float lr) { o->cfg.lr = lr; }
 float optim_get_lr(const optim *o) { return o->cfg.lr; }
@@ -336,7 +360,7 @@ static void step_sgd(optim *o, int i) {
     if (!grad_ready(t)) return; /* grad None */
     ag_sparse_grad *sg = t->sgrad;
     const optim_config *c = &o->cfg;
-    sgd_ctx ctx = {{c->lr, c->weight_decay, c->momentum, c->dampening, c->nesterov, false}, NULL};
+    sgd_ctx ctx = {{c->lr * o->lr_scale[i], o->wd[i], c->momentum, c->dampening, c->nesterov, false}, NULL};
     if (c->momentum != 0.0f) {
         ctx.a.first = o->st[i].slot[0] == NULL; /* torch: buf = clone(d_p) on the first step */
         ctx.buf = slot_get(o, i, 0);
@@ -367,11 +391,12 @@ static void step_adam(optim *o, int i) {
     const optim_config *c = &o->cfg;
     double step = bump_step(o, i);
     double bc1 = 1.0 - pow((double)c->beta1, step), bc2 = 1.0 - pow((double)c->beta2, step);
+    double lr = (double)c->lr * (double)o->lr_scale[i];
     adam_ctx ctx;
-    ctx.a = (adam_args){c->beta1, c->beta2, c->eps, c->weight_decay, 1.0f, 0.0f, 0.0f, false};
+    ctx.a = (adam_args){c->beta1, c->beta2, c->eps, o->wd[i], 1.0f, 0.0f, 0.0f, false};
     ctx.a.decoupled = c->kind == OPTIM_ADAMW;
-    ctx.a.decay_mul = (float)(1.0 - (double)c->lr * (double)c->weight_decay);
-    ctx.a.step_size = (float)((double)c->lr / bc1);
+    ctx.a.decay_mul = (float)(1.0 - lr * (double)o->wd[i]);
+    ctx.a.step_size = (float)(lr / bc1);
     ctx.a.bc2_sqrt = (float)sqrt(bc2);
     ctx.m = slot_get(o, i, 0);
     ctx.v = slot_get(o, i, 1);
@@ -389,8 +414,8 @@ static void step_sparse_adam(optim *o, int i) {
     const optim_config *c = &o->cfg;
     double step = bump_step(o, i);
     double bc1 = 1.0 - pow((double)c->beta1, step), bc2 = 1.0 - pow((double)c->beta2, step);
-    adam_args a = {c->beta1, c->beta2, c->eps, c->weight_decay, 1.0f, 0.0f, 1.0f, false};
-    a.step_size = (float)((double)c->lr * sqrt(bc2) / bc1);
+    adam_args a = {c->beta1, c->beta2, c->eps, o->wd[i], 1.0f, 0.0f, 1.0f, false};
+    a.step_size = (float)((double)c->lr * (double)o->lr_scale[i] * sqrt(bc2) / bc1);
     float *m = slot_get(o, i, 0), *v = slot_get(o, i, 1), *x = ag_f32(t);
     int64_t w = sg->width;
     for (int64_t k = 0; k < sg->n; k++) {

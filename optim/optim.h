@@ -34,6 +34,7 @@ typedef enum optim_schedule_kind {
     OPTIM_SCHED_LINEAR,        /* lr0 → floor linearly over total steps (word2vec's) */
     OPTIM_SCHED_WARMUP_COSINE, /* 0 → lr0 over warmup, then cosine to floor at total */
     OPTIM_SCHED_STEP,          /* lr0 · gamma^(step / step_size) */
+    OPTIM_SCHED_WARMUP_LINEAR, /* 0 → lr0 over warmup, then linearly to floor at total (BERT's) */
 } optim_schedule_kind;
 
 typedef struct optim_schedule {
@@ -67,6 +68,16 @@ void optim_free(optim *o);
 /* One update from the current grads (dense and row-sparse) of every unfrozen parameter.
  * Increments the step count. Does not zero grads (call nn_params_zero_grad). */
 void optim_step(optim *o);
+/* Parameter groups (PyTorch's param_groups, by name): every parameter of this optimizer whose name
+ * matches the fnmatch(3) glob (NULL = all) gets lr = lr · lr_scale (the schedule still sets lr) and
+ * the given weight decay (OPTIM_KEEP_WD keeps the current one). Later calls override earlier ones
+ * for the parameters they match. Returns how many parameters matched. Typical use: no decay on
+ * norms, biases and embeddings; layer-wise lr decay (lower blocks get smaller scales). */
+#define OPTIM_KEEP_WD (-1.0f)
+int optim_set_group(optim *o, const char *glob, float lr_scale, float weight_decay);
+/* Parameter i's (index in the nn_params set) current lr scale and weight decay. */
+float optim_param_lr_scale(const optim *o, int i);
+float optim_param_weight_decay(const optim *o, int i);
 void optim_set_lr(optim *o, float lr);
 float optim_get_lr(const optim *o);
 int64_t optim_get_step(const optim *o);

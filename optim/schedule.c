@@ -31,6 +31,13 @@ float optim_schedule_lr(const optim_schedule *s, int64_t step) {
         if (progress > 1.0) progress = 1.0;
         return (float)(floor_lr + (lr0 - floor_lr) * 0.5 * (1.0 + cos(M_PI * progress)));
     }
+    case OPTIM_SCHED_WARMUP_LINEAR: {
+        if (step < s->warmup) return (float)(lr0 * (double)step / (double)s->warmup);
+        int64_t span = s->total - s->warmup;
+        double progress = span > 0 ? (double)(step - s->warmup) / (double)span : 1.0;
+        if (progress > 1.0) progress = 1.0;
+        return (float)(floor_lr + (lr0 - floor_lr) * (1.0 - progress));
+    }
     case OPTIM_SCHED_STEP: {
         int64_t k = s->step_size > 0 ? step / s->step_size : 0;
         double lr = lr0 * pow((double)s->gamma, (double)k);
