@@ -199,6 +199,16 @@ void ag_graph_reset(ag_graph *g);           /* drops all nodes and arena tensors
 ag_arena *ag_graph_arena(ag_graph *g);
 int64_t ag_graph_nodes(const ag_graph *g);  /* nodes on the tape */
 
+/* The newest node on the tape (NULL if none); older nodes follow through ->prev. For tools that
+ * inspect a step (the training loop's NaN guard names the first op whose output is not finite). */
+ag_node *ag_graph_tape(const ag_graph *g);
+
+/* Profiling: with a hook set, every recorded op reports its forward time (the wall time since the
+ * previous record or graph reset, so host work between ops is charged to the next op) and every
+ * backward kernel its own time. Unrecorded (no-grad) ops are not seen. NULL turns it off. */
+typedef void (*ag_profile_hook)(void *ctx, int op, bool backward, double seconds);
+void ag_graph_set_profile_hook(ag_graph *g, ag_profile_hook hook, void *ctx);
+
 void ag_set_training(ag_graph *g, bool training); /* dropout on/off; default true */
 bool ag_is_training(const ag_graph *g);
 ag_rng *ag_graph_rng(ag_graph *g);                /* seeded with 0 by default */

@@ -411,6 +411,9 @@ struct ag_graph {
     bool backward_ran; /* a backward pass has left intermediate grads on this tape */
     bool training;
     ag_rng rng;
+    ag_profile_hook hook; /* profiling (ag_graph_set_profile_hook), or NULL */
+    void *hook_ctx;
+    double hook_last;     /* clock at the last recorded node (or reset): a forward op's time ends at its record */
 };
 
 ag_graph *ag_graph_new(size_t arena_bytes) {
@@ -432,7 +435,16 @@ void ag_graph_reset(ag_graph *g) {
     g->tail = NULL;
     g->nnodes = 0;
     g->backward_ran = false;
+    if (g->hook) g->hook_last = ag_now_sec();
 }
+
+void ag_graph_set_profile_hook(ag_graph *g, ag_profile_hook hook, void *ctx) {
+    g->hook = hook;
+    g->hook_ctx = ctx;
+    g->hook_last = ag_now_sec();
+}
+
+ag_node *ag_graph_tape(const ag_graph *g) { return g->tail; }
 
 ag_arena *ag_graph_arena(ag_graph *g) { return g->arena; }
 int64_t ag_graph_nodes(const ag_graph *g) { return g->nnodes; }
@@ -511,6 +523,11 @@ ag_node *ag_record(ag_graph *g, int op, ag_backward_fn bw, ag_tensor *out, int n
     g->nnodes++;
     out->node = n;
     out->flags |= AG_REQUIRES_GRAD;
+    if (g->hook) { /* the forward kernel ran just before its record: charge the time since the last one */
+        double now = ag_now_sec();
+        g->hook(g->hook_ctx, op, false, now - g->hook_last);
+        g->hook_last = now;
+    }
     return n;
 }
 
@@ -534,6 +551,16 @@ void ag_backward_seed(ag_graph *g, ag_tensor *out, const float *seed) {
     if (!(out->flags & AG_REQUIRES_GRAD)) return; /* nothing upstream needs a grad */
     float *d = ag_grad(g, out);
     for (int64_t i = 0; i < out->numel; i++) d[i] += seed[i];
+    if (g->hook) {
+        for (ag_node *n = out->node; n; n = n->prev) {
+            if (!n->out->grad) continue;
+            double t0 = ag_now_sec();
+            n->backward(g, n);
+            g->hook(g->hook_ctx, n->op, true, ag_now_sec() - t0);
+        }
+        g->hook_last = ag_now_sec();
+        return;
+    }
     for (ag_node *n = out->node; n; n = n->prev) {
         if (!n->out->grad) continue; /* no gradient flowed into this node */
         n->backward(g, n);

@@ -37,7 +37,7 @@ static void usage(FILE *f) {
             "ember's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE, set by `ember` re-executing\n"
             "itself unless the variable is already set): spinning OpenMP threads would fight\n"
             "OpenBLAS's own threads for the cores. The peer runs with the caller's environment.\n"
-            "--profile adds where the time goes: forward by layer part, backward by op (stderr table\n"
+            "--profile adds where the time goes: forward and backward by op (stderr table\n"
             "and a \"profile\" JSON field).\n"
             "--freeze GLOB (repeatable) freezes the parameters whose names match the fnmatch(3) glob\n"
             "(names: tok.weight, pos.weight, ln.*, enc.layers.<i>.*, head.weight, head.bias): no grads,\n"
@@ -149,21 +149,20 @@ static int encoder_step(const bench_opts *o) {
         }
     }
     if (c->profile) {
-        fprintf(stderr, "profile (ms per step, mean over %d steps)\n  forward:\n", o->steps);
-        printf(",\n \"profile\": {\"forward_ms\": {");
-        for (int k = 0; k < NN_MLM_PARTS; k++) {
-            fprintf(stderr, "    %-28s %8.1f\n", nn_mlm_part_name[k], 1e3 * st.part_s[k] / o->steps);
-            printf("%s\"%s\": %.1f", k ? ", " : "", nn_mlm_part_name[k], 1e3 * st.part_s[k] / o->steps);
-        }
-        fprintf(stderr, "  backward by op:\n");
-        printf("}, \"backward_ms\": {");
-        int first = 1;
-        for (int k = 0; k < AG_OP_COUNT; k++) {
-            if (!st.bwd_op_calls[k]) continue;
-            fprintf(stderr, "    %-28s %8.1f  (%lld calls/step)\n", ag_op_name(k), 1e3 * st.bwd_op_s[k] / o->steps,
-                    (long long)(st.bwd_op_calls[k] / o->steps));
-            printf("%s\"%s\": %.1f", first ? "" : ", ", ag_op_name(k), 1e3 * st.bwd_op_s[k] / o->steps);
-            first = 0;
+        fprintf(stderr, "profile (ms per step, mean over %d steps)\n", o->steps);
+        for (int b = 0; b < 2; b++) {
+            const double *sec = b ? st.bwd_op_s : st.fwd_op_s;
+            const int64_t *calls = b ? st.bwd_op_calls : st.fwd_op_calls;
+            fprintf(stderr, "  %s by op:\n", b ? "backward" : "forward");
+            printf(b ? "}, \"backward_ms\": {" : ",\n \"profile\": {\"forward_ms\": {");
+            int first = 1;
+            for (int k = 0; k < AG_OP_COUNT; k++) {
+                if (!calls[k]) continue;
+                fprintf(stderr, "    %-28s %8.1f  (%lld calls/step)\n", ag_op_name(k), 1e3 * sec[k] / o->steps,
+                        (long long)(calls[k] / o->steps));
+                printf("%s\"%s\": %.1f", first ? "" : ", ", ag_op_name(k), 1e3 * sec[k] / o->steps);
+                first = 0;
+            }
         }
         printf("}}");
     }

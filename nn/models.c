@@ -1,9 +1,6 @@
 /* models.c — whole models assembled from nn's layers: the BERT-style masked-LM encoder (bench and library use). */
 #include "nn.h"
 
-const char *const nn_mlm_part_name[NN_MLM_PARTS] = {"embeddings+ln", "block norms", "attention+residual",
-                                                    "mlp+residual",  "head linear", "cross-entropy"};
-
 void nn_mlm_encoder_init(nn_mlm_encoder *m, int64_t vocab, int64_t max_seq, int64_t d, int64_t layers, int64_t heads,
                          uint64_t seed) {
     AG_CHECK(vocab > 0 && max_seq > 0 && d > 0 && layers > 0 && heads > 0 && d % heads == 0, "mlm_encoder",
@@ -33,38 +30,20 @@ void nn_mlm_encoder_free(nn_mlm_encoder *m) {
     nn_params_free(&m->ps);
 }
 
-/* Runs expr; with a profile, adds its wall time to part_seconds[part]. */
-#define TIMED(part, expr)                                                                          \
-    do {                                                                                           \
-        double t0_ = part_seconds ? ag_now_sec() : 0;                                              \
-        expr;                                                                                      \
-        if (part_seconds) part_seconds[part] += ag_now_sec() - t0_;                                \
-    } while (0)
-
-/* The encoder's blocks are run part by part (the same calls nn_block_forward makes, pre-norm, no
- * dropout) so a profile can time each. */
-ag_tensor *nn_mlm_encoder_forward(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, double *part_seconds) {
+/* The blocks run through nn_block_forward (pre-norm, no dropout: residual adds fused). Profiles
+ * time ops through the graph's profile hook, not here. */
+ag_tensor *nn_mlm_encoder_forward(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x) {
     AG_CHECK(x->dtype == AG_I32 && x->ndim == 2 && x->shape[1] <= m->max_seq, "mlm_encoder",
              "expected i32 ids [B, T <= %lld]", (long long)m->max_seq);
     int64_t T = x->shape[1];
     ag_tensor *pos_ids = ag_new(g, AG_I32, AG_SHAPE(T)); /* [T]: 0, 1, ..., T-1 */
     for (int64_t t = 0; t < T; t++) ag_i32(pos_ids)[t] = (int32_t)t;
-    ag_tensor *h, *a, *logits;
-    TIMED(NN_MLM_EMBED, h = nn_layer_norm_forward(g, &m->ln, ag_add(g, nn_embedding_forward(g, &m->tok, x),
-                                                                        nn_embedding_forward(g, &m->pos, pos_ids))));
-    for (int l = 0; l < m->enc.n_layers; l++) {
-        const nn_block *b = &m->enc.layers[l];
-        TIMED(NN_MLM_NORM, a = nn_norm_forward(g, &b->norm1, h));
-        TIMED(NN_MLM_ATTN, h = nn_attention_forward_residual(g, &b->attn, a, NULL, 0, h));
-        TIMED(NN_MLM_NORM, a = nn_norm_forward(g, &b->norm2, h));
-        TIMED(NN_MLM_MLP, h = nn_mlp_forward_residual(g, &b->mlp, a, h));
-    }
-    TIMED(NN_MLM_HEAD, logits = nn_linear_forward(g, &m->head, h)); /* [B, T, V] */
-    return logits;
+    ag_tensor *h = nn_layer_norm_forward(
+        g, &m->ln, ag_add(g, nn_embedding_forward(g, &m->tok, x), nn_embedding_forward(g, &m->pos, pos_ids)));
+    h = nn_encoder_forward(g, &m->enc, h, NULL, 0);
+    return nn_linear_forward(g, &m->head, h); /* [B, T, V] */
 }
 
-ag_tensor *nn_mlm_encoder_loss(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, ag_tensor *y, double *part_seconds) {
-    ag_tensor *logits = nn_mlm_encoder_forward(g, m, x, part_seconds), *loss;
-    TIMED(NN_MLM_LOSS, loss = ag_cross_entropy(g, logits, y, -1, AG_MEAN));
-    return loss;
+ag_tensor *nn_mlm_encoder_loss(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, ag_tensor *y) {
+    return ag_cross_entropy(g, nn_mlm_encoder_forward(g, m, x), y, -1, AG_MEAN);
 }

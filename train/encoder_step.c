@@ -32,6 +32,19 @@ static void some_names(const nn_params *ps, char *buf, size_t size) {
     if (ps->n > 6 && used < size) snprintf(buf + used, size - used, ", ... (%d in all)", ps->n);
 }
 
+/* The graph's profile hook: every op's forward and backward time, by op id, while recording. */
+static void profile_hook(void *ctx, int op, bool backward, double seconds) {
+    train_encoder_step *s = ctx;
+    if (!s->recording) return;
+    if (backward) {
+        s->bwd_op_s[op] += seconds;
+        s->bwd_op_calls[op]++;
+    } else {
+        s->fwd_op_s[op] += seconds;
+        s->fwd_op_calls[op]++;
+    }
+}
+
 int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_config *cfg) {
     memset(s, 0, sizeof *s);
     const train_encoder_step_config *c = cfg;
@@ -58,6 +71,7 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     }
     s->opt = c->no_optim ? NULL : optim_new(&s->model.ps, optim_config_default(OPTIM_ADAMW, 1e-4f));
     s->g = ag_graph_new((size_t)256 << 20);
+    if (c->profile) ag_graph_set_profile_hook(s->g, profile_hook, s);
     /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
     int64_t n = c->batch * c->seq;
     s->x = ag_xmalloc((size_t)n * sizeof(int32_t));
@@ -71,33 +85,16 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     return 0;
 }
 
-/* ag_backward's walk (autograd/core.c), timing each node's kernel by op id. The loss is the last
- * node recorded, so its node is the tape's tail. */
-static void backward_profiled(train_encoder_step *s, ag_tensor *loss, bool record) {
-    for (ag_node *n = loss->node; n; n = n->prev)
-        if (!(n->out->flags & AG_HEAP)) n->out->grad = NULL;
-    ag_grad(s->g, loss)[0] += 1.0f;
-    for (ag_node *n = loss->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
-        double t0 = ag_now_sec();
-        n->backward(s->g, n);
-        if (record) {
-            s->bwd_op_s[n->op] += ag_now_sec() - t0;
-            s->bwd_op_calls[n->op]++;
-        }
-    }
-}
-
 double train_encoder_step_run(train_encoder_step *s, bool record) {
     ag_graph *g = s->g;
     int64_t B = s->cfg.batch, T = s->cfg.seq;
     double t0 = ag_now_sec();
     nn_params_zero_grad(&s->model.ps);
     ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), s->x), *y = ag_from_i32(g, AG_SHAPE(B * T), s->y);
-    ag_tensor *loss = nn_mlm_encoder_loss(g, &s->model, x, y, s->cfg.profile && record ? s->part_s : NULL);
+    s->recording = record;
+    ag_tensor *loss = nn_mlm_encoder_loss(g, &s->model, x, y);
     double t1 = ag_now_sec();
-    if (s->cfg.profile) backward_profiled(s, loss, record);
-    else ag_backward(g, loss);
+    ag_backward(g, loss);
     double t2 = ag_now_sec();
     if (s->steps_done == 0) s->loss_first = ag_f32(loss)[0];
     s->loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */

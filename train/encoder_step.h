@@ -42,7 +42,9 @@ typedef struct train_encoder_step {
     /* Sums over the recorded steps (train_encoder_step_run's record = true), seconds: */
     int nrecorded;
     double fwd_s, bwd_s, opt_s;
-    double part_s[NN_MLM_PARTS];       /* with profile: forward by part */
+    bool recording;                    /* the current step's times are being summed */
+    double fwd_op_s[AG_OP_COUNT];      /* with profile: forward by op id (graph profile hook) */
+    int64_t fwd_op_calls[AG_OP_COUNT];
     double bwd_op_s[AG_OP_COUNT];      /* with profile: backward by op id */
     int64_t bwd_op_calls[AG_OP_COUNT];
 } train_encoder_step;
