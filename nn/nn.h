@@ -327,20 +327,74 @@ typedef struct nn_mlm_encoder {
     nn_linear head;
 } nn_mlm_encoder;
 
-/* Forward parts a profile can time separately (nn_mlm_encoder_loss's part_seconds). */
-enum { NN_MLM_EMBED, NN_MLM_NORM, NN_MLM_ATTN, NN_MLM_MLP, NN_MLM_HEAD, NN_MLM_LOSS, NN_MLM_PARTS };
-extern const char *const nn_mlm_part_name[NN_MLM_PARTS]; /* "embeddings+ln", "block norms", ... */
-
 /* Registers and allocates every parameter, initialised from seed. d must be a multiple of heads
  * (AG_CHECK: callers validate user input first). */
 void nn_mlm_encoder_init(nn_mlm_encoder *m, int64_t vocab, int64_t max_seq, int64_t d, int64_t layers, int64_t heads,
                          uint64_t seed);
 void nn_mlm_encoder_free(nn_mlm_encoder *m);
-/* x: i32 [B, T] token ids (T <= max_seq) → logits [B, T, vocab]. part_seconds: NULL, or
- * [NN_MLM_PARTS] to which each part's wall time is added. */
-ag_tensor *nn_mlm_encoder_forward(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, double *part_seconds);
+/* x: i32 [B, T] token ids (T <= max_seq) → logits [B, T, vocab]. */
+ag_tensor *nn_mlm_encoder_forward(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x);
 /* Scalar mean cross-entropy of the forward against y: i32 [B * T] targets. */
-ag_tensor *nn_mlm_encoder_loss(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, ag_tensor *y, double *part_seconds);
+ag_tensor *nn_mlm_encoder_loss(ag_graph *g, nn_mlm_encoder *m, ag_tensor *x, ag_tensor *y);
+
+/* ------------------------------------------------------------------------------------------------
+ * Text models trained by `ember train mlm|lm` (nn/text_model.c): one struct, two shapes.
+ *
+ *   MLM (BERT-style, bidirectional):  h = drop(tok[x] + pos[0..T)); pre-norm blocks (LayerNorm,
+ *       attention with biases, GELU MLP ffn); final LayerNorm; head = LayerNorm(GELU(dense h)) then
+ *       the decoder, tied to tok (logits = h' tokᵀ + bias) or untied.
+ *   LM (μOmni's Thinker, causal):  h = drop(tok[x]); pre-norm blocks (RMSNorm, grouped-query
+ *       attention with RoPE half-split, no biases, SwiGLU MLP); final RMSNorm; head = untied
+ *       linear without bias (or tied).
+ *
+ * Names: "tok.weight", "pos.weight" (learned positions only), "enc.layers.<i>.{norm1,attn,norm2,
+ * mlp}.*", "enc.norm.*", MLM "head.dense.*", "head.norm.*", "head.bias" (tied) or
+ * "head.decoder.*" (untied); LM "head.weight" (untied). Embedding tables normal(0, 0.02), linear
+ * layers PyTorch's default init.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum nn_text_kind { NN_TEXT_MLM = 0, NN_TEXT_LM = 1 } nn_text_kind;
+typedef enum nn_text_pos { NN_TEXT_POS_LEARNED = 0, NN_TEXT_POS_SINUSOIDAL, NN_TEXT_POS_ROPE } nn_text_pos;
+
+typedef struct nn_text_config {
+    nn_text_kind kind;
+    int64_t vocab, max_seq, d, layers, heads, kv_heads, ffn;
+    nn_text_pos pos;
+    bool tie_head;
+    float dropout; /* after the embeddings, on each residual branch and in attention's output */
+} nn_text_config;
+
+/* BERT-style MLM defaults: ffn 4d, learned positions, tied head, dropout 0.1. */
+nn_text_config nn_text_config_mlm(int64_t vocab, int64_t max_seq, int64_t d, int64_t layers, int64_t heads);
+/* Thinker-style LM defaults: ffn 8d/3 rounded up to a multiple of 64 (SwiGLU keeps the parameter
+ * count of a 4d GELU MLP), kv_heads = heads / 2 when heads is even (grouped-query), RoPE, untied
+ * head, dropout 0. */
+nn_text_config nn_text_config_lm(int64_t vocab, int64_t max_seq, int64_t d, int64_t layers, int64_t heads);
+/* 0 if the config is usable, else -1 with an error naming the bad field (for user-supplied sizes). */
+int nn_text_config_check(const nn_text_config *c);
+const char *nn_text_kind_name(nn_text_kind k); /* "mlm", "lm" */
+const char *nn_text_pos_name(nn_text_pos p);   /* "learned", "sinusoidal", "rope" */
+
+typedef struct nn_text_model {
+    nn_text_config cfg;
+    nn_params ps;
+    nn_embedding tok;
+    nn_learned_pos pos;           /* NN_TEXT_POS_LEARNED only */
+    nn_encoder enc;               /* with its final norm */
+    nn_linear head_dense;         /* MLM: d → d */
+    nn_layer_norm head_norm;      /* MLM */
+    nn_linear head_decoder;       /* untied: d → vocab */
+    ag_tensor *head_bias;         /* MLM tied: [vocab] */
+} nn_text_model;
+
+/* Registers and allocates every parameter from seed. The config must pass nn_text_config_check. */
+void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t seed);
+void nn_text_model_free(nn_text_model *m);
+/* ids i32 [B, T] (T <= max_seq), pad: optional i32 [B, T] (nonzero = padding) → hidden states
+ * [B, T, d] after `layers` blocks (0..n_layers; n_layers also applies the final norm). NULL with
+ * an error if an id is out of range or T exceeds max_seq. */
+ag_tensor *nn_text_model_hidden(ag_graph *g, const nn_text_model *m, ag_tensor *ids, ag_tensor *pad, int layers);
+/* Rows of hidden states h [N, d] → logits [N, vocab] (the MLM head transform included). */
+ag_tensor *nn_text_model_logits(ag_graph *g, const nn_text_model *m, ag_tensor *h);
 
 #ifdef __cplusplus
 }
