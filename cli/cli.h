@@ -13,11 +13,15 @@ int cli_cmd_analogy(int argc, char **argv);
 int cli_cmd_ckpt(int argc, char **argv);
 int cli_cmd_chapter(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_embed(int argc, char **argv);
 
 /* cli_util.c. Parses a base-10 integer in [lo, hi] (text may be NULL: a missing value). On failure
  * sets ag_error "FLAG: expected an integer in [lo, hi], got 'TEXT'" (">= lo" when hi is INT64_MAX)
  * and returns -1; *out is set only on success. */
 int cli_parse_i64(const char *flag, const char *text, int64_t lo, int64_t hi, int64_t *out);
+/* The same for a real number in [lo, hi] (finite). */
+int cli_parse_f64(const char *flag, const char *text, double lo, double hi, double *out);
 /* Prints "ember COMMAND: <ag_error_msg()>" on stderr and returns 2 (the usage-error exit status). */
 int cli_error(const char *command);
 

@@ -25,3 +25,13 @@ int cli_error(const char *command) {
     fprintf(stderr, "ember %s: %s\n", command, ag_error_msg());
     return 2;
 }
+
+int cli_parse_f64(const char *flag, const char *text, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = text ? strtod(text, &end) : 0;
+    if (!text || end == text || *end || errno == ERANGE || !(v >= lo && v <= hi))
+        return ag_error_set("%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, text ? text : "");
+    *out = v;
+    return 0;
+}

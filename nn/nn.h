@@ -360,7 +360,7 @@ typedef struct nn_text_config {
     int64_t vocab, max_seq, d, layers, heads, kv_heads, ffn;
     nn_text_pos pos;
     bool tie_head;
-    float dropout; /* after the embeddings, on each residual branch and in attention's output */
+    float dropout; /* after the embeddings and on each residual branch (after attention, after the MLP) */
 } nn_text_config;
 
 /* BERT-style MLM defaults: ffn 4d, learned positions, tied head, dropout 0.1. */

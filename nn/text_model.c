@@ -73,8 +73,7 @@ void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t se
     nn_block_config bc = nn_block_config_default(c->d, c->heads, c->ffn);
     bc.attn.n_kv_heads = c->kv_heads;
     bc.attn.causal = lm;
-    bc.attn.dropout = c->dropout;
-    bc.dropout = c->dropout;
+    bc.dropout = c->dropout; /* on each residual branch (attention's own output dropout stays 0: no double dropout) */
     if (c->pos == NN_TEXT_POS_ROPE) bc.attn.pos = NN_POS_ROPE;
     if (lm) { /* the Thinker: RMSNorm, SwiGLU, no biases */
         bc.attn.bias = false;
