@@ -196,22 +196,31 @@ ag_tensor *ag_dropout(ag_graph *g, ag_tensor *x, float p) {
     if (!ag_is_training(g) || p == 0.0f) return x;
     ag_tensor *out = ag_new(g, AG_F32, x->ndim, x->shape);
     unsigned char *keep = ag_arena_alloc(ag_graph_arena(g), (size_t)x->numel + 1); /* [numel] */
-    /* The mask is drawn serially from the graph's RNG so a seed reproduces it exactly. 24-bit
-     * uniforms: an element is dropped when u < p. */
-    ag_rng *rng = ag_graph_rng(g);
+    /* Counter-based mask: one 64-bit key from the graph's RNG per call, then element pair k draws
+     * splitmix64's finaliser of key + (k + 1)·φ (the splitmix64 sequence itself). So a seed
+     * reproduces the mask exactly, the draw runs in parallel, and the mask does not depend on the
+     * thread count. 24-bit uniforms: an element is dropped when u < p. */
+    uint64_t key = ag_rng_next(ag_graph_rng(g));
     uint32_t thresh = (uint32_t)((double)p * 16777216.0);
-    int64_t i = 0;
-    for (; i + 1 < x->numel; i += 2) { /* two 24-bit draws per 64-bit word */
-        uint64_t w = ag_rng_next(rng);
-        keep[i] = (uint32_t)(w >> 40) >= thresh;
-        keep[i + 1] = (uint32_t)((w >> 16) & 0xFFFFFF) >= thresh;
-    }
-    if (i < x->numel) keep[i] = (uint32_t)(ag_rng_next(rng) >> 40) >= thresh;
     float scale = 1.0f / (1.0f - p);
     const float *xv = ag_f32(x); /* [numel] */
     float *y = ag_f32(out);      /* [numel] */
-#pragma omp parallel for if (x->numel > AG_PAR_THRESHOLD)
-    for (int64_t j = 0; j < x->numel; j++) y[j] = keep[j] ? xv[j] * scale : 0.0f;
+    int64_t npairs = (x->numel + 1) / 2, numel = x->numel;
+#pragma omp parallel for if (numel > AG_PAR_THRESHOLD) schedule(static)
+    for (int64_t k = 0; k < npairs; k++) {
+        uint64_t w = key + (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull;
+        w = (w ^ (w >> 30)) * 0xBF58476D1CE4E5B9ull;
+        w = (w ^ (w >> 27)) * 0x94D049BB133111EBull;
+        w ^= w >> 31;
+        int64_t i = 2 * k;
+        unsigned char k0 = (uint32_t)(w >> 40) >= thresh, k1 = (uint32_t)((w >> 16) & 0xFFFFFF) >= thresh;
+        keep[i] = k0;
+        y[i] = k0 ? xv[i] * scale : 0.0f;
+        if (i + 1 < numel) {
+            keep[i + 1] = k1;
+            y[i + 1] = k1 ? xv[i + 1] * scale : 0.0f;
+        }
+    }
     ag_node *n = ag_record(g, AG_OP_DROPOUT, dropout_backward, out, 1, (ag_tensor *[]){x});
     if (n) {
         n->saved = keep;
