@@ -33,7 +33,7 @@ static void usage(FILE *f, const char *kind) {
             "  --weight-decay F (0.01)  --clip F (1.0, 0 = off)  --freeze GLOB (repeatable)  --decay-all\n"
             "run:\n"
             "  --eval-every N       evaluate on held-out text every N steps (and at the end)\n"
-            "  --eval-seqs N        held-out sequences per evaluation (64)\n"
+            "  --eval-seqs N        held-out sequences per evaluation (64; 0 = all of the held-out text)\n"
             "  --checkpoint FILE    HDF5 checkpoint (atomic); FILE.best keeps the best evaluation, FILE.svg the loss curve\n"
             "  --checkpoint-every N   --resume FILE   --metrics FILE (JSON lines)   --plot FILE.svg\n"
             "  --seed N (1)  --threads N (2)  --quiet  --profile  --summary (print the parameter table and exit)\n"
@@ -128,7 +128,7 @@ int cli_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--epochs")) rc = cli_parse_f64(a, v, 1e-9, 1e6, &epochs);
         else if (!strcmp(a, "--warmup")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.warmup);
         else if (!strcmp(a, "--eval-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.eval_every);
-        else if (!strcmp(a, "--eval-seqs")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.eval_seqs);
+        else if (!strcmp(a, "--eval-seqs")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.eval_seqs);
         else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.loop.stop_after);
         else if (!strcmp(a, "--checkpoint-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.checkpoint_every);
         else if (!strcmp(a, "--threads")) { rc = cli_parse_i64(a, v, 1, 1024, &n); o.threads = (int)n; }
