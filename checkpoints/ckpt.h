@@ -95,6 +95,7 @@ int ckpt_put_f64(ckpt_writer *w, const char *path, double v);    /* float64 scal
 int ckpt_put_string(ckpt_writer *w, const char *path, const char *s);
 int ckpt_put_i64_array(ckpt_writer *w, const char *path, const int64_t *v, int64_t n); /* [n] */
 int ckpt_put_u64_array(ckpt_writer *w, const char *path, const uint64_t *v, int64_t n); /* [n] */
+int ckpt_put_f64_array(ckpt_writer *w, const char *path, const double *v, int64_t n);   /* [n] */
 int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndim,
                        const int64_t *shape);
 int ckpt_put_i32_array(ckpt_writer *w, const char *path, const int32_t *v, int ndim,
@@ -149,6 +150,7 @@ int ckpt_get_f64(ckpt_reader *r, const char *path, double *out);
 int ckpt_get_string(ckpt_reader *r, const char *path, char **out); /* heap, caller frees */
 int ckpt_get_i64_array(ckpt_reader *r, const char *path, int64_t *out, int64_t n);
 int ckpt_get_u64_array(ckpt_reader *r, const char *path, uint64_t *out, int64_t n);
+int ckpt_get_f64_array(ckpt_reader *r, const char *path, double *out, int64_t n);
 int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, const int64_t *shape);
 int ckpt_get_i32_array(ckpt_reader *r, const char *path, int32_t *out, int ndim, const int64_t *shape);
 int ckpt_get_rng(ckpt_reader *r, const char *path, ag_rng *out);
