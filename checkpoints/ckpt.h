@@ -17,7 +17,9 @@
  *                                 /state/step, /state/epoch, /state/words_done (int64 scalars),
  *                                 /state/schedule_step (int64), /state/lr (float64),
  *                                 /state/rng/<name> (uint64 [4], an ag_rng),
- *                                 /state/data_cursor (int64 [workers], byte offset per worker)
+ *                                 /state/data_cursor (int64 [workers], byte offset per worker);
+ *                               a trainer's other fields go by name in a group of its own
+ *                               (/state/word2vec/..., train/word2vec.h)
  *
  * Integrity: the file starts with a 512-byte HDF5 user block (HDF5 skips it; h5py and h5dump read
  * the file normally) holding one text line
