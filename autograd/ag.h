@@ -270,7 +270,7 @@ typedef enum ag_op {
     AG_OP_LAYER_NORM, AG_OP_RMS_NORM, AG_OP_DROPOUT, AG_OP_MASKED_FILL,
     AG_OP_L2_NORMALIZE, AG_OP_COSINE_SIM,
     /* fused */
-    AG_OP_SGNS_LOSS, AG_OP_ATTENTION,
+    AG_OP_ATTENTION,
     /* added by nn (positional encodings, conv) */
     AG_OP_ROPE, AG_OP_CONV2D,
     /* added by nn (fused affine map) */
@@ -355,11 +355,6 @@ ag_tensor *ag_masked_fill(ag_graph *g, ag_tensor *x, ag_tensor *mask, float valu
 ag_tensor *ag_l2_normalize(ag_graph *g, ag_tensor *x, float eps);
 /* Cosine similarity over the last axis: a, b [..., D] (same shape) → [...]. */
 ag_tensor *ag_cosine_similarity(ag_graph *g, ag_tensor *a, ag_tensor *b, float eps);
-
-/* Fused skip-gram negative-sampling loss, summed over the batch:
- *   Σ_b [ −log σ(u_b·v_b) − Σ_k log σ(−u_b·n_{b,k}) ]
- * u [B, D] (centre vectors), v [B, D] (context vectors), n [B, K, D] (negatives) → scalar. */
-ag_tensor *ag_sgns_loss(ag_graph *g, ag_tensor *u, ag_tensor *v, ag_tensor *n);
 
 /* Fused scaled-dot-product attention, softmax(q kᵀ · scale + bias + masks) v.
  * q [B, H, T, Dh]; k, v [B, Hkv, S, Dh] with H a multiple of Hkv (grouped-query attention: head h

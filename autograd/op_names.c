@@ -16,7 +16,7 @@ static const char *const op_names[] = {
     "gather_rows", "scatter_add",
     "layer_norm", "rms_norm", "dropout", "masked_fill",
     "l2_normalize", "cosine_similarity",
-    "sgns_loss", "attention",
+    "attention",
     "rope", "conv2d",
     "linear",
     "w2v_ns_loss", "w2v_hs_loss",

@@ -685,6 +685,9 @@ int ckpt_put_i64_array(ckpt_writer *w, const char *path, const int64_t *v, int64
 int ckpt_put_u64_array(ckpt_writer *w, const char *path, const uint64_t *v, int64_t n) {
     return write_typed(w, path, CKPT_U64, 1, &n, v);
 }
+int ckpt_put_f64_array(ckpt_writer *w, const char *path, const double *v, int64_t n) {
+    return write_typed(w, path, CKPT_F64, 1, &n, v);
+}
 int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndim, const int64_t *shape) {
     return write_typed(w, path, CKPT_F32, ndim, shape, v);
 }
@@ -1045,6 +1048,9 @@ int ckpt_get_i64_array(ckpt_reader *r, const char *path, int64_t *out, int64_t n
 }
 int ckpt_get_u64_array(ckpt_reader *r, const char *path, uint64_t *out, int64_t n) {
     return read_checked(r, path, CKPT_U64, 1, &n, out, "expected");
+}
+int ckpt_get_f64_array(ckpt_reader *r, const char *path, double *out, int64_t n) {
+    return read_checked(r, path, CKPT_F64, 1, &n, out, "expected");
 }
 int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, const int64_t *shape) {
     return read_checked(r, path, CKPT_F32, ndim, shape, out, "expected");

@@ -17,7 +17,9 @@
  *                                 /state/step, /state/epoch, /state/words_done (int64 scalars),
  *                                 /state/schedule_step (int64), /state/lr (float64),
  *                                 /state/rng/<name> (uint64 [4], an ag_rng),
- *                                 /state/data_cursor (int64 [workers], byte offset per worker)
+ *                                 /state/data_cursor (int64 [workers], byte offset per worker);
+ *                               a trainer's other fields go by name in a group of its own
+ *                               (/state/word2vec/..., train/word2vec.h)
  *
  * Integrity: the file starts with a 512-byte HDF5 user block (HDF5 skips it; h5py and h5dump read
  * the file normally) holding one text line
@@ -95,6 +97,7 @@ int ckpt_put_f64(ckpt_writer *w, const char *path, double v);    /* float64 scal
 int ckpt_put_string(ckpt_writer *w, const char *path, const char *s);
 int ckpt_put_i64_array(ckpt_writer *w, const char *path, const int64_t *v, int64_t n); /* [n] */
 int ckpt_put_u64_array(ckpt_writer *w, const char *path, const uint64_t *v, int64_t n); /* [n] */
+int ckpt_put_f64_array(ckpt_writer *w, const char *path, const double *v, int64_t n);   /* [n] */
 int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndim,
                        const int64_t *shape);
 int ckpt_put_i32_array(ckpt_writer *w, const char *path, const int32_t *v, int ndim,
@@ -149,6 +152,7 @@ int ckpt_get_f64(ckpt_reader *r, const char *path, double *out);
 int ckpt_get_string(ckpt_reader *r, const char *path, char **out); /* heap, caller frees */
 int ckpt_get_i64_array(ckpt_reader *r, const char *path, int64_t *out, int64_t n);
 int ckpt_get_u64_array(ckpt_reader *r, const char *path, uint64_t *out, int64_t n);
+int ckpt_get_f64_array(ckpt_reader *r, const char *path, double *out, int64_t n);
 int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, const int64_t *shape);
 int ckpt_get_i32_array(ckpt_reader *r, const char *path, int32_t *out, int ndim, const int64_t *shape);
 int ckpt_get_rng(ckpt_reader *r, const char *path, ag_rng *out);

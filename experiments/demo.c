@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "autograd/ag.h"
-#include "checkpoints/ckpt.h"
 #include "checkpoints/export.h"
 #include "data/evalsets.h"
 #include "data/world.h"
@@ -264,31 +263,6 @@ static int draw_picture(const char *path, const train_vectors *v, const int64_t 
     return rc;
 }
 
-static int write_checkpoint(const char *path, const train_w2v_model *m, const train_w2v_options *to,
-                            const char *corpus) {
-    ckpt_writer *w = ckpt_writer_begin(path);
-    if (!w) return -1;
-    char json[8192];
-    snprintf(json, sizeof json,
-             "{\"model\": \"word2vec\", \"source\": \"ember demo\", \"corpus\": \"%s\", \"size\": %lld, "
-             "\"window\": %d, \"negative\": %d, \"hs\": %d, \"cbow\": %d, \"iter\": %d, \"min_count\": %lld, "
-             "\"sample\": %g, \"seed\": %llu}",
-             strchr(corpus, '"') || strchr(corpus, '\\') ? "(path not shown)" : corpus, (long long)to->size,
-             to->window, to->negative, to->hs, to->cbow, to->iter, (long long)to->min_count, to->sample,
-             (unsigned long long)to->seed);
-    int64_t shape[2] = {m->vocab->n, m->dim};
-    int rc = ckpt_put_config_json(w, json);
-    if (!rc) rc = ckpt_put_vocab(w, (const char *const *)m->vocab->words, m->vocab->counts, m->vocab->n);
-    if (!rc) rc = ckpt_put_f32_array(w, "/params/syn0", m->syn0, 2, shape);
-    if (!rc && m->syn1neg) rc = ckpt_put_f32_array(w, "/params/syn1neg", m->syn1neg, 2, shape);
-    if (!rc && m->syn1) rc = ckpt_put_f32_array(w, "/params/syn1", m->syn1, 2, shape);
-    if (rc) {
-        ckpt_writer_abort(w);
-        return -1;
-    }
-    return ckpt_writer_commit(w);
-}
-
 int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     exp_demo_options o = *opt;
     if (!o.out_dir || !*o.out_dir) o.out_dir = "ember-demo";
@@ -328,6 +302,9 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     to.deterministic = o.deterministic;
     to.debug = 0;
     to.progress = false;
+    /* demo.ckpt is the trainer's own final checkpoint: one writer for every Word2Vec checkpoint,
+     * so the demo's can also be resumed or inspected like any other (train_w2v_put_state) */
+    to.checkpoint = ckpt_path;
     if (!o.json) {
         fflush(out);
         fprintf(stderr, "ember demo: training skip-gram on %s ...\n", corpus_path);
@@ -373,9 +350,8 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         category_cosines(v, ss, &same, &diff, &ordered);
     }
 
-    /* 5. files: checkpoint, vectors, picture */
-    int rc = write_checkpoint(ckpt_path, m, &to, corpus_path);
-    if (!rc) rc = ckpt_export_word2vec(vec_path, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim, false);
+    /* 5. files: vectors, picture (the trainer wrote the checkpoint) */
+    int rc = ckpt_export_word2vec(vec_path, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim, false);
     int64_t *ids = ag_xmalloc(64 * sizeof(int64_t));
     int *grp = ag_xmalloc(64 * sizeof(int));
     int np = 0;

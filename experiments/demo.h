@@ -22,8 +22,8 @@ void exp_demo_options_default(exp_demo_options *o);
 
 /* Runs the whole demo, printing the report to out (progress notes go to stderr). Writes into
  * out_dir: world.txt (generated corpus, world mode only), vectors.txt (word2vec text),
- * demo.ckpt (ember checkpoint: /vocab, /params/syn0, /params/syn1neg, /config) and
- * picture.svg (t-SNE map of the four categories, or of the most frequent words).
+ * demo.ckpt (the trainer's final checkpoint: /config, /vocab, /params/syn0, /params/syn1neg,
+ * /state) and picture.svg (t-SNE map of the four categories, or of the most frequent words).
  * Returns 0, or -1 with ag_error_msg() set. */
 int exp_demo_run(const exp_demo_options *o, FILE *out);
 

@@ -54,6 +54,8 @@ static optim *trained_optim(nn_params *ps) {
 static const char *words[] = {"</s>", "the", "of", "naïve", "x"};
 static const int64_t counts[] = {0, 100, 50, 3, 1};
 static const int32_t merges[] = {1, 2, 3, 4, 5, 6};
+/* doubles whose bits a lossy path would change: a negative zero and the smallest subnormal */
+static const double lr_history[] = {0.025, -0.0, 4.9406564584124654e-324};
 
 static void write_full(const char *path, const nn_params *ps, const optim *o, int gzip) {
     ckpt_writer_options opt = {.gzip_level = gzip, .no_fsync = true};
@@ -73,6 +75,7 @@ static void write_full(const char *path, const nn_params *ps, const optim *o, in
     assert_int_equal(ckpt_put_rng(w, "/state/rng/main", &r), 0);
     int64_t cursor[3] = {0, 1000, 123456789012LL};
     assert_int_equal(ckpt_put_i64_array(w, "/state/data_cursor", cursor, 3), 0);
+    assert_int_equal(ckpt_put_f64_array(w, "/state/lr_history", lr_history, 3), 0);
     assert_int_equal(ckpt_put_string(w, "/state/note", ""), 0);
     assert_int_equal(ckpt_writer_commit(w), 0);
 }
@@ -157,6 +160,9 @@ static void test_roundtrip(void **state) {
     int64_t cur[3];
     assert_int_equal(ckpt_get_i64_array(r, "/state/data_cursor", cur, 3), 0);
     assert_true(cur[2] == 123456789012LL);
+    double hist[3];
+    assert_int_equal(ckpt_get_f64_array(r, "/state/lr_history", hist, 3), 0);
+    assert_memory_equal(hist, lr_history, sizeof hist);
     char *s;
     assert_int_equal(ckpt_get_config_json(r, &s), 0);
     assert_string_equal(s, "{\"model\": \"tiny\", \"dim\": 16}");
@@ -325,6 +331,11 @@ static void test_getter_messages(void **state) {
     int64_t cur[2];
     assert_int_equal(ckpt_get_i64_array(r, "/state/data_cursor", cur, 2), -1);
     assert_non_null(strstr(ag_error_msg(), "shape [3] in file, [2] expected"));
+    double hist[4];
+    assert_int_equal(ckpt_get_f64_array(r, "/state/lr_history", hist, 4), -1);
+    assert_non_null(strstr(ag_error_msg(), "/state/lr_history: shape [3] in file, [4] expected"));
+    assert_int_equal(ckpt_get_f64_array(r, "/state/data_cursor", hist, 3), -1);
+    assert_non_null(strstr(ag_error_msg(), "/state/data_cursor: dtype int64 in file, float64 expected"));
     /* No optimizer state was saved. */
     optim *o = optim_new(&ps, optim_config_default(OPTIM_SGD, 0.1f));
     assert_int_equal(ckpt_load_optim(r, o), -1);

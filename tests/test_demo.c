@@ -119,6 +119,25 @@ static void test_demo_world(void **state) {
     if (rc != 0) fail_msg("ember ckpt export: %s", out);
     assert_non_null(strstr(out, "of /params/syn0"));
     free(out);
+    /* demo.ckpt is the trainer's own checkpoint: resuming the finished run trains nothing more and
+     * writes the same vectors the demo wrote */
+    rc = tu_run_ember(&out, "word2vec -train %s/world.txt -output %s/resumed.txt -debug 0 --resume %s/demo.ckpt", out_dir,
+                      out_dir, out_dir);
+    if (rc != 0) fail_msg("ember word2vec --resume demo.ckpt: %s", out);
+    free(out);
+    {
+        char *a_path = tu_path_join(out_dir, "vectors.txt"), *b_path = tu_path_join(out_dir, "resumed.txt");
+        size_t na = 0, nb = 0;
+        char *a = tu_read_file(a_path, &na), *b = tu_read_file(b_path, &nb);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+        free(a);
+        free(b);
+        free(a_path);
+        free(b_path);
+    }
     rc = tu_run_ember(&out, "analogy %s/vectors.txt king man woman -k 1 --json", out_dir);
     printf("%s", out);
     assert_int_equal(rc, 0);

@@ -1,8 +1,9 @@
 /* test_word2vec.c — the Word2Vec trainer learns (loss falls, clusters separate) in all four modes;
  * deterministic runs are bit-reproducible; a checkpointed, resumed run equals the uninterrupted
- * one bit for bit; a diverging run stops with a clear NaN/Inf message. */
+ * one bit for bit; a diverging run stops with a clear NaN/Inf message; /config escapes any corpus path. */
 #include "support/test_util.h"
 
+#include "checkpoints/ckpt.h"
 #include "train/word2vec.h"
 
 #include <math.h>
@@ -287,6 +288,35 @@ static void test_alpha_schedule_in_runs(void **s) {
     }
 }
 
+/* /config is JSON for any corpus path: quotes, backslashes and control bytes are escaped. */
+static void test_config_escapes_path(void **s) {
+    (void)s;
+    char odd[4200], ck[4200];
+    snprintf(odd, sizeof odd, "%s/we\"ird\\name\t.txt", tu_group_dir());
+    snprintf(ck, sizeof ck, "%s/odd.ckpt", tu_group_dir());
+    size_t n = 0;
+    char *text = tu_read_file(g_corpus, &n);
+    assert_non_null(text);
+    assert_int_equal(tu_write_file(odd, text, n), 0);
+    free(text);
+    train_w2v_options o;
+    small_options(&o);
+    o.train = odd;
+    o.iter = 1;
+    o.deterministic = true;
+    o.checkpoint = ck;
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    train_w2v_model_free(m);
+    ckpt_reader *r = ckpt_open(ck);
+    assert_non_null(r);
+    char *json = NULL;
+    assert_int_equal(ckpt_get_config_json(r, &json), 0);
+    ckpt_close(r);
+    if (!strstr(json, "/we\\\"ird\\\\name\\u0009.txt\",\"size\":24,")) fail_msg("unescaped path in %s", json);
+    free(json);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_skipgram_ns),    cmocka_unit_test(test_cbow_ns),
@@ -295,6 +325,7 @@ int main(void) {
         cmocka_unit_test(test_resume),         cmocka_unit_test(test_nan_stops),
         cmocka_unit_test(test_options_and_callback),
         cmocka_unit_test(test_alpha_formula),  cmocka_unit_test(test_alpha_schedule_in_runs),
+        cmocka_unit_test(test_config_escapes_path),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }

@@ -31,7 +31,7 @@
 #include <zlib.h>
 
 #define W2V_ALPHA_EVERY 10000 /* word2vec.c: the learning rate is recomputed every 10,000 words */
-#define W2V_LOSS_BUCKETS 10   /* loss is kept per tenth of the run (first/final loss) */
+#define W2V_LOSS_BUCKETS TRAIN_W2V_LOSS_BUCKETS /* loss kept per tenth of the run (word2vec.h) */
 
 /* ------------------------------------------------------------------------------------------------
  * Options
@@ -123,6 +123,7 @@ struct w2v_run {
     int nworkers;
     bool cbow;
     int hs, negative, window, iter;
+    int64_t min_count;
     double sample, alpha0;
     uint64_t seed;
     int sentence_cap;
@@ -467,75 +468,316 @@ static void *worker_main(void *arg) {
 }
 
 /* ------------------------------------------------------------------------------------------------
+ * Resume state (/state): one writer, one reader
+ * --------------------------------------------------------------------------------------------- */
+#define W2V_STATE "/state/word2vec/"
+
+/* The integer settings, in the order of the positional layout's /state/w2v_options int64 [10], with
+ * the limits train_w2v_check_options puts on the flags they come from (a checkpoint can only hold
+ * values that passed those checks; anything else is a damaged or hand-made file). */
+enum { W2V_NSETTINGS = 10 };
+static const struct {
+    const char *name;
+    int64_t lo, hi;
+} w2v_settings[W2V_NSETTINGS] = {
+    {"size", 1, 100000},         {"window", 1, 1000},   {"hs", 0, 1},
+    {"negative", 0, 1000},       {"workers", 1, 1024},  {"iter", 1, 100000},
+    {"min_count", 1, INT64_MAX}, {"cbow", 0, 1},        {"shared_negatives", 0, 1},
+    {"sentence_cap", 1, INT32_MAX},
+};
+
+/* Where the fields the two layouts share live in each (the named layout is the one written). */
+typedef struct w2v_state_paths {
+    const char *seed, *train, *corpus_size, *next_checkpoint;
+    const char *worker_epoch, *worker_word_count, *worker_last_word_count, *worker_alpha;
+    const char *loss_sum, *loss_pairs;
+    bool doubles_as_bits; /* the positional layout stored doubles as their uint64 bit patterns */
+} w2v_state_paths;
+
+static const w2v_state_paths w2v_named = {
+    .seed = W2V_STATE "seed",
+    .train = W2V_STATE "train",
+    .corpus_size = W2V_STATE "corpus_size",
+    .next_checkpoint = W2V_STATE "next_checkpoint",
+    .worker_epoch = W2V_STATE "worker_epoch",
+    .worker_word_count = W2V_STATE "worker_word_count",
+    .worker_last_word_count = W2V_STATE "worker_last_word_count",
+    .worker_alpha = W2V_STATE "worker_alpha",
+    .loss_sum = W2V_STATE "loss_sum",
+    .loss_pairs = W2V_STATE "loss_pairs",
+    .doubles_as_bits = false,
+};
+static const w2v_state_paths w2v_positional = {
+    .seed = "/state/seed",
+    .train = "/state/train",
+    .corpus_size = "/state/corpus_size",
+    .next_checkpoint = "/state/next_checkpoint",
+    .worker_epoch = "/state/worker_epoch",
+    .worker_word_count = "/state/worker_word_count",
+    .worker_last_word_count = "/state/worker_last_word_count",
+    .worker_alpha = "/state/worker_alpha_bits",
+    .loss_sum = "/state/loss_sum_bits",
+    .loss_pairs = "/state/loss_pairs",
+    .doubles_as_bits = true,
+};
+
+int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s) {
+    const int W = s->nworkers;
+    const w2v_state_paths *p = &w2v_named;
+    if (W < 1) return ag_error_set("word2vec state: expected at least one worker, got %d", W);
+    /* the conventional progress fields, for readers that know nothing of workers (ember ckpt info,
+     * h5py): the lowest epoch and the lowest learning rate over the workers */
+    int64_t epoch = s->worker[0].epoch;
+    double lr = s->worker[0].alpha;
+    for (int k = 1; k < W; k++) {
+        if (s->worker[k].epoch < epoch) epoch = s->worker[k].epoch;
+        if (s->worker[k].alpha < lr) lr = s->worker[k].alpha;
+    }
+    int rc = ckpt_put_i64(w, "/state/words_done", s->words_done);
+    if (!rc) rc = ckpt_put_i64(w, "/state/epoch", epoch);
+    if (!rc) rc = ckpt_put_f64(w, "/state/lr", lr);
+    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    double *f64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
+    for (int k = 0; k < W; k++) i64[k] = s->worker[k].cursor;
+    if (!rc) rc = ckpt_put_i64_array(w, "/state/data_cursor", i64, W);
+    for (int k = 0; k < W && !rc; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/state/rng/worker%d", k);
+        rc = ckpt_put_rng(w, path, &s->worker[k].rng);
+    }
+    const int64_t set[W2V_NSETTINGS] = {s->size, s->window,    s->hs,   s->negative,         W,
+                                        s->iter, s->min_count, s->cbow, s->shared_negatives, s->sentence_cap};
+    for (int i = 0; i < W2V_NSETTINGS && !rc; i++) {
+        char path[96];
+        snprintf(path, sizeof path, W2V_STATE "%s", w2v_settings[i].name);
+        rc = ckpt_put_i64(w, path, set[i]);
+    }
+    if (!rc) rc = ckpt_put_f64(w, W2V_STATE "sample", s->sample);
+    if (!rc) rc = ckpt_put_f64(w, W2V_STATE "alpha", s->alpha);
+    if (!rc) rc = ckpt_put_u64_array(w, p->seed, &s->seed, 1);
+    if (!rc) rc = ckpt_put_string(w, p->train, s->train ? s->train : "");
+    if (!rc) rc = ckpt_put_i64(w, p->corpus_size, s->corpus_size);
+    if (!rc) rc = ckpt_put_i64(w, p->next_checkpoint, s->next_checkpoint);
+#define PUT_WORKER_I64(path, field)                                                                \
+    do {                                                                                           \
+        for (int k = 0; k < W; k++) i64[k] = s->worker[k].field;                                   \
+        if (!rc) rc = ckpt_put_i64_array(w, path, i64, W);                                         \
+    } while (0)
+    PUT_WORKER_I64(p->worker_epoch, epoch);
+    PUT_WORKER_I64(p->worker_word_count, word_count);
+    PUT_WORKER_I64(p->worker_last_word_count, last_word_count);
+#undef PUT_WORKER_I64
+    for (int k = 0; k < W; k++) f64[k] = s->worker[k].alpha;
+    if (!rc) rc = ckpt_put_f64_array(w, p->worker_alpha, f64, W);
+    for (int k = 0; k < W; k++) {
+        memcpy(f64 + k * W2V_LOSS_BUCKETS, s->worker[k].loss_sum, sizeof s->worker[k].loss_sum);
+        memcpy(i64 + k * W2V_LOSS_BUCKETS, s->worker[k].loss_pairs, sizeof s->worker[k].loss_pairs);
+    }
+    if (!rc) rc = ckpt_put_f64_array(w, p->loss_sum, f64, (int64_t)W * W2V_LOSS_BUCKETS);
+    if (!rc) rc = ckpt_put_i64_array(w, p->loss_pairs, i64, (int64_t)W * W2V_LOSS_BUCKETS);
+    free(i64);
+    free(f64);
+    return rc;
+}
+
+/* n doubles from path: float64 in the named layout, uint64 bit patterns in the positional one. */
+static int get_doubles(ckpt_reader *r, const char *path, double *out, int64_t n, bool as_bits) {
+    if (!as_bits) return ckpt_get_f64_array(r, path, out, n);
+    uint64_t *bits = ag_xmalloc((size_t)n * sizeof *bits);
+    int rc = ckpt_get_u64_array(r, path, bits, n);
+    if (!rc) memcpy(out, bits, (size_t)n * sizeof *out);
+    free(bits);
+    return rc;
+}
+
+/* The settings and scalars of either layout into s (no allocation). */
+static int get_settings(ckpt_reader *r, const w2v_state_paths *p, train_w2v_state *s) {
+    const char *file = ckpt_reader_path(r);
+    int64_t set[W2V_NSETTINGS];
+    double f[2]; /* sample, alpha */
+    char where[W2V_NSETTINGS][96];
+    if (p->doubles_as_bits) {
+        if (ckpt_get_i64_array(r, "/state/w2v_options", set, W2V_NSETTINGS) ||
+            get_doubles(r, "/state/w2v_options_f64_bits", f, 2, true))
+            return -1;
+        for (int i = 0; i < W2V_NSETTINGS; i++)
+            snprintf(where[i], sizeof where[i], "/state/w2v_options[%d] (%s)", i, w2v_settings[i].name);
+    } else {
+        for (int i = 0; i < W2V_NSETTINGS; i++) {
+            snprintf(where[i], sizeof where[i], W2V_STATE "%s", w2v_settings[i].name);
+            if (ckpt_get_i64(r, where[i], &set[i])) return -1;
+        }
+        if (ckpt_get_f64(r, W2V_STATE "sample", &f[0]) || ckpt_get_f64(r, W2V_STATE "alpha", &f[1])) return -1;
+    }
+    for (int i = 0; i < W2V_NSETTINGS; i++)
+        if (set[i] < w2v_settings[i].lo || set[i] > w2v_settings[i].hi)
+            return ag_error_set("%s: %s: expected %" PRId64 "..%" PRId64 ", got %" PRId64, file, where[i],
+                                w2v_settings[i].lo, w2v_settings[i].hi, set[i]);
+    if (set[2] == 0 && set[3] == 0)
+        return ag_error_set("%s: %s and %s: expected hierarchical softmax or negative sampling, got neither", file,
+                            where[2], where[3]);
+    if (!(f[0] >= 0) || !isfinite(f[0]))
+        return ag_error_set("%s: %s: expected a sample rate >= 0, got %g", file,
+                            p->doubles_as_bits ? "/state/w2v_options_f64_bits[0] (sample)" : W2V_STATE "sample", f[0]);
+    if (!(f[1] > 0) || !isfinite(f[1]))
+        return ag_error_set("%s: %s: expected a learning rate > 0, got %g", file,
+                            p->doubles_as_bits ? "/state/w2v_options_f64_bits[1] (alpha)" : W2V_STATE "alpha", f[1]);
+    s->size = set[0];
+    s->window = (int)set[1];
+    s->hs = (int)set[2];
+    s->negative = (int)set[3];
+    s->nworkers = (int)set[4];
+    s->iter = (int)set[5];
+    s->min_count = set[6];
+    s->cbow = (int)set[7];
+    s->shared_negatives = set[8] != 0;
+    s->sentence_cap = (int)set[9];
+    s->sample = f[0];
+    s->alpha = f[1];
+    if (ckpt_get_u64_array(r, p->seed, &s->seed, 1) || ckpt_get_i64(r, p->corpus_size, &s->corpus_size) ||
+        ckpt_get_i64(r, "/state/words_done", &s->words_done) || ckpt_get_i64(r, p->next_checkpoint, &s->next_checkpoint))
+        return -1;
+    if (s->corpus_size < 0) return ag_error_set("%s: %s: expected >= 0 bytes, got %" PRId64, file, p->corpus_size, s->corpus_size);
+    if (s->words_done < 0) return ag_error_set("%s: /state/words_done: expected >= 0, got %" PRId64, file, s->words_done);
+    return 0;
+}
+
+/* The per-worker fields of either layout into s->worker (allocated by the caller). */
+static int get_workers(ckpt_reader *r, const w2v_state_paths *p, train_w2v_state *s) {
+    const int W = s->nworkers;
+    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    double *f64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
+    int rc = 0;
+#define GET_WORKER_I64(path, field)                                                                \
+    do {                                                                                           \
+        if (!rc) rc = ckpt_get_i64_array(r, path, i64, W);                                         \
+        for (int k = 0; k < W && !rc; k++) s->worker[k].field = i64[k];                            \
+    } while (0)
+    GET_WORKER_I64("/state/data_cursor", cursor);
+    GET_WORKER_I64(p->worker_epoch, epoch);
+    GET_WORKER_I64(p->worker_word_count, word_count);
+    GET_WORKER_I64(p->worker_last_word_count, last_word_count);
+#undef GET_WORKER_I64
+    if (!rc) rc = get_doubles(r, p->worker_alpha, f64, W, p->doubles_as_bits);
+    for (int k = 0; k < W && !rc; k++) s->worker[k].alpha = f64[k];
+    if (!rc) rc = get_doubles(r, p->loss_sum, f64, (int64_t)W * W2V_LOSS_BUCKETS, p->doubles_as_bits);
+    if (!rc) rc = ckpt_get_i64_array(r, p->loss_pairs, i64, (int64_t)W * W2V_LOSS_BUCKETS);
+    for (int k = 0; k < W && !rc; k++) {
+        memcpy(s->worker[k].loss_sum, f64 + k * W2V_LOSS_BUCKETS, sizeof s->worker[k].loss_sum);
+        memcpy(s->worker[k].loss_pairs, i64 + k * W2V_LOSS_BUCKETS, sizeof s->worker[k].loss_pairs);
+    }
+    for (int k = 0; k < W && !rc; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/state/rng/worker%d", k);
+        rc = ckpt_get_rng(r, path, &s->worker[k].rng);
+    }
+    free(i64);
+    free(f64);
+    for (int k = 0; k < W && !rc; k++) {
+        const train_w2v_worker_state *wk = &s->worker[k];
+        if (wk->epoch < 0 || wk->epoch > s->iter || wk->word_count < 0 || wk->last_word_count < 0 ||
+            wk->last_word_count > wk->word_count || wk->cursor < 0 || wk->cursor > s->corpus_size || !(wk->alpha > 0) ||
+            !isfinite(wk->alpha))
+            rc = ag_error_set("%s: /state: worker %d: expected a consistent state (epoch 0..%d, 0 <= last word count "
+                              "<= word count, cursor 0..%" PRId64 ", learning rate > 0), got epoch %" PRId64
+                              ", word count %" PRId64 ", last word count %" PRId64 ", cursor %" PRId64
+                              ", learning rate %g",
+                              ckpt_reader_path(r), k, s->iter, s->corpus_size, wk->epoch, wk->word_count,
+                              wk->last_word_count, wk->cursor, wk->alpha);
+    }
+    return rc;
+}
+
+int train_w2v_get_state(ckpt_reader *r, train_w2v_state *s) {
+    memset(s, 0, sizeof *s);
+    const w2v_state_paths *p;
+    if (ckpt_has(r, W2V_STATE "size")) p = &w2v_named;
+    else if (ckpt_has(r, "/state/w2v_options")) p = &w2v_positional;
+    else
+        return ag_error_set("%s: /state/word2vec: missing in file: expected the resume state of an `ember "
+                            "word2vec` run",
+                            ckpt_reader_path(r));
+    if (get_settings(r, p, s) != 0) {
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    s->worker = ag_xcalloc((size_t)s->nworkers, sizeof *s->worker);
+    char *train = NULL;
+    int rc = get_workers(r, p, s);
+    if (!rc) rc = ckpt_get_string(r, p->train, &train);
+    s->train = train;
+    if (rc) train_w2v_state_free(s);
+    return rc;
+}
+
+void train_w2v_state_free(train_w2v_state *s) {
+    free(s->worker);
+    free((char *)s->train); /* heap when it comes from train_w2v_get_state */
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------------------------------------
  * Checkpoints
  * --------------------------------------------------------------------------------------------- */
-static void u64_of_double(const double *d, uint64_t *u, int64_t n) { memcpy(u, d, (size_t)n * sizeof *u); }
+
+/* /config: the run's settings as JSON, for people (a resume reads /state). Heap string. */
+static char *config_json(const w2v_run *r) {
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    AG_CHECK(f, "word2vec", "open_memstream: out of memory");
+    fputs("{\"trainer\":\"word2vec\",\"train\":", f);
+    ag_json_str(f, r->train_path); /* any path, quotes and control bytes included, stays valid JSON */
+    fprintf(f,
+            ",\"size\":%" PRId64 ",\"window\":%d,\"sample\":%.17g,\"hs\":%d,\"negative\":%d,\"threads\":%d,"
+            "\"iter\":%d,\"min_count\":%" PRId64 ",\"alpha\":%.17g,\"cbow\":%d,\"seed\":%" PRIu64
+            ",\"shared_negatives\":%d,\"sentence_cap\":%d}",
+            r->D, r->window, r->sample, r->hs, r->negative, r->nworkers, r->iter, r->min_count, r->alpha0, r->cbow,
+            r->seed, r->shared_negatives, r->sentence_cap);
+    fclose(f);
+    return json;
+}
+
+/* The run's state with every worker parked at a sentence boundary (or finished). worker: [nworkers],
+ * filled here; s->worker points to it. */
+static void state_of_run(w2v_run *r, const w2v_worker *wks, train_w2v_worker_state *worker, train_w2v_state *s) {
+    *s = (train_w2v_state){
+        .size = r->D, .min_count = r->min_count, .window = r->window, .hs = r->hs, .negative = r->negative,
+        .iter = r->iter, .cbow = r->cbow, .sentence_cap = r->sentence_cap, .shared_negatives = r->shared_negatives,
+        .sample = r->sample, .alpha = r->alpha0, .seed = r->seed, .train = r->train_path,
+        .corpus_size = r->corpus_size, .words_done = atomic_load(&r->words_done),
+        .next_checkpoint = atomic_load(&r->next_ckpt), .nworkers = r->nworkers, .worker = worker,
+    };
+    for (int k = 0; k < r->nworkers; k++) {
+        const w2v_worker *wk = &wks[k];
+        train_w2v_worker_state *ws = &worker[k];
+        ws->epoch = wk->epoch;
+        ws->word_count = wk->word_count;
+        ws->last_word_count = wk->last_word_count;
+        ws->cursor = wk->cursor;
+        ws->alpha = wk->alpha;
+        memcpy(ws->loss_sum, wk->loss_sum, sizeof ws->loss_sum);
+        memcpy(ws->loss_pairs, wk->loss_pairs, sizeof ws->loss_pairs);
+        ws->rng = wk->rng;
+    }
+}
 
 static int save_checkpoint(w2v_run *r, w2v_worker *wks, const char *path) {
-    const int W = r->nworkers;
     ckpt_writer *w = ckpt_writer_begin(path);
     if (!w) return -1;
-    char json[2048];
-    snprintf(json, sizeof json,
-             "{\"trainer\":\"word2vec\",\"train\":\"%s\",\"size\":%" PRId64 ",\"window\":%d,\"sample\":%.17g,"
-             "\"hs\":%d,\"negative\":%d,\"threads\":%d,\"iter\":%d,\"min_count\":%" PRId64 ",\"alpha\":%.17g,"
-             "\"cbow\":%d,\"seed\":%" PRIu64 ",\"shared_negatives\":%d,\"sentence_cap\":%d}",
-             r->train_path, r->D, r->window, r->sample, r->hs, r->negative, W, r->iter, r->o->min_count, r->alpha0,
-             r->cbow, r->seed, r->shared_negatives, r->sentence_cap);
+    char *json = config_json(r);
+    train_w2v_worker_state *worker = ag_xcalloc((size_t)r->nworkers, sizeof *worker);
+    train_w2v_state st;
+    state_of_run(r, wks, worker, &st);
     int64_t shape[2] = {r->V, r->D};
     int rc = ckpt_put_config_json(w, json);
     if (!rc) rc = ckpt_put_vocab(w, (const char *const *)r->vocab->words, r->vocab->counts, r->V);
     if (!rc) rc = ckpt_put_f32_array(w, "/params/syn0", r->syn0, 2, shape);
     if (!rc && r->hs) rc = ckpt_put_f32_array(w, "/params/syn1", r->syn1, 2, shape);
     if (!rc && r->negative) rc = ckpt_put_f32_array(w, "/params/syn1neg", r->syn1neg, 2, shape);
-    /* the settings that define the maths: a resumed run takes these, not the command line's */
-    int64_t opt[10] = {r->D, r->window, r->hs, r->negative, W, r->iter, r->o->min_count, r->cbow,
-                       r->shared_negatives, r->sentence_cap};
-    if (!rc) rc = ckpt_put_i64_array(w, "/state/w2v_options", opt, 10);
-    double fopt[2] = {r->sample, r->alpha0};
-    uint64_t ubits[2];
-    u64_of_double(fopt, ubits, 2);
-    if (!rc) rc = ckpt_put_u64_array(w, "/state/w2v_options_f64_bits", ubits, 2);
-    if (!rc) rc = ckpt_put_u64_array(w, "/state/seed", &r->seed, 1);
-    if (!rc) rc = ckpt_put_string(w, "/state/train", r->train_path);
-    if (!rc) rc = ckpt_put_i64(w, "/state/corpus_size", r->corpus_size);
-    if (!rc) rc = ckpt_put_i64(w, "/state/words_done", atomic_load(&r->words_done));
-    if (!rc) rc = ckpt_put_i64(w, "/state/next_checkpoint", atomic_load(&r->next_ckpt));
-    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
-    uint64_t *u64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *u64);
-    double minalpha = INFINITY;
-    int minepoch = INT32_MAX;
-    for (int k = 0; k < W; k++) {
-        if (wks[k].alpha < minalpha) minalpha = wks[k].alpha;
-        if (wks[k].epoch < minepoch) minepoch = wks[k].epoch;
-    }
-    if (!rc) rc = ckpt_put_i64(w, "/state/epoch", minepoch);
-    if (!rc) rc = ckpt_put_f64(w, "/state/lr", minalpha);
-#define PUT_I64_FIELD(name, field)                                                                 \
-    do {                                                                                           \
-        for (int k = 0; k < W; k++) i64[k] = (int64_t)(wks[k].field);                              \
-        if (!rc) rc = ckpt_put_i64_array(w, name, i64, W);                                         \
-    } while (0)
-    PUT_I64_FIELD("/state/worker_epoch", epoch);
-    PUT_I64_FIELD("/state/worker_word_count", word_count);
-    PUT_I64_FIELD("/state/worker_last_word_count", last_word_count);
-    PUT_I64_FIELD("/state/data_cursor", cursor);
-#undef PUT_I64_FIELD
-    for (int k = 0; k < W; k++) u64_of_double(&wks[k].alpha, &u64[k], 1);
-    if (!rc) rc = ckpt_put_u64_array(w, "/state/worker_alpha_bits", u64, W);
-    for (int k = 0; k < W; k++) {
-        u64_of_double(wks[k].loss_sum, u64 + k * W2V_LOSS_BUCKETS, W2V_LOSS_BUCKETS);
-        memcpy(i64 + k * W2V_LOSS_BUCKETS, wks[k].loss_pairs, sizeof wks[k].loss_pairs);
-    }
-    if (!rc) rc = ckpt_put_u64_array(w, "/state/loss_sum_bits", u64, (int64_t)W * W2V_LOSS_BUCKETS);
-    if (!rc) rc = ckpt_put_i64_array(w, "/state/loss_pairs", i64, (int64_t)W * W2V_LOSS_BUCKETS);
-    for (int k = 0; k < W && !rc; k++) {
-        char p[64];
-        snprintf(p, sizeof p, "/state/rng/worker%d", k);
-        rc = ckpt_put_rng(w, p, &wks[k].rng);
-    }
-    free(i64);
-    free(u64);
+    if (!rc) rc = train_w2v_put_state(w, &st);
+    free(worker);
+    free(json);
     if (rc) {
         ckpt_writer_abort(w);
         return -1;
@@ -545,38 +787,31 @@ static int save_checkpoint(w2v_run *r, w2v_worker *wks, const char *path) {
     return 0;
 }
 
-/* Resume, part 1: the settings and vocabulary of the checkpoint (before the tables exist). */
-static int resume_settings(w2v_run *r, ckpt_reader *cr) {
-    int64_t opt[10];
-    uint64_t ubits[2];
-    if (ckpt_get_i64_array(cr, "/state/w2v_options", opt, 10) || ckpt_get_u64_array(cr, "/state/w2v_options_f64_bits", ubits, 2) ||
-        ckpt_get_u64_array(cr, "/state/seed", &r->seed, 1) || ckpt_get_i64(cr, "/state/corpus_size", &r->corpus_size))
-        return -1;
-    double f[2];
-    memcpy(f, ubits, sizeof f);
-    r->D = opt[0];
-    r->window = (int)opt[1];
-    r->hs = (int)opt[2];
-    r->negative = (int)opt[3];
-    r->nworkers = (int)opt[4];
-    r->iter = (int)opt[5];
-    r->cbow = opt[7] != 0;
-    r->shared_negatives = opt[8] != 0;
-    r->sentence_cap = (int)opt[9];
-    r->sample = f[0];
-    r->alpha0 = f[1];
-    if (r->D <= 0 || r->window < 1 || r->nworkers < 1 || r->iter < 1 || r->sentence_cap < 1 || (r->hs != 0 && r->hs != 1) ||
-        r->negative < 0 || (!r->hs && !r->negative) || !(r->alpha0 > 0))
-        return ag_error_set("/state/w2v_options: expected valid word2vec settings, got size %" PRId64 " window %d "
-                            "threads %d iter %d",
-                            r->D, r->window, r->nworkers, r->iter);
+/* Resume, part 1 (before the tables exist): the settings of the checkpoint's state, and its
+ * vocabulary in checkpoint order. */
+static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st) {
+    r->D = st->size;
+    r->window = st->window;
+    r->hs = st->hs;
+    r->negative = st->negative;
+    r->nworkers = st->nworkers;
+    r->iter = st->iter;
+    r->min_count = st->min_count;
+    r->cbow = st->cbow != 0;
+    r->shared_negatives = st->shared_negatives;
+    r->sentence_cap = st->sentence_cap;
+    r->sample = st->sample;
+    r->alpha0 = st->alpha;
+    r->seed = st->seed;
+    r->corpus_size = st->corpus_size;
+    const char *file = ckpt_reader_path(cr);
     char **words = NULL;
     int64_t *counts = NULL, n = 0;
     if (ckpt_get_vocab(cr, &words, &counts, &n) != 0) return -1;
     if (n < 1) {
         ckpt_free_words(words, n);
         free(counts);
-        return ag_error_set("/vocab: expected at least one word, got none");
+        return ag_error_set("%s: /vocab: expected at least one word, got none", file);
     }
     data_vocab *v = data_vocab_new();
     for (int64_t i = 0; i < n; i++) {
@@ -584,7 +819,7 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr) {
             ckpt_free_words(words, n);
             free(counts);
             data_vocab_free(v);
-            return ag_error_set("/vocab/words: word %" PRId64 " is a duplicate or has a negative count", i);
+            return ag_error_set("%s: /vocab/words: word %" PRId64 " is a duplicate or has a negative count", file, i);
         }
         data_vocab_add(v, words[i], counts[i]); /* ids = checkpoint order */
     }
@@ -594,53 +829,27 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr) {
     return 0;
 }
 
-/* Resume, part 2: tables and worker states. */
-static int resume_state(w2v_run *r, ckpt_reader *cr, w2v_worker *wks) {
-    const int W = r->nworkers;
+/* Resume, part 2 (tables and workers exist): the tables, the progress and every worker's state. */
+static int resume_state(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st, w2v_worker *wks) {
     int64_t shape[2] = {r->V, r->D};
     if (ckpt_get_f32_array(cr, "/params/syn0", r->syn0, 2, shape)) return -1;
     if (r->hs && ckpt_get_f32_array(cr, "/params/syn1", r->syn1, 2, shape)) return -1;
     if (r->negative && ckpt_get_f32_array(cr, "/params/syn1neg", r->syn1neg, 2, shape)) return -1;
-    int64_t done, next;
-    if (ckpt_get_i64(cr, "/state/words_done", &done) || ckpt_get_i64(cr, "/state/next_checkpoint", &next)) return -1;
-    atomic_store(&r->words_done, done);
-    atomic_store(&r->next_ckpt, next);
-    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
-    uint64_t *u64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *u64);
-    int rc = 0;
-#define GET_I64_FIELD(name, field, type)                                                           \
-    do {                                                                                           \
-        if (!rc) rc = ckpt_get_i64_array(cr, name, i64, W);                                        \
-        for (int k = 0; k < W && !rc; k++) wks[k].field = (type)i64[k];                            \
-    } while (0)
-    GET_I64_FIELD("/state/worker_epoch", epoch, int);
-    GET_I64_FIELD("/state/worker_word_count", word_count, int64_t);
-    GET_I64_FIELD("/state/worker_last_word_count", last_word_count, int64_t);
-    GET_I64_FIELD("/state/data_cursor", cursor, int64_t);
-#undef GET_I64_FIELD
-    if (!rc) rc = ckpt_get_u64_array(cr, "/state/worker_alpha_bits", u64, W);
-    for (int k = 0; k < W && !rc; k++) memcpy(&wks[k].alpha, &u64[k], sizeof(double));
-    if (!rc) rc = ckpt_get_u64_array(cr, "/state/loss_sum_bits", u64, (int64_t)W * W2V_LOSS_BUCKETS);
-    if (!rc) rc = ckpt_get_i64_array(cr, "/state/loss_pairs", i64, (int64_t)W * W2V_LOSS_BUCKETS);
-    for (int k = 0; k < W && !rc; k++) {
-        memcpy(wks[k].loss_sum, u64 + k * W2V_LOSS_BUCKETS, sizeof wks[k].loss_sum);
-        memcpy(wks[k].loss_pairs, i64 + k * W2V_LOSS_BUCKETS, sizeof wks[k].loss_pairs);
+    atomic_store(&r->words_done, st->words_done);
+    atomic_store(&r->next_ckpt, st->next_checkpoint);
+    for (int k = 0; k < r->nworkers; k++) {
+        w2v_worker *wk = &wks[k];
+        const train_w2v_worker_state *ws = &st->worker[k];
+        wk->epoch = (int)ws->epoch; /* <= iter, checked by train_w2v_get_state */
+        wk->word_count = ws->word_count;
+        wk->last_word_count = ws->last_word_count;
+        wk->cursor = ws->cursor;
+        wk->alpha = ws->alpha;
+        memcpy(wk->loss_sum, ws->loss_sum, sizeof wk->loss_sum);
+        memcpy(wk->loss_pairs, ws->loss_pairs, sizeof wk->loss_pairs);
+        wk->rng = ws->rng;
     }
-    for (int k = 0; k < W && !rc; k++) {
-        char p[64];
-        snprintf(p, sizeof p, "/state/rng/worker%d", k);
-        rc = ckpt_get_rng(cr, p, &wks[k].rng);
-    }
-    for (int k = 0; k < W && !rc; k++) {
-        if (wks[k].epoch < 0 || wks[k].epoch > r->iter || wks[k].word_count < 0 || wks[k].last_word_count < 0 ||
-            wks[k].last_word_count > wks[k].word_count || wks[k].cursor < 0 || wks[k].cursor > r->corpus_size ||
-            !(wks[k].alpha > 0))
-            rc = ag_error_set("/state: worker %d: expected a consistent state, got epoch %d, cursor %" PRId64, k,
-                              wks[k].epoch, wks[k].cursor);
-    }
-    free(i64);
-    free(u64);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -739,21 +948,14 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     train_progress *prog = NULL;
     int W = 0;
     int blas_threads = 0; /* OpenBLAS thread count to restore (0 = untouched) */
+    train_w2v_state resumed; /* the checkpoint's state when resuming */
+    memset(&resumed, 0, sizeof resumed);
 
     if (o->resume) {
+        /* the reader's messages name the file already */
         cr = ckpt_open(o->resume);
         if (!cr) return ag_error_prefix("--resume");
-        if (resume_settings(r, cr) != 0) {
-            ag_error_prefix("%s", o->resume);
-            ckpt_close(cr);
-            return -1;
-        }
-        char *tp = NULL;
-        if (ckpt_get_string(cr, "/state/train", &tp) != 0) {
-            ag_error_prefix("%s", o->resume);
-            goto fail;
-        }
-        free(tp);
+        if (train_w2v_get_state(cr, &resumed) != 0 || resume_settings(r, cr, &resumed) != 0) goto fail;
         r->train_path = o->train;
         if (!r->train_path) {
             ag_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
@@ -767,6 +969,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         r->negative = o->negative;
         r->nworkers = o->deterministic ? 1 : o->threads;
         r->iter = o->iter;
+        r->min_count = o->min_count;
         r->cbow = o->cbow != 0;
         r->shared_negatives = o->shared_negatives;
         r->sentence_cap = o->sentence_cap;
@@ -859,10 +1062,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     }
     atomic_store(&r->next_ckpt, o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX);
     if (cr) {
-        if (resume_state(r, cr, wks) != 0) {
-            ag_error_prefix("%s", o->resume);
-            goto fail;
-        }
+        if (resume_state(r, cr, &resumed, wks) != 0) goto fail;
         ckpt_close(cr);
         cr = NULL;
         if (o->checkpoint_every > 0) {
@@ -1050,6 +1250,7 @@ fail:
     }
     train_progress_free(prog);
     if (cr) ckpt_close(cr);
+    train_w2v_state_free(&resumed);
     run_free(r);
     if (r->vocab) data_vocab_free(r->vocab);
     return rc;

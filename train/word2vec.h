@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../checkpoints/ckpt.h"
 #include "../data/vocab.h"
 
 #ifdef __cplusplus
@@ -118,6 +119,55 @@ void train_w2v_model_free(train_w2v_model *m);
 
 /* Cosine similarity of the syn0 rows of two ids (for tests and demos). */
 double train_w2v_cosine(const train_w2v_model *m, int32_t a, int32_t b);
+
+/* ------------------------------------------------------------------------------------------------
+ * Resume state: what a Word2Vec checkpoint holds under /state, as named datasets (the layout is in
+ * docs/CHECKPOINTS.md, "A Word2Vec checkpoint"). train_w2v_put_state is the only writer and
+ * train_w2v_get_state the only reader: the trainer's periodic and final checkpoints (which are
+ * also the demo's demo.ckpt) go through the first, --resume through the second.
+ * --------------------------------------------------------------------------------------------- */
+#define TRAIN_W2V_LOSS_BUCKETS 10 /* the loss is kept per tenth of the run (first and final loss) */
+
+/* One worker at a sentence boundary, where these numbers are its whole state. */
+typedef struct train_w2v_worker_state {
+    int64_t epoch;           /* epochs this worker has finished */
+    int64_t word_count;      /* in-vocabulary words read in the current epoch */
+    int64_t last_word_count; /* word_count at the last learning-rate update */
+    int64_t cursor;          /* byte offset in the corpus of the next word to read */
+    double alpha;            /* its current learning rate (stored exactly) */
+    double loss_sum[TRAIN_W2V_LOSS_BUCKETS];    /* loss per tenth of the run */
+    int64_t loss_pairs[TRAIN_W2V_LOSS_BUCKETS]; /* (input, output) pairs per tenth of the run */
+    ag_rng rng;              /* subsampling, windows and negatives */
+} train_w2v_worker_state;
+
+typedef struct train_w2v_state {
+    /* the settings that define the maths: a resumed run takes these, not the command line's */
+    int64_t size, min_count;
+    int window, hs, negative, iter, cbow, sentence_cap;
+    bool shared_negatives;
+    double sample, alpha;    /* alpha: the starting learning rate */
+    uint64_t seed;
+    const char *train;       /* corpus path at save time, for people (a resume names its -train) */
+    int64_t corpus_size;     /* corpus bytes: resuming on a corpus of another size is refused */
+    /* progress */
+    int64_t words_done;      /* corpus words processed, all workers and epochs */
+    int64_t next_checkpoint; /* words_done at which the next periodic checkpoint is due */
+    int nworkers;            /* >= 1 */
+    train_w2v_worker_state *worker; /* [nworkers] */
+} train_w2v_state;
+
+/* Writes s under /state. Returns 0, or -1 (error set) after which the writer can only be aborted. */
+int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s);
+
+/* Reads the /state of a Word2Vec checkpoint into *s: the named layout, or the positional one that
+ * ember wrote before it (/state/w2v_options int64 [10] and doubles as uint64 bit patterns), so
+ * older checkpoints still resume. Every setting is checked against train_w2v_check_options'
+ * limits and every worker against the settings and the corpus size. Returns 0 (release with
+ * train_w2v_state_free), or -1 with an error naming the file and the dataset, *s left empty. */
+int train_w2v_get_state(ckpt_reader *r, train_w2v_state *s);
+
+/* Frees what train_w2v_get_state allocated (worker, train) and empties s. */
+void train_w2v_state_free(train_w2v_state *s);
 
 #ifdef __cplusplus
 }
