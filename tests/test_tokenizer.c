@@ -148,6 +148,17 @@ static void test_train_files(void **state) {
     assert_int_equal(data_tokenizer_train(&t2, missing, 2, 100, 300, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "absent.txt: cannot open"));
     assert_int_equal(tu_write_file(e, "", 0), 0);
+    /* A truncated gzip file: an error naming it, not a silent short read. */
+    size_t zn;
+    char *z = tu_read_file(b, &zn);
+    char *cut = tu_path_join(tu_group_dir(), "cut.txt.gz");
+    assert_int_equal(tu_write_file(cut, z, zn / 2), 0);
+    const char *cuts[] = {cut};
+    assert_int_equal(data_tokenizer_train(&t2, cuts, 1, 0, 300, NULL), -1);
+    assert_non_null(strstr(ag_error_msg(), "cut.txt.gz: uncompressed byte"));
+    assert_non_null(strstr(ag_error_msg(), "truncated gzip data"));
+    free(z);
+    free(cut);
     const char *empty[] = {a, e};
     assert_int_equal(data_tokenizer_train(&t2, empty, 2, 0, 300, NULL), -1);
     assert_non_null(strstr(ag_error_msg(), "empty.txt: expected text to train on, got an empty file"));
