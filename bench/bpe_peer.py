@@ -67,21 +67,26 @@ def train(text, n_merges):
     return merges
 
 
-path, nbytes, vocab = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-op = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
-with op(path, "rb") as f:
-    text = f.read(nbytes)
-# cut back to the last space-after-non-space boundary, as data_bpe_train_file does
-for p in range(len(text) - 1, 0, -1):
-    if text[p] in SPACE and text[p - 1] not in SPACE:
-        text = text[:p]; break
-t0 = time.time()
-merges = train(text, vocab - 256)
-dt = time.time() - t0
-print(f"bpe_peer (naive python): {len(text)} bytes, {len(merges)} merges in {dt:.2f} s")
-if len(sys.argv) > 4:
-    with open(sys.argv[4]) as f:
-        lines = f.read().split("\n")
-    theirs = [tuple(map(int, l.split())) for l in lines[2:] if l]
-    same = theirs == merges
-    print("merges identical to ember's:", "yes" if same else f"NO (ember {len(theirs)}, python {len(merges)})")
+def main():
+    path, nbytes, vocab = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    op = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with op(path, "rb") as f:
+        text = f.read(nbytes)
+    # cut back to the last space-after-non-space boundary, as data_bpe_train_file does
+    for p in range(len(text) - 1, 0, -1):
+        if text[p] in SPACE and text[p - 1] not in SPACE:
+            text = text[:p]; break
+    t0 = time.time()
+    merges = train(text, vocab - 256)
+    dt = time.time() - t0
+    print(f"bpe_peer (naive python): {len(text)} bytes, {len(merges)} merges in {dt:.2f} s")
+    if len(sys.argv) > 4:
+        with open(sys.argv[4]) as f:
+            lines = f.read().split("\n")
+        theirs = [tuple(map(int, l.split())) for l in lines[2:] if l]
+        same = theirs == merges
+        print("merges identical to ember's:", "yes" if same else f"NO (ember {len(theirs)}, python {len(merges)})")
+
+
+if __name__ == "__main__":  # bench/tokenizer_peer.py imports pieces() from here
+    main()

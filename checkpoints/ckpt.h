@@ -12,7 +12,8 @@
  *                                   buffer has the parameter's size, else 1-D
  *     /vocab/words              uint8 [total bytes]: every word followed by one NUL byte, in id order
  *     /vocab/counts             int64 [n]
- *     /tokenizer/merges         int32 [M, 2]
+ *     /tokenizer/file           the tokenizer's text file (data/tokenizer.h), a string
+ *     /tokenizer/merges         int32 [M, 2] (the same merges, for readers without a parser)
  *     /state/...                whatever the trainer saves; the conventional names are
  *                                 /state/step, /state/epoch, /state/words_done (int64 scalars),
  *                                 /state/schedule_step (int64), /state/lr (float64),
@@ -50,6 +51,7 @@
 #include <stdio.h>
 
 #include "../autograd/ag.h"
+#include "../data/tokenizer.h"
 #include "../nn/params.h"
 #include "../optim/optim.h"
 
@@ -88,6 +90,8 @@ int ckpt_put_optim(ckpt_writer *w, const optim *o);
 int ckpt_put_vocab(ckpt_writer *w, const char *const *words, const int64_t *counts, int64_t n);
 /* /tokenizer/merges. merges: [m, 2] pairs of token ids, in merge order. */
 int ckpt_put_merges(ckpt_writer *w, const int32_t *merges, int64_t m);
+/* /tokenizer/file (data_tokenizer_to_text) and /tokenizer/merges (checkpoints/ckpt_tokenizer.c). */
+int ckpt_put_tokenizer(ckpt_writer *w, const data_tokenizer *t);
 /* /config: a JSON document (not validated). */
 int ckpt_put_config_json(ckpt_writer *w, const char *json);
 
@@ -163,6 +167,11 @@ int ckpt_get_vocab(ckpt_reader *r, char ***words, int64_t **counts, int64_t *n);
 void ckpt_free_words(char **words, int64_t n);
 /* /tokenizer/merges: *merges heap [m, 2]. */
 int ckpt_get_merges(ckpt_reader *r, int32_t **merges, int64_t *m);
+
+/* Parses /tokenizer/file (errors name "<path>:/tokenizer/file:<line>") into *out (free with
+ * data_tokenizer_free) and checks /tokenizer/merges against it when present. -1 with
+ * "<path>: no tokenizer in checkpoint (/tokenizer/file missing)" when the file has none. */
+int ckpt_get_tokenizer(ckpt_reader *r, data_tokenizer **out);
 
 /* Strict load (strict = true): every parameter of ps must be in the file with the same shape and
  * dtype float32, and the file may hold no parameter that ps lacks. All differences are listed in

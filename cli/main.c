@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"eval", cli_cmd_eval, "evaluate word vectors: analogy accuracy, word-similarity Spearman"},
     {"similar", cli_cmd_similar, "nearest words to a word by cosine"},
     {"analogy", cli_cmd_analogy, "answer a - b + c (e.g. king man woman)"},
+    {"tokenizer", cli_cmd_tokenizer, "byte-level BPE + special tokens: tokenizer train|encode|decode|info"},
     {"ckpt", cli_cmd_ckpt, "inspect or export a checkpoint: ckpt info FILE [--json], ckpt export FILE -o OUT"},
     {"chapter", cli_cmd_chapter, "the chapter's experiments, claim vs measured: chapter basics [--json]"},
     {"bench", cli_cmd_bench, "benchmarks with a PyTorch peer: bench encoder-step [--peer PATH] [--threads N] ..."},

@@ -785,6 +785,31 @@ int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **
     return 0;
 }
 
+int data_bpe_encode_lines(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids,
+                          int64_t **line_end, int64_t *n_lines) {
+    piece_cache pc;
+    pc_init(&pc);
+    ivec out = {0};
+    iv_reserve(&out, (int64_t)(n / 3 + 16));
+    int64_t nl = 0, cap = 64;
+    int64_t *ends = ag_xmalloc((size_t)cap * sizeof *ends);
+    for (size_t lo = 0; lo < n;) {
+        const uint8_t *nlp = memchr(text + lo, '\n', n - lo);
+        size_t hi = nlp ? (size_t)(nlp - text) : n;
+        /* encode_range stops every piece at hi, so the line is pre-tokenised as a text of its own. */
+        encode_range(b, text, lo, hi, &pc, &out);
+        if (nl == cap) ends = ag_xrealloc(ends, (size_t)(cap *= 2) * sizeof *ends);
+        ends[nl++] = out.n;
+        lo = hi + 1;
+    }
+    pc_free(&pc);
+    *ids = out.v; /* never NULL: reserved above */
+    *n_ids = out.n;
+    *line_end = ends;
+    *n_lines = nl;
+    return 0;
+}
+
 int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads) {
     return data_bpe_encode_file_blocks(b, path, ids, n_ids, nthreads, 16u << 20);
 }

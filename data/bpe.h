@@ -60,6 +60,13 @@ const uint8_t *data_bpe_token_bytes(const data_bpe *b, int32_t id, int32_t *len)
 /* Encodes text[0..n) into *ids (heap, caller frees; [*n_ids]). nthreads <= 0 means the OpenMP
  * default; inputs under 1 MiB use one thread. The result does not depend on nthreads. */
 int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids, int nthreads);
+/* Encodes each line of text[0..n) on its own, as if it were the whole text: lines end at '\n' and
+ * the '\n' bytes themselves are not encoded (a last line without '\n' counts; an empty text has no
+ * lines). The ids of line k are (*ids)[start .. (*line_end)[k]) with start = (*line_end)[k-1], or 0
+ * for k = 0. *ids [*n_ids] and *line_end [*n_lines] are heap, caller frees. One thread, one piece
+ * cache for all lines (a text of many short lines costs no per-line set-up). */
+int data_bpe_encode_lines(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids,
+                          int64_t **line_end, int64_t *n_lines);
 /* Encodes a whole plain or gzip file, streaming it in 16 MiB blocks. -1 with an error on read failure. */
 int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads);
 /* Same with a chosen block size (1 KiB .. 1 GiB); the result does not depend on it. */

@@ -22,7 +22,14 @@
  *     special [MASK] 5000
  *     merges 4744
  *     116 104 "th"          <- one merge per line: the two ids, then the new token's bytes as a
- *     ...                      JSON-style string (for the reader's eyes; the loader checks it)
+ *     ...                      JSON-style string (for the reader's eyes; the loader checks it).
+ *                              Escapes as data_tokenizer_quote writes them; \xHH is the one
+ *                              addition to JSON, for a byte that is not part of valid UTF-8.
+ *
+ * The records come in exactly this order; blank lines and '#' lines may appear anywhere, a line may
+ * end in CRLF. The loader checks the header, every line's syntax, that the merge ids are < 256 + i
+ * for merge i, that the count matches the 'merges' line, that each quoted string spells the bytes
+ * of the pair it merges, that no pair is merged twice, and that the special ids are 256 + M + k.
  *
  * Inside checkpoints the same text is stored as the string dataset /tokenizer/file (plus the
  * conventional /tokenizer/merges int32 [M, 2]), so a model is never separated from its vocabulary:
@@ -68,6 +75,9 @@ int data_tokenizer_from_text(data_tokenizer **out, const char *text, size_t n, c
 /* Atomic save (temp file + rename) / load. */
 int data_tokenizer_save(const data_tokenizer *t, const char *path);
 int data_tokenizer_load(data_tokenizer **out, const char *path);
+/* A token's bytes as the file writes them (heap, NUL-terminated): "..." with \" \\ \n \r \t, \u00XX for
+ * other control bytes and DEL, well-formed UTF-8 as it is, \xHH for any other byte >= 0x80. */
+char *data_tokenizer_quote(const uint8_t *bytes, size_t n);
 /* 64-bit fingerprint of the vocabulary (merges + special ids): equal iff the same tokenizer. */
 uint64_t data_tokenizer_fingerprint(const data_tokenizer *t);
 

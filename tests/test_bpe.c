@@ -318,11 +318,58 @@ static void test_real_text(void **state) {
     data_bpe_free(b);
 }
 
+/* encode_lines == data_bpe_encode of each line alone, '\n' dropped; the last line may lack '\n'. */
+static void test_encode_lines(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *text = read_fixture_corpus(&n);
+    data_bpe *b = NULL;
+    assert_int_equal(data_bpe_train(&b, text, n, 556, NULL), 0);
+    const char *cases[] = {"", "\n", "one line", "a\n\nb  \n  c d\n", "tail  \nno newline at end", "\r\n x\n\n\n"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const uint8_t *t = (const uint8_t *)cases[c];
+        size_t len = strlen(cases[c]);
+        int32_t *ids;
+        int64_t k, *ends, nl;
+        assert_int_equal(data_bpe_encode_lines(b, t, len, &ids, &k, &ends, &nl), 0);
+        int64_t want_lines = 0, at = 0;
+        for (size_t lo = 0; lo < len; want_lines++) {
+            const uint8_t *e = memchr(t + lo, '\n', len - lo);
+            size_t hi = e ? (size_t)(e - t) : len;
+            int32_t *one;
+            int64_t k1;
+            assert_int_equal(data_bpe_encode(b, t + lo, hi - lo, &one, &k1, 1), 0);
+            assert_true(want_lines < nl);
+            assert_int_equal(ends[want_lines] - at, k1);
+            if (k1) assert_memory_equal(ids + at, one, (size_t)k1 * sizeof *one);
+            at = ends[want_lines];
+            free(one);
+            lo = hi + 1;
+        }
+        assert_int_equal(nl, want_lines);
+        assert_int_equal(at, k);
+        free(ids);
+        free(ends);
+    }
+    /* Across a whole text, per-line encoding differs from whole-text encoding only at newlines. */
+    int32_t *ids;
+    int64_t k, *ends, nl;
+    assert_int_equal(data_bpe_encode_lines(b, text, n, &ids, &k, &ends, &nl), 0);
+    int64_t lines = 0;
+    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    assert_int_equal(nl, lines + (n && text[n - 1] != '\n'));
+    free(ids);
+    free(ends);
+    data_bpe_free(b);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces),           cmocka_unit_test(test_matches_python_reference),
         cmocka_unit_test(test_roundtrip_any_bytes), cmocka_unit_test(test_threads_and_file),
         cmocka_unit_test(test_save_load_arrays), cmocka_unit_test(test_real_text),
+        cmocka_unit_test(test_encode_lines),
     };
     return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }
