@@ -158,8 +158,8 @@ void ag_sparse_grad_coalesce(ag_sparse_grad *sg);
 
 /* ------------------------------------------------------------------------------------------------
  * The per-step arena: bump allocation, 64-byte aligned, grows by chaining blocks, reset in O(1).
- * After a reset the arena keeps one block as large as the peak, so steady-state steps allocate
- * nothing from the system.
+ * A reset keeps the whole chain and rewinds to its first block, so steady-state steps allocate
+ * nothing from the system and reuse the pages earlier steps touched.
  * --------------------------------------------------------------------------------------------- */
 typedef struct ag_arena ag_arena;
 

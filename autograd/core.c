@@ -315,18 +315,25 @@ void ag_sparse_grad_coalesce(ag_sparse_grad *sg) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Arena: a chain of blocks; reset folds the chain into one block as large as the peak.
+ * Arena: a chain of blocks, oldest first. Allocation bumps in the current block and moves to the
+ * next block of the chain when it is full (appending a new block, twice the last one's size, only
+ * at the end). Reset rewinds to the first block and keeps the whole chain, so a step of the same
+ * shape as an earlier one reuses the very pages that step touched: from the second step on nothing
+ * is allocated and no page is faulted in again. (Folding the chain into one new block, as this
+ * arena once did, made every first-time-large step fault its whole peak in twice.)
  * ------------------------------------------------------------------------------------------ */
 typedef struct arena_block {
-    struct arena_block *next;
+    struct arena_block *next; /* the next newer block, or NULL */
     size_t size, used;
     unsigned char *mem;
 } arena_block;
 
 struct ag_arena {
-    arena_block *head; /* current block (most recent) */
-    size_t reserved;   /* sum of block sizes */
-    size_t used_total; /* bytes handed out since reset, across blocks */
+    arena_block *first; /* oldest block: allocation restarts here after a reset */
+    arena_block *cur;   /* block being filled */
+    arena_block *last;  /* newest block (new blocks are appended after it) */
+    size_t reserved;    /* sum of block sizes */
+    size_t used_total;  /* bytes handed out since reset, across blocks */
 };
 
 static arena_block *block_new(size_t size) {
@@ -341,14 +348,14 @@ static arena_block *block_new(size_t size) {
 ag_arena *ag_arena_new(size_t initial_bytes) {
     ag_arena *a = ag_xcalloc(1, sizeof *a);
     if (initial_bytes < 4096) initial_bytes = 4096;
-    a->head = block_new(initial_bytes);
+    a->first = a->cur = a->last = block_new(initial_bytes);
     a->reserved = initial_bytes;
     return a;
 }
 
 void ag_arena_free(ag_arena *a) {
     if (!a) return;
-    for (arena_block *b = a->head, *n; b; b = n) {
+    for (arena_block *b = a->first, *n; b; b = n) {
         n = b->next;
         free(b->mem);
         free(b);
@@ -359,15 +366,20 @@ void ag_arena_free(ag_arena *a) {
 void *ag_arena_alloc(ag_arena *a, size_t bytes) {
     size_t need = (bytes + 63) & ~(size_t)63;
     if (need == 0) need = 64;
-    arena_block *b = a->head;
-    if (b->used + need > b->size) {
-        size_t size = b->size * 2;
-        if (size < need) size = need;
-        arena_block *nb = block_new(size);
-        nb->next = b;
-        a->head = b = nb;
-        a->reserved += size;
+    arena_block *b = a->cur;
+    while (b->used + need > b->size) {
+        if (!b->next) { /* end of the chain: grow it */
+            size_t size = a->last->size * 2;
+            if (size < need) size = need;
+            arena_block *nb = block_new(size);
+            a->last->next = nb;
+            a->last = nb;
+            a->reserved += size;
+        }
+        b = b->next;
+        b->used = 0;
     }
+    a->cur = b;
     void *p = b->mem + b->used;
     b->used += need;
     a->used_total += need;
@@ -381,19 +393,8 @@ void *ag_arena_calloc(ag_arena *a, size_t bytes) {
 }
 
 void ag_arena_reset(ag_arena *a) {
-    if (a->head->next) {
-        /* More than one block was needed: replace the chain by one block of the total size, so
-         * the next step of the same shape fits in one block and allocates nothing. */
-        size_t total = a->reserved;
-        for (arena_block *b = a->head, *n; b; b = n) {
-            n = b->next;
-            free(b->mem);
-            free(b);
-        }
-        a->head = block_new(total);
-        a->reserved = total;
-    }
-    a->head->used = 0;
+    a->first->used = 0;
+    a->cur = a->first;
     a->used_total = 0;
 }
 

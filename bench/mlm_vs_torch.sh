@@ -42,7 +42,7 @@ echo "corpus: $(wc -c < "$work/text.txt") bytes; tokenizer: $vocab tokens ([PAD]
 echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run_ember() {
   /usr/bin/time -f "%e %M" -o "$work/time" "$ember" train mlm --corpus "$work/text.txt" --tokenizer "$work/tok.txt" \
-    --steps "$total" --warmup 100 --threads "$threads" --quiet "$@" 2> "$work/ember.err" || { cat "$work/ember.err" >&2; exit 1; }
+    --steps "$total" --warmup 100 --threads "$threads" "$@" 2> "$work/ember.err" || { cat "$work/ember.err" >&2; exit 1; }
   tps=$(sed -n 's/.* \([0-9]*\) tokens\/s over.*/\1/p' "$work/ember.err")
   set -- $(cat "$work/time")
   echo "ember  tokens/s $tps  wall ${1} s  peak RSS $(($2 / 1024)) MB"

@@ -55,7 +55,11 @@ static double run_peer(const bench_opts *o, char *line, size_t size) {
     const train_encoder_step_config *c = &o->step;
     char cmd[2048];
     /* The peer gets the caller's environment, not the wait policy ember set for itself. */
-    const char *unset = getenv("EMBER_SET_OMP_WAIT") ? "env -u OMP_WAIT_POLICY -u EMBER_SET_OMP_WAIT " : "";
+    const char *set = getenv("EMBER_SET_OMP_WAIT");
+    char unset[128] = "";
+    if (set)
+        snprintf(unset, sizeof unset, "env %s%s-u EMBER_SET_OMP_WAIT ", strstr(set, "omp") ? "-u OMP_WAIT_POLICY " : "",
+                 strstr(set, "blas") ? "-u OPENBLAS_THREAD_TIMEOUT " : "");
     snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %lld %lld %lld %lld %lld %lld 2>&1", unset, o->peer, c->threads,
              o->steps, (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->seq,
              (long long)c->batch, (long long)c->vocab);

@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-static void test_arena_reset_folds_blocks(void **state) {
+static void test_arena_reset_reuses_blocks(void **state) {
     (void)state;
     ag_arena *a = ag_arena_new(4096);
     for (int i = 0; i < 100; i++) ag_arena_alloc(a, 1000);
@@ -19,7 +19,7 @@ static void test_arena_reset_folds_blocks(void **state) {
     assert_true(peak >= 100 * 1024);
     ag_arena_reset(a);
     assert_int_equal(ag_arena_used(a), 0);
-    /* After the fold, the same step fits without growing. */
+    /* After the reset, the same step reuses the chain without growing. */
     for (int i = 0; i < 100; i++) ag_arena_alloc(a, 1000);
     assert_int_equal(ag_arena_reserved(a), peak);
     void *p = ag_arena_alloc(a, 1);
@@ -144,7 +144,7 @@ static void test_fast_exp(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena_reset_folds_blocks),
+        cmocka_unit_test(test_arena_reset_reuses_blocks),
         cmocka_unit_test(test_rng_deterministic_and_bounded),
         cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_sparse_grad_coalesce),

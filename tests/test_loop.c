@@ -133,7 +133,7 @@ static void losses(int64_t steps, float *first, float *last) {
     assert_int_equal(train_loop_run(L), 0);
     *last = train_loop_last_loss(L);
     assert_int_equal(train_loop_step(L), steps);
-    assert_true(train_loop_tokens_per_sec(L) > 0);
+    assert_true(steps == 1 || train_loop_tokens_per_sec(L) > 0); /* steady state: from the second step */
     train_loop_free(L);
     nn_params_free(&t.ps);
     if (first) losses(1, NULL, first);

@@ -573,9 +573,9 @@ int train_lm_run(const train_lm_options *o) {
     if (rc == 0 || rc == TRAIN_LOOP_STOPPED) {
         const train_eval_result *ev = train_loop_last_eval(L);
         if (!o->loop.quiet) {
-            fprintf(stderr, "%s: %lld steps, final loss %.4f, %.0f tokens/s over this process's steps, %.1f s wall",
-                    o->loop.label, (long long)train_loop_step(L), (double)train_loop_last_loss(L),
-                    train_loop_tokens_per_sec(L), wall);
+            fprintf(stderr, "%s: %lld steps, final loss %.4f, %.0f tokens/s over this process's steps after its first "
+                            "(%.2f s), %.1f s wall", o->loop.label, (long long)train_loop_step(L),
+                    (double)train_loop_last_loss(L), train_loop_tokens_per_sec(L), train_loop_first_step_seconds(L), wall);
             for (int i = 0; ev && i < ev->n; i++) fprintf(stderr, ", %s %.4f", ev->key[i], ev->value[i]);
             fputc('\n', stderr);
         }

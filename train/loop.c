@@ -73,10 +73,12 @@ struct train_loop {
     series hist_loss, hist_eval;
     /* this process */
     double t_start;        /* clock when run began */
-    double train_s;        /* seconds inside steps (for tokens/s) */
-    int64_t tokens_here;
+    double train_s;        /* seconds inside steps after the first of this process (for tokens/s) */
+    int64_t tokens_here;   /* tokens of those steps */
+    int64_t steps_here;    /* steps run by this process */
     float last_loss;
     double last_grad_norm;
+    double first_step_s;   /* wall seconds of this process's first step (the arena's pages fault in) */
     train_eval_result last_eval;
     bool has_eval;
     profile prof;
@@ -206,6 +208,7 @@ optim *train_loop_optim(train_loop *L) { return L->opt; }
 const train_eval_result *train_loop_last_eval(const train_loop *L) { return L->has_eval ? &L->last_eval : NULL; }
 double train_loop_best_score(const train_loop *L) { return L->has_best ? L->best_score : NAN; }
 double train_loop_tokens_per_sec(const train_loop *L) { return L->train_s > 0 ? (double)L->tokens_here / L->train_s : 0; }
+double train_loop_first_step_seconds(const train_loop *L) { return L->first_step_s; }
 
 /* ---- the configuration document: {"trainer": <trainer JSON>, "loop": {...}} ------------------ */
 
@@ -588,7 +591,7 @@ static int one_step(train_loop *L) {
         ag_graph_reset(g);
         loss_sum += lv;
         L->tokens += ntok;
-        L->tokens_here += ntok;
+        if (L->steps_here > 0) L->tokens_here += ntok;
         L->micro_steps++;
     }
     double t0 = ag_now_sec();
@@ -662,7 +665,8 @@ int train_loop_run(train_loop *L) {
             rc = -1;
             break;
         }
-        L->train_s += ag_now_sec() - t0;
+        if (L->steps_here++ > 0) L->train_s += ag_now_sec() - t0;
+        else L->first_step_s = ag_now_sec() - t0;
         log_loss += L->last_loss;
         log_n++;
         report_step(L, &log_loss, &log_n, false);

@@ -133,7 +133,10 @@ ag_graph *train_loop_graph(train_loop *L);
 optim *train_loop_optim(train_loop *L);
 const train_eval_result *train_loop_last_eval(const train_loop *L); /* NULL before the first */
 double train_loop_best_score(const train_loop *L);
-double train_loop_tokens_per_sec(const train_loop *L); /* over the steps run in this process */
+/* Training tokens per second over this process's steps after its first (steady state: the first
+ * step faults in the arena's pages and is reported on its own). 0 before the second step. */
+double train_loop_tokens_per_sec(const train_loop *L);
+double train_loop_first_step_seconds(const train_loop *L);
 
 /* lr at step s (0-based) under cfg's schedule (optim_schedule_lr with lr0 = lr, floor = lr_floor,
  * total = steps). */
