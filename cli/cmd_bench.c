@@ -126,10 +126,10 @@ static int encoder_step(const bench_opts *o) {
            "\"optim_ms\": %.1f, \"tokens_per_s\": %.0f, \"loss_first\": %.4f, \"loss_last\": %.4f, \"arena_mib\": %.1f",
            c->threads, o->steps, (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->seq,
            (long long)c->batch, (long long)c->vocab, (long long)nparams, (long long)ntrain, (long long)(nparams - ntrain),
-           st.opt ? "adamw" : "none (forward+backward only)", pol ? pol : "default", mean_ms, median_ms, min_ms,
+           !c->no_optim ? "adamw" : "none (forward+backward only)", pol ? pol : "default", mean_ms, median_ms, min_ms,
            1e3 * st.fwd_s / ntimed, 1e3 * st.bwd_s / ntimed, 1e3 * st.opt_s / ntimed,
            (double)(c->batch * c->seq) / (mean_ms / 1e3), st.loss_first, st.loss_last,
-           (double)ag_arena_reserved(ag_graph_arena(st.g)) / (1 << 20));
+           (double)ag_arena_reserved(ag_graph_arena(train_loop_graph(st.loop))) / (1 << 20));
     if (o->peer) {
         if (peer_ok == R) {
             double ratios[64], pm[64], em[64];

@@ -1,4 +1,4 @@
-/* encoder_step.c — the timed MLM-encoder training step (forward, backward, AdamW) with freezing and a profile. */
+/* encoder_step.c — the timed MLM-encoder training step as a client of the training loop (fixed batch, op profile). */
 #include "encoder_step.h"
 
 #include <cblas.h>
@@ -32,17 +32,16 @@ static void some_names(const nn_params *ps, char *buf, size_t size) {
     if (ps->n > 6 && used < size) snprintf(buf + used, size - used, ", ... (%d in all)", ps->n);
 }
 
-/* The graph's profile hook: every op's forward and backward time, by op id, while recording. */
-static void profile_hook(void *ctx, int op, bool backward, double seconds) {
+/* The loop's trainer: the same fixed batch every step. */
+static int64_t fixed_batch(void *ctx) {
     train_encoder_step *s = ctx;
-    if (!s->recording) return;
-    if (backward) {
-        s->bwd_op_s[op] += seconds;
-        s->bwd_op_calls[op]++;
-    } else {
-        s->fwd_op_s[op] += seconds;
-        s->fwd_op_calls[op]++;
-    }
+    return s->cfg.batch * s->cfg.seq;
+}
+
+static ag_tensor *fixed_loss(void *ctx, ag_graph *g) {
+    train_encoder_step *s = ctx;
+    int64_t B = s->cfg.batch, T = s->cfg.seq;
+    return nn_mlm_encoder_loss(g, &s->model, ag_from_i32(g, AG_SHAPE(B, T), s->x), ag_from_i32(g, AG_SHAPE(B * T), s->y));
 }
 
 int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_config *cfg) {
@@ -69,9 +68,23 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
             return -1;
         }
     }
-    s->opt = c->no_optim ? NULL : optim_new(&s->model.ps, optim_config_default(OPTIM_ADAMW, 1e-4f));
-    s->g = ag_graph_new((size_t)256 << 20);
-    if (c->profile) ag_graph_set_profile_hook(s->g, profile_hook, s);
+    train_loop_config lc = train_loop_config_default();
+    lc.label = "encoder-step";
+    lc.quiet = true;
+    lc.profile = true;       /* the forward / backward split comes from the op profile */
+    lc.lr = 1e-4f;
+    lc.sched = OPTIM_SCHED_CONSTANT;
+    lc.warmup = 0;
+    lc.steps = INT64_MAX / 2;
+    lc.clip = 0;
+    lc.decay_all = true;
+    lc.no_update = c->no_optim;
+    lc.handle_signals = false;
+    for (int i = 0; i < c->nfreeze; i++) lc.freeze[lc.nfreeze++] = c->freeze[i];
+    train_loop_trainer tr = {.ctx = s, .next_batch = fixed_batch, .loss = fixed_loss};
+    /* the freeze globs were checked above; the loop applies them again (idempotent) */
+    s->loop = train_loop_new(&lc, &s->model.ps, &tr);
+    AG_CHECK(s->loop, "train_encoder_step_init", "%s", ag_error_msg());
     /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
     int64_t n = c->batch * c->seq;
     s->x = ag_xmalloc((size_t)n * sizeof(int32_t));
@@ -86,36 +99,35 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
 }
 
 double train_encoder_step_run(train_encoder_step *s, bool record) {
-    ag_graph *g = s->g;
-    int64_t B = s->cfg.batch, T = s->cfg.seq;
+    train_loop_profile before = *train_loop_get_profile(s->loop);
     double t0 = ag_now_sec();
-    nn_params_zero_grad(&s->model.ps);
-    ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), s->x), *y = ag_from_i32(g, AG_SHAPE(B * T), s->y);
-    s->recording = record;
-    ag_tensor *loss = nn_mlm_encoder_loss(g, &s->model, x, y);
-    double t1 = ag_now_sec();
-    ag_backward(g, loss);
-    double t2 = ag_now_sec();
-    if (s->steps_done == 0) s->loss_first = ag_f32(loss)[0];
-    s->loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
-    if (s->opt) optim_step(s->opt);
-    ag_graph_reset(g);
-    double t3 = ag_now_sec();
+    int rc = train_loop_run_steps(s->loop, 1);
+    double dt = ag_now_sec() - t0;
+    AG_CHECK(rc == 0, "train_encoder_step_run", "%s", ag_error_msg());
+    const train_loop_profile *p = train_loop_get_profile(s->loop);
+    if (s->steps_done == 0) s->loss_first = train_loop_last_loss(s->loop);
+    s->loss_last = train_loop_last_loss(s->loop);
     s->steps_done++;
     if (record) {
         s->nrecorded++;
-        s->fwd_s += t1 - t0;
-        s->bwd_s += t2 - t1;
-        s->opt_s += t3 - t2;
+        for (int op = 0; op < AG_OP_COUNT; op++) {
+            double f = p->sec[0][op] - before.sec[0][op], b = p->sec[1][op] - before.sec[1][op];
+            s->fwd_s += f;
+            s->bwd_s += b;
+            s->fwd_op_s[op] += f;
+            s->bwd_op_s[op] += b;
+            s->fwd_op_calls[op] += p->calls[0][op] - before.calls[0][op];
+            s->bwd_op_calls[op] += p->calls[1][op] - before.calls[1][op];
+        }
+        s->opt_s += p->optim_s - before.optim_s;
     }
-    return t3 - t0;
+    return dt;
 }
 
 void train_encoder_step_free(train_encoder_step *s) {
     free(s->x);
     free(s->y);
-    if (s->g) ag_graph_free(s->g);
-    optim_free(s->opt);
+    train_loop_free(s->loop);
     nn_mlm_encoder_free(&s->model);
     memset(s, 0, sizeof *s);
 }

@@ -1,6 +1,9 @@
-/* encoder_step.h — the timed training step of the BERT-style MLM encoder (nn_mlm_encoder): forward,
- * backward, AdamW, with optional freezing by glob and a profile. `ember bench encoder-step` prints
- * what this measures; a library user can run the same loop.
+/* encoder_step.h — the timed training step of the BERT-style MLM encoder (nn_mlm_encoder) on the shared training loop (train/loop.h).
+ *
+ * A client of the loop like every trainer: its trainer callbacks hand the loop one fixed batch, and
+ * the loop does forward, backward and AdamW (freezing by glob included); the forward / backward
+ * split and the per-op profile come from the loop's op profile (the graph's profile hook).
+ * `ember bench encoder-step` prints what this measures.
  *
  *   train_encoder_step s;
  *   train_encoder_step_config c = train_encoder_step_config_default();
@@ -18,6 +21,7 @@
 #include "../autograd/ag.h"
 #include "../nn/nn.h"
 #include "../optim/optim.h"
+#include "loop.h"
 
 typedef struct train_encoder_step_config {
     int threads;                       /* OpenMP and OpenBLAS threads (set process-wide) */
@@ -34,18 +38,17 @@ train_encoder_step_config train_encoder_step_config_default(void);
 typedef struct train_encoder_step {
     train_encoder_step_config cfg;
     nn_mlm_encoder model;
-    optim *opt;                        /* AdamW lr 1e-4 wd 0.01, or NULL with no_optim */
-    ag_graph *g;                       /* 256 MiB first arena block; reset after every step */
+    train_loop *loop;                  /* AdamW lr 1e-4 wd 0.01 (decay on every tensor, as the peer's
+                                        * torch.optim.AdamW), clip off; no update with no_optim */
     int32_t *x, *y;                    /* [batch * seq] ids and targets */
     int64_t steps_done;
     float loss_first, loss_last;       /* loss of the first step run and of the latest */
     /* Sums over the recorded steps (train_encoder_step_run's record = true), seconds: */
     int nrecorded;
-    double fwd_s, bwd_s, opt_s;
-    bool recording;                    /* the current step's times are being summed */
-    double fwd_op_s[AG_OP_COUNT];      /* with profile: forward by op id (graph profile hook) */
+    double fwd_s, bwd_s, opt_s;        /* forward ops, backward kernels, clip + optimizer */
+    double fwd_op_s[AG_OP_COUNT];      /* by op id (the loop's profile) */
     int64_t fwd_op_calls[AG_OP_COUNT];
-    double bwd_op_s[AG_OP_COUNT];      /* with profile: backward by op id */
+    double bwd_op_s[AG_OP_COUNT];
     int64_t bwd_op_calls[AG_OP_COUNT];
 } train_encoder_step;
 
@@ -53,8 +56,9 @@ typedef struct train_encoder_step {
  * multiple of heads, a size is not positive, or a freeze glob matches no parameter (the message
  * names the glob and a few parameter names). */
 int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_config *cfg);
-/* One step: zero grads, forward to the loss, backward, optimizer step, graph reset. With record,
- * its times are added to the sums. Returns the step's wall seconds. */
+/* One step of the training loop (train/loop.h): zero grads, forward to the loss, backward,
+ * optimizer step, graph reset. With record, its times are added to the sums. Returns the step's
+ * wall seconds. */
 double train_encoder_step_run(train_encoder_step *s, bool record);
 void train_encoder_step_free(train_encoder_step *s);
 

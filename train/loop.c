@@ -43,14 +43,8 @@ static void series_add(series *s, double x, double y) {
 
 /* ---- profile: seconds and calls per op, forward and backward ------------------------------- */
 
-typedef struct profile {
-    double sec[2][AG_OP_COUNT];
-    int64_t calls[2][AG_OP_COUNT];
-    double data_s, optim_s;
-} profile;
-
 static void profile_hook(void *ctx, int op, bool backward, double seconds) {
-    profile *p = ctx;
+    train_loop_profile *p = ctx;
     if (op < 0 || op >= AG_OP_COUNT) return;
     p->sec[backward][op] += seconds;
     p->calls[backward][op]++;
@@ -81,7 +75,7 @@ struct train_loop {
     double first_step_s;   /* wall seconds of this process's first step (the arena's pages fault in) */
     train_eval_result last_eval;
     bool has_eval;
-    profile prof;
+    train_loop_profile prof;
 };
 
 train_loop_config train_loop_config_default(void) {
@@ -548,7 +542,7 @@ static int run_eval(train_loop *L) {
 }
 
 static void print_profile(const train_loop *L) {
-    const profile *p = &L->prof;
+    const train_loop_profile *p = &L->prof;
     double total = 0;
     for (int b = 0; b < 2; b++)
         for (int op = 0; op < AG_OP_COUNT; op++) total += p->sec[b][op];
@@ -591,17 +585,19 @@ static int one_step(train_loop *L) {
         ag_graph_reset(g);
         loss_sum += lv;
         L->tokens += ntok;
-        if (L->steps_here > 0) L->tokens_here += ntok;
+        if (L->steps_here > 0) L->tokens_here += ntok; /* not counted for the process's first step */
         L->micro_steps++;
     }
     double t0 = ag_now_sec();
     double norm = optim_clip_grad_norm(L->ps, c->clip > 0 ? c->clip : INFINITY);
     if (!isfinite(norm)) return report_bad_grad(L, norm);
-    float lr = train_loop_lr(c, L->step);
-    optim_set_lr(L->opt, lr);
-    optim_step(L->opt);
+    if (!c->no_update) {
+        optim_set_lr(L->opt, train_loop_lr(c, L->step));
+        optim_step(L->opt);
+    }
     L->prof.optim_s += ag_now_sec() - t0;
     L->step++;
+    L->steps_here++;
     L->last_loss = (float)(loss_sum / c->accum);
     L->last_grad_norm = norm;
     return 0;
@@ -665,7 +661,7 @@ int train_loop_run(train_loop *L) {
             rc = -1;
             break;
         }
-        if (L->steps_here++ > 0) L->train_s += ag_now_sec() - t0;
+        if (L->steps_here > 1) L->train_s += ag_now_sec() - t0;
         else L->first_step_s = ag_now_sec() - t0;
         log_loss += L->last_loss;
         log_n++;
@@ -709,6 +705,20 @@ int train_loop_run(train_loop *L) {
     if (c->profile) print_profile(L);
     return rc;
 }
+
+int train_loop_run_steps(train_loop *L, int64_t n) {
+    if (train_loop_resume(L)) return -1;
+    if (L->t_start == 0) L->t_start = ag_now_sec();
+    for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++) {
+        double t0 = ag_now_sec();
+        if (one_step(L)) return -1;
+        if (L->steps_here > 1) L->train_s += ag_now_sec() - t0;
+        else L->first_step_s = ag_now_sec() - t0;
+    }
+    return 0;
+}
+
+const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &L->prof; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
     train_plot_series s[2] = {{"training loss", L->hist_loss.xy, L->hist_loss.n},

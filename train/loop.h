@@ -75,6 +75,7 @@ typedef struct train_loop_config {
     uint64_t seed;              /* graph RNG (dropout) seed */
     bool no_fsync;              /* tests: skip fsync in checkpoint commits */
     bool handle_signals;        /* install SIGINT/SIGTERM handlers for the run (default true) */
+    bool no_update;             /* forward + backward only: grads are computed, no optimizer step (benchmarks) */
     int64_t stop_after;         /* > 0: stop as a signal would after this many steps of this process
                                  * (checkpoint saved, TRAIN_LOOP_STOPPED): interruption tests */
 } train_loop_config;
@@ -122,6 +123,19 @@ int train_loop_resume(train_loop *L);
  * TRAIN_LOOP_STOPPED after SIGINT/SIGTERM (checkpoint saved), -1 with an error (a non-finite loss
  * or gradient names the step and the first non-finite tensor; the last checkpoint is untouched). */
 int train_loop_run(train_loop *L);
+
+/* Runs up to n more steps (not past cfg->steps) without evaluations, checkpoints or progress: for
+ * benchmarks and callers that drive the loop themselves. Restores cfg->resume first. 0 or -1. */
+int train_loop_run_steps(train_loop *L, int64_t n);
+
+/* Seconds and calls per op, forward and backward, summed over the steps so far (recorded only
+ * with cfg->profile), and the time in next_batch and in clipping + the optimizer (always). */
+typedef struct train_loop_profile {
+    double sec[2][AG_OP_COUNT];    /* [0] forward, [1] backward */
+    int64_t calls[2][AG_OP_COUNT];
+    double data_s, optim_s;
+} train_loop_profile;
+const train_loop_profile *train_loop_get_profile(const train_loop *L);
 
 /* Saves a checkpoint of the current state to path (atomic). 0 or -1. */
 int train_loop_save(train_loop *L, const char *path);
