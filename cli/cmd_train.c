@@ -16,6 +16,8 @@ static void usage(FILE *f, const char *kind) {
             "  --max-bytes N        read at most N corpus bytes (default: all)\n"
             "  --valid FILE         held-out text (default: the last --valid-frac of the token stream)\n"
             "  --valid-frac F       default 0.005\n"
+            "  --test FILE          text evaluated once after training, never used to pick a checkpoint\n"
+            "                       (lm: perplexity per token and per word, e.g. WikiText-2 wiki.test.txt.gz)\n"
             "  --tokenizer FILE     an `ember tokenizer train` file (default: the checkpoint's on --resume,\n"
             "                       else a byte-level BPE of --vocab-size trained on the first --tokenizer-bytes)\n"
             "  --vocab-size N       default 8192 (specials included)      --tokenizer-bytes N  default 10 MB\n"
@@ -81,6 +83,9 @@ int cli_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--valid")) {
             if (!v) rc = ag_error_set("--valid: expected a file");
             o.valid = v;
+        } else if (!strcmp(a, "--test")) {
+            if (!v) rc = ag_error_set("--test: expected a file");
+            o.test = v;
         } else if (!strcmp(a, "--tokenizer")) {
             if (!v) rc = ag_error_set("--tokenizer: expected a file");
             o.tokenizer = v;

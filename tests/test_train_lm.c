@@ -32,7 +32,7 @@ static int teardown(void **state) {
     return tu_group_tempdir_teardown(state);
 }
 
-#define SMALL "--d 32 --layers 2 --heads 2 --seq 32 --batch 8 --threads 1 --quiet"
+#define SMALL "--d 32 --layers 2 --heads 2 --seq 32 --batch 8 --threads 1"
 
 /* Values of "key" in the metrics lines of the given kind, in order (at most max). */
 static int metric_series(const char *path, const char *kind, const char *key, double *out, int max) {
@@ -319,8 +319,9 @@ static void test_embed(void **state) {
     const char *ck = tu_group_path("emb.ckpt");
     char ckp[512];
     snprintf(ckp, sizeof ckp, "%s", ck);
-    assert_int_equal(tu_run_ember(&out, "train mlm --corpus %s --tokenizer %s " SMALL " --steps 3 --checkpoint %s",
-                                  g_world, g_tok, ckp), 0);
+    assert_int_equal(tu_run_ember(&out, "train mlm --corpus %s --tokenizer %s " SMALL " --steps 3 --checkpoint %s "
+                                        "--test %s", g_world, g_tok, ckp, g_world), 0);
+    assert_non_null(strstr(out, "test_mlm_accuracy")); /* --test: evaluated once, after training */
     free(out);
     char *lines = tu_write_tmp(tu_group_dir(), "lines.txt", "the king rides a horse\n\nthe queen eats bread\r\na very "
                                "long line a very long line a very long line a very long line a very long line\n");

@@ -241,27 +241,30 @@ static ag_tensor *lm_loss(void *ctx, ag_graph *g) {
     return batch_loss(R, g, R->x, R->y, R->o->batch, NULL);
 }
 
-/* Held-out evaluation over the first eval_seqs sequences (fixed masking seed for MLM). */
-static int lm_eval(void *ctx, ag_graph *g, train_eval_result *out) {
-    lm_run *R = ctx;
+/* Evaluation over the first max_seqs (0 = all) sequences of a token stream ids [n] whose text has
+ * `words` words (LM per-word perplexity; 0 = not reported), with a fixed masking seed for MLM so
+ * every evaluation sees the same positions. test selects the "test_" names instead of "eval_". */
+static int eval_stream(lm_run *R, ag_graph *g, const int32_t *ids, int64_t n, int64_t words, int64_t max_seqs,
+                       bool test, train_eval_result *out) {
     int64_t T = R->T, B = R->o->batch;
-    int64_t nseq = R->model.cfg.kind == NN_TEXT_MLM ? (R->n_valid) / R->span : (R->n_valid - 1) / T;
-    if (R->o->eval_seqs > 0 && nseq > R->o->eval_seqs) nseq = R->o->eval_seqs;
-    if (nseq < 1) return ag_error_set("held-out text too short for one sequence of %lld tokens", (long long)T);
+    int64_t nseq = R->model.cfg.kind == NN_TEXT_MLM ? n / R->span : (n - 1) / T;
+    if (max_seqs > 0 && nseq > max_seqs) nseq = max_seqs;
+    if (nseq < 1) return ag_error_set("%s text too short for one sequence of %lld tokens", test ? "test" : "held-out",
+                                      (long long)T);
     ag_rng r;
     ag_rng_seed(&r, 0x5eed0e7a1ull); /* the same held-out masks at every evaluation */
     double nll = 0;
     int64_t count = 0, correct = 0;
     for (int64_t s0 = 0; s0 < nseq; s0 += B) {
         int64_t nb = nseq - s0 < B ? nseq - s0 : B;
-        for (int64_t b = 0; b < nb; b++) fill_seq(R, R->valid_ids, s0 + b, R->x + b * T, R->y + b * T);
+        for (int64_t b = 0; b < nb; b++) fill_seq(R, ids, s0 + b, R->x + b * T, R->y + b * T);
         if (R->model.cfg.kind == NN_TEXT_MLM) mask_batch(R, R->x, R->y, nb, &r);
         int64_t c = 0;
         ag_tensor *loss = batch_loss(R, g, R->x, R->y, nb, &c);
         if (!loss) return -1;
-        int64_t n = R->model.cfg.kind == NN_TEXT_MLM ? R->nsel : nb * T;
-        nll += (double)ag_f32(loss)[0] * (double)n;
-        count += n;
+        int64_t k = R->model.cfg.kind == NN_TEXT_MLM ? R->nsel : nb * T;
+        nll += (double)ag_f32(loss)[0] * (double)k;
+        count += k;
         correct += c;
         ag_graph_reset(g);
     }
@@ -269,20 +272,26 @@ static int lm_eval(void *ctx, ag_graph *g, train_eval_result *out) {
     out->n = 0;
     if (R->model.cfg.kind == NN_TEXT_MLM) {
         out->score = (double)correct / (double)count;
-        out->key[out->n] = "eval_mlm_accuracy", out->value[out->n++] = out->score;
-        out->key[out->n] = "eval_mlm_loss", out->value[out->n++] = mean;
+        out->key[out->n] = test ? "test_mlm_accuracy" : "eval_mlm_accuracy", out->value[out->n++] = out->score;
+        out->key[out->n] = test ? "test_mlm_loss" : "eval_mlm_loss", out->value[out->n++] = mean;
     } else {
         out->score = -mean;
-        out->key[out->n] = "eval_ppl", out->value[out->n++] = exp(mean);
-        out->key[out->n] = "eval_loss", out->value[out->n++] = mean;
-        out->key[out->n] = "eval_next_token_accuracy", out->value[out->n++] = (double)correct / (double)count;
-        /* per word: total NLL over the evaluated tokens spread over the words they cover */
-        if (R->valid_words > 0 && R->n_valid > 0) {
-            double words = (double)R->valid_words * (double)count / (double)R->n_valid;
-            out->key[out->n] = "eval_word_ppl", out->value[out->n++] = exp(nll / words);
+        out->key[out->n] = test ? "test_ppl" : "eval_ppl", out->value[out->n++] = exp(mean);
+        out->key[out->n] = test ? "test_loss" : "eval_loss", out->value[out->n++] = mean;
+        out->key[out->n] = test ? "test_next_token_accuracy" : "eval_next_token_accuracy",
+        out->value[out->n++] = (double)correct / (double)count;
+        /* per word: the evaluated tokens' total NLL over the words they cover */
+        if (words > 0 && n > 0) {
+            double w = (double)words * (double)count / (double)n;
+            out->key[out->n] = test ? "test_word_ppl" : "eval_word_ppl", out->value[out->n++] = exp(nll / w);
         }
     }
     return 0;
+}
+
+static int lm_eval(void *ctx, ag_graph *g, train_eval_result *out) {
+    lm_run *R = ctx;
+    return eval_stream(R, g, R->valid_ids, R->n_valid, R->valid_words, R->o->eval_seqs, false, out);
 }
 
 /* ---- checkpoint extras -------------------------------------------------------------------------- */
@@ -399,15 +408,31 @@ static int setup_tokenizer(lm_run *R) {
     return 0;
 }
 
+/* Words for per-word perplexity: whitespace-separated words plus one end-of-line per line, the
+ * WikiText convention (<eos> is a token: 245,569 on WikiText-2 test). */
 static int64_t count_words(const uint8_t *t, size_t n) {
     int64_t w = 0;
     bool in = false;
     for (size_t i = 0; i < n; i++) {
         bool sp = t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r';
         if (!sp && !in) w++;
+        w += t[i] == '\n';
         in = !sp;
     }
     return w;
+}
+
+/* Reads and encodes a whole text file (plain or gzip) into *ids [*n]; *words as count_words. */
+static int encode_file(lm_run *R, const char *path, int32_t **ids, int64_t *n, int64_t *words) {
+    uint8_t *t = NULL;
+    size_t tn = 0, cap = 0;
+    int64_t dropped = 0;
+    int rc = read_text(path, &t, &tn, &cap, 0, &dropped);
+    if (!rc && tn == 0) rc = ag_error_set("%s: empty", path);
+    if (!rc) rc = data_tokenizer_encode(R->tok, t, tn, ids, n, R->o->threads);
+    if (!rc) *words = count_words(t, tn);
+    free(t);
+    return rc;
 }
 
 static int setup_data(lm_run *R) {
@@ -436,18 +461,11 @@ static int setup_data(lm_run *R) {
     }
     double t1 = ag_now_sec();
     if (o->valid) {
-        uint8_t *vt = NULL;
-        size_t vn = 0, vcap = 0;
-        int64_t vd = 0;
-        if (read_text(o->valid, &vt, &vn, &vcap, 0, &vd) ||
-            data_tokenizer_encode(R->tok, vt, vn, &R->valid_ids, &R->n_valid, o->threads)) {
-            free(vt);
+        if (encode_file(R, o->valid, &R->valid_ids, &R->n_valid, &R->valid_words)) {
             free(text);
             free(ids);
             return ag_error_prefix("--valid");
         }
-        R->valid_words = count_words(vt, vn);
-        free(vt);
         R->train_ids = ids;
         R->n_train = ntok;
     } else {
@@ -578,6 +596,30 @@ int train_lm_run(const train_lm_options *o) {
                     (double)train_loop_last_loss(L), train_loop_tokens_per_sec(L), train_loop_first_step_seconds(L), wall);
             for (int i = 0; ev && i < ev->n; i++) fprintf(stderr, ", %s %.4f", ev->key[i], ev->value[i]);
             fputc('\n', stderr);
+        }
+        if (o->test && rc == 0) {
+            int32_t *tid = NULL;
+            int64_t tn = 0, tw = 0;
+            train_eval_result tr_res;
+            ag_graph *g = train_loop_graph(L);
+            if (encode_file(&R, o->test, &tid, &tn, &tw)) {
+                rc = -1;
+                ag_error_prefix("--test");
+            } else {
+                ag_set_training(g, false);
+                ag_no_grad_begin(g);
+                rc = eval_stream(&R, g, tid, tn, tw, 0, true, &tr_res);
+                ag_no_grad_end(g);
+                ag_set_training(g, true);
+                if (!rc) {
+                    fprintf(stderr, "%s: test %s (%lld tokens, %lld words):", o->loop.label, o->test, (long long)tn,
+                            (long long)tw);
+                    for (int i = 0; i < tr_res.n; i++) fprintf(stderr, " %s %.4f", tr_res.key[i], tr_res.value[i]);
+                    fputc('\n', stderr);
+                    train_loop_log_eval(L, "test", &tr_res);
+                }
+            }
+            free(tid);
         }
         const char *plot = o->plot;
         char pbuf[4096];

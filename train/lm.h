@@ -39,6 +39,8 @@ typedef struct train_lm_options {
     int64_t max_bytes;                /* read at most this many corpus bytes (0 = all) */
     const char *valid;                /* held-out text file, or NULL: split the stream */
     double valid_frac;                /* 0.005 */
+    const char *test;                 /* text evaluated once, after training (never used to pick a
+                                       * checkpoint): e.g. WikiText-2 test for `train lm` */
     int64_t eval_seqs;                /* held-out sequences per evaluation (64) */
     const char *tokenizer;            /* tokenizer file; NULL: the checkpoint's on resume, else train one */
     int32_t vocab_size;               /* for a tokenizer trained here (8192) */

@@ -501,6 +501,13 @@ static void metrics_line(train_loop *L, const char *kind, const train_progress_s
     fflush(L->metrics);
 }
 
+void train_loop_log_eval(train_loop *L, const char *kind, const train_eval_result *res) {
+    train_progress_stat st[TRAIN_EVAL_MAX];
+    int n = 0;
+    for (int i = 0; i < res->n && i < TRAIN_EVAL_MAX; i++) st[n++] = (train_progress_stat){res->key[i], res->value[i], NULL};
+    metrics_line(L, kind, st, n);
+}
+
 /* Runs the trainer's evaluation; keeps the best checkpoint. 0 or -1. */
 static int run_eval(train_loop *L) {
     if (!L->tr.eval) return 0;

@@ -137,6 +137,9 @@ typedef struct train_loop_profile {
 } train_loop_profile;
 const train_loop_profile *train_loop_get_profile(const train_loop *L);
 
+/* Appends {"kind": kind, "step": …, <res's figures>} to the metrics file (e.g. a final test). */
+void train_loop_log_eval(train_loop *L, const char *kind, const train_eval_result *res);
+
 /* Saves a checkpoint of the current state to path (atomic). 0 or -1. */
 int train_loop_save(train_loop *L, const char *path);
 
