@@ -17,7 +17,7 @@ double data_subsample_keep(int64_t count, int64_t total, double t) {
  * A column that needs no alias (q == T) points to itself with prob T-1, which is still exact. */
 int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double power) {
     memset(a, 0, sizeof *a);
-    if (n <= 0) return ag_error_set("alias sampler: expected at least one word, got an empty vocabulary");
+    if (n <= 0) return base_error_set("alias sampler: expected at least one word, got an empty vocabulary");
     AG_CHECK(n < ((int64_t)1 << 31), "data_alias_init", "%lld words exceed the 2^31 table limit", (long long)n);
     const uint64_t T = (uint64_t)1 << 32;
     double W = 0;
@@ -29,7 +29,7 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
         }
     }
     if (best < 0 || !(W > 0) || !isfinite(W))
-        return ag_error_set("alias sampler: expected some word with a count > 0, got all zero over %lld words",
+        return base_error_set("alias sampler: expected some word with a count > 0, got all zero over %lld words",
                             (long long)n);
     uint64_t *q = malloc((size_t)n * sizeof *q);     /* [n] integer mass, then residual mass */
     int32_t *small = malloc((size_t)n * sizeof *small); /* [n] stack of columns with q < T */

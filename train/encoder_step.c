@@ -49,13 +49,13 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     memset(s, 0, sizeof *s);
     const train_encoder_step_config *c = cfg;
     if (c->d <= 0 || c->layers <= 0 || c->heads <= 0 || c->seq <= 0 || c->batch <= 0 || c->vocab <= 0 || c->threads <= 0)
-        return ag_error_set("encoder step: expected positive sizes and threads, got d %lld layers %lld heads %lld "
+        return base_error_set("encoder step: expected positive sizes and threads, got d %lld layers %lld heads %lld "
                             "seq %lld batch %lld vocab %lld threads %d", (long long)c->d, (long long)c->layers,
                             (long long)c->heads, (long long)c->seq, (long long)c->batch, (long long)c->vocab,
                             c->threads);
     if (c->d % c->heads)
-        return ag_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
-    if (c->vocab > INT32_MAX) return ag_error_set("--vocab %lld: expected at most %d", (long long)c->vocab, INT32_MAX);
+        return base_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
+    if (c->vocab > INT32_MAX) return base_error_set("--vocab %lld: expected at most %d", (long long)c->vocab, INT32_MAX);
     s->cfg = *c;
     omp_set_num_threads(c->threads);
     openblas_set_num_threads(c->threads);
@@ -64,7 +64,7 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
         if (nn_params_freeze(&s->model.ps, c->freeze[i], true) == 0) {
             char names[512];
             some_names(&s->model.ps, names, sizeof names);
-            ag_error_set("--freeze '%s': matches no parameter (names: %s)", c->freeze[i], names);
+            base_error_set("--freeze '%s': matches no parameter (names: %s)", c->freeze[i], names);
             nn_mlm_encoder_free(&s->model);
             return -1;
         }
@@ -74,13 +74,13 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     if (c->profile) ag_graph_set_profile_hook(s->g, profile_hook, s);
     /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
     int64_t n = c->batch * c->seq;
-    s->x = ag_xmalloc((size_t)n * sizeof(int32_t));
-    s->y = ag_xmalloc((size_t)n * sizeof(int32_t));
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    s->x = base_xmalloc((size_t)n * sizeof(int32_t));
+    s->y = base_xmalloc((size_t)n * sizeof(int32_t));
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     for (int64_t i = 0; i < n; i++) {
-        s->x[i] = (int32_t)ag_rng_below(&rng, (uint32_t)c->vocab);
-        s->y[i] = (int32_t)ag_rng_below(&rng, (uint32_t)c->vocab);
+        s->x[i] = (int32_t)base_rng_below(&rng, (uint32_t)c->vocab);
+        s->y[i] = (int32_t)base_rng_below(&rng, (uint32_t)c->vocab);
     }
     return 0;
 }
@@ -88,19 +88,19 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
 double train_encoder_step_run(train_encoder_step *s, bool record) {
     ag_graph *g = s->g;
     int64_t B = s->cfg.batch, T = s->cfg.seq;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     nn_params_zero_grad(&s->model.ps);
     ag_tensor *x = ag_from_i32(g, AG_SHAPE(B, T), s->x), *y = ag_from_i32(g, AG_SHAPE(B * T), s->y);
     s->recording = record;
     ag_tensor *loss = nn_mlm_encoder_loss(g, &s->model, x, y);
-    double t1 = ag_now_sec();
+    double t1 = base_now_sec();
     ag_backward(g, loss);
-    double t2 = ag_now_sec();
+    double t2 = base_now_sec();
     if (s->steps_done == 0) s->loss_first = ag_f32(loss)[0];
     s->loss_last = ag_f32(loss)[0]; /* read before the reset frees the arena */
     if (s->opt) optim_step(s->opt);
     ag_graph_reset(g);
-    double t3 = ag_now_sec();
+    double t3 = base_now_sec();
     s->steps_done++;
     if (record) {
         s->nrecorded++;
