@@ -161,7 +161,7 @@ void data_batch_free(data_batch *b) {
 
 int64_t data_mlm_mask(data_batch *b, int32_t *labels, base_rng *r, double prob, int32_t mask_id, int32_t normal_lo,
                       int32_t normal_hi, int32_t ignore_index) {
-    AG_CHECK(normal_hi > normal_lo, "data_mlm_mask", "empty normal range [%d, %d)", normal_lo, normal_hi);
+    BASE_CHECK(normal_hi > normal_lo, "data_mlm_mask", "empty normal range [%d, %d)", normal_lo, normal_hi);
     const int64_t T = b->T;
     uint8_t *sel = base_xmalloc((size_t)(T ? T : 1)); /* [T] this row's selected positions */
     int64_t selected = 0;

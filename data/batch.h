@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 /* Fisher–Yates shuffle of idx[0..n) in place with r (uniform over all n! orders). */
 void data_shuffle(int64_t *idx, int64_t n, base_rng *r);

@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 /* ---- pre-tokeniser ------------------------------------------------------------------------------ */
 
@@ -249,7 +249,7 @@ static data_bpe *bpe_build(const int32_t *merges, int64_t m) {
     for (int64_t i = 0; i < 256; i++) b->tok_len[i] = 1;
     for (int64_t i = 0; i < m; i++) {
         int64_t l = (int64_t)b->tok_len[merges[2 * i]] + b->tok_len[merges[2 * i + 1]];
-        AG_CHECK(l < INT32_MAX, "bpe_build", "token %lld is %lld bytes long", (long long)(256 + i), (long long)l);
+        BASE_CHECK(l < INT32_MAX, "bpe_build", "token %lld is %lld bytes long", (long long)(256 + i), (long long)l);
         b->tok_len[256 + i] = (int32_t)l;
         total += l;
     }
@@ -816,7 +816,7 @@ int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int
 
 int data_bpe_encode_file_blocks(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads,
                                 size_t block) {
-    AG_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
+    BASE_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
     *ids = NULL;
     *n_ids = 0;
     gzFile g = gzopen(path, "rb");

@@ -255,7 +255,7 @@ int64_t data_corpus_size(data_corpus *c) {
 }
 
 int data_corpus_shard(data_corpus *c, int k, int n) {
-    AG_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
+    BASE_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
     int64_t size = data_corpus_size(c);
     if (size < 0) return -1;
     /* Compute in 128 bits: k*size overflows int64 only for absurd sizes, but it costs nothing. */
@@ -280,7 +280,7 @@ int data_corpus_shard(data_corpus *c, int k, int n) {
 }
 
 int data_corpus_next(data_corpus *c, char *buf, int max) {
-    AG_CHECK(max >= 8, "data_corpus_next", "word buffer of %d bytes, need >= 8", max);
+    BASE_CHECK(max >= 8, "data_corpus_next", "word buffer of %d bytes, need >= 8", max);
     for (;;) {
         /* Skip separators. */
         const uint8_t *p = c->buf + c->pos, *e = c->buf + c->len;

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 #define DATA_MAX_WORD 100 /* word2vec.c's MAX_STRING: bytes kept of a word, including the NUL */
 #define DATA_EOS "</s>"

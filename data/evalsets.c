@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "autograd/ag.h"
+#include "base/base.h"
 
 /* Reads the whole (possibly gzip) file into a NUL-terminated heap buffer; *len excludes the NUL.
  * Evaluation sets are small (a few MB), so one buffer that later holds every parsed string is

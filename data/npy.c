@@ -2,11 +2,12 @@
 #include "npy.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 int data_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape, const void *data) {
     if (ndim < 1 || ndim > 4 || (strcmp(descr, "<f4") && strcmp(descr, "<i4")))

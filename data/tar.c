@@ -281,7 +281,7 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
 }
 
 void *data_tar_read(data_tar *t, int64_t *size) {
-    AG_CHECK(t->readable, "data_tar_read", "call data_tar_next first (each member can be read once)");
+    BASE_CHECK(t->readable, "data_tar_read", "call data_tar_next first (each member can be read once)");
     t->readable = false;
     char *buf = malloc((size_t)t->size + 1);
     if (!buf) {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 const char *const data_tok_special_name[DATA_TOK_N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
 
@@ -19,9 +19,9 @@ const char *const data_tok_special_name[DATA_TOK_N_SPECIAL] = {"[PAD]", "[UNK]",
 #define TOK_MAX_MERGES ((int64_t)INT32_MAX - 256 - DATA_TOK_N_SPECIAL)
 
 data_tokenizer *data_tokenizer_from_bpe(data_bpe *bpe) {
-    AG_CHECK(bpe != NULL, "data_tokenizer_from_bpe", "NULL bpe");
+    BASE_CHECK(bpe != NULL, "data_tokenizer_from_bpe", "NULL bpe");
     const int64_t m = data_bpe_n_merges(bpe);
-    AG_CHECK(m <= TOK_MAX_MERGES, "data_tokenizer_from_bpe", "%lld merges leave no room for the special ids",
+    BASE_CHECK(m <= TOK_MAX_MERGES, "data_tokenizer_from_bpe", "%lld merges leave no room for the special ids",
              (long long)m);
     data_tokenizer *t = base_xcalloc(1, sizeof *t);
     t->bpe = bpe;

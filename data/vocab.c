@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 #include "corpus.h"
 
 /* FNV-1a over the bytes, then a murmur3 finaliser so the low bits (the slot index) mix all bytes. */
@@ -85,7 +85,7 @@ int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count) {
         }
         s = (s + 1) & mask;
     }
-    AG_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
+    BASE_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
     if (v->n == v->cap) {
         v->cap *= 2;
         v->words = base_xrealloc(v->words, (size_t)v->cap * sizeof *v->words);

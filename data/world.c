@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
