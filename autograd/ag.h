@@ -18,7 +18,7 @@
  * - Each op has one forward and one backward kernel side by side (autograd/ops_*.c); the backward
  *   accumulates with += into its inputs' grads. The one-line formula of every op is given below.
  * - Programming errors (shape mismatch in code) abort via AG_CHECK with the op name, shapes, file
- *   and line. User-input errors never abort: functions return a status and set ag_error_set().
+ *   and line. User-input errors never abort: functions return a status after base_error_set().
  */
 #ifndef EMBER_AG_H
 #define EMBER_AG_H
@@ -28,64 +28,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../base/base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define AG_MAX_DIMS 4
 
-/* ------------------------------------------------------------------------------------------------
- * Errors (DESIGN.md §6). Library functions that can fail on user input return a negative status
- * (or NULL) and leave a message in a thread-local buffer; the CLI prints it and exits non-zero.
- * --------------------------------------------------------------------------------------------- */
+/* Errors, allocation, the RNG, JSON writing and the clock live in base/ (base/base.h), below the
+ * engine; every engine user sees them through this header. */
 
-/* Formats a message into this thread's error buffer and returns -1 (so `return ag_error_set(...)`). */
-int ag_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prepends "prefix: " to the current message (adds context while unwinding, e.g. a file name). */
-int ag_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The last message set on this thread ("" if none). Valid until the next ag_error_set. */
-const char *ag_error_msg(void);
-void ag_error_clear(void);
-
-/* Programming-error check: prints op, message, file:line and aborts. Never use for user input. */
-#define AG_CHECK(cond, op, ...)                                                                    \
-    do {                                                                                           \
-        if (!(cond)) ag_fatal_(op, __FILE__, __LINE__, __VA_ARGS__);                               \
-    } while (0)
-_Noreturn void ag_fatal_(const char *op, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Aborting allocation helpers for memory the program cannot run without (out-of-memory is fatal). */
-void *ag_xmalloc(size_t bytes);
-void *ag_xcalloc(size_t n, size_t size);
-void *ag_xrealloc(void *p, size_t bytes);
-void *ag_xaligned(size_t bytes); /* 64-byte aligned, free with free() */
-char *ag_xstrdup(const char *s);
-
-/* Small shared helpers (autograd/util.c): JSON output, a monotonic clock, error-message tidying. */
-/* Writes s as a JSON string literal ("..." with \" \\ and \u00XX escapes for control bytes). */
-void ag_json_str(FILE *f, const char *s);
-/* Writes v as a JSON number ("%.6g"); NaN and +-Inf, which JSON lacks, are written as null. */
-void ag_json_num(FILE *f, double v);
-/* Seconds on CLOCK_MONOTONIC (for intervals only; the origin is arbitrary). */
-double ag_now_sec(void);
-/* msg without a leading "<path>: " (zlib's gzerror() prefixes the file name; our messages already
- * name it), else msg itself. Returns a pointer into msg. */
-const char *ag_strip_path_prefix(const char *msg, const char *path);
-
-/* ------------------------------------------------------------------------------------------------
- * Random numbers: xoshiro256**; the whole state is 4 words so checkpoints can store it exactly.
- * --------------------------------------------------------------------------------------------- */
-typedef struct ag_rng {
-    uint64_t s[4];
-} ag_rng;
-
-void ag_rng_seed(ag_rng *r, uint64_t seed);           /* splitmix64 expansion of seed */
-uint64_t ag_rng_next(ag_rng *r);                      /* 64 random bits */
-uint32_t ag_rng_below(ag_rng *r, uint32_t n);         /* uniform in [0, n), unbiased */
-float ag_rng_uniform(ag_rng *r);                      /* uniform in [0, 1) with 24 bits */
-double ag_rng_uniform_d(ag_rng *r);                   /* uniform in [0, 1) with 53 bits */
-float ag_rng_normal(ag_rng *r);                       /* standard normal (Box–Muller, no cache) */
+/* Programming-error check for the engine: prints the op name, message, file:line and aborts (via
+ * base_fatal_). Never use for user input. */
+#define AG_CHECK(cond, op, ...) BASE_CHECK(cond, op, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------------
  * Tensors
@@ -211,7 +167,7 @@ void ag_graph_set_profile_hook(ag_graph *g, ag_profile_hook hook, void *ctx);
 
 void ag_set_training(ag_graph *g, bool training); /* dropout on/off; default true */
 bool ag_is_training(const ag_graph *g);
-ag_rng *ag_graph_rng(ag_graph *g);                /* seeded with 0 by default */
+base_rng *ag_graph_rng(ag_graph *g);                /* seeded with 0 by default */
 void ag_no_grad_begin(ag_graph *g);               /* nestable */
 void ag_no_grad_end(ag_graph *g);
 bool ag_grad_enabled(const ag_graph *g);

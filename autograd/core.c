@@ -1,148 +1,8 @@
-/* core.c — the engine's plumbing: errors, allocation, RNG, tensors, the arena, the tape, backward. */
+/* core.c — the engine's core: tensors, the arena, the graph and its tape, backward. */
 #include "ag.h"
 
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------------------------------------
- * Errors
- * ------------------------------------------------------------------------------------------ */
-static _Thread_local char err_buf[2048];
-
-int ag_error_set(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int ag_error_prefix(const char *fmt, ...) {
-    char pre[1024], old[sizeof err_buf];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
-    va_end(ap);
-    memcpy(old, err_buf, sizeof old);
-    /* Truncation is acceptable for a message; build it piecewise so the compiler can see that. */
-    size_t n = strlen(pre);
-    if (n > sizeof err_buf - 3) n = sizeof err_buf - 3;
-    memcpy(err_buf, pre, n);
-    err_buf[n++] = ':';
-    err_buf[n++] = ' ';
-    size_t m = strlen(old);
-    if (m > sizeof err_buf - 1 - n) m = sizeof err_buf - 1 - n;
-    memcpy(err_buf + n, old, m);
-    err_buf[n + m] = 0;
-    return -1;
-}
-
-const char *ag_error_msg(void) { return err_buf; }
-void ag_error_clear(void) { err_buf[0] = 0; }
-
-void ag_fatal_(const char *op, const char *file, int line, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "ember: fatal error in %s (%s:%d): ", op, file, line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    abort();
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Allocation: out of memory is not a user-input error; it is fatal with a clear message.
- * ------------------------------------------------------------------------------------------ */
-static _Noreturn void oom(size_t bytes) {
-    fprintf(stderr, "ember: out of memory allocating %zu bytes\n", bytes);
-    abort();
-}
-
-void *ag_xmalloc(size_t bytes) {
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) oom(bytes);
-    return p;
-}
-
-void *ag_xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) oom(n * size);
-    return p;
-}
-
-void *ag_xrealloc(void *p, size_t bytes) {
-    void *q = realloc(p, bytes ? bytes : 1);
-    if (!q) oom(bytes);
-    return q;
-}
-
-void *ag_xaligned(size_t bytes) {
-    size_t rounded = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) oom(bytes);
-    return p;
-}
-
-char *ag_xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = ag_xmalloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * RNG: xoshiro256** (Blackman & Vigna), seeded through splitmix64.
- * ------------------------------------------------------------------------------------------ */
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void ag_rng_seed(ag_rng *r, uint64_t seed) {
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t ag_rng_next(ag_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-uint32_t ag_rng_below(ag_rng *r, uint32_t n) {
-    /* Lemire's multiply-shift with rejection: unbiased. */
-    uint64_t m = (uint64_t)(uint32_t)(ag_rng_next(r) >> 32) * n;
-    uint32_t lo = (uint32_t)m;
-    if (lo < n) {
-        uint32_t thresh = (uint32_t)(-n) % n;
-        while (lo < thresh) {
-            m = (uint64_t)(uint32_t)(ag_rng_next(r) >> 32) * n;
-            lo = (uint32_t)m;
-        }
-    }
-    return (uint32_t)(m >> 32);
-}
-
-float ag_rng_uniform(ag_rng *r) { return (float)(ag_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
-double ag_rng_uniform_d(ag_rng *r) { return (double)(ag_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-
-float ag_rng_normal(ag_rng *r) {
-    double u1 = ag_rng_uniform_d(r), u2 = ag_rng_uniform_d(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Tensors
@@ -182,17 +42,17 @@ static void tensor_init(ag_tensor *t, ag_dtype dt, int ndim, const int64_t *shap
 }
 
 ag_tensor *ag_tensor_alloc(ag_dtype dt, int ndim, const int64_t *shape) {
-    ag_tensor *t = ag_xmalloc(sizeof *t);
+    ag_tensor *t = base_xmalloc(sizeof *t);
     tensor_init(t, dt, ndim, shape);
     size_t bytes = (size_t)t->numel * 4;
-    t->data = ag_xaligned(bytes);
+    t->data = base_xaligned(bytes);
     memset(t->data, 0, bytes);
     t->flags = AG_HEAP | AG_OWNS_DATA;
     return t;
 }
 
 ag_tensor *ag_tensor_wrap(ag_dtype dt, int ndim, const int64_t *shape, void *data) {
-    ag_tensor *t = ag_xmalloc(sizeof *t);
+    ag_tensor *t = base_xmalloc(sizeof *t);
     tensor_init(t, dt, ndim, shape);
     t->data = data;
     t->flags = AG_HEAP;
@@ -200,7 +60,7 @@ ag_tensor *ag_tensor_wrap(ag_dtype dt, int ndim, const int64_t *shape, void *dat
 }
 
 ag_tensor *ag_tensor_view(const ag_tensor *src) {
-    ag_tensor *t = ag_xmalloc(sizeof *t);
+    ag_tensor *t = base_xmalloc(sizeof *t);
     *t = *src;
     t->grad = NULL;
     t->sgrad = NULL;
@@ -236,7 +96,7 @@ float *ag_tensor_grad(ag_tensor *t) {
     if (!t->grad) {
         AG_CHECK(t->flags & AG_HEAP, "ag_tensor_grad", "arena tensor: use ag_grad(g, t)");
         size_t bytes = (size_t)t->numel * sizeof(float);
-        t->grad = ag_xaligned(bytes);
+        t->grad = base_xaligned(bytes);
         memset(t->grad, 0, bytes);
         t->flags |= AG_OWNS_GRAD;
     }
@@ -252,14 +112,14 @@ float *ag_sparse_grad_reserve(ag_tensor *t, int64_t n, int32_t **rows_out) {
     AG_CHECK(t->ndim == 2, "ag_sparse_grad_reserve", "sparse grads need a 2-D parameter");
     ag_sparse_grad *sg = t->sgrad;
     if (!sg) {
-        sg = t->sgrad = ag_xcalloc(1, sizeof *sg);
+        sg = t->sgrad = base_xcalloc(1, sizeof *sg);
         sg->width = t->shape[1];
     }
     if (sg->n + n > sg->cap) {
         int64_t cap = sg->cap ? sg->cap : 64;
         while (cap < sg->n + n) cap *= 2;
-        sg->rows = ag_xrealloc(sg->rows, (size_t)cap * sizeof(int32_t));
-        sg->vals = ag_xrealloc(sg->vals, (size_t)cap * (size_t)sg->width * sizeof(float));
+        sg->rows = base_xrealloc(sg->rows, (size_t)cap * sizeof(int32_t));
+        sg->vals = base_xrealloc(sg->vals, (size_t)cap * (size_t)sg->width * sizeof(float));
         sg->cap = cap;
     }
     *rows_out = sg->rows + sg->n;
@@ -289,11 +149,11 @@ static int cmp_row_idx(const void *a, const void *b) {
 void ag_sparse_grad_coalesce(ag_sparse_grad *sg) {
     if (!sg || sg->n <= 1) return;
     int64_t n = sg->n, w = sg->width;
-    row_idx *order = ag_xmalloc((size_t)n * sizeof *order);
+    row_idx *order = base_xmalloc((size_t)n * sizeof *order);
     for (int64_t i = 0; i < n; i++) order[i] = (row_idx){sg->rows[i], i};
     qsort(order, (size_t)n, sizeof *order, cmp_row_idx);
-    int32_t *rows = ag_xmalloc((size_t)n * sizeof(int32_t));
-    float *vals = ag_xmalloc((size_t)(n * w) * sizeof(float));
+    int32_t *rows = base_xmalloc((size_t)n * sizeof(int32_t));
+    float *vals = base_xmalloc((size_t)(n * w) * sizeof(float));
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *src = sg->vals + order[i].idx * w;
@@ -337,16 +197,16 @@ struct ag_arena {
 };
 
 static arena_block *block_new(size_t size) {
-    arena_block *b = ag_xmalloc(sizeof *b);
+    arena_block *b = base_xmalloc(sizeof *b);
     b->next = NULL;
     b->size = size;
     b->used = 0;
-    b->mem = ag_xaligned(size);
+    b->mem = base_xaligned(size);
     return b;
 }
 
 ag_arena *ag_arena_new(size_t initial_bytes) {
-    ag_arena *a = ag_xcalloc(1, sizeof *a);
+    ag_arena *a = base_xcalloc(1, sizeof *a);
     if (initial_bytes < 4096) initial_bytes = 4096;
     a->first = a->cur = a->last = block_new(initial_bytes);
     a->reserved = initial_bytes;
@@ -411,17 +271,17 @@ struct ag_graph {
     int no_grad;
     bool backward_ran; /* a backward pass has left intermediate grads on this tape */
     bool training;
-    ag_rng rng;
+    base_rng rng;
     ag_profile_hook hook; /* profiling (ag_graph_set_profile_hook), or NULL */
     void *hook_ctx;
     double hook_last;     /* clock at the last recorded node (or reset): a forward op's time ends at its record */
 };
 
 ag_graph *ag_graph_new(size_t arena_bytes) {
-    ag_graph *g = ag_xcalloc(1, sizeof *g);
+    ag_graph *g = base_xcalloc(1, sizeof *g);
     g->arena = ag_arena_new(arena_bytes ? arena_bytes : (size_t)16 << 20);
     g->training = true;
-    ag_rng_seed(&g->rng, 0);
+    base_rng_seed(&g->rng, 0);
     return g;
 }
 
@@ -436,13 +296,13 @@ void ag_graph_reset(ag_graph *g) {
     g->tail = NULL;
     g->nnodes = 0;
     g->backward_ran = false;
-    if (g->hook) g->hook_last = ag_now_sec();
+    if (g->hook) g->hook_last = base_now_sec();
 }
 
 void ag_graph_set_profile_hook(ag_graph *g, ag_profile_hook hook, void *ctx) {
     g->hook = hook;
     g->hook_ctx = ctx;
-    g->hook_last = ag_now_sec();
+    g->hook_last = base_now_sec();
 }
 
 ag_node *ag_graph_tape(const ag_graph *g) { return g->tail; }
@@ -451,7 +311,7 @@ ag_arena *ag_graph_arena(ag_graph *g) { return g->arena; }
 int64_t ag_graph_nodes(const ag_graph *g) { return g->nnodes; }
 void ag_set_training(ag_graph *g, bool training) { g->training = training; }
 bool ag_is_training(const ag_graph *g) { return g->training; }
-ag_rng *ag_graph_rng(ag_graph *g) { return &g->rng; }
+base_rng *ag_graph_rng(ag_graph *g) { return &g->rng; }
 void ag_no_grad_begin(ag_graph *g) { g->no_grad++; }
 void ag_no_grad_end(ag_graph *g) {
     AG_CHECK(g->no_grad > 0, "ag_no_grad_end", "no matching ag_no_grad_begin");
@@ -525,7 +385,7 @@ ag_node *ag_record(ag_graph *g, int op, ag_backward_fn bw, ag_tensor *out, int n
     out->node = n;
     out->flags |= AG_REQUIRES_GRAD;
     if (g->hook) { /* the forward kernel ran just before its record: charge the time since the last one */
-        double now = ag_now_sec();
+        double now = base_now_sec();
         g->hook(g->hook_ctx, op, false, now - g->hook_last);
         g->hook_last = now;
     }
@@ -555,11 +415,11 @@ void ag_backward_seed(ag_graph *g, ag_tensor *out, const float *seed) {
     if (g->hook) {
         for (ag_node *n = out->node; n; n = n->prev) {
             if (!n->out->grad) continue;
-            double t0 = ag_now_sec();
+            double t0 = base_now_sec();
             n->backward(g, n);
-            g->hook(g->hook_ctx, n->op, true, ag_now_sec() - t0);
+            g->hook(g->hook_ctx, n->op, true, base_now_sec() - t0);
         }
-        g->hook_last = ag_now_sec();
+        g->hook_last = base_now_sec();
         return;
     }
     for (ag_node *n = out->node; n; n = n->prev) {

@@ -28,17 +28,17 @@ ag_gradcheck_result ag_gradcheck(ag_build_fn build, void *ctx, int ninputs, ag_t
     ag_tensor *out = build(g, inputs, ctx);
     AG_CHECK(out->dtype == AG_F32, "ag_gradcheck", "build() must return an f32 tensor");
     int64_t nout = out->numel;
-    float *w = ag_xmalloc((size_t)nout * sizeof(float));
-    ag_rng rng;
-    ag_rng_seed(&rng, 1234);
-    for (int64_t i = 0; i < nout; i++) w[i] = 2.0f * ag_rng_uniform(&rng) - 1.0f;
+    float *w = base_xmalloc((size_t)nout * sizeof(float));
+    base_rng rng;
+    base_rng_seed(&rng, 1234);
+    for (int64_t i = 0; i < nout; i++) w[i] = 2.0f * base_rng_uniform(&rng) - 1.0f;
     ag_backward_seed(g, out, w);
 
     float *analytic[16] = {0};
     for (int i = 0; i < ninputs; i++) {
         ag_tensor *t = inputs[i];
         if (t->dtype != AG_F32 || !(t->flags & AG_REQUIRES_GRAD)) continue;
-        analytic[i] = ag_xcalloc((size_t)t->numel, sizeof(float));
+        analytic[i] = base_xcalloc((size_t)t->numel, sizeof(float));
         if (t->grad) memcpy(analytic[i], t->grad, (size_t)t->numel * sizeof(float));
         if (t->sgrad) { /* row-sparse grad: scatter into a dense copy */
             ag_sparse_grad *sg = t->sgrad;

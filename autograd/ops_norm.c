@@ -200,7 +200,7 @@ ag_tensor *ag_dropout(ag_graph *g, ag_tensor *x, float p) {
      * splitmix64's finaliser of key + (k + 1)·φ (the splitmix64 sequence itself). So a seed
      * reproduces the mask exactly, the draw runs in parallel, and the mask does not depend on the
      * thread count. 24-bit uniforms: an element is dropped when u < p. */
-    uint64_t key = ag_rng_next(ag_graph_rng(g));
+    uint64_t key = base_rng_next(ag_graph_rng(g));
     uint32_t thresh = (uint32_t)((double)p * 16777216.0);
     float scale = 1.0f / (1.0f - p);
     const float *xv = ag_f32(x); /* [numel] */

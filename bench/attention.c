@@ -16,7 +16,7 @@
 
 #include "autograd/ag.h"
 
-static double now_ms(void) { return 1e3 * ag_now_sec(); }
+static double now_ms(void) { return 1e3 * base_now_sec(); }
 
 static double cpu_ms(void) {
     struct timespec ts;
@@ -26,9 +26,9 @@ static double cpu_ms(void) {
 
 static ag_tensor *filled(int ndim, const int64_t *shape, uint64_t seed) {
     ag_tensor *t = ag_tensor_alloc(AG_F32, ndim, shape);
-    ag_rng r;
-    ag_rng_seed(&r, seed);
-    for (int64_t i = 0; i < t->numel; i++) ag_f32(t)[i] = ag_rng_uniform(&r);
+    base_rng r;
+    base_rng_seed(&r, seed);
+    for (int64_t i = 0; i < t->numel; i++) ag_f32(t)[i] = base_rng_uniform(&r);
     return t;
 }
 

@@ -25,40 +25,40 @@ int main(int argc, char **argv) {
     int threads = argc > 4 ? atoi(argv[4]) : 2;
     const char *merges_out = argc > 5 ? argv[5] : NULL;
     int train_only = argc > 6 ? atoi(argv[6]) : 0;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     data_bpe *b = NULL;
     if (data_bpe_train_file(&b, path, train_bytes, vocab, NULL) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
-    double t_train = ag_now_sec() - t0;
+    double t_train = base_now_sec() - t0;
     printf("bpe_train: %lld bytes, vocab %d (%lld merges) in %.2f s\n", train_bytes, data_bpe_vocab_size(b),
            (long long)data_bpe_n_merges(b), t_train);
     if (merges_out && data_bpe_save(b, merges_out) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
     if (train_only) {
         data_bpe_free(b);
         return 0;
     }
-    t0 = ag_now_sec();
+    t0 = base_now_sec();
     int32_t *ids;
     int64_t n;
     if (data_bpe_encode_file(b, path, &ids, &n, threads) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
-    double t_enc = ag_now_sec() - t0;
+    double t_enc = base_now_sec() - t0;
     /* Uncompressed size from the decoded length (decode is exact). */
     uint8_t *text;
     size_t bytes;
-    t0 = ag_now_sec();
+    t0 = base_now_sec();
     if (data_bpe_decode(b, ids, n, &text, &bytes) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
-    double t_dec = ag_now_sec() - t0;
+    double t_dec = base_now_sec() - t0;
     printf("bpe_encode_file (%d threads, incl. gzip read): %zu bytes -> %lld tokens in %.2f s = %.1f MB/s, %.2f "
            "bytes/token\n",
            threads, bytes, (long long)n, t_enc, (double)bytes / t_enc / 1e6, (double)bytes / (double)n);

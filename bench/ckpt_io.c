@@ -66,8 +66,8 @@ static void build_model(nn_params *ps, int64_t total) {
     int64_t rows = (total - used) / d;
     if (rows < 1) rows = 1;
     nn_params_add(ps, "tok_embed.weight", AG_SHAPE(rows, d), NN_INIT_NORMAL, 0.02f, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(ps, &r);
 }
 
@@ -84,28 +84,28 @@ static int save(const char *path, const nn_params *ps, int gzip) {
 
 /* Returns open (verify) seconds in *t_open and total seconds. */
 static double load(const char *path, nn_params *ps, double *t_open) {
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     ckpt_reader *r = ckpt_open(path);
     if (!r) {
-        fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+        fprintf(stderr, "bench_ckpt_io: %s\n", base_error_msg());
         exit(1);
     }
-    *t_open = ag_now_sec() - t0;
+    *t_open = base_now_sec() - t0;
     if (ckpt_load_params(r, ps, true) < 0) {
-        fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+        fprintf(stderr, "bench_ckpt_io: %s\n", base_error_msg());
         exit(1);
     }
     ckpt_close(r);
-    return ag_now_sec() - t0;
+    return base_now_sec() - t0;
 }
 
 static double run_cmd(const char *cmd) {
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     if (system(cmd) != 0) {
         fprintf(stderr, "bench_ckpt_io: '%s' failed\n", cmd);
         exit(1);
     }
-    return ag_now_sec() - t0;
+    return base_now_sec() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
     /* Raw peer: the parameter bytes with write() + fsync(): what any format must pay. */
     double t0, c0, t_raw = 1e30, c_raw = 0;
     for (int rep = 0; rep < repeat; rep++) {
-    t0 = ag_now_sec();
+    t0 = base_now_sec();
     c0 = cpu_self();
     int fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     size_t left = (size_t)bytes;
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     }
     fsync(fd);
     close(fd);
-    double t = ag_now_sec() - t0;
+    double t = base_now_sec() - t0;
     if (t < t_raw) t_raw = t, c_raw = cpu_self() - c0;
     unlink(raw);
     }
@@ -169,13 +169,13 @@ int main(int argc, char **argv) {
         snprintf(label, sizeof label, lv ? "gzip-%d" : "uncompressed", lv);
         double t_w = 1e30, t_r = 1e30, t_open = 1e30, t_cp = 1e30, c_w = 0, c_r = 0, c_cp = 0;
         for (int rep = 0; rep < repeat; rep++) {
-            t0 = ag_now_sec();
+            t0 = base_now_sec();
             c0 = cpu_self();
             if (save(path, &ps, lv) < 0) {
-                fprintf(stderr, "bench_ckpt_io: %s\n", ag_error_msg());
+                fprintf(stderr, "bench_ckpt_io: %s\n", base_error_msg());
                 return 1;
             }
-            double t = ag_now_sec() - t0, to;
+            double t = base_now_sec() - t0, to;
             if (t < t_w) t_w = t, c_w = cpu_self() - c0;
             memset(back.values, 0, (size_t)bytes);
             c0 = cpu_self();

@@ -18,19 +18,19 @@ int main(int argc, char **argv) {
     }
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     if (threads < 1) threads = 1;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     int64_t words = 0, bytes = 0;
     int failed = 0;
 #pragma omp parallel for num_threads(threads) reduction(+ : words, bytes, failed) schedule(static, 1)
     for (int k = 0; k < threads; k++) {
         data_corpus *c = data_corpus_open(argv[1]);
         if (!c) {
-            fprintf(stderr, "error: %s\n", ag_error_msg());
+            fprintf(stderr, "error: %s\n", base_error_msg());
             failed++;
             continue;
         }
         if (threads > 1 && data_corpus_shard(c, k, threads) != 0) {
-            fprintf(stderr, "error: %s\n", ag_error_msg());
+            fprintf(stderr, "error: %s\n", base_error_msg());
             failed++;
             data_corpus_close(c);
             continue;
@@ -39,13 +39,13 @@ int main(int argc, char **argv) {
         int n;
         while ((n = data_corpus_next(c, w, sizeof w)) > 0) words++;
         if (n < 0) {
-            fprintf(stderr, "error: %s\n", ag_error_msg());
+            fprintf(stderr, "error: %s\n", base_error_msg());
             failed++;
         }
         if (k == 0) bytes = data_corpus_size(c); /* known by now: the whole file was read once */
         data_corpus_close(c);
     }
-    double dt = ag_now_sec() - t0;
+    double dt = base_now_sec() - t0;
     if (failed) return 1;
     printf("corpus_read %s (%d thread%s): %lld words, %lld bytes in %.3f s = %.1f MB/s uncompressed, %.2f Mwords/s\n",
            argv[1], threads, threads > 1 ? "s" : "", (long long)words, (long long)bytes, dt, (double)bytes / dt / 1e6,

@@ -33,28 +33,28 @@ int main(int argc, char **argv) {
     ag_tensor *b = ag_tensor_alloc(AG_F32, AG_SHAPE(K, N)); /* [K, N] */
     ag_tensor_set_param(a, false);
     ag_tensor_set_param(b, false);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
-    for (int64_t i = 0; i < a->numel; i++) ag_f32(a)[i] = ag_rng_uniform(&r) - 0.5f;
-    for (int64_t i = 0; i < b->numel; i++) ag_f32(b)[i] = ag_rng_uniform(&r) - 0.5f;
-    float *ones = ag_xaligned((size_t)(M * N) * sizeof(float)); /* [M, N] seed */
+    base_rng r;
+    base_rng_seed(&r, 1);
+    for (int64_t i = 0; i < a->numel; i++) ag_f32(a)[i] = base_rng_uniform(&r) - 0.5f;
+    for (int64_t i = 0; i < b->numel; i++) ag_f32(b)[i] = base_rng_uniform(&r) - 0.5f;
+    float *ones = base_xaligned((size_t)(M * N) * sizeof(float)); /* [M, N] seed */
     for (int64_t i = 0; i < M * N; i++) ones[i] = 1.0f;
 
     /* The bare run's buffers: C [M, N], dA [M, K], dB [K, N], dC = ones. */
-    float *C = ag_xaligned((size_t)(M * N) * sizeof(float));
-    float *dA = ag_xaligned((size_t)(M * K) * sizeof(float));
-    float *dB = ag_xaligned((size_t)(K * N) * sizeof(float));
+    float *C = base_xaligned((size_t)(M * N) * sizeof(float));
+    float *dA = base_xaligned((size_t)(M * K) * sizeof(float));
+    float *dB = base_xaligned((size_t)(K * N) * sizeof(float));
     memset(dA, 0, (size_t)(M * K) * sizeof(float));
     memset(dB, 0, (size_t)(K * N) * sizeof(float));
 
     ag_graph *g = ag_graph_new(0);
-    double *t_ag = ag_xmalloc((size_t)reps * sizeof(double)), *t_bare = ag_xmalloc((size_t)reps * sizeof(double));
+    double *t_ag = base_xmalloc((size_t)reps * sizeof(double)), *t_bare = base_xmalloc((size_t)reps * sizeof(double));
     for (int rep = -1; rep < reps; rep++) { /* rep -1 warms up (arena growth, page faults, BLAS threads) */
-        double t0 = ag_now_sec();
+        double t0 = base_now_sec();
         ag_tensor *c = ag_matmul(g, a, b, false, false);
         ag_backward_seed(g, c, ones);
         ag_graph_reset(g);
-        double t1 = ag_now_sec();
+        double t1 = base_now_sec();
         const float *A = ag_f32(a), *B = ag_f32(b);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)M, (blasint)N, (blasint)K, 1.0f, A,
                     (blasint)K, B, (blasint)N, 0.0f, C, (blasint)N);
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
                     (blasint)N, B, (blasint)N, 1.0f, dA, (blasint)K);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)N, (blasint)M, 1.0f, A,
                     (blasint)K, ones, (blasint)N, 1.0f, dB, (blasint)N);
-        double t2 = ag_now_sec();
+        double t2 = base_now_sec();
         if (rep >= 0) {
             t_ag[rep] = t1 - t0;
             t_bare[rep] = t2 - t1;

@@ -18,13 +18,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     long long min_count = argc > 2 ? atoll(argv[2]) : 5, max_size = argc > 3 ? atoll(argv[3]) : 0;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     data_vocab *v;
     if (data_vocab_build(&v, argv[1], min_count, max_size, stderr) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
-    double dt = ag_now_sec() - t0;
+    double dt = base_now_sec() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
@@ -34,17 +34,17 @@ int main(int argc, char **argv) {
     /* The trainer's hot path: one find per corpus word (second pass over the corpus, lookups only). */
     data_corpus *c = data_corpus_open(argv[1]);
     if (!c) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
     char w[DATA_MAX_WORD];
     int64_t n = 0, hits = 0;
-    double t1 = ag_now_sec();
+    double t1 = base_now_sec();
     while (data_corpus_next(c, w, sizeof w) > 0) {
         n++;
         hits += data_vocab_find(v, w) >= 0;
     }
-    double dr = ag_now_sec() - t1;
+    double dr = base_now_sec() - t1;
     data_corpus_close(c);
     printf("read + find: %lld words (%lld in vocab) in %.2f s = %.1f Mwords/s\n", (long long)n, (long long)hits, dr,
            (double)n / dr / 1e6);

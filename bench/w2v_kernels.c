@@ -138,12 +138,12 @@ int main(int argc, char **argv) {
     for (int vi = 0; vi < 2; vi++) {
     const int V = Vs[vi];
 
-    float *W0 = ag_xaligned((size_t)V * D * sizeof(float)), *W1 = ag_xaligned((size_t)V * D * sizeof(float));
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    float *W0 = base_xaligned((size_t)V * D * sizeof(float)), *W1 = base_xaligned((size_t)V * D * sizeof(float));
+    base_rng r;
+    base_rng_seed(&r, 1);
     for (long i = 0; i < (long)V * D; i++) {
-        W0[i] = ag_rng_uniform(&r) - 0.5f;
-        W1[i] = ag_rng_uniform(&r) - 0.5f;
+        W0[i] = base_rng_uniform(&r) - 0.5f;
+        W1[i] = base_rng_uniform(&r) - 0.5f;
     }
     float X[10 * 100], Y[6 * 100], S[60], G[60], dX[1000], dY[600], S2[60], G2[60], dX2[1000], dY2[600];
     printf("word2vec window kernels, D=%d, M=%d (target + 5 negatives), rows from a %d-row table, %ld reps\n", D, M,
@@ -158,21 +158,21 @@ int main(int argc, char **argv) {
         const int rounds = 20;
         for (int round = 0; round < 2 * rounds; round++) {
             int pass = round & 1;
-            ag_rng_seed(&r, 7 + (uint64_t)round); /* fresh rows for each round: no warm cache for either */
-            double t0 = ag_now_sec();
+            base_rng_seed(&r, 7 + (uint64_t)round); /* fresh rows for each round: no warm cache for either */
+            double t0 = base_now_sec();
             for (long k = 0; k < reps / rounds; k++) {
-                for (int c = 0; c < C; c++) xp[c] = W0 + (long)ag_rng_below(&r, (uint32_t)V) * D;
-                for (int j = 0; j < M; j++) yp[j] = W1 + (long)ag_rng_below(&r, (uint32_t)V) * D;
+                for (int c = 0; c < C; c++) xp[c] = W0 + (long)base_rng_below(&r, (uint32_t)V) * D;
+                for (int j = 0; j < M; j++) yp[j] = W1 + (long)base_rng_below(&r, (uint32_t)V) * D;
                 if (pass == 0) (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
                 else blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
             }
-            double t = ag_now_sec() - t0;
+            double t = base_now_sec() - t0;
             if (pass == 0) th += t;
             else tb += t;
         }
         /* one window through both kernels on the same rows: they must agree */
-        for (int c = 0; c < C; c++) xp[c] = W0 + (long)ag_rng_below(&r, (uint32_t)V) * D;
-        for (int j = 0; j < M; j++) yp[j] = W1 + (long)ag_rng_below(&r, (uint32_t)V) * D;
+        for (int c = 0; c < C; c++) xp[c] = W0 + (long)base_rng_below(&r, (uint32_t)V) * D;
+        for (int j = 0; j < M; j++) yp[j] = W1 + (long)base_rng_below(&r, (uint32_t)V) * D;
         (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
         blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
         for (int i = 0; i < C * D; i++) {

@@ -15,12 +15,12 @@ int main(int argc, char **argv) {
     }
     long long n = argc > 2 ? atoll(argv[2]) : 200000;
     unsigned long long seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     if (data_world_write(argv[1], seed, n) != 0) {
-        fprintf(stderr, "error: %s\n", ag_error_msg());
+        fprintf(stderr, "error: %s\n", base_error_msg());
         return 1;
     }
-    double dt = ag_now_sec() - t0;
+    double dt = base_now_sec() - t0;
     printf("world_gen: %lld sentences (seed %llu) -> %s in %.3f s\n", n, seed, argv[1], dt);
     return 0;
 }

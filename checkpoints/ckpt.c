@@ -67,8 +67,8 @@ static int h5_fail(const char *file, const char *fmt, ...) {
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     h5_last_error(h5);
-    if (h5[0]) return ag_error_set("%s: %s (HDF5: %s)", file, what, h5);
-    return ag_error_set("%s: %s", file, what);
+    if (h5[0]) return base_error_set("%s: %s (HDF5: %s)", file, what, h5);
+    return base_error_set("%s: %s", file, what);
 }
 
 static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
@@ -208,7 +208,7 @@ static uint64_t xxh_final(const xxh_state *s, const unsigned char *tail, size_t 
 /* Hashes bytes [off, size) of fd. Returns 0, or -1 with errno set on a read error / early EOF. */
 static int hash_fd(int fd, int64_t off, int64_t size, uint64_t *out) {
     const size_t block = 4u << 20;
-    unsigned char *buf = ag_xmalloc(block);
+    unsigned char *buf = base_xmalloc(block);
     xxh_state s;
     xxh_init(&s);
     uint64_t h = 0;
@@ -253,26 +253,26 @@ struct ckpt_writer {
 /* A dataset or group path must be absolute, without empty components or "." / "..". */
 static int check_path(const char *file, const char *path) {
     if (!path || path[0] != '/' || path[1] == 0)
-        return ag_error_set("%s: dataset path '%s': expected an absolute path like /state/step", file,
+        return base_error_set("%s: dataset path '%s': expected an absolute path like /state/step", file,
                             path ? path : "(null)");
     const char *p = path + 1;
     while (*p) {
         const char *e = strchr(p, '/');
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return ag_error_set("%s: dataset path '%s': empty, '.' or '..' component", file, path);
+            return base_error_set("%s: dataset path '%s': empty, '.' or '..' component", file, path);
         p += n;
         if (*p == '/') p++;
     }
     if (path[strlen(path) - 1] == '/')
-        return ag_error_set("%s: dataset path '%s': ends with '/'", file, path);
+        return base_error_set("%s: dataset path '%s': ends with '/'", file, path);
     return 0;
 }
 
 /* Parameter names become one path component: no '/', not empty, not "." or "..". */
 static int check_name(const char *file, const char *name) {
     if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-        return ag_error_set("%s: parameter name '%s' cannot be stored: it is empty, '.', '..' or "
+        return base_error_set("%s: parameter name '%s' cannot be stored: it is empty, '.', '..' or "
                             "contains '/'", file, name);
     return 0;
 }
@@ -302,7 +302,7 @@ static bool link_exists(hid_t file, const char *path) {
 static int make_parents(ckpt_writer *w, const char *path) {
     char buf[4096];
     size_t n = strlen(path);
-    if (n >= sizeof buf) return ag_error_set("%s: path too long (%zu bytes)", w->path, n);
+    if (n >= sizeof buf) return base_error_set("%s: path too long (%zu bytes)", w->path, n);
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i < n; i++) {
         if (buf[i] != '/') continue;
@@ -363,10 +363,10 @@ static int attr_f64(const char *file, hid_t obj, const char *name, double v) {
  * the dataset is large enough. */
 static int write_dataset(ckpt_writer *w, const char *path, hid_t ftype, hid_t mtype, size_t esize,
                          int ndim, const int64_t *shape, const void *data) {
-    if (!w || w->failed) return ag_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
+    if (!w || w->failed) return base_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
     if (check_path(w->path, path) < 0 || ndim < 0 || ndim > CKPT_MAX_DIMS) goto fail_noh5;
     if (link_exists(w->file, path)) {
-        ag_error_set("%s: %s: written twice", w->path, path);
+        base_error_set("%s: %s: written twice", w->path, path);
         goto fail_noh5;
     }
     if (make_parents(w, path) < 0) goto fail_noh5;
@@ -374,7 +374,7 @@ static int write_dataset(ckpt_writer *w, const char *path, hid_t ftype, hid_t mt
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
-            ag_error_set("%s: %s: negative dimension", w->path, path);
+            base_error_set("%s: %s: negative dimension", w->path, path);
             goto fail_noh5;
         }
         dims[i] = chunk[i] = (hsize_t)shape[i];
@@ -421,17 +421,17 @@ ckpt_writer *ckpt_writer_begin(const char *path) { return ckpt_writer_begin_opts
 ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options *opt) {
     h5_init();
     if (!path || !path[0]) {
-        ag_error_set("ckpt: empty checkpoint path");
+        base_error_set("ckpt: empty checkpoint path");
         return NULL;
     }
     if (opt && (opt->gzip_level < 0 || opt->gzip_level > 9)) {
-        ag_error_set("%s: gzip level %d: expected 0..9", path, opt->gzip_level);
+        base_error_set("%s: gzip level %d: expected 0..9", path, opt->gzip_level);
         return NULL;
     }
-    ckpt_writer *w = ag_xcalloc(1, sizeof *w);
-    w->path = ag_xstrdup(path);
+    ckpt_writer *w = base_xcalloc(1, sizeof *w);
+    w->path = base_xstrdup(path);
     size_t n = strlen(path) + 32;
-    w->tmp = ag_xmalloc(n);
+    w->tmp = base_xmalloc(n);
     snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     w->gzip = opt ? opt->gzip_level : 0;
     w->no_fsync = opt ? opt->no_fsync : false;
@@ -439,7 +439,7 @@ ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options 
     /* Refuse a directory at the target up front: rename would fail only at the very end. */
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ag_error_set("%s: is a directory, expected a checkpoint file path", path);
+        base_error_set("%s: is a directory, expected a checkpoint file path", path);
         goto fail;
     }
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
@@ -456,7 +456,7 @@ ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options 
     if (w->file < 0) {
         char h5[256];
         h5_last_error(h5);
-        ag_error_set("%s: cannot create temporary file %s: %s", path, w->tmp,
+        base_error_set("%s: cannot create temporary file %s: %s", path, w->tmp,
                      err ? strerror(err) : h5);
         unlink(w->tmp);
         goto fail;
@@ -496,7 +496,7 @@ void ckpt_writer_abort(ckpt_writer *w) {
 }
 
 static int fsync_dir_of(const char *path) {
-    char *dir = ag_xstrdup(path);
+    char *dir = base_xstrdup(path);
     char *slash = strrchr(dir, '/');
     if (slash == dir) slash[1] = 0;
     else if (slash) *slash = 0;
@@ -510,10 +510,10 @@ static int fsync_dir_of(const char *path) {
 }
 
 int ckpt_writer_commit(ckpt_writer *w) {
-    if (!w) return ag_error_set("ckpt: commit of a NULL writer");
+    if (!w) return base_error_set("ckpt: commit of a NULL writer");
     if (w->failed) {
         /* Keep the message of the failed put; add where we are. */
-        ag_error_prefix("checkpoint not saved");
+        base_error_prefix("checkpoint not saved");
         ckpt_writer_abort(w);
         return -1;
     }
@@ -534,7 +534,7 @@ int ckpt_writer_commit(ckpt_writer *w) {
     struct stat st;
     uint64_t h = 0;
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < UB_SIZE || hash_fd(fd, UB_SIZE, st.st_size, &h) < 0) {
-        ag_error_set("%s: cannot read back %s: %s", w->path, w->tmp, strerror(errno));
+        base_error_set("%s: cannot read back %s: %s", w->path, w->tmp, strerror(errno));
         if (fd >= 0) close(fd);
         ckpt_writer_abort(w);
         return -1;
@@ -544,33 +544,33 @@ int ckpt_writer_commit(ckpt_writer *w) {
     snprintf(ub, sizeof ub, UB_MAGIC "%d %lld %016llx\n", 1, (long long)st.st_size, (unsigned long long)h);
     ssize_t wr = pwrite(fd, ub, sizeof ub, 0);
     if (wr != (ssize_t)sizeof ub || (!w->no_fsync && fsync(fd) < 0)) {
-        ag_error_set("%s: cannot write %s: %s", w->path, w->tmp, wr < 0 || wr == (ssize_t)sizeof ub ? strerror(errno) : "short write");
+        base_error_set("%s: cannot write %s: %s", w->path, w->tmp, wr < 0 || wr == (ssize_t)sizeof ub ? strerror(errno) : "short write");
         close(fd);
         ckpt_writer_abort(w);
         return -1;
     }
     if (close(fd) < 0) {
-        ag_error_set("%s: cannot close %s: %s", w->path, w->tmp, strerror(errno));
+        base_error_set("%s: cannot close %s: %s", w->path, w->tmp, strerror(errno));
         ckpt_writer_abort(w);
         return -1;
     }
     if (rename(w->tmp, w->path) < 0) {
-        ag_error_set("%s: cannot rename %s into place: %s", w->path, w->tmp, strerror(errno));
+        base_error_set("%s: cannot rename %s into place: %s", w->path, w->tmp, strerror(errno));
         ckpt_writer_abort(w);
         return -1;
     }
     int rc = 0;
     if (!w->no_fsync && fsync_dir_of(w->path) < 0)
-        rc = ag_error_set("%s: saved, but fsync of its directory failed: %s", w->path, strerror(errno));
+        rc = base_error_set("%s: saved, but fsync of its directory failed: %s", w->path, strerror(errno));
     writer_free(w);
     return rc;
 }
 
 int ckpt_put_params(ckpt_writer *w, const nn_params *ps) {
-    if (!w || w->failed) return ag_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
+    if (!w || w->failed) return base_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
     if (!ps->allocated && ps->n > 0) {
         w->failed = true;
-        return ag_error_set("%s: parameter set not allocated", w->path);
+        return base_error_set("%s: parameter set not allocated", w->path);
     }
     if (ensure_group(w, "/params") < 0) return w->failed = true, -1;
     char path[4096];
@@ -584,7 +584,7 @@ int ckpt_put_params(ckpt_writer *w, const nn_params *ps) {
 }
 
 int ckpt_put_optim(ckpt_writer *w, const optim *o) {
-    if (!w || w->failed) return ag_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
+    if (!w || w->failed) return base_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
     if (ensure_group(w, "/optim") < 0) return w->failed = true, -1;
     const optim_config *c = optim_get_config(o);
     hid_t g = H5Gopen2(w->file, "/optim", H5P_DEFAULT);
@@ -636,11 +636,11 @@ int ckpt_put_optim(ckpt_writer *w, const optim *o) {
 }
 
 int ckpt_put_vocab(ckpt_writer *w, const char *const *words, const int64_t *counts, int64_t n) {
-    if (!w || w->failed) return ag_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
+    if (!w || w->failed) return base_error_set("%s: writer already failed or NULL", w ? w->path : "ckpt");
     /* words: every word followed by one NUL byte, so h5py users split on b"\0". */
     int64_t total = 0;
     for (int64_t i = 0; i < n; i++) total += (int64_t)strlen(words[i]) + 1;
-    unsigned char *buf = ag_xmalloc((size_t)total + 1);
+    unsigned char *buf = base_xmalloc((size_t)total + 1);
     int64_t off = 0;
     for (int64_t i = 0; i < n; i++) {
         size_t l = strlen(words[i]) + 1;
@@ -694,7 +694,7 @@ int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndi
 int ckpt_put_i32_array(ckpt_writer *w, const char *path, const int32_t *v, int ndim, const int64_t *shape) {
     return write_typed(w, path, CKPT_I32, ndim, shape, v);
 }
-int ckpt_put_rng(ckpt_writer *w, const char *path, const ag_rng *r) {
+int ckpt_put_rng(ckpt_writer *w, const char *path, const base_rng *r) {
     return ckpt_put_u64_array(w, path, r->s, 4);
 }
 
@@ -720,21 +720,21 @@ static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\
  * file has no ember header but an HDF5 signature, -1 with an error otherwise. */
 static int verify_file(const char *path) {
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return ag_error_set("%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return base_error_set("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {
         close(fd);
-        return ag_error_set("%s: cannot stat: %s", path, strerror(errno));
+        return base_error_set("%s: cannot stat: %s", path, strerror(errno));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        return ag_error_set("%s: is a directory, expected a checkpoint file", path);
+        return base_error_set("%s: is a directory, expected a checkpoint file", path);
     }
     unsigned char ub[UB_SIZE + 1];
     ssize_t got = pread(fd, ub, UB_SIZE, 0);
     if (got < 0) {
         close(fd);
-        return ag_error_set("%s: cannot read: %s", path, strerror(errno));
+        return base_error_set("%s: cannot read: %s", path, strerror(errno));
     }
     ub[got] = 0;
     size_t ml = strlen(UB_MAGIC);
@@ -745,29 +745,29 @@ static int verify_file(const char *path) {
         int used = 0;
         if (sscanf((const char *)ub + ml, "%d %lld %16llx\n%n", &ver, &size, &hash, &used) != 3 || used == 0) {
             close(fd);
-            return ag_error_set("%s: damaged integrity header (first line): file is corrupt", path);
+            return base_error_set("%s: damaged integrity header (first line): file is corrupt", path);
         }
         if (ver != 1) {
             close(fd);
-            return ag_error_set("%s: integrity header version %d: this ember reads version 1", path, ver);
+            return base_error_set("%s: integrity header version %d: this ember reads version 1", path, ver);
         }
         if (st.st_size != size) {
             close(fd);
             if (st.st_size < size)
-                return ag_error_set("%s: truncated: %lld bytes, header says %lld", path,
+                return base_error_set("%s: truncated: %lld bytes, header says %lld", path,
                                     (long long)st.st_size, size);
-            return ag_error_set("%s: %lld bytes, header says %lld: extra bytes appended", path,
+            return base_error_set("%s: %lld bytes, header says %lld: extra bytes appended", path,
                                 (long long)st.st_size, size);
         }
         uint64_t h;
         if (hash_fd(fd, UB_SIZE, st.st_size, &h) < 0) {
             int e = errno;
             close(fd);
-            return ag_error_set("%s: read error while verifying: %s", path, strerror(e));
+            return base_error_set("%s: read error while verifying: %s", path, strerror(e));
         }
         close(fd);
         if (h != hash)
-            return ag_error_set("%s: checksum mismatch (content hash %016llx, header says %016llx): "
+            return base_error_set("%s: checksum mismatch (content hash %016llx, header says %016llx): "
                                 "the file is corrupt", path, (unsigned long long)h, hash);
         return 1;
     }
@@ -779,8 +779,8 @@ static int verify_file(const char *path) {
     }
     close(fd);
     if (!hdf5) {
-        if (st.st_size == 0) return ag_error_set("%s: empty file, expected an ember checkpoint", path);
-        return ag_error_set("%s: not an ember checkpoint: no integrity header and no HDF5 signature "
+        if (st.st_size == 0) return base_error_set("%s: empty file, expected an ember checkpoint", path);
+        return base_error_set("%s: not an ember checkpoint: no integrity header and no HDF5 signature "
                             "(%lld bytes)", path, (long long)st.st_size);
     }
     return 0;
@@ -829,7 +829,7 @@ static int read_attr_string(hid_t file, const char *obj, const char *name, char 
             H5Tclose(mt);
         } else {
             size_t n = H5Tget_size(t);
-            char *s = ag_xcalloc(1, n + 1);
+            char *s = base_xcalloc(1, n + 1);
             hid_t mt = H5Tcopy(t);
             if (H5Aread(a, mt, s) >= 0) {
                 snprintf(buf, size, "%s", s);
@@ -863,7 +863,7 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
 ckpt_reader *ckpt_open(const char *path) {
     h5_init();
     if (!path || !path[0]) {
-        ag_error_set("ckpt: empty checkpoint path");
+        base_error_set("ckpt: empty checkpoint path");
         return NULL;
     }
     int v = verify_file(path);
@@ -881,31 +881,31 @@ ckpt_reader *ckpt_open(const char *path) {
     int a = read_attr_string(f, "/", "format", fmt, sizeof fmt);
     if (a <= 0) {
         H5Fclose(f);
-        ag_error_set("%s: not an ember checkpoint: the root attribute 'format' is %s", path,
+        base_error_set("%s: not an ember checkpoint: the root attribute 'format' is %s", path,
                      a == 0 ? "missing" : "not a string");
         return NULL;
     }
     if (strcmp(fmt, CKPT_FORMAT) != 0) {
         H5Fclose(f);
-        ag_error_set("%s: not an ember checkpoint: format is '%s', expected '%s'", path, fmt, CKPT_FORMAT);
+        base_error_set("%s: not an ember checkpoint: format is '%s', expected '%s'", path, fmt, CKPT_FORMAT);
         return NULL;
     }
     double ver;
     a = read_attr_f64(f, "/", "format_version", &ver);
     if (a <= 0 || ver != (double)(int)ver) {
         H5Fclose(f);
-        ag_error_set("%s: root attribute 'format_version' is %s", path, a == 0 ? "missing" : "not an integer");
+        base_error_set("%s: root attribute 'format_version' is %s", path, a == 0 ? "missing" : "not an integer");
         return NULL;
     }
     if (ver > CKPT_FORMAT_VERSION || ver < 1) {
         H5Fclose(f);
-        ag_error_set("%s: format_version %d %s; this ember (%s) reads versions 1..%d", path, (int)ver,
+        base_error_set("%s: format_version %d %s; this ember (%s) reads versions 1..%d", path, (int)ver,
                      ver > CKPT_FORMAT_VERSION ? "is newer than this ember supports" : "is invalid",
                      EMBER_VERSION, CKPT_FORMAT_VERSION);
         return NULL;
     }
-    ckpt_reader *r = ag_xcalloc(1, sizeof *r);
-    r->path = ag_xstrdup(path);
+    ckpt_reader *r = base_xcalloc(1, sizeof *r);
+    r->path = base_xstrdup(path);
     r->file = f;
     r->version = (int)ver;
     r->verified = v == 1;
@@ -924,17 +924,17 @@ void ckpt_close(ckpt_reader *r) {
 
 int ckpt_get_attr_string(ckpt_reader *r, const char *obj, const char *name, char *buf, size_t size) {
     if (!link_exists(r->file, obj) && strcmp(obj, "/") != 0)
-        return ag_error_set("%s: %s: missing in file", r->path, obj);
+        return base_error_set("%s: %s: missing in file", r->path, obj);
     int a = read_attr_string(r->file, obj, name, buf, size);
-    if (a <= 0) return ag_error_set("%s: %s: attribute '%s' %s", r->path, obj, name, a == 0 ? "missing" : "is not a string");
+    if (a <= 0) return base_error_set("%s: %s: attribute '%s' %s", r->path, obj, name, a == 0 ? "missing" : "is not a string");
     return 0;
 }
 
 int ckpt_get_attr_f64(ckpt_reader *r, const char *obj, const char *name, double *out) {
     if (!link_exists(r->file, obj) && strcmp(obj, "/") != 0)
-        return ag_error_set("%s: %s: missing in file", r->path, obj);
+        return base_error_set("%s: %s: missing in file", r->path, obj);
     int a = read_attr_f64(r->file, obj, name, out);
-    if (a <= 0) return ag_error_set("%s: %s: attribute '%s' %s", r->path, obj, name, a == 0 ? "missing" : "is not a number");
+    if (a <= 0) return base_error_set("%s: %s: attribute '%s' %s", r->path, obj, name, a == 0 ? "missing" : "is not a number");
     return 0;
 }
 
@@ -942,7 +942,7 @@ int ckpt_get_attr_f64(ckpt_reader *r, const char *obj, const char *name, double 
  * error "file: path: missing in file" / "... is a group, expected a dataset". */
 static hid_t open_dataset(ckpt_reader *r, const char *path, ckpt_info *info) {
     if (!path || path[0] != '/' || !link_exists(r->file, path)) {
-        ag_error_set("%s: %s: missing in file", r->path, path ? path : "(null)");
+        base_error_set("%s: %s: missing in file", r->path, path ? path : "(null)");
         return -1;
     }
     hid_t o = H5Oopen(r->file, path, H5P_DEFAULT);
@@ -952,7 +952,7 @@ static hid_t open_dataset(ckpt_reader *r, const char *path, ckpt_info *info) {
     }
     if (H5Iget_type(o) != H5I_DATASET) {
         H5Oclose(o);
-        ag_error_set("%s: %s: is a group, expected a dataset", r->path, path);
+        base_error_set("%s: %s: is a group, expected a dataset", r->path, path);
         return -1;
     }
     hid_t ds = o;
@@ -964,7 +964,7 @@ static hid_t open_dataset(ckpt_reader *r, const char *path, ckpt_info *info) {
         if (t >= 0) H5Tclose(t);
         if (sp >= 0) H5Sclose(sp);
         H5Dclose(ds);
-        if (nd > CKPT_MAX_DIMS) ag_error_set("%s: %s: %d dimensions, at most %d supported", r->path, path, nd, CKPT_MAX_DIMS);
+        if (nd > CKPT_MAX_DIMS) base_error_set("%s: %s: %d dimensions, at most %d supported", r->path, path, nd, CKPT_MAX_DIMS);
         else h5_fail(r->path, "%s: unreadable dataspace or datatype", path);
         return -1;
     }
@@ -989,7 +989,7 @@ bool ckpt_has(ckpt_reader *r, const char *path) {
     ckpt_info info;
     hid_t ds = open_dataset(r, path, &info);
     if (ds < 0) {
-        ag_error_clear();
+        base_error_clear();
         return false;
     }
     H5Dclose(ds);
@@ -1013,7 +1013,7 @@ static int read_checked(ckpt_reader *r, const char *path, ckpt_dtype want, int n
     int rc = 0;
     char a[160], b[160];
     if (info.dtype != want) {
-        rc = ag_error_set("%s: %s: dtype %s in file, %s %s", r->path, path, ckpt_dtype_name(info.dtype),
+        rc = base_error_set("%s: %s: dtype %s in file, %s %s", r->path, path, ckpt_dtype_name(info.dtype),
                           ckpt_dtype_name(want), who);
     } else {
         bool same = info.ndim == ndim;
@@ -1022,7 +1022,7 @@ static int read_checked(ckpt_reader *r, const char *path, ckpt_dtype want, int n
         if (!same) {
             shape_str(info.ndim, info.shape, a, sizeof a);
             shape_str(ndim, shape, b, sizeof b);
-            rc = ag_error_set("%s: %s: shape %s in file, %s %s", r->path, path, a, b, who);
+            rc = base_error_set("%s: %s: shape %s in file, %s %s", r->path, path, a, b, who);
         }
     }
     if (rc == 0 && info.numel > 0 && H5Dread(ds, mem_type(want), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
@@ -1058,7 +1058,7 @@ int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, c
 int ckpt_get_i32_array(ckpt_reader *r, const char *path, int32_t *out, int ndim, const int64_t *shape) {
     return read_checked(r, path, CKPT_I32, ndim, shape, out, "expected");
 }
-int ckpt_get_rng(ckpt_reader *r, const char *path, ag_rng *out) {
+int ckpt_get_rng(ckpt_reader *r, const char *path, base_rng *out) {
     uint64_t s[4];
     if (ckpt_get_u64_array(r, path, s, 4) < 0) return -1;
     memcpy(out->s, s, sizeof s);
@@ -1074,7 +1074,7 @@ int ckpt_get_string(ckpt_reader *r, const char *path, char **out) {
     if (info.dtype != CKPT_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
         char a[160];
         shape_str(info.ndim, info.shape, a, sizeof a);
-        ag_error_set("%s: %s: %s %s in file, a single string expected", r->path, path,
+        base_error_set("%s: %s: %s %s in file, a single string expected", r->path, path,
                      ckpt_dtype_name(info.dtype), a);
     } else if (H5Tis_variable_str(t) > 0) {
         /* Written by h5py (str): variable length. */
@@ -1084,14 +1084,14 @@ int ckpt_get_string(ckpt_reader *r, const char *path, char **out) {
         char *s = NULL;
         if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) < 0) h5_fail(r->path, "%s: read failed", path);
         else {
-            *out = ag_xstrdup(s ? s : "");
+            *out = base_xstrdup(s ? s : "");
             H5free_memory(s);
             rc = 0;
         }
         H5Tclose(mt);
     } else {
         size_t n = H5Tget_size(t);
-        char *s = ag_xcalloc(1, n + 1);
+        char *s = base_xcalloc(1, n + 1);
         hid_t mt = H5Tcopy(t);
         if (H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) {
             h5_fail(r->path, "%s: read failed", path);
@@ -1119,11 +1119,11 @@ void ckpt_free_words(char **words, int64_t n) {
 int ckpt_get_vocab(ckpt_reader *r, char ***words, int64_t **counts, int64_t *n) {
     ckpt_info wi, ci;
     if (ckpt_get_info(r, "/vocab/counts", &ci) < 0 || ckpt_get_info(r, "/vocab/words", &wi) < 0) return -1;
-    if (ci.ndim != 1) return ag_error_set("%s: /vocab/counts: %d dimensions in file, 1 expected", r->path, ci.ndim);
-    if (wi.ndim != 1) return ag_error_set("%s: /vocab/words: %d dimensions in file, 1 expected", r->path, wi.ndim);
+    if (ci.ndim != 1) return base_error_set("%s: /vocab/counts: %d dimensions in file, 1 expected", r->path, ci.ndim);
+    if (wi.ndim != 1) return base_error_set("%s: /vocab/words: %d dimensions in file, 1 expected", r->path, wi.ndim);
     int64_t nw = ci.shape[0], nb = wi.shape[0];
-    int64_t *c = ag_xmalloc((size_t)(nw ? nw : 1) * sizeof *c);
-    char *bytes = ag_xmalloc((size_t)nb + 1);
+    int64_t *c = base_xmalloc((size_t)(nw ? nw : 1) * sizeof *c);
+    char *bytes = base_xmalloc((size_t)nb + 1);
     if (ckpt_get_i64_array(r, "/vocab/counts", c, nw) < 0 ||
         read_checked(r, "/vocab/words", CKPT_U8, 1, &nb, bytes, "expected") < 0) {
         free(c);
@@ -1136,13 +1136,13 @@ int ckpt_get_vocab(ckpt_reader *r, char ***words, int64_t **counts, int64_t *n) 
     if (nul != nw || (nb > 0 && bytes[nb - 1] != 0)) {
         free(c);
         free(bytes);
-        return ag_error_set("%s: /vocab/words: %" PRId64 " NUL-terminated words in file, /vocab/counts "
+        return base_error_set("%s: /vocab/words: %" PRId64 " NUL-terminated words in file, /vocab/counts "
                             "has %" PRId64, r->path, nul, nw);
     }
-    char **ws = ag_xmalloc((size_t)(nw ? nw : 1) * sizeof *ws);
+    char **ws = base_xmalloc((size_t)(nw ? nw : 1) * sizeof *ws);
     int64_t off = 0;
     for (int64_t i = 0; i < nw; i++) {
-        ws[i] = ag_xstrdup(bytes + off);
+        ws[i] = base_xstrdup(bytes + off);
         off += (int64_t)strlen(bytes + off) + 1;
     }
     free(bytes);
@@ -1158,9 +1158,9 @@ int ckpt_get_merges(ckpt_reader *r, int32_t **merges, int64_t *m) {
     if (info.ndim != 2 || info.shape[1] != 2) {
         char a[160];
         shape_str(info.ndim, info.shape, a, sizeof a);
-        return ag_error_set("%s: /tokenizer/merges: shape %s in file, [M, 2] expected", r->path, a);
+        return base_error_set("%s: /tokenizer/merges: shape %s in file, [M, 2] expected", r->path, a);
     }
-    int32_t *buf = ag_xmalloc((size_t)(info.shape[0] ? info.shape[0] : 1) * 2 * sizeof *buf);
+    int32_t *buf = base_xmalloc((size_t)(info.shape[0] ? info.shape[0] : 1) * 2 * sizeof *buf);
     if (ckpt_get_i32_array(r, "/tokenizer/merges", buf, 2, info.shape) < 0) {
         free(buf);
         return -1;
@@ -1181,9 +1181,9 @@ typedef struct {
 static void names_push(name_list *l, const char *s) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->names = ag_xrealloc(l->names, (size_t)l->cap * sizeof *l->names);
+        l->names = base_xrealloc(l->names, (size_t)l->cap * sizeof *l->names);
     }
-    l->names[l->n++] = ag_xstrdup(s);
+    l->names[l->n++] = base_xstrdup(s);
 }
 
 static void names_free(name_list *l) {
@@ -1222,13 +1222,13 @@ static int list_group(ckpt_reader *r, const char *path, name_list *out) {
 }
 
 static int visit_rec(ckpt_reader *r, const char *path, ckpt_visit_fn fn, void *ctx, int depth) {
-    if (depth > 32) return ag_error_set("%s: %s: groups nested too deeply", r->path, path);
+    if (depth > 32) return base_error_set("%s: %s: groups nested too deeply", r->path, path);
     name_list l;
     if (list_group(r, path, &l) < 0) return -1;
     int rc = 0;
     for (int i = 0; i < l.n && rc == 0; i++) {
         size_t n = strlen(path) + strlen(l.names[i]) + 2;
-        char *child = ag_xmalloc(n);
+        char *child = base_xmalloc(n);
         snprintf(child, n, "%s%s%s", path, strcmp(path, "/") ? "/" : "", l.names[i]);
         hid_t o = H5Oopen(r->file, child, H5P_DEFAULT);
         if (o < 0) {
@@ -1276,7 +1276,7 @@ static void diff_add(diff_list *d, const char *fmt, ...) {
     size_t n = strlen(item) + 2;
     if (d->len + n + 1 > d->cap) {
         d->cap = (d->cap + n + 1) * 2;
-        d->buf = ag_xrealloc(d->buf, d->cap);
+        d->buf = base_xrealloc(d->buf, d->cap);
     }
     d->len += (size_t)snprintf(d->buf + d->len, d->cap - d->len, "%s%s", d->count ? "; " : "", item);
     d->count++;
@@ -1297,7 +1297,7 @@ int ckpt_load_params(ckpt_reader *r, nn_params *ps, bool strict) {
             continue;
         }
         if (ckpt_get_info(r, path, &info) < 0) {
-            diff_add(&d, "%s", ag_error_msg());
+            diff_add(&d, "%s", base_error_msg());
             continue;
         }
         if (info.dtype != CKPT_F32) {
@@ -1316,7 +1316,7 @@ int ckpt_load_params(ckpt_reader *r, nn_params *ps, bool strict) {
         if (!nn_params_find(ps, fl.names[i])) diff_add(&d, "/params/%s: unexpected in file (not in model)", fl.names[i]);
     names_free(&fl);
     if (d.count) {
-        ag_error_set("%s: %d difference%s between file and model: %s", r->path, d.count, d.count > 1 ? "s" : "",
+        base_error_set("%s: %d difference%s between file and model: %s", r->path, d.count, d.count > 1 ? "s" : "",
                      d.buf);
         free(d.buf);
         return -1;
@@ -1336,8 +1336,8 @@ static void rep_push(char ***list, int *n, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(item, sizeof item, fmt, ap);
     va_end(ap);
-    *list = ag_xrealloc(*list, (size_t)(*n + 1) * sizeof **list);
-    (*list)[(*n)++] = ag_xstrdup(item);
+    *list = base_xrealloc(*list, (size_t)(*n + 1) * sizeof **list);
+    (*list)[(*n)++] = base_xstrdup(item);
 }
 
 void ckpt_load_report_free(ckpt_load_report *rep) {
@@ -1408,16 +1408,16 @@ int ckpt_load_params_glob(ckpt_reader *r, nn_params *ps, const char *pattern, ck
 }
 
 int ckpt_load_optim(ckpt_reader *r, optim *o) {
-    if (!link_exists(r->file, "/optim")) return ag_error_set("%s: /optim: missing in file (no optimizer state saved)", r->path);
+    if (!link_exists(r->file, "/optim")) return base_error_set("%s: /optim: missing in file (no optimizer state saved)", r->path);
     char kind[64];
     if (ckpt_get_attr_string(r, "/optim", "kind", kind, sizeof kind) < 0) return -1;
     const char *want = optim_kind_name(optim_get_config(o)->kind);
     if (strcmp(kind, want) != 0)
-        return ag_error_set("%s: /optim: optimizer kind '%s' in file, '%s' in the optimizer", r->path, kind, want);
+        return base_error_set("%s: /optim: optimizer kind '%s' in file, '%s' in the optimizer", r->path, kind, want);
     double step, lr;
     if (ckpt_get_attr_f64(r, "/optim", "step", &step) < 0 || ckpt_get_attr_f64(r, "/optim", "lr", &lr) < 0) return -1;
     if (step < 0 || step != (double)(int64_t)step)
-        return ag_error_set("%s: /optim: attribute 'step' is %g, expected a non-negative integer", r->path, step);
+        return base_error_set("%s: /optim: attribute 'step' is %g, expected a non-negative integer", r->path, step);
 
     /* Pass 1: every buffer in the file must exist in the optimizer with the same size. */
     typedef struct { char *path; float *dst; int64_t numel; } item;
@@ -1438,7 +1438,7 @@ int ckpt_load_optim(ckpt_reader *r, optim *o) {
             snprintf(path, sizeof path, "/optim/%s/%s", params.names[i], slots.names[j]);
             ckpt_info info;
             if (ckpt_get_info(r, path, &info) < 0) {
-                diff_add(&d, "%s", ag_error_msg());
+                diff_add(&d, "%s", base_error_msg());
                 continue;
             }
             if (info.dtype != CKPT_F32) {
@@ -1455,8 +1455,8 @@ int ckpt_load_optim(ckpt_reader *r, optim *o) {
                 diff_add(&d, "%s: %" PRId64 " values in file, %" PRId64 " in the optimizer", path, info.numel, numel);
                 continue;
             }
-            items = ag_xrealloc(items, (size_t)(nitems + 1) * sizeof *items);
-            items[nitems].path = ag_xstrdup(path);
+            items = base_xrealloc(items, (size_t)(nitems + 1) * sizeof *items);
+            items[nitems].path = base_xstrdup(path);
             items[nitems].dst = dst;
             items[nitems].numel = numel;
             nitems++;
@@ -1465,7 +1465,7 @@ int ckpt_load_optim(ckpt_reader *r, optim *o) {
     }
     names_free(&params);
     if (rc == 0 && d.count) {
-        rc = ag_error_set("%s: optimizer state does not fit: %s", r->path, d.buf);
+        rc = base_error_set("%s: optimizer state does not fit: %s", r->path, d.buf);
     }
     free(d.buf);
     /* Pass 2: copy (everything was checked above; only an I/O error can fail here). */

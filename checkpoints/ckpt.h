@@ -17,7 +17,7 @@
  *     /state/...                whatever the trainer saves; the conventional names are
  *                                 /state/step, /state/epoch, /state/words_done (int64 scalars),
  *                                 /state/schedule_step (int64), /state/lr (float64),
- *                                 /state/rng/<name> (uint64 [4], an ag_rng),
+ *                                 /state/rng/<name> (uint64 [4], an base_rng),
  *                                 /state/data_cursor (int64 [workers], byte offset per worker);
  *                               a trainer's other fields go by name in a group of its own
  *                               (/state/word2vec/..., train/word2vec.h)
@@ -36,7 +36,7 @@
  * save leaves <path> untouched.
  *
  * Errors: every function that can fail on user input returns a negative status (or NULL) and sets
- * ag_error_msg() to a message naming the file, the dataset and what differs, e.g.
+ * base_error_msg() to a message naming the file, the dataset and what differs, e.g.
  *     "run/ckpt.h5: /params/enc.w: shape [4, 8] in file, [4, 16] in model"
  * HDF5's own error printing is switched off; its innermost message is appended in parentheses.
  *
@@ -106,7 +106,7 @@ int ckpt_put_f32_array(ckpt_writer *w, const char *path, const float *v, int ndi
                        const int64_t *shape);
 int ckpt_put_i32_array(ckpt_writer *w, const char *path, const int32_t *v, int ndim,
                        const int64_t *shape);
-int ckpt_put_rng(ckpt_writer *w, const char *path, const ag_rng *r); /* uint64 [4] */
+int ckpt_put_rng(ckpt_writer *w, const char *path, const base_rng *r); /* uint64 [4] */
 
 /* Finishes the file and renames it over the target (see "Atomic save" above). Frees w in every
  * case. Returns 0, or -1 with an error; on failure the temp file is removed and the previous
@@ -159,7 +159,7 @@ int ckpt_get_u64_array(ckpt_reader *r, const char *path, uint64_t *out, int64_t 
 int ckpt_get_f64_array(ckpt_reader *r, const char *path, double *out, int64_t n);
 int ckpt_get_f32_array(ckpt_reader *r, const char *path, float *out, int ndim, const int64_t *shape);
 int ckpt_get_i32_array(ckpt_reader *r, const char *path, int32_t *out, int ndim, const int64_t *shape);
-int ckpt_get_rng(ckpt_reader *r, const char *path, ag_rng *out);
+int ckpt_get_rng(ckpt_reader *r, const char *path, base_rng *out);
 int ckpt_get_config_json(ckpt_reader *r, char **out); /* heap, caller frees */
 
 /* /vocab: *words is a heap array of n heap strings (free with ckpt_free_words), *counts heap [n]. */

@@ -18,11 +18,11 @@ int ckpt_get_tokenizer(ckpt_reader *r, data_tokenizer **out) {
     *out = NULL;
     const char *path = ckpt_reader_path(r);
     if (!ckpt_has(r, "/tokenizer/file"))
-        return ag_error_set("%s: no tokenizer in checkpoint (/tokenizer/file missing)", path);
+        return base_error_set("%s: no tokenizer in checkpoint (/tokenizer/file missing)", path);
     char *text = NULL;
     if (ckpt_get_string(r, "/tokenizer/file", &text) < 0) return -1;
     size_t ol = strlen(path) + sizeof ":/tokenizer/file";
-    char *origin = ag_xmalloc(ol);
+    char *origin = base_xmalloc(ol);
     snprintf(origin, ol, "%s:/tokenizer/file", path);
     data_tokenizer *t = NULL;
     int rc = data_tokenizer_from_text(&t, text, strlen(text), origin);
@@ -45,10 +45,10 @@ int ckpt_get_tokenizer(ckpt_reader *r, data_tokenizer **out) {
             if (mg[2 * i] != tmg[2 * i] || mg[2 * i + 1] != tmg[2 * i + 1]) row = i;
         if (row >= 0 || m != tm) {
             if (row >= 0)
-                ag_error_set("%s: /tokenizer/merges row %lld is (%d, %d), /tokenizer/file says (%d, %d)", path,
+                base_error_set("%s: /tokenizer/merges row %lld is (%d, %d), /tokenizer/file says (%d, %d)", path,
                              (long long)row, mg[2 * row], mg[2 * row + 1], tmg[2 * row], tmg[2 * row + 1]);
             else
-                ag_error_set("%s: /tokenizer/merges has %lld rows, /tokenizer/file %lld merges", path, (long long)m,
+                base_error_set("%s: /tokenizer/merges has %lld rows, /tokenizer/file %lld merges", path, (long long)m,
                              (long long)tm);
             free(mg);
             data_tokenizer_free(t);

@@ -25,16 +25,16 @@ static int out_open(out_file *o, const char *path) {
     memset(o, 0, sizeof *o);
     o->path = path;
     size_t n = strlen(path) + 32;
-    o->tmp = ag_xmalloc(n);
+    o->tmp = base_xmalloc(n);
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {
         int e = errno;
-        ag_error_set("%s: cannot create %s: %s", path, o->tmp, strerror(e));
+        base_error_set("%s: cannot create %s: %s", path, o->tmp, strerror(e));
         free(o->tmp);
         return -1;
     }
-    o->buf = ag_xmalloc(1 << 20);
+    o->buf = base_xmalloc(1 << 20);
     setvbuf(o->f, o->buf, _IOFBF, 1 << 20);
     return 0;
 }
@@ -42,10 +42,10 @@ static int out_open(out_file *o, const char *path) {
 /* Closes; on ok renames into place, otherwise removes the temp file. Returns 0 or -1. */
 static int out_close(out_file *o, bool ok) {
     int rc = 0;
-    if (ferror(o->f)) ok = false, rc = ag_error_set("%s: write error: %s", o->path, strerror(errno));
-    if (fclose(o->f) != 0 && ok) ok = false, rc = ag_error_set("%s: write error on close: %s", o->path, strerror(errno));
+    if (ferror(o->f)) ok = false, rc = base_error_set("%s: write error: %s", o->path, strerror(errno));
+    if (fclose(o->f) != 0 && ok) ok = false, rc = base_error_set("%s: write error on close: %s", o->path, strerror(errno));
     if (ok && rename(o->tmp, o->path) != 0) {
-        rc = ag_error_set("%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
+        rc = base_error_set("%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
         ok = false;
     }
     if (!ok) {
@@ -61,9 +61,9 @@ static int out_close(out_file *o, bool ok) {
 static int check_words(const char *path, const char *const *words, int64_t n, const char *bad) {
     for (int64_t i = 0; i < n; i++) {
         if (!words[i] || !words[i][0])
-            return ag_error_set("%s: word %lld is empty: cannot be exported", path, (long long)i);
+            return base_error_set("%s: word %lld is empty: cannot be exported", path, (long long)i);
         if (strpbrk(words[i], bad))
-            return ag_error_set("%s: word %lld ('%s') contains whitespace: cannot be exported", path,
+            return base_error_set("%s: word %lld ('%s') contains whitespace: cannot be exported", path,
                                 (long long)i, words[i]);
     }
     return 0;
@@ -71,7 +71,7 @@ static int check_words(const char *path, const char *const *words, int64_t n, co
 
 int ckpt_export_word2vec(const char *path, const char *const *words, const float *vecs, int64_t n,
                          int64_t dim, bool binary) {
-    if (n < 0 || dim <= 0) return ag_error_set("%s: cannot export %lld x %lld vectors", path, (long long)n, (long long)dim);
+    if (n < 0 || dim <= 0) return base_error_set("%s: cannot export %lld x %lld vectors", path, (long long)n, (long long)dim);
     if (check_words(path, words, n, " \t\n\r") < 0) return -1;
     out_file o;
     if (out_open(&o, path) < 0) return -1;
@@ -91,15 +91,15 @@ int ckpt_export_word2vec(const char *path, const char *const *words, const float
 
 int ckpt_export_projector_tsv(const char *vectors_path, const char *metadata_path,
                               const char *const *words, const float *vecs, int64_t n, int64_t dim) {
-    if (n < 0 || dim <= 0) return ag_error_set("%s: cannot export %lld x %lld vectors", vectors_path, (long long)n, (long long)dim);
+    if (n < 0 || dim <= 0) return base_error_set("%s: cannot export %lld x %lld vectors", vectors_path, (long long)n, (long long)dim);
     if (check_words(metadata_path, words, n, "\t\n\r") < 0) return -1;
     out_file v, m;
     if (out_open(&v, vectors_path) < 0) return -1;
     if (out_open(&m, metadata_path) < 0) {
         char keep[2048];
-        snprintf(keep, sizeof keep, "%s", ag_error_msg());
+        snprintf(keep, sizeof keep, "%s", base_error_msg());
         out_close(&v, false);
-        return ag_error_set("%s", keep);
+        return base_error_set("%s", keep);
     }
     for (int64_t a = 0; a < n; a++) {
         const float *x = vecs + a * dim;
@@ -109,9 +109,9 @@ int ckpt_export_projector_tsv(const char *vectors_path, const char *metadata_pat
     }
     if (out_close(&v, true) < 0) {
         char keep[2048];
-        snprintf(keep, sizeof keep, "%s", ag_error_msg());
+        snprintf(keep, sizeof keep, "%s", base_error_msg());
         out_close(&m, false);
-        return ag_error_set("%s", keep);
+        return base_error_set("%s", keep);
     }
     return out_close(&m, true);
 }
@@ -131,19 +131,19 @@ void ckpt_embeddings_free(ckpt_embeddings *e) {
 /* Parses the header line "V D\n" (spaces/tabs allowed around, \r tolerated). */
 static int parse_header(const char *path, FILE *f, int64_t *n, int64_t *dim) {
     char line[256];
-    if (!fgets(line, sizeof line, f)) return ag_error_set("%s: line 1: empty file, expected header 'words dims'", path);
+    if (!fgets(line, sizeof line, f)) return base_error_set("%s: line 1: empty file, expected header 'words dims'", path);
     size_t len = strlen(line);
     if (len == sizeof line - 1 && line[len - 1] != '\n')
-        return ag_error_set("%s: line 1: header longer than %zu bytes, expected 'words dims'", path, sizeof line - 2);
+        return base_error_set("%s: line 1: header longer than %zu bytes, expected 'words dims'", path, sizeof line - 2);
     long long a, b;
     char extra;
     int k = sscanf(line, "%lld %lld %c", &a, &b, &extra);
     if (k != 2) {
         line[strcspn(line, "\r\n")] = 0;
-        return ag_error_set("%s: line 1: expected header 'words dims', got '%.60s'", path, line);
+        return base_error_set("%s: line 1: expected header 'words dims', got '%.60s'", path, line);
     }
     if (a < 0 || b <= 0 || b > (1 << 20) || a > ((int64_t)1 << 40) / b)
-        return ag_error_set("%s: line 1: header says %lld words of %lld dims: out of range", path, a, b);
+        return base_error_set("%s: line 1: header says %lld words of %lld dims: out of range", path, a, b);
     *n = a;
     *dim = b;
     return 0;
@@ -151,7 +151,7 @@ static int parse_header(const char *path, FILE *f, int64_t *n, int64_t *dim) {
 
 /* Appends one word (heap copy) at row i. */
 static void put_word(ckpt_embeddings *e, int64_t i, const char *w, size_t len) {
-    e->words[i] = ag_xmalloc(len + 1);
+    e->words[i] = base_xmalloc(len + 1);
     memcpy(e->words[i], w, len);
     e->words[i][len] = 0;
 }
@@ -166,16 +166,16 @@ static int import_text(const char *path, FILE *f, ckpt_embeddings *e) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0) {
-            rc = ag_error_set("%s: line %lld: empty line, expected 'word v1 ... v%lld'", path, (long long)lineno, (long long)e->dim);
+            rc = base_error_set("%s: line %lld: empty line, expected 'word v1 ... v%lld'", path, (long long)lineno, (long long)e->dim);
             break;
         }
         if (i == e->n) {
-            rc = ag_error_set("%s: line %lld: more words than the header's %lld", path, (long long)lineno, (long long)e->n);
+            rc = base_error_set("%s: line %lld: more words than the header's %lld", path, (long long)lineno, (long long)e->n);
             break;
         }
         size_t wl = strcspn(line, " \t");
         if (wl == 0) {
-            rc = ag_error_set("%s: line %lld: line starts with whitespace, expected a word", path, (long long)lineno);
+            rc = base_error_set("%s: line %lld: line starts with whitespace, expected a word", path, (long long)lineno);
             break;
         }
         put_word(e, i, line, wl);
@@ -190,12 +190,12 @@ static int import_text(const char *path, FILE *f, ckpt_embeddings *e) {
             double x = strtod(p, &end);
             if (end == p || (*end && *end != ' ' && *end != '\t')) {
                 size_t tl = strcspn(p, " \t");
-                rc = ag_error_set("%s: line %lld: value %lld of word '%s': expected a number, got '%.*s'", path,
+                rc = base_error_set("%s: line %lld: value %lld of word '%s': expected a number, got '%.*s'", path,
                                   (long long)lineno, (long long)k + 1, e->words[i], (int)(tl > 40 ? 40 : tl), p);
                 break;
             }
             if (!isfinite(x) || fabs(x) > 3.4e38) {
-                rc = ag_error_set("%s: line %lld: value %lld of word '%s': %.*s is not a finite float", path,
+                rc = base_error_set("%s: line %lld: value %lld of word '%s': %.*s is not a finite float", path,
                                   (long long)lineno, (long long)k + 1, e->words[i], (int)(end - p > 40 ? 40 : end - p), p);
                 break;
             }
@@ -209,15 +209,15 @@ static int import_text(const char *path, FILE *f, ckpt_embeddings *e) {
         }
         i++;
         if (k != e->dim) {
-            rc = ag_error_set("%s: line %lld: word '%s' has %lld values, header says %lld", path, (long long)lineno,
+            rc = base_error_set("%s: line %lld: word '%s' has %lld values, header says %lld", path, (long long)lineno,
                               e->words[i - 1], (long long)k, (long long)e->dim);
             break;
         }
     }
     free(line);
-    if (rc == 0 && ferror(f)) rc = ag_error_set("%s: read error: %s", path, strerror(errno));
+    if (rc == 0 && ferror(f)) rc = base_error_set("%s: read error: %s", path, strerror(errno));
     if (rc == 0 && i < e->n)
-        rc = ag_error_set("%s: line %lld: file ends after %lld words, header says %lld", path, (long long)lineno + 1,
+        rc = base_error_set("%s: line %lld: file ends after %lld words, header says %lld", path, (long long)lineno + 1,
                           (long long)i, (long long)e->n);
     e->n = i; /* rows with words, for freeing */
     return rc;
@@ -225,7 +225,7 @@ static int import_text(const char *path, FILE *f, ckpt_embeddings *e) {
 
 static int import_binary(const char *path, FILE *f, ckpt_embeddings *e) {
     size_t wcap = 256;
-    char *w = ag_xmalloc(wcap);
+    char *w = base_xmalloc(wcap);
     int64_t i = 0, want = e->n;
     int rc = 0;
     size_t vbytes = (size_t)e->dim * sizeof(float);
@@ -237,43 +237,43 @@ static int import_binary(const char *path, FILE *f, ckpt_embeddings *e) {
         size_t wl = 0;
         while (c != EOF && c != ' ') {
             if (c == '\n' || c == 0) {
-                rc = ag_error_set("%s: byte %lld: %s inside word %lld, expected 'word ' then %zu bytes", path,
+                rc = base_error_set("%s: byte %lld: %s inside word %lld, expected 'word ' then %zu bytes", path,
                                   (long long)ftello(f) - 1, c ? "newline" : "NUL byte", (long long)i + 1, vbytes);
                 break;
             }
             if (wl + 1 >= wcap) {
                 if (wcap >= (1u << 20)) {
-                    rc = ag_error_set("%s: byte %lld: word %lld longer than 1 MiB: not a word2vec binary file?",
+                    rc = base_error_set("%s: byte %lld: word %lld longer than 1 MiB: not a word2vec binary file?",
                                       path, at, (long long)i + 1);
                     break;
                 }
-                w = ag_xrealloc(w, wcap *= 2);
+                w = base_xrealloc(w, wcap *= 2);
             }
             w[wl++] = (char)c;
             c = getc(f);
         }
         if (rc < 0) break;
         if (c == EOF) {
-            rc = ag_error_set("%s: byte %lld: file ends after %lld words, header says %lld", path,
+            rc = base_error_set("%s: byte %lld: file ends after %lld words, header says %lld", path,
                               (long long)ftello(f), (long long)i, (long long)want);
             break;
         }
         if (wl == 0) {
-            rc = ag_error_set("%s: byte %lld: empty word %lld", path, at, (long long)i + 1);
+            rc = base_error_set("%s: byte %lld: empty word %lld", path, at, (long long)i + 1);
             break;
         }
         put_word(e, i, w, wl);
         float *v = e->vecs + i * e->dim;
         size_t got = fread(v, 1, vbytes, f);
         if (got != vbytes) {
-            rc = ag_error_set("%s: byte %lld: truncated in the vector of word %lld ('%s'): expected %zu bytes, got %zu",
+            rc = base_error_set("%s: byte %lld: truncated in the vector of word %lld ('%s'): expected %zu bytes, got %zu",
                               path, (long long)ftello(f), (long long)i + 1, e->words[i], vbytes, got);
             i++;
             break;
         }
         for (int64_t k = 0; k < e->dim; k++)
             if (!isfinite(v[k])) {
-                rc = ag_error_set("%s: byte %lld: value %lld of word '%s' is not finite", path,
+                rc = base_error_set("%s: byte %lld: value %lld of word '%s' is not finite", path,
                                   (long long)ftello(f) - (long long)vbytes + (long long)k * 4, (long long)k + 1, e->words[i]);
                 break;
             }
@@ -287,9 +287,9 @@ static int import_binary(const char *path, FILE *f, ckpt_embeddings *e) {
         int c;
         while ((c = getc(f)) == '\n' || c == '\r' || c == ' ') {}
         if (c != EOF)
-            rc = ag_error_set("%s: byte %lld: data after the %lld words the header announces", path,
+            rc = base_error_set("%s: byte %lld: data after the %lld words the header announces", path,
                               (long long)ftello(f) - 1, (long long)want);
-        else if (ferror(f)) rc = ag_error_set("%s: read error: %s", path, strerror(errno));
+        else if (ferror(f)) rc = base_error_set("%s: read error: %s", path, strerror(errno));
     }
     free(w);
     e->n = i;
@@ -318,8 +318,8 @@ static bool looks_text(FILE *f, int64_t dim) {
 int ckpt_import_word2vec(const char *path, ckpt_w2v_mode mode, ckpt_embeddings *out) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open: %s", path, strerror(errno));
-    char *buf = ag_xmalloc(1 << 20);
+    if (!f) return base_error_set("%s: cannot open: %s", path, strerror(errno));
+    char *buf = base_xmalloc(1 << 20);
     setvbuf(f, buf, _IOFBF, 1 << 20);
     ckpt_embeddings e = {0};
     int rc = parse_header(path, f, &e.n, &e.dim);
@@ -334,13 +334,13 @@ int ckpt_import_word2vec(const char *path, ckpt_w2v_mode mode, ckpt_embeddings *
         /* Only for headers that would allocate a lot: smaller files get the parser's precise
          * line/byte message instead. */
         if (min_bytes > size && e.n * e.dim * (int64_t)sizeof(float) > (64 << 20)) {
-            rc = ag_error_set("%s: header says %lld words of %lld dims, but the file has only %lld bytes "
+            rc = base_error_set("%s: header says %lld words of %lld dims, but the file has only %lld bytes "
                               "(at least %lld needed)", path, (long long)e.n, (long long)e.dim, size, min_bytes);
         }
     }
     if (rc == 0) {
-        e.words = ag_xcalloc((size_t)(e.n ? e.n : 1), sizeof *e.words);
-        e.vecs = ag_xmalloc((size_t)(e.n ? e.n : 1) * (size_t)e.dim * sizeof(float));
+        e.words = base_xcalloc((size_t)(e.n ? e.n : 1), sizeof *e.words);
+        e.vecs = base_xmalloc((size_t)(e.n ? e.n : 1) * (size_t)e.dim * sizeof(float));
         rc = mode == CKPT_W2V_BINARY ? import_binary(path, f, &e) : import_text(path, f, &e);
     }
     fclose(f);
@@ -368,11 +368,11 @@ static uint64_t fnv1a(const char *s) {
 int64_t ckpt_embeddings_init_table(const ckpt_embeddings *e, const char *const *vocab, int64_t n,
                                    float *table, int64_t dim) {
     if (dim != e->dim)
-        return ag_error_set("imported vectors have %lld dims, the table has %lld", (long long)e->dim, (long long)dim);
+        return base_error_set("imported vectors have %lld dims, the table has %lld", (long long)e->dim, (long long)dim);
     /* Open-addressing hash of the imported words: slot -> row or -1; first occurrence wins. */
     int64_t size = 16;
     while (size < 2 * e->n) size *= 2;
-    int64_t *slot = ag_xmalloc((size_t)size * sizeof *slot);
+    int64_t *slot = base_xmalloc((size_t)size * sizeof *slot);
     for (int64_t i = 0; i < size; i++) slot[i] = -1;
     for (int64_t i = 0; i < e->n; i++) {
         int64_t h = (int64_t)(fnv1a(e->words[i]) & (uint64_t)(size - 1));

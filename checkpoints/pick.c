@@ -46,7 +46,7 @@ int ckpt_pick_embedding(ckpt_reader *r, int64_t rows, const char *preferred, cha
     char path[512];
     if (preferred) {
         if (snprintf(path, sizeof path, "%s%s", preferred[0] == '/' ? "" : "/params/", preferred) >= (int)sizeof path)
-            return ag_error_set("%s: --param: expected a name of at most 500 bytes, got %zu bytes", file,
+            return base_error_set("%s: --param: expected a name of at most 500 bytes, got %zu bytes", file,
                                 strlen(preferred));
     } else {
         pick_ctx c;
@@ -54,14 +54,14 @@ int ckpt_pick_embedding(ckpt_reader *r, int64_t rows, const char *preferred, cha
         c.rows = rows;
         if (ckpt_visit(r, visit, &c) < 0) return -1;
         if (c.ncand == 0)
-            return ag_error_set("%s: expected a 2-D float32 dataset under /params with %lld rows (one per "
+            return base_error_set("%s: expected a 2-D float32 dataset under /params with %lld rows (one per "
                                 "/vocab/words entry), found none", file, (long long)rows);
         if (c.nbest > 1) {
             char list[PICK_MAX * 130] = "";
             size_t used = 0;
             for (int i = 0; i < c.nbest && i < PICK_MAX; i++)
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", c.names[i]);
-            return ag_error_set("%s: %d float32 parameters with %lld rows (the vocabulary size) could be the "
+            return base_error_set("%s: %d float32 parameters with %lld rows (the vocabulary size) could be the "
                                 "embedding (%s%s): name one with --param", file, c.nbest, (long long)rows, list,
                                 c.nbest > PICK_MAX ? ", ..." : "");
         }
@@ -70,10 +70,10 @@ int ckpt_pick_embedding(ckpt_reader *r, int64_t rows, const char *preferred, cha
     ckpt_info in;
     if (ckpt_get_info(r, path, &in) < 0) return -1;
     if (in.dtype != CKPT_F32 || in.ndim != 2 || in.shape[0] != rows || in.shape[1] <= 0)
-        return ag_error_set("%s: %s: %s with %d dims in file, expected float32 [%lld, dim] (one row per vocabulary "
+        return base_error_set("%s: %s: %s with %d dims in file, expected float32 [%lld, dim] (one row per vocabulary "
                             "word; it has %lld rows)", file, path, ckpt_dtype_name(in.dtype), in.ndim, (long long)rows,
                             (long long)(in.ndim ? in.shape[0] : 0));
-    if (strlen(path) >= size) return ag_error_set("%s: %s: name longer than %zu bytes", file, path, size - 1);
+    if (strlen(path) >= size) return base_error_set("%s: %s: name longer than %zu bytes", file, path, size - 1);
     memcpy(out_path, path, strlen(path) + 1);
     if (info) *info = in;
     return 0;

@@ -23,7 +23,7 @@ int cli_cmd_tokenizer(int argc, char **argv);
 int cli_parse_i64(const char *flag, const char *text, int64_t lo, int64_t hi, int64_t *out);
 /* The same for a real number in [lo, hi] (finite). */
 int cli_parse_f64(const char *flag, const char *text, double lo, double hi, double *out);
-/* Prints "ember COMMAND: <ag_error_msg()>" on stderr and returns 2 (the usage-error exit status). */
+/* Prints "ember COMMAND: <base_error_msg()>" on stderr and returns 2 (the usage-error exit status). */
 int cli_error(const char *command);
 
 #endif

@@ -13,8 +13,8 @@ int cli_parse_i64(const char *flag, const char *text, int64_t lo, int64_t hi, in
     long long v = text ? strtoll(text, &end, 10) : 0;
     if (!text || end == text || *end || errno == ERANGE || v < lo || v > hi) {
         if (hi == INT64_MAX)
-            return ag_error_set("%s: expected an integer >= %lld, got '%s'", flag, (long long)lo, text ? text : "");
-        return ag_error_set("%s: expected an integer in [%lld, %lld], got '%s'", flag, (long long)lo, (long long)hi,
+            return base_error_set("%s: expected an integer >= %lld, got '%s'", flag, (long long)lo, text ? text : "");
+        return base_error_set("%s: expected an integer in [%lld, %lld], got '%s'", flag, (long long)lo, (long long)hi,
                             text ? text : "");
     }
     *out = v;
@@ -22,7 +22,7 @@ int cli_parse_i64(const char *flag, const char *text, int64_t lo, int64_t hi, in
 }
 
 int cli_error(const char *command) {
-    fprintf(stderr, "ember %s: %s\n", command, ag_error_msg());
+    fprintf(stderr, "ember %s: %s\n", command, base_error_msg());
     return 2;
 }
 
@@ -31,7 +31,7 @@ int cli_parse_f64(const char *flag, const char *text, double lo, double hi, doub
     errno = 0;
     double v = text ? strtod(text, &end) : 0;
     if (!text || end == text || *end || errno == ERANGE || !(v >= lo && v <= hi))
-        return ag_error_set("%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, text ? text : "");
+        return base_error_set("%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, text ? text : "");
     *out = v;
     return 0;
 }

@@ -84,12 +84,12 @@ static double run_peer(const bench_opts *o, char *line, size_t size) {
 static int encoder_step(const bench_opts *o) {
     train_encoder_step st;
     if (train_encoder_step_init(&st, &o->step)) {
-        fprintf(stderr, "ember bench: %s\n", ag_error_msg());
+        fprintf(stderr, "ember bench: %s\n", base_error_msg());
         return 2;
     }
     const train_encoder_step_config *c = &o->step;
     int R = o->peer ? o->rounds : 1;
-    double *times = ag_xmalloc((size_t)(o->steps * R) * sizeof(double));
+    double *times = base_xmalloc((size_t)(o->steps * R) * sizeof(double));
     double round_ms[64], peer_round_ms[64];
     char peer_line[1024] = "";
     int ntimed = 0, peer_ok = 0;
@@ -147,7 +147,7 @@ static int encoder_step(const bench_opts *o) {
             for (int k = 0; k < R; k++) printf("%s%.1f", k ? ", " : "", peer_round_ms[k]);
             printf("],\n \"peer_ms_per_step\": %.1f, \"ratio_ember_over_peer\": %.3f, \"ratio_of_medians\": %.3f, \"peer\": ",
                    pm[R / 2], ratios[R / 2], em[R / 2] / pm[R / 2]);
-            ag_json_str(stdout, peer_line);
+            base_json_str(stdout, peer_line);
         } else {
             printf(",\n \"peer_error\": \"the peer did not run or printed no ms/step\"");
         }

@@ -53,7 +53,7 @@ int cli_cmd_chapter(int argc, char **argv) {
     }
     exp_basics_report r;
     if (exp_basics_run(&r, seed) != 0) {
-        fprintf(stderr, "ember chapter basics: %s\n", ag_error_msg());
+        fprintf(stderr, "ember chapter basics: %s\n", base_error_msg());
         return 1;
     }
     exp_basics_print(&r, stdout, json);

@@ -49,7 +49,7 @@ static int print_item(const char *path, const ckpt_info *info, void *vctx) {
     if (c->json) {
         if (!info) return 0;
         printf("%s\n    {\"path\": ", c->nitems++ ? "," : "");
-        ag_json_str(stdout, path);
+        base_json_str(stdout, path);
         printf(", \"dtype\": \"%s\", \"shape\": [", ckpt_dtype_name(info->dtype));
         for (int i = 0; i < info->ndim; i++) printf("%s%" PRId64, i ? ", " : "", info->shape[i]);
         printf("], \"numel\": %" PRId64 ", \"stored_bytes\": %" PRId64 "}", info->numel, info->storage_bytes);
@@ -78,14 +78,14 @@ static int print_item(const char *path, const ckpt_info *info, void *vctx) {
 static int cmd_info(const char *file, bool json) {
     ckpt_reader *r = ckpt_open(file);
     if (!r) {
-        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        fprintf(stderr, "ember ckpt info: %s\n", base_error_msg());
         return 1;
     }
     struct stat st;
     int64_t bytes = stat(file, &st) == 0 ? (int64_t)st.st_size : -1;
     info_ctx c = {.json = json};
     if (ckpt_visit(r, count_params, &c) < 0) {
-        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        fprintf(stderr, "ember ckpt info: %s\n", base_error_msg());
         ckpt_close(r);
         return 1;
     }
@@ -99,15 +99,15 @@ static int cmd_info(const char *file, bool json) {
     double ostep = -1;
     bool has_optim = ckpt_get_attr_string(r, "/optim", "kind", okind, sizeof okind) == 0;
     if (has_optim) ckpt_get_attr_f64(r, "/optim", "step", &ostep);
-    ag_error_clear();
+    base_error_clear();
 
     if (json) {
         printf("{\n  \"file\": ");
-        ag_json_str(stdout, file);
+        base_json_str(stdout, file);
         printf(",\n  \"bytes\": %" PRId64 ",\n  \"verified\": %s,\n  \"format\": \"%s\",\n  \"format_version\": %d,\n"
                "  \"ember_version\": ",
                bytes, ckpt_verified(r) ? "true" : "false", CKPT_FORMAT, ckpt_format_version(r));
-        ag_json_str(stdout, ckpt_ember_version(r));
+        base_json_str(stdout, ckpt_ember_version(r));
         printf(",\n  \"param_tensors\": %" PRId64 ",\n  \"param_count\": %" PRId64 ",\n", c.param_tensors, c.param_count);
         if (has_step) printf("  \"step\": %" PRId64 ",\n", step);
         else printf("  \"step\": null,\n");
@@ -139,7 +139,7 @@ static int cmd_info(const char *file, bool json) {
     int rc = ckpt_visit(r, print_item, &c);
     if (json) printf("\n  ]\n}\n");
     if (rc < 0) {
-        fprintf(stderr, "ember ckpt info: %s\n", ag_error_msg());
+        fprintf(stderr, "ember ckpt info: %s\n", base_error_msg());
         ckpt_close(r);
         return 1;
     }
@@ -183,7 +183,7 @@ static int cmd_export(int argc, char **argv) {
     if (ckpt_pick_embedding(r, n, param, path, sizeof path, &info) < 0) goto done;
     vecs = malloc((size_t)(n ? n : 1) * (size_t)info.shape[1] * sizeof(float));
     if (!vecs) {
-        ag_error_set("%s: out of memory for %lld x %lld floats", file, (long long)n, (long long)info.shape[1]);
+        base_error_set("%s: out of memory for %lld x %lld floats", file, (long long)n, (long long)info.shape[1]);
         goto done;
     }
     if (ckpt_get_f32_array(r, path, vecs, 2, info.shape) < 0) goto done;
@@ -201,7 +201,7 @@ static int cmd_export(int argc, char **argv) {
             (long long)info.shape[1], path, out, meta ? " + " : "", meta ? meta : "");
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "ember ckpt export: %s\n", ag_error_msg());
+    if (rc) fprintf(stderr, "ember ckpt export: %s\n", base_error_msg());
     free(vecs);
     ckpt_free_words(words, n);
     free(counts);

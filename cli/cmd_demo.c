@@ -65,7 +65,7 @@ int cli_cmd_demo(int argc, char **argv) {
         }
     }
     if (exp_demo_run(&o, stdout)) {
-        fprintf(stderr, "ember demo: %s\n", ag_error_msg());
+        fprintf(stderr, "ember demo: %s\n", base_error_msg());
         return 1;
     }
     return 0;

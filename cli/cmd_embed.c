@@ -30,7 +30,7 @@ static void usage(FILE *f) {
 /* Lines of a plain or gzip file (the '\n' and a trailing '\r' removed). *lines and each line heap. */
 static int read_lines(const char *path, char ***lines, size_t **lens, int64_t *n) {
     gzFile f = gzopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!f) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     int64_t cap = 0, cnt = 0;
     char **L = NULL;
     size_t *N = NULL;
@@ -43,7 +43,7 @@ static int read_lines(const char *path, char ***lines, size_t **lens, int64_t *n
             int err;
             const char *msg = gzerror(f, &err);
             if (err != Z_OK && err != Z_STREAM_END) {
-                ag_error_set("%s: read error after line %lld: %s", path, (long long)cnt, ag_strip_path_prefix(msg, path));
+                base_error_set("%s: read error after line %lld: %s", path, (long long)cnt, base_strip_path_prefix(msg, path));
                 for (int64_t i = 0; i < cnt; i++) free(L[i]);
                 free(L);
                 free(N);
@@ -57,7 +57,7 @@ static int read_lines(const char *path, char ***lines, size_t **lens, int64_t *n
         size_t bl = more ? strlen(buf) : 0;
         if (len + bl + 1 > ccap) {
             ccap = (len + bl + 1) * 2;
-            cur = ag_xrealloc(cur, ccap);
+            cur = base_xrealloc(cur, ccap);
         }
         memcpy(cur + len, buf, bl);
         len += bl;
@@ -66,10 +66,10 @@ static int read_lines(const char *path, char ***lines, size_t **lens, int64_t *n
         cur[len] = 0;
         if (cnt == cap) {
             cap = cap ? 2 * cap : 1024;
-            L = ag_xrealloc(L, (size_t)cap * sizeof *L);
-            N = ag_xrealloc(N, (size_t)cap * sizeof *N);
+            L = base_xrealloc(L, (size_t)cap * sizeof *L);
+            N = base_xrealloc(N, (size_t)cap * sizeof *N);
         }
-        L[cnt] = ag_xstrdup(cur);
+        L[cnt] = base_xstrdup(cur);
         N[cnt++] = len;
         len = 0;
     }
@@ -100,7 +100,7 @@ static int find_word(const char *text, const char *word, size_t *lo, size_t *hi)
 /* Mean vector (out [d]) of the tokens of text that overlap word's first occurrence. */
 static int word_vector(const train_lm_model *m, const char *text, const char *word, int layer, float *out) {
     size_t lo, hi;
-    if (find_word(text, word, &lo, &hi)) return ag_error_set("context \"%s\" does not contain the word '%s'", text, word);
+    if (find_word(text, word, &lo, &hi)) return base_error_set("context \"%s\" does not contain the word '%s'", text, word);
     int32_t *ids = NULL;
     float *v = NULL;
     int64_t n = 0, D = m->net.cfg.d;
@@ -120,7 +120,7 @@ static int word_vector(const train_lm_model *m, const char *text, const char *wo
     }
     free(ids);
     free(v);
-    if (used == 0) return ag_error_set("context \"%s\": '%s' lies beyond the model's %lld positions", text, word,
+    if (used == 0) return base_error_set("context \"%s\": '%s' lies beyond the model's %lld positions", text, word,
                                        (long long)m->net.cfg.max_seq);
     for (int64_t j = 0; j < D; j++) out[j] /= (float)used;
     return 0;
@@ -173,7 +173,7 @@ int cli_cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--tokens")) tokens = v;
         else if (!strcmp(a, "--word")) word = v;
         else if (!strcmp(a, "--context")) {
-            if (ncontext == MAX_CONTEXTS) rc = ag_error_set("--context: at most %d", MAX_CONTEXTS);
+            if (ncontext == MAX_CONTEXTS) rc = base_error_set("--context: at most %d", MAX_CONTEXTS);
             else contexts[ncontext++] = v;
         } else if (!strcmp(a, "--pool")) rc = train_pool_parse(v, &pool);
         else if (!strcmp(a, "--layer")) rc = cli_parse_i64(a, v, 1, 4096, &layer);
@@ -182,26 +182,26 @@ int cli_cmd_embed(int argc, char **argv) {
             fprintf(stderr, "ember embed: unknown flag '%s' (ember embed --help)\n", a);
             return 2;
         }
-        if (!v && !rc) rc = ag_error_set("%s: expected a value", a);
+        if (!v && !rc) rc = base_error_set("%s: expected a value", a);
         if (rc) return cli_error("embed");
         i++;
     }
     int modes = (input != NULL) + (tokens != NULL) + (word != NULL);
     if (modes != 1) {
-        ag_error_set("give exactly one of --input FILE, --tokens TEXT, --word WORD (with --context TEXT ...)");
+        base_error_set("give exactly one of --input FILE, --tokens TEXT, --word WORD (with --context TEXT ...)");
         return cli_error("embed");
     }
     if (input && !out) {
-        ag_error_set("--input needs -o OUT (.npy, .h5 or a word2vec text file)");
+        base_error_set("--input needs -o OUT (.npy, .h5 or a word2vec text file)");
         return cli_error("embed");
     }
     if (word && ncontext < 2) {
-        ag_error_set("--word needs at least two --context texts");
+        base_error_set("--word needs at least two --context texts");
         return cli_error("embed");
     }
     train_lm_model m;
     if (train_lm_load_model(model, &m)) {
-        fprintf(stderr, "ember embed: %s\n", ag_error_msg());
+        fprintf(stderr, "ember embed: %s\n", base_error_msg());
         return 1;
     }
     int64_t D = m.net.cfg.d;
@@ -212,18 +212,18 @@ int cli_cmd_embed(int argc, char **argv) {
         int64_t n = 0;
         if (read_lines(input, &lines, &lens, &n)) status = 1;
         else if (n == 0) {
-            ag_error_set("%s: no lines", input);
+            base_error_set("%s: no lines", input);
             status = 1;
         } else {
-            float *v = ag_xmalloc((size_t)(n * D) * sizeof(float));
-            double t0 = ag_now_sec();
+            float *v = base_xmalloc((size_t)(n * D) * sizeof(float));
+            double t0 = base_now_sec();
             if (train_embed_texts(&m, (const char *const *)lines, lens, n, pool, (int)layer, batch, v) ||
                 train_embed_write(out, v, n, D, NULL)) {
-                ag_error_prefix("%s", input);
+                base_error_prefix("%s", input);
                 status = 1;
             } else {
                 fprintf(stderr, "ember embed: %lld lines -> %s ([%lld, %lld] float32) in %.2f s\n", (long long)n, out,
-                        (long long)n, (long long)D, ag_now_sec() - t0);
+                        (long long)n, (long long)D, base_now_sec() - t0);
             }
             free(v);
         }
@@ -243,7 +243,7 @@ int cli_cmd_embed(int argc, char **argv) {
         free(ids);
         free(v);
     } else {
-        float *v = ag_xmalloc((size_t)(ncontext * D) * sizeof(float));
+        float *v = base_xmalloc((size_t)(ncontext * D) * sizeof(float));
         for (int c = 0; c < ncontext && !status; c++)
             if (word_vector(&m, contexts[c], word, (int)layer, v + c * D)) status = 1;
         if (!status) {
@@ -259,7 +259,7 @@ int cli_cmd_embed(int argc, char **argv) {
     }
     train_lm_model_free(&m);
     if (status) {
-        fprintf(stderr, "ember embed: %s\n", ag_error_msg());
+        fprintf(stderr, "ember embed: %s\n", base_error_msg());
         return 1;
     }
     return 0;

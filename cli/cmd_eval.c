@@ -27,7 +27,7 @@ static const char *data_dir(void) {
 
 static int load_or_report(train_vectors **v, const char *path, const char *param) {
     if (train_vectors_load(v, path, param)) {
-        fprintf(stderr, "ember: %s\n", ag_error_msg());
+        fprintf(stderr, "ember: %s\n", base_error_msg());
         return -1;
     }
     return 0;
@@ -99,7 +99,7 @@ static int eval_analogy(int argc, char **argv) {
     }
     data_analogy_set *q;
     if (data_analogy_read(&q, qpath)) {
-        fprintf(stderr, "ember: %s\n", ag_error_msg());
+        fprintf(stderr, "ember: %s\n", base_error_msg());
         return 1;
     }
     train_vectors *v;
@@ -111,28 +111,28 @@ static int eval_analogy(int argc, char **argv) {
     train_eval_analogy(v, q, restrict_n, &r);
     if (json) {
         printf("{\"vectors\": ");
-        ag_json_str(stdout, vec_path);
+        base_json_str(stdout, vec_path);
         printf(", \"questions\": ");
-        ag_json_str(stdout, qpath);
+        base_json_str(stdout, qpath);
         printf(", \"vocab\": %lld, \"dim\": %lld, \"restrict\": %lld, \"sections\": [", (long long)v->n,
                (long long)v->dim, (long long)r.restrict_n);
         for (int s = 0; s < r.n_sections; s++) {
             printf("%s{\"name\": ", s ? ", " : "");
-            ag_json_str(stdout, r.sections[s].name);
+            base_json_str(stdout, r.sections[s].name);
             printf(", \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.sections[s].correct,
                    (long long)r.sections[s].seen, (long long)r.sections[s].total);
-            ag_json_num(stdout, r.sections[s].seen ? (double)r.sections[s].correct / (double)r.sections[s].seen : NAN);
+            base_json_num(stdout, r.sections[s].seen ? (double)r.sections[s].correct / (double)r.sections[s].seen : NAN);
             printf("}");
         }
         printf("], \"correct\": %lld, \"seen\": %lld, \"total\": %lld, \"accuracy\": ", (long long)r.correct,
                (long long)r.seen, (long long)r.total);
-        ag_json_num(stdout, r.seen ? (double)r.correct / (double)r.seen : NAN);
+        base_json_num(stdout, r.seen ? (double)r.correct / (double)r.seen : NAN);
         printf(", \"semantic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.sem_correct,
                (long long)r.sem_seen);
-        ag_json_num(stdout, r.sem_seen ? (double)r.sem_correct / (double)r.sem_seen : NAN);
+        base_json_num(stdout, r.sem_seen ? (double)r.sem_correct / (double)r.sem_seen : NAN);
         printf("}, \"syntactic\": {\"correct\": %lld, \"seen\": %lld, \"accuracy\": ", (long long)r.syn_correct,
                (long long)r.syn_seen);
-        ag_json_num(stdout, r.syn_seen ? (double)r.syn_correct / (double)r.syn_seen : NAN);
+        base_json_num(stdout, r.syn_seen ? (double)r.syn_correct / (double)r.syn_seen : NAN);
         printf("}, \"seconds\": %.3f}\n", r.seconds);
     } else {
         printf("analogy: %s on %s (%lld of %lld words searched, %lld dims; compute-accuracy protocol)\n", qpath,
@@ -183,8 +183,8 @@ static int list_dir(const char *dir, char ***list, int n, int *cap) {
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".txt")) continue;
-        if (n == *cap) *list = ag_xrealloc(*list, (size_t)(*cap *= 2) * sizeof(char *));
-        char *p = ag_xmalloc(strlen(dir) + l + 2);
+        if (n == *cap) *list = base_xrealloc(*list, (size_t)(*cap *= 2) * sizeof(char *));
+        char *p = base_xmalloc(strlen(dir) + l + 2);
         sprintf(p, "%s/%s", dir, e->d_name);
         (*list)[n++] = p;
     }
@@ -201,7 +201,7 @@ static int eval_wordsim(int argc, char **argv) {
     const char *vec_path = NULL, *param = NULL;
     int64_t restrict_n = 0;
     int json = 0, cap = 16, nf = 0, rc = 0;
-    char **files = ag_xmalloc((size_t)cap * sizeof(char *));
+    char **files = base_xmalloc((size_t)cap * sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -231,8 +231,8 @@ static int eval_wordsim(int argc, char **argv) {
                     goto done;
                 }
             } else {
-                if (nf == cap) files = ag_xrealloc(files, (size_t)(cap *= 2) * sizeof(char *));
-                files[nf++] = ag_xstrdup(a);
+                if (nf == cap) files = base_xrealloc(files, (size_t)(cap *= 2) * sizeof(char *));
+                files[nf++] = base_xstrdup(a);
             }
         }
     }
@@ -256,16 +256,16 @@ static int eval_wordsim(int argc, char **argv) {
         }
     }
     /* read every set before loading the (bigger) vectors, so a bad file fails fast */
-    data_wordsim_set **sets = ag_xcalloc((size_t)nf, sizeof *sets);
+    data_wordsim_set **sets = base_xcalloc((size_t)nf, sizeof *sets);
     for (int i = 0; i < nf; i++)
         if (data_wordsim_read(&sets[i], files[i])) {
-            fprintf(stderr, "ember: %s\n", ag_error_msg());
+            fprintf(stderr, "ember: %s\n", base_error_msg());
             rc = 1;
         }
     train_vectors *v = NULL;
     if (!rc && load_or_report(&v, vec_path, param)) rc = 1;
     if (!rc) {
-        if (json) printf("{\"vectors\": "), ag_json_str(stdout, vec_path), printf(", \"sets\": [");
+        if (json) printf("{\"vectors\": "), base_json_str(stdout, vec_path), printf(", \"sets\": [");
         else
             printf("word similarity on %s (%lld words, %lld dims; Spearman rho x 100, OOV pairs left out)\n"
                    "%-22s %7s %7s %7s %9s\n",
@@ -275,16 +275,16 @@ static int eval_wordsim(int argc, char **argv) {
             train_eval_wordsim(v, sets[i], restrict_n, &r);
             if (json) {
                 printf("%s{\"name\": ", i ? ", " : "");
-                ag_json_str(stdout, sets[i]->name);
+                base_json_str(stdout, sets[i]->name);
                 printf(", \"file\": ");
-                ag_json_str(stdout, files[i]);
+                base_json_str(stdout, files[i]);
                 printf(", \"pairs\": %lld, \"used\": %lld, \"oov\": %lld, \"oov_rate\": ", (long long)r.pairs,
                        (long long)r.used, (long long)r.oov);
-                ag_json_num(stdout, r.pairs ? (double)r.oov / (double)r.pairs : NAN);
+                base_json_num(stdout, r.pairs ? (double)r.oov / (double)r.pairs : NAN);
                 printf(", \"spearman\": ");
-                ag_json_num(stdout, r.spearman);
+                base_json_num(stdout, r.spearman);
                 printf(", \"pearson\": ");
-                ag_json_num(stdout, r.pearson);
+                base_json_num(stdout, r.pearson);
                 printf("}");
             } else {
                 if (isnan(r.spearman))
@@ -327,7 +327,7 @@ static void print_neighbors(const train_vectors *v, const train_neighbor *nb, in
         printf("[");
         for (int i = 0; i < k; i++) {
             printf("%s{\"word\": ", i ? ", " : "");
-            ag_json_str(stdout, v->words[nb[i].id]);
+            base_json_str(stdout, v->words[nb[i].id]);
             printf(", \"cosine\": %.4f}", nb[i].cosine);
         }
         printf("]");
@@ -379,15 +379,15 @@ static int query_cmd(int argc, char **argv, int nwords) {
     if (k > 100000) k = 100000;
     train_vectors *v;
     if (load_or_report(&v, vec_path, param)) return 1;
-    train_neighbor *nb = ag_xmalloc((size_t)k * sizeof *nb);
+    train_neighbor *nb = base_xmalloc((size_t)k * sizeof *nb);
     int got = nwords == 1 ? train_similar(v, w[0], (int)k, nb) : train_analogy_query(v, w[0], w[1], w[2], (int)k, nb);
     int rc = 0;
     if (got < 0) {
-        fprintf(stderr, "ember: %s: %s\n", vec_path, ag_error_msg());
+        fprintf(stderr, "ember: %s: %s\n", vec_path, base_error_msg());
         rc = 1;
     } else if (json) {
         printf("{\"query\": [");
-        for (int i = 0; i < nwords; i++) printf("%s", i ? ", " : ""), ag_json_str(stdout, w[i]);
+        for (int i = 0; i < nwords; i++) printf("%s", i ? ", " : ""), base_json_str(stdout, w[i]);
         printf("], \"neighbors\": ");
         print_neighbors(v, nb, got, 1, NULL);
         printf("}\n");

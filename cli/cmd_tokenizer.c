@@ -71,17 +71,17 @@ static void usage_info(FILE *f) {
 
 static bool is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
 
-/* Prints "ember tokenizer: <ag_error_msg()>" and returns 1 (input and I/O failures; usage errors
+/* Prints "ember tokenizer: <base_error_msg()>" and returns 1 (input and I/O failures; usage errors
  * go through cli_error and return 2). */
 static int tok_fail(void) {
-    fprintf(stderr, "ember " CMD ": %s\n", ag_error_msg());
+    fprintf(stderr, "ember " CMD ": %s\n", base_error_msg());
     return 1;
 }
 
 /* argv[*i] is a flag that takes a value: the value, or NULL with the error set. */
 static const char *flag_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) {
-        ag_error_set("%s: expected a value, got the end of the command line", argv[*i]);
+        base_error_set("%s: expected a value, got the end of the command line", argv[*i]);
         return NULL;
     }
     return argv[++*i];
@@ -120,20 +120,20 @@ static int read_all(const char *path, uint8_t **buf, size_t *n) {
     *n = 0;
     errno = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!g) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(g, 1 << 20);
     size_t cap = 1 << 20, len = 0;
-    uint8_t *b = ag_xmalloc(cap + 1);
+    uint8_t *b = base_xmalloc(cap + 1);
     for (;;) {
-        if (len == cap) b = ag_xrealloc(b, (cap *= 2) + 1);
+        if (len == cap) b = base_xrealloc(b, (cap *= 2) + 1);
         size_t room = cap - len;
         if (room > (1u << 30)) room = 1u << 30;
         int got = gzread(g, b + len, (unsigned)room);
         int err = Z_OK;
         const char *msg = gzerror(g, &err);
         if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
-            ag_error_set("%s: byte %zu: %s (%s)", path, len, got == 0 ? "truncated gzip data" : "unreadable",
-                         msg ? ag_strip_path_prefix(msg, path) : "?");
+            base_error_set("%s: byte %zu: %s (%s)", path, len, got == 0 ? "truncated gzip data" : "unreadable",
+                         msg ? base_strip_path_prefix(msg, path) : "?");
             free(b);
             gzclose(g);
             return -1;
@@ -152,7 +152,7 @@ static int read_all(const char *path, uint8_t **buf, size_t *n) {
 static FILE *open_out(const char *out) {
     if (!out) return stdout;
     FILE *f = fopen(out, "wb");
-    if (!f) ag_error_set("%s: cannot write: %s", out, strerror(errno));
+    if (!f) base_error_set("%s: cannot write: %s", out, strerror(errno));
     return f;
 }
 /* Flushes and closes f (unless stdout); -1 with an error naming out on a write failure. */
@@ -163,7 +163,7 @@ static int close_out(FILE *f, const char *out) {
         bad = 1;
         err = errno;
     }
-    if (bad) return ag_error_set("%s: write failed: %s", out ? out : "stdout", strerror(err ? err : EIO));
+    if (bad) return base_error_set("%s: write failed: %s", out ? out : "stdout", strerror(err ? err : EIO));
     return 0;
 }
 
@@ -218,17 +218,17 @@ static int read_npy_i32(const char *path, const uint8_t *buf, size_t n, int32_t 
     *ids = NULL;
     *k = 0;
     size_t hlen, off;
-    if (memcmp(buf, "\x93NUMPY", 6) != 0) return ag_error_set("%s: byte 0: expected the .npy magic", path);
-    if (n < 10) return ag_error_set("%s: %zu bytes: expected at least 10 for a .npy header (truncated?)", path, n);
+    if (memcmp(buf, "\x93NUMPY", 6) != 0) return base_error_set("%s: byte 0: expected the .npy magic", path);
+    if (n < 10) return base_error_set("%s: %zu bytes: expected at least 10 for a .npy header (truncated?)", path, n);
     if (buf[6] == 1) {
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
         off = 10;
     } else if ((buf[6] == 2 || buf[6] == 3) && n >= 12) {
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
         off = 12;
-    } else return ag_error_set("%s: byte 6: expected .npy version 1, 2 or 3, got %d", path, buf[6]);
-    if (hlen > n - off) return ag_error_set("%s: header of %zu bytes, but the file has %zu: truncated", path, hlen, n);
-    char *h = ag_xmalloc(hlen + 1);
+    } else return base_error_set("%s: byte 6: expected .npy version 1, 2 or 3, got %d", path, buf[6]);
+    if (hlen > n - off) return base_error_set("%s: header of %zu bytes, but the file has %zu: truncated", path, hlen, n);
+    char *h = base_xmalloc(hlen + 1);
     memcpy(h, buf + off, hlen);
     h[hlen] = 0;
     off += hlen;
@@ -247,16 +247,16 @@ static int read_npy_i32(const char *path, const uint8_t *buf, size_t n, int32_t 
              used > 0 && len >= 0;
     }
     if (!ok) {
-        int rc = ag_error_set("%s: expected int32 ids in a 1-D array ('<i4', C order, shape (N,)), got the header %.120s",
+        int rc = base_error_set("%s: expected int32 ids in a 1-D array ('<i4', C order, shape (N,)), got the header %.120s",
                               path, h);
         free(h);
         return rc;
     }
     free(h);
     if ((uint64_t)(n - off) != (uint64_t)len * 4)
-        return ag_error_set("%s: header says %lld ids (%lld bytes of data), the file has %zu bytes after the header",
+        return base_error_set("%s: header says %lld ids (%lld bytes of data), the file has %zu bytes after the header",
                             path, len, len * 4, n - off);
-    int32_t *v = ag_xmalloc((size_t)(len ? len : 1) * sizeof *v);
+    int32_t *v = base_xmalloc((size_t)(len ? len : 1) * sizeof *v);
     for (long long i = 0; i < len; i++) {
         const uint8_t *p = buf + off + 4 * i;
         v[i] = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
@@ -275,7 +275,7 @@ static void print_specials(const data_tokenizer *t) {
 }
 
 static int cmd_train(int argc, char **argv) {
-    const char **corpus = ag_xmalloc((size_t)argc * sizeof *corpus);
+    const char **corpus = base_xmalloc((size_t)argc * sizeof *corpus);
     int ncorpus = 0;
     const char *out = NULL, *v;
     int64_t vocab = -1, max_bytes = 0;
@@ -300,22 +300,22 @@ static int cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--quiet")) {
             quiet = true;
         } else {
-            ag_error_set("train: unknown argument '%s' (see ember tokenizer train --help)", a);
+            base_error_set("train: unknown argument '%s' (see ember tokenizer train --help)", a);
             goto usage_error;
         }
     }
     if (!ncorpus || vocab < 0 || !out) {
-        ag_error_set("train: %s missing (see ember tokenizer train --help)",
+        base_error_set("train: %s missing (see ember tokenizer train --help)",
                      !ncorpus ? "--corpus FILE" : vocab < 0 ? "--vocab-size N" : "-o TOK");
         goto usage_error;
     }
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     data_tokenizer *t = NULL;
     if (data_tokenizer_train(&t, corpus, ncorpus, max_bytes, (int32_t)vocab, quiet ? NULL : stderr) != 0) {
         rc = tok_fail();
         goto done;
     }
-    double secs = ag_now_sec() - t0;
+    double secs = base_now_sec() - t0;
     if (data_tokenizer_save(t, out) != 0) {
         data_tokenizer_free(t);
         rc = tok_fail();
@@ -364,20 +364,20 @@ static int cmd_encode(int argc, char **argv) {
         } else if (!strcmp(a, "--threads")) {
             if (!(v = flag_value(argc, argv, &i)) || cli_parse_i64(a, v, 0, 1024, &threads)) return cli_error(CMD);
         } else {
-            ag_error_set("encode: unknown argument '%s' (see ember tokenizer encode --help)", a);
+            base_error_set("encode: unknown argument '%s' (see ember tokenizer encode --help)", a);
             return cli_error(CMD);
         }
     }
-    if (!tok) return ag_error_set("encode: --tokenizer TOK|CKPT missing"), cli_error(CMD);
-    if (!text == !input) return ag_error_set("encode: expected one of --text STRING or --input FILE"), cli_error(CMD);
+    if (!tok) return base_error_set("encode: --tokenizer TOK|CKPT missing"), cli_error(CMD);
+    if (!text == !input) return base_error_set("encode: expected one of --text STRING or --input FILE"), cli_error(CMD);
     const bool npy = !strcmp(format, "npy"), tokens = !strcmp(format, "tokens");
     if (!npy && !tokens && strcmp(format, "ids"))
-        return ag_error_set("--format: expected ids, tokens or npy, got '%s'", format), cli_error(CMD);
+        return base_error_set("--format: expected ids, tokens or npy, got '%s'", format), cli_error(CMD);
     if (npy && !out && isatty(STDOUT_FILENO))
-        return ag_error_set("encode: --format npy writes binary data: give -o FILE.npy (or redirect stdout)"),
+        return base_error_set("encode: --format npy writes binary data: give -o FILE.npy (or redirect stdout)"),
                cli_error(CMD);
 
-    const double t0 = ag_now_sec();
+    const double t0 = base_now_sec();
     data_tokenizer *t = NULL;
     bool is_ckpt;
     if (load_tokenizer(tok, &t, &is_ckpt) != 0) return tok_fail();
@@ -391,9 +391,9 @@ static int cmd_encode(int argc, char **argv) {
     double t_enc = 0;
     if (npy && input) {
         /* Streams the file in blocks on the encoder threads; same ids as encoding it whole. */
-        double e0 = ag_now_sec();
+        double e0 = base_now_sec();
         if (data_bpe_encode_file(t->bpe, input, &ids, &n_ids, (int)threads) != 0) goto done;
-        t_enc = ag_now_sec() - e0;
+        t_enc = base_now_sec() - e0;
     } else {
         if (input) {
             if (read_all(input, &buf, &n) != 0) goto done;
@@ -401,10 +401,10 @@ static int cmd_encode(int argc, char **argv) {
             n = strlen(text);
         }
         const uint8_t *src = input ? buf : (const uint8_t *)text;
-        double e0 = ag_now_sec();
+        double e0 = base_now_sec();
         if (npy) data_tokenizer_encode(t, src, n, &ids, &n_ids, (int)threads);
         else data_bpe_encode_lines(t->bpe, src, n, &ids, &n_ids, &line_end, &n_lines);
-        t_enc = ag_now_sec() - e0;
+        t_enc = base_now_sec() - e0;
     }
     if (!(f = open_out(out))) goto done;
     opened = true;
@@ -436,7 +436,7 @@ static int cmd_encode(int argc, char **argv) {
     if (out) /* encoding time alone, then load + read + encode + write (process start-up excluded) */
         fprintf(stderr, "ember tokenizer: %s -> %s: %lld tokens in %.3f s encoding (%.0f tokens/s), %.3f s in all\n",
                 input ? input : "--text", out, (long long)n_ids, t_enc, t_enc > 0 ? (double)n_ids / t_enc : 0.0,
-                ag_now_sec() - t0);
+                base_now_sec() - t0);
     rc = 0;
 done:
     if (rc) tok_fail();
@@ -466,9 +466,9 @@ static int parse_id_line(const char *origin, int64_t lineno, const char *s, size
         if (s[k] != '-' && s[k] != '+')
             for (v = 0; k < j && s[k] >= '0' && s[k] <= '9' && v <= INT32_MAX; k++) v = v * 10 + (s[k] - '0');
         if (k != j || v < 0 || v >= vocab)
-            return ag_error_set("%s:%lld: id %lld: expected a token id in [0, %d), got '%.*s'", origin, (long long)lineno,
+            return base_error_set("%s:%lld: id %lld: expected a token id in [0, %d), got '%.*s'", origin, (long long)lineno,
                                 (long long)(*n - first + 1), vocab, (int)(j - i > 40 ? 40 : j - i), s + i);
-        if (*n == *cap) *ids = ag_xrealloc(*ids, (size_t)(*cap = *cap ? 2 * *cap : 256) * sizeof **ids);
+        if (*n == *cap) *ids = base_xrealloc(*ids, (size_t)(*cap = *cap ? 2 * *cap : 256) * sizeof **ids);
         (*ids)[(*n)++] = (int32_t)v;
         i = j;
     }
@@ -492,12 +492,12 @@ static int cmd_decode(int argc, char **argv) {
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (!(out = flag_value(argc, argv, &i))) return cli_error(CMD);
         } else {
-            ag_error_set("decode: unknown argument '%s' (see ember tokenizer decode --help)", a);
+            base_error_set("decode: unknown argument '%s' (see ember tokenizer decode --help)", a);
             return cli_error(CMD);
         }
     }
-    if (!tok) return ag_error_set("decode: --tokenizer TOK|CKPT missing"), cli_error(CMD);
-    if (!idstr == !input) return ag_error_set("decode: expected one of --ids \"1 2 3\" or --input FILE"), cli_error(CMD);
+    if (!tok) return base_error_set("decode: --tokenizer TOK|CKPT missing"), cli_error(CMD);
+    if (!idstr == !input) return base_error_set("decode: expected one of --ids \"1 2 3\" or --input FILE"), cli_error(CMD);
 
     data_tokenizer *t = NULL;
     bool is_ckpt;
@@ -514,7 +514,7 @@ static int cmd_decode(int argc, char **argv) {
         /* A whole encoded text: decode it to the exact bytes, adding nothing. */
         if (read_npy_i32(input, buf, n, &ids, &n_ids) != 0) goto done;
         if (data_tokenizer_decode(t, ids, n_ids, &text, &tn) != 0) {
-            ag_error_prefix("%s", input);
+            base_error_prefix("%s", input);
             goto done;
         }
         if (!(f = open_out(out))) goto done;
@@ -526,13 +526,13 @@ static int cmd_decode(int argc, char **argv) {
         /* Every line is parsed and checked before anything is written: a bad id writes no output.
          * ids[line_end[k-1] .. line_end[k]) are the ids of line k. */
         int64_t lineno = 0, lcap = 64;
-        line_end = ag_xmalloc((size_t)lcap * sizeof *line_end);
+        line_end = base_xmalloc((size_t)lcap * sizeof *line_end);
         for (size_t at = 0; at < len;) {
             const char *s = src + at, *nl = memchr(s, '\n', len - at);
             size_t l = nl ? (size_t)(nl - s) : len - at;
             at += l + (nl ? 1 : 0);
             if (parse_id_line(origin, lineno + 1, s, l, t->vocab_size, &ids, &n_ids, &cap) != 0) goto done;
-            if (lineno == lcap) line_end = ag_xrealloc(line_end, (size_t)(lcap *= 2) * sizeof *line_end);
+            if (lineno == lcap) line_end = base_xrealloc(line_end, (size_t)(lcap *= 2) * sizeof *line_end);
             line_end[lineno++] = n_ids;
         }
         if (!(f = open_out(out))) goto done;
@@ -571,14 +571,14 @@ static int cmd_info(int argc, char **argv) {
         }
         if (!strcmp(a, "--tokenizer") && i + 1 < argc && !path) path = argv[++i];
         else if (a[0] == '-' && a[1]) {
-            ag_error_set("info: unknown argument '%s' (see ember tokenizer info --help)", a);
+            base_error_set("info: unknown argument '%s' (see ember tokenizer info --help)", a);
             return cli_error(CMD);
         } else if (path) {
-            ag_error_set("info: one TOK|CKPT expected, got '%s' and '%s'", path, a);
+            base_error_set("info: one TOK|CKPT expected, got '%s' and '%s'", path, a);
             return cli_error(CMD);
         } else path = a;
     }
-    if (!path) return ag_error_set("info: TOK|CKPT missing (see ember tokenizer info --help)"), cli_error(CMD);
+    if (!path) return base_error_set("info: TOK|CKPT missing (see ember tokenizer info --help)"), cli_error(CMD);
     data_tokenizer *t = NULL;
     bool is_ckpt;
     if (load_tokenizer(path, &t, &is_ckpt) != 0) return tok_fail();
@@ -609,7 +609,7 @@ int cli_cmd_tokenizer(int argc, char **argv) {
     if (!strcmp(argv[1], "encode")) return cmd_encode(argc - 1, argv + 1);
     if (!strcmp(argv[1], "decode")) return cmd_decode(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 1, argv + 1);
-    ag_error_set("unknown action '%s': expected train, encode, decode or info", argv[1]);
+    base_error_set("unknown action '%s': expected train, encode, decode or info", argv[1]);
     cli_error(CMD);
     usage(stderr);
     return 2;

@@ -77,47 +77,47 @@ int cli_cmd_train(int argc, char **argv) {
             usage(stdout, kind);
             return 0;
         } else if (!strcmp(a, "--corpus")) {
-            if (!v) rc = ag_error_set("--corpus: expected a file");
-            else if (o.ncorpus == TRAIN_LM_MAX_CORPUS) rc = ag_error_set("--corpus: at most %d files", TRAIN_LM_MAX_CORPUS);
+            if (!v) rc = base_error_set("--corpus: expected a file");
+            else if (o.ncorpus == TRAIN_LM_MAX_CORPUS) rc = base_error_set("--corpus: at most %d files", TRAIN_LM_MAX_CORPUS);
             else o.corpus[o.ncorpus++] = v;
         } else if (!strcmp(a, "--valid")) {
-            if (!v) rc = ag_error_set("--valid: expected a file");
+            if (!v) rc = base_error_set("--valid: expected a file");
             o.valid = v;
         } else if (!strcmp(a, "--test")) {
-            if (!v) rc = ag_error_set("--test: expected a file");
+            if (!v) rc = base_error_set("--test: expected a file");
             o.test = v;
         } else if (!strcmp(a, "--tokenizer")) {
-            if (!v) rc = ag_error_set("--tokenizer: expected a file");
+            if (!v) rc = base_error_set("--tokenizer: expected a file");
             o.tokenizer = v;
         } else if (!strcmp(a, "--checkpoint")) {
-            if (!v) rc = ag_error_set("--checkpoint: expected a file");
+            if (!v) rc = base_error_set("--checkpoint: expected a file");
             o.loop.checkpoint = v;
         } else if (!strcmp(a, "--resume")) {
-            if (!v) rc = ag_error_set("--resume: expected a checkpoint file");
+            if (!v) rc = base_error_set("--resume: expected a checkpoint file");
             o.loop.resume = v;
         } else if (!strcmp(a, "--best")) {
-            if (!v) rc = ag_error_set("--best: expected a file");
+            if (!v) rc = base_error_set("--best: expected a file");
             o.loop.best = v;
         } else if (!strcmp(a, "--metrics")) {
-            if (!v) rc = ag_error_set("--metrics: expected a file");
+            if (!v) rc = base_error_set("--metrics: expected a file");
             o.loop.metrics = v;
         } else if (!strcmp(a, "--plot")) {
-            if (!v) rc = ag_error_set("--plot: expected a file");
+            if (!v) rc = base_error_set("--plot: expected a file");
             o.plot = v;
         } else if (!strcmp(a, "--freeze")) {
-            if (!v) rc = ag_error_set("--freeze: expected a glob");
-            else if (o.loop.nfreeze == TRAIN_LOOP_MAX_GLOBS) rc = ag_error_set("--freeze: at most %d globs", TRAIN_LOOP_MAX_GLOBS);
+            if (!v) rc = base_error_set("--freeze: expected a glob");
+            else if (o.loop.nfreeze == TRAIN_LOOP_MAX_GLOBS) rc = base_error_set("--freeze: at most %d globs", TRAIN_LOOP_MAX_GLOBS);
             else o.loop.freeze[o.loop.nfreeze++] = v;
         } else if (!strcmp(a, "--pos")) {
             if (v && !strcmp(v, "learned")) o.model.pos = NN_TEXT_POS_LEARNED;
             else if (v && !strcmp(v, "sinusoidal")) o.model.pos = NN_TEXT_POS_SINUSOIDAL;
             else if (v && !strcmp(v, "rope")) o.model.pos = NN_TEXT_POS_ROPE;
-            else rc = ag_error_set("--pos: expected learned, sinusoidal or rope, got '%s'", v ? v : "");
+            else rc = base_error_set("--pos: expected learned, sinusoidal or rope, got '%s'", v ? v : "");
         } else if (!strcmp(a, "--schedule")) {
             if (v && !strcmp(v, "cosine")) o.loop.sched = OPTIM_SCHED_WARMUP_COSINE;
             else if (v && !strcmp(v, "linear")) o.loop.sched = OPTIM_SCHED_WARMUP_LINEAR;
             else if (v && !strcmp(v, "constant")) o.loop.sched = OPTIM_SCHED_CONSTANT;
-            else rc = ag_error_set("--schedule: expected cosine, linear or constant, got '%s'", v ? v : "");
+            else rc = base_error_set("--schedule: expected cosine, linear or constant, got '%s'", v ? v : "");
         } else if (!strcmp(a, "--d")) rc = cli_parse_i64(a, v, 1, 65536, &o.model.d);
         else if (!strcmp(a, "--layers")) rc = cli_parse_i64(a, v, 1, 256, &o.model.layers);
         else if (!strcmp(a, "--heads")) rc = cli_parse_i64(a, v, 1, 1024, &o.model.heads);
@@ -179,7 +179,7 @@ int cli_cmd_train(int argc, char **argv) {
     int rc = train_lm_run(&o);
     if (rc == TRAIN_LOOP_STOPPED) return 3;
     if (rc) {
-        fprintf(stderr, "ember %s: %s\n", cmd, ag_error_msg());
+        fprintf(stderr, "ember %s: %s\n", cmd, base_error_msg());
         return 1;
     }
     return 0;

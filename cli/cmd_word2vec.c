@@ -18,7 +18,7 @@
 
 /* Prints a library error once prefixed: "ember word2vec: <message>". */
 static void print_error(void) {
-    const char *m = ag_error_msg();
+    const char *m = base_error_msg();
     if (!strncmp(m, "word2vec: ", 10)) m += 10;
     fprintf(stderr, "ember word2vec: %s\n", m);
 }
@@ -69,7 +69,7 @@ static int parse_f64(const char *flag, const char *s, double lo, double *out) {
     errno = 0;
     double v = strtod(s, &end);
     if (!*s || *end || errno == ERANGE || !isfinite(v) || v < lo)
-        return ag_error_set("word2vec: %s: expected a number >= %g, got \"%s\"", flag, lo, s);
+        return base_error_set("word2vec: %s: expected a number >= %g, got \"%s\"", flag, lo, s);
     *out = v;
     return 0;
 }
@@ -80,7 +80,7 @@ static int parse_f64(const char *flag, const char *s, double lo, double *out) {
 static int check_writable(const char *flag, const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return ag_error_set("word2vec: %s %s: expected a file path, got a directory", flag, path);
+        return base_error_set("word2vec: %s %s: expected a file path, got a directory", flag, path);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -88,7 +88,7 @@ static int check_writable(const char *flag, const char *path) {
     else if (slash == dir) dir[1] = '\0';
     else *slash = '\0';
     if (access(dir, W_OK | X_OK) != 0)
-        return ag_error_set("word2vec: %s %s: cannot write in directory %s: %s", flag, path, dir, strerror(errno));
+        return base_error_set("word2vec: %s %s: cannot write in directory %s: %s", flag, path, dir, strerror(errno));
     return 0;
 }
 
@@ -128,7 +128,7 @@ int cli_cmd_word2vec(int argc, char **argv) {
         else if (!strcmp(a, "-min-count")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.min_count);
         else if (!strcmp(a, "-alpha")) {
             rc = parse_f64(a, v, 0, &o.alpha);
-            if (!rc && !(o.alpha > 0)) rc = ag_error_set("word2vec: -alpha: expected a number > 0, got \"%s\"", v);
+            if (!rc && !(o.alpha > 0)) rc = base_error_set("word2vec: -alpha: expected a number > 0, got \"%s\"", v);
             alpha_set = true;
         } else if (!strcmp(a, "-binary")) rc = parse_int(a, v, 0, 1, &binary);
         else if (!strcmp(a, "-cbow")) rc = parse_int(a, v, 0, 1, &o.cbow);

@@ -8,10 +8,10 @@
 
 #include <stdint.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 /* Fisher–Yates shuffle of idx[0..n) in place with r (uniform over all n! orders). */
-void data_shuffle(int64_t *idx, int64_t n, ag_rng *r);
+void data_shuffle(int64_t *idx, int64_t n, base_rng *r);
 
 /* An endless, reproducible stream of example indices: each epoch is a fresh permutation of 0..n-1
  * drawn from (seed, epoch). The whole state is (seed, epoch, pos), so a checkpoint stores three
@@ -66,7 +66,7 @@ void data_batch_free(data_batch *b);
  * positions and ignore_index elsewhere (give ag_cross_entropy the same ignore_index). Special
  * tokens and padding are never selected. Every row with an eligible token gets at least one
  * selection, so a mean loss is never 0/0. Returns the number of selected positions. */
-int64_t data_mlm_mask(data_batch *b, int32_t *labels, ag_rng *r, double prob, int32_t mask_id, int32_t normal_lo,
+int64_t data_mlm_mask(data_batch *b, int32_t *labels, base_rng *r, double prob, int32_t mask_id, int32_t normal_lo,
                       int32_t normal_hi, int32_t ignore_index);
 
 #endif

@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 /* ---- pre-tokeniser ------------------------------------------------------------------------------ */
 
@@ -88,8 +88,8 @@ typedef struct {
 static void pm_init(pairmap *m, int64_t want) {
     int64_t size = 1024;
     while (size < 2 * want + 2) size <<= 1;
-    m->keys = ag_xmalloc((size_t)size * sizeof *m->keys);
-    m->vals = ag_xmalloc((size_t)size * sizeof *m->vals);
+    m->keys = base_xmalloc((size_t)size * sizeof *m->keys);
+    m->vals = base_xmalloc((size_t)size * sizeof *m->vals);
     memset(m->vals, 0xff, (size_t)size * sizeof *m->vals);
     m->size = size;
     m->n = 0;
@@ -154,14 +154,14 @@ typedef struct {
 static void bm_init(bytemap *m) {
     memset(m, 0, sizeof *m);
     m->size = 1 << 12;
-    m->slots = ag_xmalloc((size_t)m->size * sizeof *m->slots);
+    m->slots = base_xmalloc((size_t)m->size * sizeof *m->slots);
     memset(m->slots, 0xff, (size_t)m->size * sizeof *m->slots);
     m->cap = 1 << 11;
-    m->hashes = ag_xmalloc((size_t)m->cap * sizeof *m->hashes);
-    m->off = ag_xmalloc((size_t)m->cap * sizeof *m->off);
-    m->len = ag_xmalloc((size_t)m->cap * sizeof *m->len);
+    m->hashes = base_xmalloc((size_t)m->cap * sizeof *m->hashes);
+    m->off = base_xmalloc((size_t)m->cap * sizeof *m->off);
+    m->len = base_xmalloc((size_t)m->cap * sizeof *m->len);
     m->pool_cap = 1 << 16;
-    m->pool = ag_xmalloc((size_t)m->pool_cap);
+    m->pool = base_xmalloc((size_t)m->pool_cap);
 }
 static void bm_free(bytemap *m) {
     free(m->slots);
@@ -195,13 +195,13 @@ static inline int32_t bm_find(const bytemap *m, const uint8_t *k, size_t n, uint
 static int32_t bm_insert(bytemap *m, const uint8_t *k, size_t n, uint64_t h, int64_t slot) {
     if (m->n == m->cap) {
         m->cap *= 2;
-        m->hashes = ag_xrealloc(m->hashes, (size_t)m->cap * sizeof *m->hashes);
-        m->off = ag_xrealloc(m->off, (size_t)m->cap * sizeof *m->off);
-        m->len = ag_xrealloc(m->len, (size_t)m->cap * sizeof *m->len);
+        m->hashes = base_xrealloc(m->hashes, (size_t)m->cap * sizeof *m->hashes);
+        m->off = base_xrealloc(m->off, (size_t)m->cap * sizeof *m->off);
+        m->len = base_xrealloc(m->len, (size_t)m->cap * sizeof *m->len);
     }
     while (m->pool_n + (int64_t)n > m->pool_cap) {
         m->pool_cap *= 2;
-        m->pool = ag_xrealloc(m->pool, (size_t)m->pool_cap);
+        m->pool = base_xrealloc(m->pool, (size_t)m->pool_cap);
     }
     int32_t i = (int32_t)m->n++;
     memcpy(m->pool + m->pool_n, k, n);
@@ -213,7 +213,7 @@ static int32_t bm_insert(bytemap *m, const uint8_t *k, size_t n, uint64_t h, int
     if (2 * m->n > m->size) { /* rehash from the stored hashes */
         free(m->slots);
         m->size *= 2;
-        m->slots = ag_xmalloc((size_t)m->size * sizeof *m->slots);
+        m->slots = base_xmalloc((size_t)m->size * sizeof *m->slots);
         memset(m->slots, 0xff, (size_t)m->size * sizeof *m->slots);
         uint64_t mask = (uint64_t)m->size - 1;
         for (int64_t j = 0; j < m->n; j++) {
@@ -238,22 +238,22 @@ struct data_bpe {
 
 /* Builds the rank map and token byte table from merges (validated by the caller). */
 static data_bpe *bpe_build(const int32_t *merges, int64_t m) {
-    data_bpe *b = ag_xcalloc(1, sizeof *b);
+    data_bpe *b = base_xcalloc(1, sizeof *b);
     b->n_merges = m;
-    b->merges = ag_xmalloc((size_t)(m ? m : 1) * 2 * sizeof *b->merges);
+    b->merges = base_xmalloc((size_t)(m ? m : 1) * 2 * sizeof *b->merges);
     if (m) memcpy(b->merges, merges, (size_t)m * 2 * sizeof *merges);
     pm_init(&b->rank, m);
     int64_t V = 256 + m, total = 256;
-    b->tok_off = ag_xmalloc((size_t)V * sizeof *b->tok_off);
-    b->tok_len = ag_xmalloc((size_t)V * sizeof *b->tok_len);
+    b->tok_off = base_xmalloc((size_t)V * sizeof *b->tok_off);
+    b->tok_len = base_xmalloc((size_t)V * sizeof *b->tok_len);
     for (int64_t i = 0; i < 256; i++) b->tok_len[i] = 1;
     for (int64_t i = 0; i < m; i++) {
         int64_t l = (int64_t)b->tok_len[merges[2 * i]] + b->tok_len[merges[2 * i + 1]];
-        AG_CHECK(l < INT32_MAX, "bpe_build", "token %lld is %lld bytes long", (long long)(256 + i), (long long)l);
+        BASE_CHECK(l < INT32_MAX, "bpe_build", "token %lld is %lld bytes long", (long long)(256 + i), (long long)l);
         b->tok_len[256 + i] = (int32_t)l;
         total += l;
     }
-    b->tok_bytes = ag_xmalloc((size_t)total);
+    b->tok_bytes = base_xmalloc((size_t)total);
     for (int64_t i = 0; i < 256; i++) {
         b->tok_off[i] = i;
         b->tok_bytes[i] = (uint8_t)i;
@@ -295,21 +295,21 @@ const uint8_t *data_bpe_token_bytes(const data_bpe *b, int32_t id, int32_t *len)
 int data_bpe_from_merges(data_bpe **out, const int32_t *merges, int64_t n_merges) {
     *out = NULL;
     if (n_merges < 0 || n_merges > INT32_MAX - 256)
-        return ag_error_set("bpe merges: expected 0..%d rows, got %lld", INT32_MAX - 256, (long long)n_merges);
+        return base_error_set("bpe merges: expected 0..%d rows, got %lld", INT32_MAX - 256, (long long)n_merges);
     pairmap seen;
     pm_init(&seen, n_merges);
     for (int64_t i = 0; i < n_merges; i++) {
         int32_t a = merges[2 * i], c = merges[2 * i + 1];
         if (a < 0 || c < 0 || a >= 256 + i || c >= 256 + i) {
             pm_free(&seen);
-            return ag_error_set("bpe merges: row %lld: expected ids in [0, %lld) (tokens made by earlier merges), "
+            return base_error_set("bpe merges: row %lld: expected ids in [0, %lld) (tokens made by earlier merges), "
                                 "got (%d, %d)",
                                 (long long)i, (long long)(256 + i), a, c);
         }
         int32_t prev = pm_get(&seen, pair_key(a, c));
         if (prev >= 0) {
             pm_free(&seen);
-            return ag_error_set("bpe merges: row %lld: pair (%d, %d) repeats row %d", (long long)i, a, c, prev);
+            return base_error_set("bpe merges: row %lld: pair (%d, %d) repeats row %d", (long long)i, a, c, prev);
         }
         pm_put(&seen, pair_key(a, c), (int32_t)i);
     }
@@ -340,7 +340,7 @@ typedef struct {
 static void heap_push(heap *h, heap_ent x) {
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 1024;
-        h->e = ag_xrealloc(h->e, (size_t)h->cap * sizeof *h->e);
+        h->e = base_xrealloc(h->e, (size_t)h->cap * sizeof *h->e);
     }
     int64_t i = h->n++;
     while (i > 0) {
@@ -391,15 +391,15 @@ static int32_t pairs_id(pairs *P, int32_t a, int32_t b) {
     if (P->n == P->cap) {
         P->cap = P->cap ? 2 * P->cap : 4096;
         size_t c = (size_t)P->cap;
-        P->a = ag_xrealloc(P->a, c * sizeof *P->a);
-        P->b = ag_xrealloc(P->b, c * sizeof *P->b);
-        P->count = ag_xrealloc(P->count, c * sizeof *P->count);
-        P->post = ag_xrealloc(P->post, c * sizeof *P->post);
-        P->post_n = ag_xrealloc(P->post_n, c * sizeof *P->post_n);
-        P->post_cap = ag_xrealloc(P->post_cap, c * sizeof *P->post_cap);
-        P->stamp = ag_xrealloc(P->stamp, c * sizeof *P->stamp);
-        P->old = ag_xrealloc(P->old, c * sizeof *P->old);
-        P->touched = ag_xrealloc(P->touched, c * sizeof *P->touched);
+        P->a = base_xrealloc(P->a, c * sizeof *P->a);
+        P->b = base_xrealloc(P->b, c * sizeof *P->b);
+        P->count = base_xrealloc(P->count, c * sizeof *P->count);
+        P->post = base_xrealloc(P->post, c * sizeof *P->post);
+        P->post_n = base_xrealloc(P->post_n, c * sizeof *P->post_n);
+        P->post_cap = base_xrealloc(P->post_cap, c * sizeof *P->post_cap);
+        P->stamp = base_xrealloc(P->stamp, c * sizeof *P->stamp);
+        P->old = base_xrealloc(P->old, c * sizeof *P->old);
+        P->touched = base_xrealloc(P->touched, c * sizeof *P->touched);
     }
     id = (int32_t)P->n++;
     P->a[id] = a;
@@ -417,7 +417,7 @@ static void pairs_post(pairs *P, int32_t id, int32_t w) {
     if (P->post_n[id] > 0 && P->post[id][P->post_n[id] - 1] == w) return;
     if (P->post_n[id] == P->post_cap[id]) {
         P->post_cap[id] = P->post_cap[id] ? 2 * P->post_cap[id] : 4;
-        P->post[id] = ag_xrealloc(P->post[id], (size_t)P->post_cap[id] * sizeof **P->post);
+        P->post[id] = base_xrealloc(P->post[id], (size_t)P->post_cap[id] * sizeof **P->post);
     }
     P->post[id][P->post_n[id]++] = w;
 }
@@ -450,12 +450,12 @@ static void pairs_free(pairs *P) {
 
 int data_bpe_train(data_bpe **out, const uint8_t *text, size_t n, int32_t vocab_size, FILE *log) {
     *out = NULL;
-    if (vocab_size < 256) return ag_error_set("bpe: expected a vocabulary size >= 256 (the byte tokens), got %d", vocab_size);
+    if (vocab_size < 256) return base_error_set("bpe: expected a vocabulary size >= 256 (the byte tokens), got %d", vocab_size);
     /* 1. Unique pieces and their counts: the "words" whose token sequences the merges rewrite. */
     bytemap pieces;
     bm_init(&pieces);
     int64_t wcap = 1 << 12;
-    int64_t *wcnt = ag_xcalloc((size_t)wcap, sizeof *wcnt);
+    int64_t *wcnt = base_xcalloc((size_t)wcap, sizeof *wcnt);
     for (size_t p = 0; p < n;) {
         size_t l = piece_len(text, n, p);
         uint64_t h = bytes_hash(text + p, l);
@@ -464,7 +464,7 @@ int data_bpe_train(data_bpe **out, const uint8_t *text, size_t n, int32_t vocab_
         if (i < 0) {
             i = bm_insert(&pieces, text + p, l, h, slot);
             if (i >= wcap) {
-                wcnt = ag_xrealloc(wcnt, (size_t)(wcap * 2) * sizeof *wcnt);
+                wcnt = base_xrealloc(wcnt, (size_t)(wcap * 2) * sizeof *wcnt);
                 memset(wcnt + wcap, 0, (size_t)wcap * sizeof *wcnt);
                 wcap *= 2;
             }
@@ -474,10 +474,10 @@ int data_bpe_train(data_bpe **out, const uint8_t *text, size_t n, int32_t vocab_
     }
     const int64_t W = pieces.n;
     /* Token sequences of the words: tok[wstart[w] .. + wlen[w]), shrinking in place as merges apply. */
-    int32_t *tok = ag_xmalloc((size_t)(pieces.pool_n ? pieces.pool_n : 1) * sizeof *tok);
-    int64_t *wstart = ag_xmalloc((size_t)(W ? W : 1) * sizeof *wstart);
-    int32_t *wlen = ag_xmalloc((size_t)(W ? W : 1) * sizeof *wlen);
-    int64_t *wstamp = ag_xmalloc((size_t)(W ? W : 1) * sizeof *wstamp);
+    int32_t *tok = base_xmalloc((size_t)(pieces.pool_n ? pieces.pool_n : 1) * sizeof *tok);
+    int64_t *wstart = base_xmalloc((size_t)(W ? W : 1) * sizeof *wstart);
+    int32_t *wlen = base_xmalloc((size_t)(W ? W : 1) * sizeof *wlen);
+    int64_t *wstamp = base_xmalloc((size_t)(W ? W : 1) * sizeof *wstamp);
     for (int64_t w = 0; w < W; w++) {
         wstart[w] = pieces.off[w];
         wlen[w] = pieces.len[w];
@@ -500,7 +500,7 @@ int data_bpe_train(data_bpe **out, const uint8_t *text, size_t n, int32_t vocab_
     P.n_touched = 0;
     /* 3. Merges. */
     const int64_t want = (int64_t)vocab_size - 256;
-    int32_t *merges = ag_xmalloc((size_t)(want ? want : 1) * 2 * sizeof *merges);
+    int32_t *merges = base_xmalloc((size_t)(want ? want : 1) * 2 * sizeof *merges);
     int64_t m = 0;
     while (m < want && H.n > 0) {
         heap_ent e = heap_pop(&H);
@@ -573,14 +573,14 @@ static int read_prefix(const char *path, int64_t max_bytes, uint8_t **buf, size_
     *buf = NULL;
     *n = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!g) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(g, 1 << 20);
     size_t cap = 1 << 20, len = 0;
-    uint8_t *b = ag_xmalloc(cap);
+    uint8_t *b = base_xmalloc(cap);
     *whole = false;
     for (;;) {
         if (max_bytes > 0 && (int64_t)len >= max_bytes) break;
-        if (len == cap) b = ag_xrealloc(b, cap *= 2);
+        if (len == cap) b = base_xrealloc(b, cap *= 2);
         size_t room = cap - len;
         if (max_bytes > 0 && (int64_t)room > max_bytes - (int64_t)len) room = (size_t)(max_bytes - (int64_t)len);
         if (room > (1u << 30)) room = 1u << 30;
@@ -588,7 +588,7 @@ static int read_prefix(const char *path, int64_t max_bytes, uint8_t **buf, size_
         int err = Z_OK;
         const char *msg = gzerror(g, &err);
         if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
-            ag_error_set("%s: uncompressed byte %zu: %s gzip data: %s", path, len, got == 0 ? "truncated" : "corrupt",
+            base_error_set("%s: uncompressed byte %zu: %s gzip data: %s", path, len, got == 0 ? "truncated" : "corrupt",
                          msg ? msg : "?");
             free(b);
             gzclose(g);
@@ -618,7 +618,7 @@ int data_bpe_train_file(data_bpe **out, const char *path, int64_t max_bytes, int
     }
     int rc = data_bpe_train(out, buf, n, vocab_size, log);
     free(buf);
-    if (rc != 0) ag_error_prefix("%s", path);
+    if (rc != 0) base_error_prefix("%s", path);
     return rc;
 }
 
@@ -661,7 +661,7 @@ typedef struct {
 static inline void iv_reserve(ivec *v, int64_t more) {
     if (v->n + more > v->cap) {
         v->cap = (v->n + more) * 2;
-        v->v = ag_xrealloc(v->v, (size_t)v->cap * sizeof *v->v);
+        v->v = base_xrealloc(v->v, (size_t)v->cap * sizeof *v->v);
     }
 }
 
@@ -709,8 +709,8 @@ static void encode_range(const data_bpe *b, const uint8_t *t, size_t lo, size_t 
             i = bm_insert(&pc->map, s, l, h, slot);
             if (i >= pc->tcap) {
                 pc->tcap = pc->map.cap;
-                pc->toff = ag_xrealloc(pc->toff, (size_t)pc->tcap * sizeof *pc->toff);
-                pc->tlen = ag_xrealloc(pc->tlen, (size_t)pc->tcap * sizeof *pc->tlen);
+                pc->toff = base_xrealloc(pc->toff, (size_t)pc->tcap * sizeof *pc->toff);
+                pc->tlen = base_xrealloc(pc->tlen, (size_t)pc->tcap * sizeof *pc->tlen);
             }
             iv_reserve(&pc->toks, k);
             pc->toff[i] = pc->toks.n;
@@ -732,7 +732,7 @@ static void encode_parallel(const data_bpe *b, const uint8_t *t, size_t n, int n
         return;
     }
     int nchunks = nthreads * 8;
-    size_t *cut = ag_xmalloc((size_t)(nchunks + 1) * sizeof *cut);
+    size_t *cut = base_xmalloc((size_t)(nchunks + 1) * sizeof *cut);
     cut[0] = 0;
     for (int k = 1; k < nchunks; k++) {
         size_t target = (size_t)((unsigned __int128)n * (unsigned)k / (unsigned)nchunks);
@@ -740,7 +740,7 @@ static void encode_parallel(const data_bpe *b, const uint8_t *t, size_t n, int n
         cut[k] = next_safe_split(t, target, n);
     }
     cut[nchunks] = n;
-    ivec *parts = ag_xcalloc((size_t)nchunks, sizeof *parts);
+    ivec *parts = base_xcalloc((size_t)nchunks, sizeof *parts);
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
     for (int k = 0; k < nchunks; k++) {
 #ifdef _OPENMP
@@ -773,7 +773,7 @@ static int resolve_threads(int nthreads) {
 
 int data_bpe_encode(const data_bpe *b, const uint8_t *text, size_t n, int32_t **ids, int64_t *n_ids, int nthreads) {
     nthreads = resolve_threads(nthreads);
-    piece_cache *caches = ag_xmalloc((size_t)nthreads * sizeof *caches);
+    piece_cache *caches = base_xmalloc((size_t)nthreads * sizeof *caches);
     for (int i = 0; i < nthreads; i++) pc_init(&caches[i]);
     ivec out = {0};
     iv_reserve(&out, (int64_t)(n / 3 + 16));
@@ -792,13 +792,13 @@ int data_bpe_encode_lines(const data_bpe *b, const uint8_t *text, size_t n, int3
     ivec out = {0};
     iv_reserve(&out, (int64_t)(n / 3 + 16));
     int64_t nl = 0, cap = 64;
-    int64_t *ends = ag_xmalloc((size_t)cap * sizeof *ends);
+    int64_t *ends = base_xmalloc((size_t)cap * sizeof *ends);
     for (size_t lo = 0; lo < n;) {
         const uint8_t *nlp = memchr(text + lo, '\n', n - lo);
         size_t hi = nlp ? (size_t)(nlp - text) : n;
         /* encode_range stops every piece at hi, so the line is pre-tokenised as a text of its own. */
         encode_range(b, text, lo, hi, &pc, &out);
-        if (nl == cap) ends = ag_xrealloc(ends, (size_t)(cap *= 2) * sizeof *ends);
+        if (nl == cap) ends = base_xrealloc(ends, (size_t)(cap *= 2) * sizeof *ends);
         ends[nl++] = out.n;
         lo = hi + 1;
     }
@@ -816,28 +816,28 @@ int data_bpe_encode_file(const data_bpe *b, const char *path, int32_t **ids, int
 
 int data_bpe_encode_file_blocks(const data_bpe *b, const char *path, int32_t **ids, int64_t *n_ids, int nthreads,
                                 size_t block) {
-    AG_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
+    BASE_CHECK(block >= 1024 && block <= (1u << 30), "data_bpe_encode_file_blocks", "block of %zu bytes", block);
     *ids = NULL;
     *n_ids = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!g) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(g, 1 << 20);
     nthreads = resolve_threads(nthreads);
-    piece_cache *caches = ag_xmalloc((size_t)nthreads * sizeof *caches);
+    piece_cache *caches = base_xmalloc((size_t)nthreads * sizeof *caches);
     for (int i = 0; i < nthreads; i++) pc_init(&caches[i]);
     ivec out = {0};
     size_t cap = block, len = 0; /* buf[0..len): bytes read, not yet encoded */
-    uint8_t *buf = ag_xmalloc(cap);
+    uint8_t *buf = base_xmalloc(cap);
     int64_t consumed = 0; /* uncompressed offset of buf[0] */
     int rc = 0;
     for (;;) {
-        if (cap - len < block) buf = ag_xrealloc(buf, cap = len + block);
+        if (cap - len < block) buf = base_xrealloc(buf, cap = len + block);
         size_t before = len; /* buf[0..before) holds no safe split (it was scanned last time) */
         int got = gzread(g, buf + len, (unsigned)block);
         int err = Z_OK;
         const char *msg = gzerror(g, &err);
         if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
-            rc = ag_error_set("%s: uncompressed byte %lld: %s gzip data: %s", path, (long long)(consumed + (int64_t)len),
+            rc = base_error_set("%s: uncompressed byte %lld: %s gzip data: %s", path, (long long)(consumed + (int64_t)len),
                               got == 0 ? "truncated" : "corrupt", msg ? msg : "?");
             break;
         }
@@ -874,11 +874,11 @@ int data_bpe_decode(const data_bpe *b, const int32_t *ids, int64_t n_ids, uint8_
     const int64_t V = 256 + b->n_merges;
     for (int64_t i = 0; i < n_ids; i++) {
         if (ids[i] < 0 || ids[i] >= V)
-            return ag_error_set("bpe decode: position %lld: expected a token id in [0, %lld), got %d", (long long)i,
+            return base_error_set("bpe decode: position %lld: expected a token id in [0, %lld), got %d", (long long)i,
                                 (long long)V, ids[i]);
         total += (size_t)b->tok_len[ids[i]];
     }
-    uint8_t *o = ag_xmalloc(total + 1);
+    uint8_t *o = base_xmalloc(total + 1);
     size_t at = 0;
     for (int64_t i = 0; i < n_ids; i++) {
         memcpy(o + at, b->tok_bytes + b->tok_off[ids[i]], (size_t)b->tok_len[ids[i]]);
@@ -894,18 +894,18 @@ int data_bpe_decode(const data_bpe *b, const int32_t *ids, int64_t n_ids, uint8_
 
 int data_bpe_save(const data_bpe *b, const char *path) {
     FILE *f = fopen(path, "wb");
-    if (!f) return ag_error_set("%s: cannot write BPE merges: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot write BPE merges: %s", path, strerror(errno));
     fprintf(f, "ember-bpe 1\nmerges %lld\n", (long long)b->n_merges);
     for (int64_t i = 0; i < b->n_merges; i++) fprintf(f, "%d %d\n", b->merges[2 * i], b->merges[2 * i + 1]);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return ag_error_set("%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 || bad) return base_error_set("%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
 int data_bpe_load(data_bpe **out, const char *path) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open BPE merges: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot open BPE merges: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -915,7 +915,7 @@ int data_bpe_load(data_bpe **out, const char *path) {
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (len == 0 || line[len - 1] != '\n') {
-            rc = ag_error_set("%s: line %lld: expected a line ending in a newline, got a truncated last line", path,
+            rc = base_error_set("%s: line %lld: expected a line ending in a newline, got a truncated last line", path,
                               (long long)lineno);
             break;
         }
@@ -923,7 +923,7 @@ int data_bpe_load(data_bpe **out, const char *path) {
         if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
         if (lineno == 1) {
             if (strcmp(line, "ember-bpe 1") != 0) {
-                rc = ag_error_set("%s: line 1: expected \"ember-bpe 1\", got \"%.40s\"", path, line);
+                rc = base_error_set("%s: line 1: expected \"ember-bpe 1\", got \"%.40s\"", path, line);
                 break;
             }
             continue;
@@ -932,22 +932,22 @@ int data_bpe_load(data_bpe **out, const char *path) {
             long long mm;
             int used = 0;
             if (sscanf(line, "merges %lld%n", &mm, &used) != 1 || used != (int)len || mm < 0 || mm > INT32_MAX - 256) {
-                rc = ag_error_set("%s: line 2: expected \"merges M\" with 0 <= M < 2^31-256, got \"%.40s\"", path, line);
+                rc = base_error_set("%s: line 2: expected \"merges M\" with 0 <= M < 2^31-256, got \"%.40s\"", path, line);
                 break;
             }
             m = mm;
-            merges = ag_xmalloc((size_t)(m ? m : 1) * 2 * sizeof *merges);
+            merges = base_xmalloc((size_t)(m ? m : 1) * 2 * sizeof *merges);
             continue;
         }
         if (got >= m) {
-            rc = ag_error_set("%s: line %lld: expected %lld merges, got more", path, (long long)lineno, (long long)m);
+            rc = base_error_set("%s: line %lld: expected %lld merges, got more", path, (long long)lineno, (long long)m);
             break;
         }
         long long a, c;
         int used = 0;
         if (sscanf(line, "%lld %lld%n", &a, &c, &used) != 2 || used != (int)len || a < 0 || c < 0 ||
             a >= 256 + got || c >= 256 + got) {
-            rc = ag_error_set("%s: line %lld: expected \"a b\" with token ids < %lld, got \"%.40s\"", path,
+            rc = base_error_set("%s: line %lld: expected \"a b\" with token ids < %lld, got \"%.40s\"", path,
                               (long long)lineno, (long long)(256 + got), line);
             break;
         }
@@ -955,15 +955,15 @@ int data_bpe_load(data_bpe **out, const char *path) {
         merges[2 * got + 1] = (int32_t)c;
         got++;
     }
-    if (rc == 0 && lineno < 2) rc = ag_error_set("%s: expected the header \"ember-bpe 1\" and \"merges M\", got %lld lines", path, (long long)lineno);
+    if (rc == 0 && lineno < 2) rc = base_error_set("%s: expected the header \"ember-bpe 1\" and \"merges M\", got %lld lines", path, (long long)lineno);
     if (rc == 0 && got != m)
-        rc = ag_error_set("%s: line %lld: expected %lld merges, got %lld (file truncated?)", path, (long long)lineno,
+        rc = base_error_set("%s: line %lld: expected %lld merges, got %lld (file truncated?)", path, (long long)lineno,
                           (long long)m, (long long)got);
     free(line);
     fclose(f);
     if (rc == 0) {
         rc = data_bpe_from_merges(out, merges, m);
-        if (rc != 0) ag_error_prefix("%s", path);
+        if (rc != 0) base_error_prefix("%s", path);
     }
     free(merges);
     return rc;

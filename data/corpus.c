@@ -97,7 +97,7 @@ static int corpus_refill(data_corpus *c) {
             got = read(c->fd, c->buf, CORPUS_BUF);
         } while (got < 0 && errno == EINTR);
         if (got < 0)
-            return ag_error_set("%s: byte %lld: read failed: %s", c->path, (long long)c->base, strerror(errno));
+            return base_error_set("%s: byte %lld: read failed: %s", c->path, (long long)c->base, strerror(errno));
         if (got == 0) {
             c->eof = true;
             if (c->size < 0) c->size = c->base; /* a pipe read to its end */
@@ -111,12 +111,12 @@ static int corpus_refill(data_corpus *c) {
     /* The offsets name the 1 MiB block being decoded (uncompressed start) and how far the compressed
      * input had been read when zlib gave up. */
     if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR))
-        return ag_error_set("%s: uncompressed block at byte %lld (compressed byte %lld): corrupt gzip data: %s",
+        return base_error_set("%s: uncompressed block at byte %lld (compressed byte %lld): corrupt gzip data: %s",
                             c->path, (long long)c->base, (long long)gzoffset(c->gzf), msg);
     if (got == 0) {
         /* zlib reports a stream cut short as Z_BUF_ERROR ("unexpected end of file") with no data. */
         if (err == Z_BUF_ERROR)
-            return ag_error_set("%s: uncompressed byte %lld (compressed byte %lld): truncated gzip file: %s", c->path,
+            return base_error_set("%s: uncompressed byte %lld (compressed byte %lld): truncated gzip file: %s", c->path,
                                 (long long)c->base, (long long)gzoffset(c->gzf), msg);
         c->eof = true;
         if (c->size < 0) { /* reading reached the end: the size is now known for free */
@@ -138,14 +138,14 @@ static int corpus_reposition(data_corpus *c, int64_t off) {
     c->pos = c->len = 0;
     if (!c->gz) {
         if (lseek(c->fd, (off_t)off, SEEK_SET) < 0)
-            return ag_error_set("%s: cannot seek to byte %lld: %s", c->path, (long long)off, strerror(errno));
+            return base_error_set("%s: cannot seek to byte %lld: %s", c->path, (long long)off, strerror(errno));
     } else {
         /* gzseek forward decompresses from the current point; backward rewinds to the start. */
         z_off_t r = gzseek(c->gzf, (z_off_t)off, SEEK_SET);
         if (r != (z_off_t)off) {
             int err = Z_OK;
             const char *msg = gz_msg(c->gzf, &err);
-            return ag_error_set("%s: cannot seek to uncompressed byte %lld: %s", c->path, (long long)off,
+            return base_error_set("%s: cannot seek to uncompressed byte %lld: %s", c->path, (long long)off,
                                 err != Z_OK ? msg : "past the end of the data");
         }
     }
@@ -155,30 +155,30 @@ static int corpus_reposition(data_corpus *c, int64_t off) {
 
 data_corpus *data_corpus_open(const char *path) {
     if (!path || !*path) {
-        ag_error_set("corpus: expected a file path, got an empty one");
+        base_error_set("corpus: expected a file path, got an empty one");
         return NULL;
     }
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        ag_error_set("%s: cannot open corpus: %s", path, strerror(errno));
+        base_error_set("%s: cannot open corpus: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        ag_error_set("%s: cannot stat corpus: %s", path, strerror(errno));
+        base_error_set("%s: cannot stat corpus: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        ag_error_set("%s: cannot open corpus: is a directory", path);
+        base_error_set("%s: cannot open corpus: is a directory", path);
         return NULL;
     }
     uint8_t magic[2] = {0, 0};
     ssize_t m = pread(fd, magic, 2, 0);
-    data_corpus *c = ag_xcalloc(1, sizeof *c);
-    c->path = ag_xstrdup(path);
-    c->buf = ag_xmalloc(CORPUS_BUF);
+    data_corpus *c = base_xcalloc(1, sizeof *c);
+    c->path = base_xstrdup(path);
+    c->buf = base_xmalloc(CORPUS_BUF);
     c->fd = -1;
     c->size = -1;
     c->gz = (m == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
@@ -187,7 +187,7 @@ data_corpus *data_corpus_open(const char *path) {
         c->gzf = gzdopen(fd, "rb");
         if (!c->gzf) {
             close(fd);
-            ag_error_set("%s: cannot open gzip stream", path);
+            base_error_set("%s: cannot open gzip stream", path);
             data_corpus_close(c);
             return NULL;
         }
@@ -218,7 +218,7 @@ void data_corpus_close(data_corpus *c) {
 int64_t data_corpus_size(data_corpus *c) {
     if (c->size >= 0) return c->size;
     if (!S_ISREG(c->st.st_mode)) {
-        ag_error_set("%s: not a regular file, so its size is unknown (shards and sizes need a file)", c->path);
+        base_error_set("%s: not a regular file, so its size is unknown (shards and sizes need a file)", c->path);
         return -1;
     }
     int64_t cached = size_cache_get(&c->st);
@@ -226,18 +226,18 @@ int64_t data_corpus_size(data_corpus *c) {
     /* gzip: one decompressing pass through a second handle, so the stream position is untouched. */
     gzFile g = gzopen(c->path, "rb");
     if (!g) {
-        ag_error_set("%s: cannot reopen to measure its size: %s", c->path, strerror(errno));
+        base_error_set("%s: cannot reopen to measure its size: %s", c->path, strerror(errno));
         return -1;
     }
     gzbuffer(g, CORPUS_BUF);
-    uint8_t *tmp = ag_xmalloc(CORPUS_BUF);
+    uint8_t *tmp = base_xmalloc(CORPUS_BUF);
     int64_t total = 0;
     for (;;) {
         int got = gzread(g, tmp, CORPUS_BUF);
         int err = Z_OK;
         const char *msg = gz_msg(g, &err);
         if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
-            ag_error_set("%s: uncompressed byte %lld (compressed byte %lld): %s gzip data: %s", c->path,
+            base_error_set("%s: uncompressed byte %lld (compressed byte %lld): %s gzip data: %s", c->path,
                          (long long)total, (long long)gzoffset(g), got == 0 ? "truncated" : "corrupt",
                          msg);
             free(tmp);
@@ -255,7 +255,7 @@ int64_t data_corpus_size(data_corpus *c) {
 }
 
 int data_corpus_shard(data_corpus *c, int k, int n) {
-    AG_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
+    BASE_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
     int64_t size = data_corpus_size(c);
     if (size < 0) return -1;
     /* Compute in 128 bits: k*size overflows int64 only for absurd sizes, but it costs nothing. */
@@ -280,7 +280,7 @@ int data_corpus_shard(data_corpus *c, int k, int n) {
 }
 
 int data_corpus_next(data_corpus *c, char *buf, int max) {
-    AG_CHECK(max >= 8, "data_corpus_next", "word buffer of %d bytes, need >= 8", max);
+    BASE_CHECK(max >= 8, "data_corpus_next", "word buffer of %d bytes, need >= 8", max);
     for (;;) {
         /* Skip separators. */
         const uint8_t *p = c->buf + c->pos, *e = c->buf + c->len;
@@ -337,6 +337,6 @@ int data_corpus_next(data_corpus *c, char *buf, int max) {
 int64_t data_corpus_tell(const data_corpus *c) { return c->base + c->pos; }
 
 int data_corpus_seek(data_corpus *c, int64_t offset) {
-    if (offset < 0) return ag_error_set("%s: cannot seek to negative offset %lld", c->path, (long long)offset);
+    if (offset < 0) return base_error_set("%s: cannot seek to negative offset %lld", c->path, (long long)offset);
     return corpus_reposition(c, offset);
 }

@@ -17,14 +17,14 @@
 
 #include <stdint.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 #define DATA_MAX_WORD 100 /* word2vec.c's MAX_STRING: bytes kept of a word, including the NUL */
 #define DATA_EOS "</s>"
 
 typedef struct data_corpus data_corpus;
 
-/* Opens path for reading. NULL on failure with ag_error_msg() naming the file and the reason
+/* Opens path for reading. NULL on failure with base_error_msg() naming the file and the reason
  * (missing, unreadable, corrupt gzip header). */
 data_corpus *data_corpus_open(const char *path);
 void data_corpus_close(data_corpus *c);
@@ -39,7 +39,7 @@ int64_t data_corpus_size(data_corpus *c);
 int data_corpus_shard(data_corpus *c, int k, int n);
 
 /* Reads the next word into buf (size max, NUL-terminated, max >= 8). Returns its length (> 0),
- * 0 at the end of the shard, or -1 on a read error (corrupt or truncated gzip: ag_error_msg names
+ * 0 at the end of the shard, or -1 on a read error (corrupt or truncated gzip: base_error_msg names
  * the file and the byte offset). A newline yields "</s>". */
 int data_corpus_next(data_corpus *c, char *buf, int max);
 

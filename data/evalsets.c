@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "autograd/ag.h"
+#include "base/base.h"
 
 /* Reads the whole (possibly gzip) file into a NUL-terminated heap buffer; *len excludes the NUL.
  * Evaluation sets are small (a few MB), so one buffer that later holds every parsed string is
@@ -14,20 +14,20 @@
 static char *slurp(const char *path, size_t *len) {
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        ag_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        base_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
-    char *buf = ag_xmalloc(cap + 1);
+    char *buf = base_xmalloc(cap + 1);
     for (;;) {
-        if (n == cap) buf = ag_xrealloc(buf, (cap *= 2) + 1);
+        if (n == cap) buf = base_xrealloc(buf, (cap *= 2) + 1);
         size_t want = cap - n;
         if (want > (1u << 30)) want = 1u << 30;
         int r = gzread(f, buf + n, (unsigned)want);
         if (r < 0) {
             int e;
             const char *m = gzerror(f, &e);
-            ag_error_set("%s: read error at byte %zu: %s", path, n, m);
+            base_error_set("%s: read error at byte %zu: %s", path, n, m);
             gzclose(f);
             free(buf);
             return NULL;
@@ -38,7 +38,7 @@ static char *slurp(const char *path, size_t *len) {
     gzclose(f);
     buf[n] = 0;
     if (memchr(buf, 0, n)) {
-        ag_error_set("%s: expected a text file, got a NUL byte at offset %zu", path,
+        base_error_set("%s: expected a text file, got a NUL byte at offset %zu", path,
                      (size_t)((char *)memchr(buf, 0, n) - buf));
         free(buf);
         return NULL;
@@ -150,12 +150,12 @@ int data_analogy_read(data_analogy_set **out, const char *path) {
     size_t len;
     char *buf = slurp(path, &len);
     if (!buf) return -1;
-    data_analogy_set *s = ag_xcalloc(1, sizeof *s);
+    data_analogy_set *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
     int64_t cap = 1024, scap = 16;
-    s->words = ag_xmalloc((size_t)cap * 4 * sizeof(char *));
-    s->section = ag_xmalloc((size_t)cap * sizeof(int32_t));
-    s->section_names = ag_xmalloc((size_t)scap * sizeof(char *));
+    s->words = base_xmalloc((size_t)cap * 4 * sizeof(char *));
+    s->section = base_xmalloc((size_t)cap * sizeof(int32_t));
+    s->section_names = base_xmalloc((size_t)scap * sizeof(char *));
     int32_t cur = -1;
     line_iter it;
     line_iter_init(&it, buf, len);
@@ -170,12 +170,12 @@ int data_analogy_read(data_analogy_set **out, const char *path) {
             char *e = p + strlen(p);
             while (e > p && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
             if (!*p) {
-                ag_error_set("%s:%lld: expected a section name after ':', got an empty header", path,
+                base_error_set("%s:%lld: expected a section name after ':', got an empty header", path,
                              (long long)it.lineno);
                 data_analogy_free(s);
                 return -1;
             }
-            if (s->n_sections == scap) s->section_names = ag_xrealloc(s->section_names, (size_t)(scap *= 2) * sizeof(char *));
+            if (s->n_sections == scap) s->section_names = base_xrealloc(s->section_names, (size_t)(scap *= 2) * sizeof(char *));
             s->section_names[s->n_sections] = p;
             cur = s->n_sections++;
             continue;
@@ -185,7 +185,7 @@ int data_analogy_read(data_analogy_set **out, const char *path) {
         char *f[4];
         int nf = split_ws(line, f, 4);
         if (nf != 4) {
-            ag_error_set("%s:%lld: expected 4 words (a b c d) or a ': section' header, got %d word%s: '%s'", path,
+            base_error_set("%s:%lld: expected 4 words (a b c d) or a ': section' header, got %d word%s: '%s'", path,
                          (long long)it.lineno, nf, nf == 1 ? "" : "s", copy);
             data_analogy_free(s);
             return -1;
@@ -196,14 +196,14 @@ int data_analogy_read(data_analogy_set **out, const char *path) {
         }
         if (s->n == cap) {
             cap *= 2;
-            s->words = ag_xrealloc(s->words, (size_t)cap * 4 * sizeof(char *));
-            s->section = ag_xrealloc(s->section, (size_t)cap * sizeof(int32_t));
+            s->words = base_xrealloc(s->words, (size_t)cap * 4 * sizeof(char *));
+            s->section = base_xrealloc(s->section, (size_t)cap * sizeof(int32_t));
         }
         memcpy(s->words + 4 * s->n, f, sizeof f);
         s->section[s->n++] = cur;
     }
     if (s->n == 0) {
-        ag_error_set("%s: expected analogy questions ('a b c d' lines), got none in %lld lines", path,
+        base_error_set("%s: expected analogy questions ('a b c d' lines), got none in %lld lines", path,
                      (long long)it.lineno);
         data_analogy_free(s);
         return -1;
@@ -226,7 +226,7 @@ void data_analogy_free(data_analogy_set *s) {
 static char *base_name(const char *path) {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
-    char *n = ag_xstrdup(b);
+    char *n = base_xstrdup(b);
     size_t l = strlen(n);
     if (l > 3 && !strcmp(n + l - 3, ".gz")) n[l -= 3] = 0;
     if (l > 4 && (!strcmp(n + l - 4, ".txt") || !strcmp(n + l - 4, ".tsv"))) n[l - 4] = 0;
@@ -238,13 +238,13 @@ int data_wordsim_read(data_wordsim_set **out, const char *path) {
     size_t len;
     char *buf = slurp(path, &len);
     if (!buf) return -1;
-    data_wordsim_set *s = ag_xcalloc(1, sizeof *s);
+    data_wordsim_set *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
     s->name = base_name(path);
     int64_t cap = 256;
-    s->w1 = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->w2 = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->score = ag_xmalloc((size_t)cap * sizeof(float));
+    s->w1 = base_xmalloc((size_t)cap * sizeof(char *));
+    s->w2 = base_xmalloc((size_t)cap * sizeof(char *));
+    s->score = base_xmalloc((size_t)cap * sizeof(float));
     line_iter it;
     line_iter_init(&it, buf, len);
     char *line;
@@ -256,27 +256,27 @@ int data_wordsim_read(data_wordsim_set **out, const char *path) {
         int nf = split_ws(line, f, 3);
         float v;
         if (nf != 3) {
-            ag_error_set("%s:%lld: expected 3 fields 'word1<TAB>word2<TAB>score', got %d: '%s'", path,
+            base_error_set("%s:%lld: expected 3 fields 'word1<TAB>word2<TAB>score', got %d: '%s'", path,
                          (long long)it.lineno, nf, copy);
             goto fail;
         }
         if (parse_float(f[2], &v)) {
-            ag_error_set("%s:%lld: expected a number as the score (field 3), got '%s'", path, (long long)it.lineno,
+            base_error_set("%s:%lld: expected a number as the score (field 3), got '%s'", path, (long long)it.lineno,
                          f[2]);
             goto fail;
         }
         if (s->n == cap) {
             cap *= 2;
-            s->w1 = ag_xrealloc(s->w1, (size_t)cap * sizeof(char *));
-            s->w2 = ag_xrealloc(s->w2, (size_t)cap * sizeof(char *));
-            s->score = ag_xrealloc(s->score, (size_t)cap * sizeof(float));
+            s->w1 = base_xrealloc(s->w1, (size_t)cap * sizeof(char *));
+            s->w2 = base_xrealloc(s->w2, (size_t)cap * sizeof(char *));
+            s->score = base_xrealloc(s->score, (size_t)cap * sizeof(float));
         }
         s->w1[s->n] = f[0];
         s->w2[s->n] = f[1];
         s->score[s->n++] = v;
     }
     if (s->n == 0) {
-        ag_error_set("%s: expected word pairs 'word1<TAB>word2<TAB>score', got none", path);
+        base_error_set("%s: expected word pairs 'word1<TAB>word2<TAB>score', got none", path);
         goto fail;
     }
     *out = s;
@@ -308,12 +308,12 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
         if (len >= 3 && (unsigned char)p[0] == 0xEF) p += 3;
         fmt = !strncmp(p, "pair_ID", 7) ? DATA_PAIRS_SICK : DATA_PAIRS_STSB;
     }
-    data_sentence_pairs *s = ag_xcalloc(1, sizeof *s);
+    data_sentence_pairs *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
     int64_t cap = 1024;
-    s->a = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->b = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->score = ag_xmalloc((size_t)cap * sizeof(float));
+    s->a = base_xmalloc((size_t)cap * sizeof(char *));
+    s->b = base_xmalloc((size_t)cap * sizeof(char *));
+    s->score = base_xmalloc((size_t)cap * sizeof(float));
     line_iter it;
     line_iter_init(&it, buf, len);
     char *line;
@@ -321,14 +321,14 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
     if (sick) {
         line = line_next(&it);
         if (!line || strncmp(line, "pair_ID\t", 8)) {
-            ag_error_set("%s:1: expected the SICK header 'pair_ID<TAB>sentence_A<TAB>...', got '%s'", path,
+            base_error_set("%s:1: expected the SICK header 'pair_ID<TAB>sentence_A<TAB>...', got '%s'", path,
                          line ? excerpt(line) : "end of file");
             goto fail;
         }
         char *h[12];
         int nh = split_tab(line, h, 12);
         if (nh < 5 || strcmp(h[4], "relatedness_score")) {
-            ag_error_set("%s:1: expected 'relatedness_score' as header field 5, got '%s'", path,
+            base_error_set("%s:1: expected 'relatedness_score' as header field 5, got '%s'", path,
                          nh >= 5 ? h[4] : "(missing)");
             goto fail;
         }
@@ -341,35 +341,35 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
         int nf = split_tab(line, f, 12);
         int si = 4, ai = sick ? 1 : 5, bi = sick ? 2 : 6;
         if (!sick && nf != 7 && nf != 9) {
-            ag_error_set("%s:%lld: expected 7 or 9 TAB-separated fields (genre, file, year, id, score, "
+            base_error_set("%s:%lld: expected 7 or 9 TAB-separated fields (genre, file, year, id, score, "
                          "sentence1, sentence2[, source1, source2]), got %d: '%s'",
                          path, (long long)it.lineno, nf, copy);
             goto fail;
         }
         if (sick && nf < 5) {
-            ag_error_set("%s:%lld: expected at least 5 TAB-separated fields (pair_ID, sentence_A, sentence_B, "
+            base_error_set("%s:%lld: expected at least 5 TAB-separated fields (pair_ID, sentence_A, sentence_B, "
                          "entailment_label, relatedness_score, ...), got %d: '%s'",
                          path, (long long)it.lineno, nf, copy);
             goto fail;
         }
         float v;
         if (parse_float(f[si], &v)) {
-            ag_error_set("%s:%lld: expected a number as the %s (field %d), got '%s'", path, (long long)it.lineno,
+            base_error_set("%s:%lld: expected a number as the %s (field %d), got '%s'", path, (long long)it.lineno,
                          sick ? "relatedness score" : "similarity score", si + 1, excerpt(f[si]));
             goto fail;
         }
         if (s->n == cap) {
             cap *= 2;
-            s->a = ag_xrealloc(s->a, (size_t)cap * sizeof(char *));
-            s->b = ag_xrealloc(s->b, (size_t)cap * sizeof(char *));
-            s->score = ag_xrealloc(s->score, (size_t)cap * sizeof(float));
+            s->a = base_xrealloc(s->a, (size_t)cap * sizeof(char *));
+            s->b = base_xrealloc(s->b, (size_t)cap * sizeof(char *));
+            s->score = base_xrealloc(s->score, (size_t)cap * sizeof(float));
         }
         s->a[s->n] = f[ai];
         s->b[s->n] = f[bi];
         s->score[s->n++] = v;
     }
     if (s->n == 0) {
-        ag_error_set("%s: expected sentence pairs, got none", path);
+        base_error_set("%s: expected sentence pairs, got none", path);
         goto fail;
     }
     *out = s;
@@ -395,16 +395,16 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
     size_t len;
     char *buf = slurp(path, &len);
     if (!buf) return -1;
-    data_labeled_sentences *s = ag_xcalloc(1, sizeof *s);
+    data_labeled_sentences *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
     int64_t cap = 1024;
-    s->text = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->label = ag_xmalloc((size_t)cap * sizeof(int32_t));
+    s->text = base_xmalloc((size_t)cap * sizeof(char *));
+    s->label = base_xmalloc((size_t)cap * sizeof(int32_t));
     line_iter it;
     line_iter_init(&it, buf, len);
     char *line = line_next(&it);
     if (!line || strncmp(line, "label\t", 6)) {
-        ag_error_set("%s:1: expected the header 'label<TAB>sentence', got '%s'", path,
+        base_error_set("%s:1: expected the header 'label<TAB>sentence', got '%s'", path,
                      line ? excerpt(line) : "end of file");
         goto fail;
     }
@@ -415,7 +415,7 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
         char *f[2];
         int nf = split_tab(line, f, 2);
         if (nf != 2) {
-            ag_error_set("%s:%lld: expected 2 TAB-separated fields 'label<TAB>sentence', got %d: '%s'", path,
+            base_error_set("%s:%lld: expected 2 TAB-separated fields 'label<TAB>sentence', got %d: '%s'", path,
                          (long long)it.lineno, nf, copy);
             goto fail;
         }
@@ -423,20 +423,20 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
         errno = 0;
         long lab = strtol(f[0], &end, 10);
         if (end == f[0] || *end || errno || lab < INT32_MIN || lab > INT32_MAX) {
-            ag_error_set("%s:%lld: expected an integer label in field 1, got '%s'", path, (long long)it.lineno,
+            base_error_set("%s:%lld: expected an integer label in field 1, got '%s'", path, (long long)it.lineno,
                          excerpt(f[0]));
             goto fail;
         }
         if (s->n == cap) {
             cap *= 2;
-            s->text = ag_xrealloc(s->text, (size_t)cap * sizeof(char *));
-            s->label = ag_xrealloc(s->label, (size_t)cap * sizeof(int32_t));
+            s->text = base_xrealloc(s->text, (size_t)cap * sizeof(char *));
+            s->label = base_xrealloc(s->label, (size_t)cap * sizeof(int32_t));
         }
         s->text[s->n] = f[1];
         s->label[s->n++] = (int32_t)lab;
     }
     if (s->n == 0) {
-        ag_error_set("%s: expected labelled sentences after the header, got none", path);
+        base_error_set("%s: expected labelled sentences after the header, got none", path);
         goto fail;
     }
     *out = s;

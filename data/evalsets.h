@@ -1,7 +1,7 @@
 /* evalsets.h — readers for evaluation sets: analogy questions, word-similarity pairs, TSV sentence pairs.
  *
  * Every reader takes a path (plain or gzip, read through zlib), returns 0 and a heap object the
- * caller frees with the matching *_free, or returns -1 with ag_error_msg() saying
+ * caller frees with the matching *_free, or returns -1 with base_error_msg() saying
  * "<path>:<line>: expected ..., got ..." for the first bad line. CRLF line ends, a UTF-8 BOM and
  * a missing final newline are accepted everywhere; blank lines are skipped.
  *

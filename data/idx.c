@@ -19,11 +19,11 @@ static int64_t gz_read_all(gzFile f, void *dst, int64_t n, const char *path, int
         int r = gzread(f, (char *)dst + got, (unsigned)want);
         if (r < 0) {
             int zerr;
-            const char *msg = ag_strip_path_prefix(gzerror(f, &zerr), path);
+            const char *msg = base_strip_path_prefix(gzerror(f, &zerr), path);
             if (zerr == Z_ERRNO)
-                ag_error_set("%s: byte %lld: read error: %s", path, (long long)(off + got), strerror(errno));
+                base_error_set("%s: byte %lld: read error: %s", path, (long long)(off + got), strerror(errno));
             else /* zlib inflates ahead of the caller, so the damage is at or after this offset */
-                ag_error_set("%s: gzip stream damaged (%s), detected while reading uncompressed byte %lld", path, msg,
+                base_error_set("%s: gzip stream damaged (%s), detected while reading uncompressed byte %lld", path, msg,
                              (long long)(off + got));
             return -1;
         }
@@ -33,9 +33,9 @@ static int64_t gz_read_all(gzFile f, void *dst, int64_t n, const char *path, int
     /* A truncated gzip stream ends "cleanly" in gzread with an error flag set. */
     if (got < n) {
         int zerr;
-        const char *msg = ag_strip_path_prefix(gzerror(f, &zerr), path);
+        const char *msg = base_strip_path_prefix(gzerror(f, &zerr), path);
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
-            ag_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", path,
+            base_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", path,
                          (long long)(off + got), msg);
             return -1;
         }
@@ -51,38 +51,38 @@ int data_idx_read(const char *path, data_idx *out) {
     memset(out, 0, sizeof *out);
     errno = 0;
     gzFile f = gzopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+    if (!f) return base_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
     gzbuffer(f, 1 << 17);
     uint8_t head[4 + 4 * 255];
     int64_t got = gz_read_all(f, head, 4, path, 0);
     if (got < 0) goto fail;
     if (got == 0) {
-        ag_error_set("%s: byte 0: expected an IDX magic number (00 00 08 <ndim>), got an empty file", path);
+        base_error_set("%s: byte 0: expected an IDX magic number (00 00 08 <ndim>), got an empty file", path);
         goto fail;
     }
     if (got < 4) {
-        ag_error_set("%s: byte %lld: expected a 4-byte IDX magic number, file ends after %lld bytes", path,
+        base_error_set("%s: byte %lld: expected a 4-byte IDX magic number, file ends after %lld bytes", path,
                      (long long)got, (long long)got);
         goto fail;
     }
     if (head[0] != 0 || head[1] != 0) {
-        ag_error_set("%s: byte 0: expected IDX magic 00 00 <type> <ndim>, got %02x %02x %02x %02x (not an IDX file)",
+        base_error_set("%s: byte 0: expected IDX magic 00 00 <type> <ndim>, got %02x %02x %02x %02x (not an IDX file)",
                      path, head[0], head[1], head[2], head[3]);
         goto fail;
     }
     if (head[2] != 0x08) {
-        ag_error_set("%s: byte 2: expected element type 0x08 (unsigned byte), got 0x%02x", path, head[2]);
+        base_error_set("%s: byte 2: expected element type 0x08 (unsigned byte), got 0x%02x", path, head[2]);
         goto fail;
     }
     int ndim = head[3];
     if (ndim < 1 || ndim > AG_MAX_DIMS) {
-        ag_error_set("%s: byte 3: expected 1..%d dimensions, got %d", path, AG_MAX_DIMS, ndim);
+        base_error_set("%s: byte 3: expected 1..%d dimensions, got %d", path, AG_MAX_DIMS, ndim);
         goto fail;
     }
     got = gz_read_all(f, head + 4, 4 * ndim, path, 4);
     if (got < 0) goto fail;
     if (got < 4 * ndim) {
-        ag_error_set("%s: byte %lld: header truncated: expected %d dimension sizes (%d bytes), file ends", path,
+        base_error_set("%s: byte %lld: header truncated: expected %d dimension sizes (%d bytes), file ends", path,
                      (long long)(4 + got), ndim, 4 * ndim);
         goto fail;
     }
@@ -90,13 +90,13 @@ int data_idx_read(const char *path, data_idx *out) {
     for (int i = 0; i < ndim; i++) {
         uint32_t d = be32(head + 4 + 4 * i);
         if (d == 0) {
-            ag_error_set("%s: byte %d: dimension %d is 0", path, 4 + 4 * i, i);
+            base_error_set("%s: byte %d: dimension %d is 0", path, 4 + 4 * i, i);
             goto fail;
         }
         out->dims[i] = d;
         numel *= d;
         if (numel > IDX_MAX_NUMEL) {
-            ag_error_set("%s: byte %d: dimensions give more than %lld elements (damaged header?)", path, 4 + 4 * i,
+            base_error_set("%s: byte %d: dimensions give more than %lld elements (damaged header?)", path, 4 + 4 * i,
                          (long long)IDX_MAX_NUMEL);
             goto fail;
         }
@@ -106,13 +106,13 @@ int data_idx_read(const char *path, data_idx *out) {
     out->numel = numel;
     out->data = malloc((size_t)numel);
     if (!out->data) {
-        ag_error_set("%s: cannot allocate %lld bytes for the payload", path, (long long)numel);
+        base_error_set("%s: cannot allocate %lld bytes for the payload", path, (long long)numel);
         goto fail;
     }
     got = gz_read_all(f, out->data, numel, path, hdr);
     if (got < 0) goto fail;
     if (got < numel) {
-        ag_error_set("%s: byte %lld: truncated: header promises %lld payload bytes after the %lld-byte header, "
+        base_error_set("%s: byte %lld: truncated: header promises %lld payload bytes after the %lld-byte header, "
                      "file has %lld",
                      path, (long long)(hdr + got), (long long)numel, (long long)hdr, (long long)got);
         goto fail;
@@ -122,7 +122,7 @@ int data_idx_read(const char *path, data_idx *out) {
     got = gz_read_all(f, extra, sizeof extra, path, hdr + numel);
     if (got < 0) goto fail;
     if (got > 0) {
-        ag_error_set("%s: byte %lld: expected end of file after %lld payload bytes, got %lld%s more bytes", path,
+        base_error_set("%s: byte %lld: expected end of file after %lld payload bytes, got %lld%s more bytes", path,
                      (long long)(hdr + numel), (long long)numel, (long long)got, got == (int64_t)sizeof extra ? "+" : "");
         goto fail;
     }
@@ -144,7 +144,7 @@ uint8_t *data_idx_images_u8(const char *path, int64_t *n, int64_t *h, int64_t *w
     data_idx x;
     if (data_idx_read(path, &x) != 0) return NULL;
     if (x.ndim != 3) {
-        ag_error_set("%s: byte 3: expected an image file with 3 dimensions [N, H, W] (magic 0x00000803), got %d "
+        base_error_set("%s: byte 3: expected an image file with 3 dimensions [N, H, W] (magic 0x00000803), got %d "
                      "dimension%s",
                      path, x.ndim, x.ndim == 1 ? " (a label file?)" : "s");
         data_idx_free(&x);
@@ -171,7 +171,7 @@ uint8_t *data_idx_labels_u8(const char *path, int64_t *n) {
     data_idx x;
     if (data_idx_read(path, &x) != 0) return NULL;
     if (x.ndim != 1) {
-        ag_error_set("%s: byte 3: expected a label file with 1 dimension [N] (magic 0x00000801), got %d dimensions",
+        base_error_set("%s: byte 3: expected a label file with 1 dimension [N] (magic 0x00000801), got %d dimensions",
                      path, x.ndim);
         data_idx_free(&x);
         return NULL;

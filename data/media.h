@@ -2,7 +2,7 @@
  * resampling and the log-free power mel spectrogram μOmni's audio encoder uses.
  *
  * Every reader validates what it reads and never crashes on a bad file: it returns NULL (or a
- * negative status) after ag_error_set("<path>: <where>: expected ..., got ..."). Buffers returned
+ * negative status) after base_error_set("<path>: <where>: expected ..., got ..."). Buffers returned
  * are heap memory owned by the caller (free() / ag_tensor_free() / the matching *_free).
  *
  *   IDX (MNIST, Fashion-MNIST): big-endian header  00 00 <type> <ndim>, ndim × u32 dims, then the

@@ -20,35 +20,35 @@ struct data_rfft {
 
 data_rfft *data_rfft_new(int n) {
     if (n < 4 || (n & (n - 1)) != 0) {
-        ag_error_set("rfft: length must be a power of two >= 4, got %d", n);
+        base_error_set("rfft: length must be a power of two >= 4, got %d", n);
         return NULL;
     }
-    data_rfft *f = ag_xcalloc(1, sizeof *f);
+    data_rfft *f = base_xcalloc(1, sizeof *f);
     f->n = n;
     f->h = n / 2;
     int h = f->h, bits = 0;
     while ((1 << bits) < h) bits++;
-    f->rev = ag_xmalloc((size_t)h * sizeof(int));
+    f->rev = base_xmalloc((size_t)h * sizeof(int));
     for (int i = 0; i < h; i++) {
         int r = 0;
         for (int b = 0; b < bits; b++)
             if (i & (1 << b)) r |= 1 << (bits - 1 - b);
         f->rev[i] = r;
     }
-    f->tw_re = ag_xmalloc((size_t)(h / 2 + 1) * sizeof(double));
-    f->tw_im = ag_xmalloc((size_t)(h / 2 + 1) * sizeof(double));
+    f->tw_re = base_xmalloc((size_t)(h / 2 + 1) * sizeof(double));
+    f->tw_im = base_xmalloc((size_t)(h / 2 + 1) * sizeof(double));
     for (int k = 0; k <= h / 2; k++) {
         f->tw_re[k] = cos(-2.0 * M_PI * k / h);
         f->tw_im[k] = sin(-2.0 * M_PI * k / h);
     }
-    f->sp_re = ag_xmalloc((size_t)(h + 1) * sizeof(double));
-    f->sp_im = ag_xmalloc((size_t)(h + 1) * sizeof(double));
+    f->sp_re = base_xmalloc((size_t)(h + 1) * sizeof(double));
+    f->sp_im = base_xmalloc((size_t)(h + 1) * sizeof(double));
     for (int k = 0; k <= h; k++) {
         f->sp_re[k] = cos(-2.0 * M_PI * k / n);
         f->sp_im[k] = sin(-2.0 * M_PI * k / n);
     }
-    f->zr = ag_xmalloc((size_t)h * sizeof(double));
-    f->zi = ag_xmalloc((size_t)h * sizeof(double));
+    f->zr = base_xmalloc((size_t)h * sizeof(double));
+    f->zi = base_xmalloc((size_t)h * sizeof(double));
     return f;
 }
 
@@ -127,36 +127,36 @@ static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0)
 
 data_mel *data_mel_new(const data_mel_config *c) {
     if (c->sample_rate <= 0 || c->hop <= 0 || c->n_mels <= 0) {
-        ag_error_set("mel: expected positive sample_rate, hop and n_mels, got %d, %d, %d", c->sample_rate, c->hop,
+        base_error_set("mel: expected positive sample_rate, hop and n_mels, got %d, %d, %d", c->sample_rate, c->hop,
                      c->n_mels);
         return NULL;
     }
     if (c->win_length <= 0 || c->win_length > c->n_fft) {
-        ag_error_set("mel: win_length must be in [1, n_fft = %d], got %d", c->n_fft, c->win_length);
+        base_error_set("mel: win_length must be in [1, n_fft = %d], got %d", c->n_fft, c->win_length);
         return NULL;
     }
     if (!(c->f_min >= 0.0f && c->f_min < c->f_max && c->f_max <= c->sample_rate / 2.0f)) {
-        ag_error_set("mel: expected 0 <= f_min < f_max <= sample_rate/2 = %g, got %g, %g", c->sample_rate / 2.0,
+        base_error_set("mel: expected 0 <= f_min < f_max <= sample_rate/2 = %g, got %g, %g", c->sample_rate / 2.0,
                      (double)c->f_min, (double)c->f_max);
         return NULL;
     }
     data_rfft *fft = data_rfft_new(c->n_fft);
     if (!fft) {
-        ag_error_prefix("mel: n_fft");
+        base_error_prefix("mel: n_fft");
         return NULL;
     }
-    data_mel *m = ag_xcalloc(1, sizeof *m);
+    data_mel *m = base_xcalloc(1, sizeof *m);
     m->cfg = *c;
     m->fft = fft;
     int nf = m->n_freqs = c->n_fft / 2 + 1, nm = c->n_mels;
     /* torch.stft pads a shorter window with zeros on both sides: left = (n_fft - win) / 2. */
-    m->window = ag_xcalloc((size_t)c->n_fft, sizeof(double));
+    m->window = base_xcalloc((size_t)c->n_fft, sizeof(double));
     int left = (c->n_fft - c->win_length) / 2;
     for (int i = 0; i < c->win_length; i++)
         m->window[left + i] = 0.5 - 0.5 * cos(2.0 * M_PI * i / c->win_length); /* periodic Hann */
     /* torchaudio.functional.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sr, norm=None, "htk") */
-    m->fb = ag_xmalloc((size_t)nf * nm * sizeof(float));
-    double *fpts = ag_xmalloc((size_t)(nm + 2) * sizeof(double));
+    m->fb = base_xmalloc((size_t)nf * nm * sizeof(float));
+    double *fpts = base_xmalloc((size_t)(nm + 2) * sizeof(double));
     double mmin = hz_to_mel(c->f_min), mmax = hz_to_mel(c->f_max);
     for (int i = 0; i < nm + 2; i++) fpts[i] = mel_to_hz(mmin + (mmax - mmin) * i / (nm + 1));
     double nyq = (double)(c->sample_rate / 2); /* sample_rate // 2, as torchaudio */
@@ -170,8 +170,8 @@ data_mel *data_mel_new(const data_mel_config *c) {
         }
     }
     free(fpts);
-    m->band_lo = ag_xmalloc((size_t)nm * sizeof(int));
-    m->band_hi = ag_xmalloc((size_t)nm * sizeof(int));
+    m->band_lo = base_xmalloc((size_t)nm * sizeof(int));
+    m->band_hi = base_xmalloc((size_t)nm * sizeof(int));
     for (int j = 0; j < nm; j++) {
         int lo = nf, hi = 0;
         for (int f = 0; f < nf; f++)
@@ -182,10 +182,10 @@ data_mel *data_mel_new(const data_mel_config *c) {
         m->band_lo[j] = lo < hi ? lo : 0;
         m->band_hi[j] = hi;
     }
-    m->frame = ag_xmalloc((size_t)c->n_fft * sizeof(double));
-    m->re = ag_xmalloc((size_t)nf * sizeof(double));
-    m->im = ag_xmalloc((size_t)nf * sizeof(double));
-    m->power = ag_xmalloc((size_t)nf * sizeof(double));
+    m->frame = base_xmalloc((size_t)c->n_fft * sizeof(double));
+    m->re = base_xmalloc((size_t)nf * sizeof(double));
+    m->im = base_xmalloc((size_t)nf * sizeof(double));
+    m->power = base_xmalloc((size_t)nf * sizeof(double));
     return m;
 }
 
@@ -219,7 +219,7 @@ int data_mel_compute(data_mel *m, const float *x, int64_t n, float *out) {
     int nfft = m->cfg.n_fft, nf = m->n_freqs, nm = m->cfg.n_mels, hop = m->cfg.hop;
     int64_t p = nfft / 2;
     if (n <= p)
-        return ag_error_set("mel: %lld samples are too few: reflect padding by n_fft/2 = %lld needs at least %lld",
+        return base_error_set("mel: %lld samples are too few: reflect padding by n_fft/2 = %lld needs at least %lld",
                             (long long)n, (long long)p, (long long)(p + 1));
     int64_t frames = data_mel_frames(m, n);
     /* Only the window's nonzero span of each frame is gathered; the rest stays zero. */

@@ -2,15 +2,16 @@
 #include "npy.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 int data_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape, const void *data) {
     if (ndim < 1 || ndim > 4 || (strcmp(descr, "<f4") && strcmp(descr, "<i4")))
-        return ag_error_set("%s: npy: unsupported array (%d dims, dtype %s)", path, ndim, descr);
+        return base_error_set("%s: npy: unsupported array (%d dims, dtype %s)", path, ndim, descr);
     char dict[256];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     int64_t n = 1;
@@ -28,7 +29,7 @@ int data_npy_write(const char *path, const char *descr, int ndim, const int64_t 
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) return ag_error_set("%s: cannot write: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     const unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                                     (unsigned char)(hlen >> 8)};
     bool ok = fwrite(head, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
@@ -43,7 +44,7 @@ int data_npy_write(const char *path, const char *descr, int ndim, const int64_t 
     if (!ok || rename(tmp, path) != 0) {
         if (ok) e = errno;
         unlink(tmp);
-        return ag_error_set("%s: cannot write: %s", path, strerror(e));
+        return base_error_set("%s: cannot write: %s", path, strerror(e));
     }
     return 0;
 }

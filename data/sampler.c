@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/base.h"
+
 double data_subsample_keep(int64_t count, int64_t total, double t) {
     if (t <= 0 || count <= 0 || total <= 0) return 1.0;
     double tt = t * (double)total;
@@ -17,8 +19,8 @@ double data_subsample_keep(int64_t count, int64_t total, double t) {
  * A column that needs no alias (q == T) points to itself with prob T-1, which is still exact. */
 int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double power) {
     memset(a, 0, sizeof *a);
-    if (n <= 0) return ag_error_set("alias sampler: expected at least one word, got an empty vocabulary");
-    AG_CHECK(n < ((int64_t)1 << 31), "data_alias_init", "%lld words exceed the 2^31 table limit", (long long)n);
+    if (n <= 0) return base_error_set("alias sampler: expected at least one word, got an empty vocabulary");
+    BASE_CHECK(n < ((int64_t)1 << 31), "data_alias_init", "%lld words exceed the 2^31 table limit", (long long)n);
     const uint64_t T = (uint64_t)1 << 32;
     double W = 0;
     int64_t best = -1;
@@ -29,14 +31,14 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
         }
     }
     if (best < 0 || !(W > 0) || !isfinite(W))
-        return ag_error_set("alias sampler: expected some word with a count > 0, got all zero over %lld words",
+        return base_error_set("alias sampler: expected some word with a count > 0, got all zero over %lld words",
                             (long long)n);
     uint64_t *q = malloc((size_t)n * sizeof *q);     /* [n] integer mass, then residual mass */
     int32_t *small = malloc((size_t)n * sizeof *small); /* [n] stack of columns with q < T */
     int32_t *large = malloc((size_t)n * sizeof *large); /* [n] stack of columns with q >= T */
     a->prob = malloc((size_t)n * sizeof *a->prob);
     a->alias = malloc((size_t)n * sizeof *a->alias);
-    AG_CHECK(q && small && large && a->prob && a->alias, "data_alias_init", "out of memory for %lld words",
+    BASE_CHECK(q && small && large && a->prob && a->alias, "data_alias_init", "out of memory for %lld words",
              (long long)n);
     const long double scale = (long double)n * (long double)T / (long double)W;
     uint64_t sum = 0;
@@ -52,7 +54,7 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
     /* Put the rounding difference on the heaviest word (relative change < n / (n·T)). */
     const uint64_t want = (uint64_t)n * T;
     if (sum > want) {
-        AG_CHECK(q[best] > sum - want, "data_alias_init", "rounding exceeds the heaviest weight");
+        BASE_CHECK(q[best] > sum - want, "data_alias_init", "rounding exceeds the heaviest weight");
         q[best] -= sum - want;
     } else {
         q[best] += want - sum;
@@ -73,10 +75,10 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
         }
     }
     /* With exact integer sums the small stack empties first, and every large column has q == T. */
-    AG_CHECK(ns == 0, "data_alias_init", "alias table left %lld columns unfilled", (long long)ns);
+    BASE_CHECK(ns == 0, "data_alias_init", "alias table left %lld columns unfilled", (long long)ns);
     while (nl > 0) {
         int32_t l = large[--nl];
-        AG_CHECK(q[l] == T, "data_alias_init", "column %d has mass %llu, expected 2^32", l, (unsigned long long)q[l]);
+        BASE_CHECK(q[l] == T, "data_alias_init", "column %d has mass %llu, expected 2^32", l, (unsigned long long)q[l]);
         a->prob[l] = (uint32_t)(T - 1);
         a->alias[l] = l;
     }

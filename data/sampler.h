@@ -6,8 +6,6 @@
 
 #include <stdint.h>
 
-#include "../autograd/ag.h"
-
 /* word2vec.c's keep probability for a word of count c among `total` words with threshold t:
  *     keep = (√(c / (t·total)) + 1) · (t·total) / c      (≥ 1 means always kept)
  * t <= 0 disables subsampling (returns 1). */

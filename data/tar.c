@@ -32,11 +32,11 @@ static int64_t tar_read(data_tar *t, void *dst, int64_t n) {
         int r = gzread(t->f, (char *)dst + got, (unsigned)want);
         if (r < 0) {
             int zerr;
-            const char *msg = ag_strip_path_prefix(gzerror(t->f, &zerr), t->path);
+            const char *msg = base_strip_path_prefix(gzerror(t->f, &zerr), t->path);
             if (zerr == Z_ERRNO)
-                ag_error_set("%s: byte %lld: read error: %s", t->path, (long long)(t->off + got), strerror(errno));
+                base_error_set("%s: byte %lld: read error: %s", t->path, (long long)(t->off + got), strerror(errno));
             else /* zlib inflates ahead of the caller, so the damage is at or after this offset */
-                ag_error_set("%s: gzip stream damaged (%s), detected while reading uncompressed byte %lld", t->path,
+                base_error_set("%s: gzip stream damaged (%s), detected while reading uncompressed byte %lld", t->path,
                              msg, (long long)(t->off + got));
             return -1;
         }
@@ -46,9 +46,9 @@ static int64_t tar_read(data_tar *t, void *dst, int64_t n) {
     t->off += got;
     if (got < n) {
         int zerr;
-        const char *msg = ag_strip_path_prefix(gzerror(t->f, &zerr), t->path);
+        const char *msg = base_strip_path_prefix(gzerror(t->f, &zerr), t->path);
         if (zerr != Z_OK && zerr != Z_STREAM_END) {
-            ag_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", t->path,
+            base_error_set("%s: byte %lld (uncompressed): gzip stream damaged or truncated: %s", t->path,
                          (long long)t->off, msg);
             return -1;
         }
@@ -64,7 +64,7 @@ static int tar_skip(data_tar *t, int64_t n) {
         int64_t got = tar_read(t, buf, want);
         if (got < 0) return -1;
         if (got < want)
-            return ag_error_set("%s: byte %lld: truncated inside member '%s' (%lld bytes missing)", t->path,
+            return base_error_set("%s: byte %lld: truncated inside member '%s' (%lld bytes missing)", t->path,
                                 (long long)t->off, t->name ? t->name : "?", (long long)(n - got));
         n -= got;
     }
@@ -75,13 +75,13 @@ data_tar *data_tar_open(const char *path) {
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        ag_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+        base_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
         return NULL;
     }
     gzbuffer(f, 1 << 17);
-    data_tar *t = ag_xcalloc(1, sizeof *t);
+    data_tar *t = base_xcalloc(1, sizeof *t);
     t->f = f;
-    t->path = ag_xstrdup(path);
+    t->path = base_xstrdup(path);
     t->pax_size = -1;
     return t;
 }
@@ -120,7 +120,7 @@ static int64_t tar_number(const unsigned char *p, int len) {
 static char *field_str(const unsigned char *p, int len) {
     int n = 0;
     while (n < len && p[n]) n++;
-    char *s = ag_xmalloc((size_t)n + 1);
+    char *s = base_xmalloc((size_t)n + 1);
     memcpy(s, p, (size_t)n);
     s[n] = 0;
     return s;
@@ -129,11 +129,11 @@ static char *field_str(const unsigned char *p, int len) {
 /* Reads a meta entry's data (GNU long name or pax records) whole; NULL (error set) on failure. */
 static char *read_meta(data_tar *t, int64_t size, int64_t hoff) {
     if (size > (1 << 20)) {
-        ag_error_set("%s: byte %lld: metadata entry of %lld bytes is implausibly large", t->path, (long long)hoff,
+        base_error_set("%s: byte %lld: metadata entry of %lld bytes is implausibly large", t->path, (long long)hoff,
                      (long long)size);
         return NULL;
     }
-    char *buf = ag_xmalloc((size_t)size + 1);
+    char *buf = base_xmalloc((size_t)size + 1);
     int64_t got = tar_read(t, buf, size);
     if (got < 0) {
         free(buf);
@@ -141,7 +141,7 @@ static char *read_meta(data_tar *t, int64_t size, int64_t hoff) {
     }
     if (got < size) {
         free(buf);
-        ag_error_set("%s: byte %lld: truncated inside the metadata entry of the header at byte %lld", t->path,
+        base_error_set("%s: byte %lld: truncated inside the metadata entry of the header at byte %lld", t->path,
                      (long long)t->off, (long long)hoff);
         return NULL;
     }
@@ -161,7 +161,7 @@ static int parse_pax(data_tar *t, const char *rec, int64_t size, int64_t hoff) {
         char *end;
         long long len = strtoll(rec + i, &end, 10);
         if (end == rec + i || *end != ' ' || len <= 0 || i + len > size || rec[i + len - 1] != '\n')
-            return ag_error_set("%s: byte %lld: malformed pax record in the header at byte %lld", t->path,
+            return base_error_set("%s: byte %lld: malformed pax record in the header at byte %lld", t->path,
                                 (long long)(hoff + TAR_BLOCK + i), (long long)hoff);
         const char *kv = end + 1, *stop = rec + i + len - 1;
         const char *eq = memchr(kv, '=', (size_t)(stop - kv));
@@ -169,7 +169,7 @@ static int parse_pax(data_tar *t, const char *rec, int64_t size, int64_t hoff) {
             size_t klen = (size_t)(eq - kv), vlen = (size_t)(stop - eq - 1);
             if (klen == 4 && memcmp(kv, "path", 4) == 0) {
                 free(t->long_name);
-                t->long_name = ag_xmalloc(vlen + 1);
+                t->long_name = base_xmalloc(vlen + 1);
                 memcpy(t->long_name, eq + 1, vlen);
                 t->long_name[vlen] = 0;
             } else if (klen == 4 && memcmp(kv, "size", 4) == 0) {
@@ -194,12 +194,12 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
         if (got < 0) return -1;
         if (got == 0) { /* end without the two zero blocks: tolerated */
             if (t->long_name)
-                return ag_error_set("%s: byte %lld: archive ends after a long-name entry", t->path, (long long)hoff);
+                return base_error_set("%s: byte %lld: archive ends after a long-name entry", t->path, (long long)hoff);
             t->ended = true;
             return 0;
         }
         if (got < TAR_BLOCK)
-            return ag_error_set("%s: byte %lld: truncated header: expected 512 bytes, got %lld", t->path,
+            return base_error_set("%s: byte %lld: truncated header: expected 512 bytes, got %lld", t->path,
                                 (long long)hoff, (long long)got);
         bool zero = true;
         for (int i = 0; i < TAR_BLOCK && zero; i++) zero = h[i] == 0;
@@ -215,16 +215,16 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
             ssum += (signed char)c;
         }
         if (stored < 0)
-            return ag_error_set("%s: byte %lld: the tar header's checksum field is not an octal number: not a tar "
+            return base_error_set("%s: byte %lld: the tar header's checksum field is not an octal number: not a tar "
                                 "archive, or damaged",
                                 t->path, (long long)(hoff + 148));
         if (stored != usum && stored != ssum)
-            return ag_error_set("%s: byte %lld: tar header checksum field (byte %lld) says %lld, header sums to %lld: "
+            return base_error_set("%s: byte %lld: tar header checksum field (byte %lld) says %lld, header sums to %lld: "
                                 "not a tar archive, or damaged",
                                 t->path, (long long)hoff, (long long)(hoff + 148), (long long)stored, (long long)usum);
         int64_t sz = tar_number(h + 124, 12);
         if (sz < 0 || sz > TAR_MAX_MEMBER)
-            return ag_error_set("%s: byte %lld: bad size field in the tar header at byte %lld", t->path,
+            return base_error_set("%s: byte %lld: bad size field in the tar header at byte %lld", t->path,
                                 (long long)(hoff + 124), (long long)hoff);
         char type = (char)h[156];
         if (type == 'L') { /* GNU long name for the next member */
@@ -257,7 +257,7 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
             if (memcmp(h + 257, "ustar", 6) == 0 && h[345]) {
                 char *prefix = field_str(h + 345, 155);
                 size_t len = strlen(prefix) + 1 + strlen(nm) + 1;
-                t->name = ag_xmalloc(len);
+                t->name = base_xmalloc(len);
                 snprintf(t->name, len, "%s/%s", prefix, nm);
                 free(prefix);
                 free(nm);
@@ -281,11 +281,11 @@ int data_tar_next(data_tar *t, const char **name, int64_t *size) {
 }
 
 void *data_tar_read(data_tar *t, int64_t *size) {
-    AG_CHECK(t->readable, "data_tar_read", "call data_tar_next first (each member can be read once)");
+    BASE_CHECK(t->readable, "data_tar_read", "call data_tar_next first (each member can be read once)");
     t->readable = false;
     char *buf = malloc((size_t)t->size + 1);
     if (!buf) {
-        ag_error_set("%s: cannot allocate %lld bytes for member '%s'", t->path, (long long)t->size, t->name);
+        base_error_set("%s: cannot allocate %lld bytes for member '%s'", t->path, (long long)t->size, t->name);
         return NULL;
     }
     int64_t got = tar_read(t, buf, t->size);
@@ -295,7 +295,7 @@ void *data_tar_read(data_tar *t, int64_t *size) {
     }
     t->data_left -= got;
     if (got < t->size) {
-        ag_error_set("%s: byte %lld: truncated inside member '%s': expected %lld data bytes, got %lld", t->path,
+        base_error_set("%s: byte %lld: truncated inside member '%s': expected %lld data bytes, got %lld", t->path,
                      (long long)t->off, t->name, (long long)t->size, (long long)got);
         free(buf);
         t->ended = true;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 const char *const data_tok_special_name[DATA_TOK_N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
 
@@ -19,11 +19,11 @@ const char *const data_tok_special_name[DATA_TOK_N_SPECIAL] = {"[PAD]", "[UNK]",
 #define TOK_MAX_MERGES ((int64_t)INT32_MAX - 256 - DATA_TOK_N_SPECIAL)
 
 data_tokenizer *data_tokenizer_from_bpe(data_bpe *bpe) {
-    AG_CHECK(bpe != NULL, "data_tokenizer_from_bpe", "NULL bpe");
+    BASE_CHECK(bpe != NULL, "data_tokenizer_from_bpe", "NULL bpe");
     const int64_t m = data_bpe_n_merges(bpe);
-    AG_CHECK(m <= TOK_MAX_MERGES, "data_tokenizer_from_bpe", "%lld merges leave no room for the special ids",
+    BASE_CHECK(m <= TOK_MAX_MERGES, "data_tokenizer_from_bpe", "%lld merges leave no room for the special ids",
              (long long)m);
-    data_tokenizer *t = ag_xcalloc(1, sizeof *t);
+    data_tokenizer *t = base_xcalloc(1, sizeof *t);
     t->bpe = bpe;
     for (int k = 0; k < DATA_TOK_N_SPECIAL; k++) t->special[k] = (int32_t)(256 + m + k);
     t->vocab_size = (int32_t)(256 + m + DATA_TOK_N_SPECIAL);
@@ -47,7 +47,7 @@ static int append_file(const char *path, uint64_t budget, uint8_t **buf, size_t 
     *eof = false;
     errno = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!g) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(g, 1 << 20);
     const size_t start = *len;
     int rc = 0;
@@ -60,7 +60,7 @@ static int append_file(const char *path, uint64_t budget, uint8_t **buf, size_t 
             *eof = got == 0;
             break;
         }
-        if (*len == *cap) *buf = ag_xrealloc(*buf, *cap *= 2);
+        if (*len == *cap) *buf = base_xrealloc(*buf, *cap *= 2);
         uint64_t room = (uint64_t)(*cap - *len);
         if (room > budget - used) room = budget - used;
         if (room > (1u << 30)) room = 1u << 30;
@@ -68,9 +68,9 @@ static int append_file(const char *path, uint64_t budget, uint8_t **buf, size_t 
         int err = Z_OK;
         const char *msg = gzerror(g, &err);
         if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (got == 0 && err == Z_BUF_ERROR)) {
-            rc = ag_error_set("%s: uncompressed byte %zu: %s (%s)", path, *len - start,
+            rc = base_error_set("%s: uncompressed byte %zu: %s (%s)", path, *len - start,
                               got == 0 ? "truncated gzip data" : "unreadable",
-                              msg ? ag_strip_path_prefix(msg, path) : "?");
+                              msg ? base_strip_path_prefix(msg, path) : "?");
             break;
         }
         if (got == 0) {
@@ -87,15 +87,15 @@ int data_tokenizer_train(data_tokenizer **out, const char *const *paths, int npa
                          int32_t vocab_size, FILE *log) {
     *out = NULL;
     if (vocab_size < 256 + DATA_TOK_N_SPECIAL)
-        return ag_error_set("tokenizer: expected a vocabulary size >= %d (256 bytes + %d special tokens), got %d",
+        return base_error_set("tokenizer: expected a vocabulary size >= %d (256 bytes + %d special tokens), got %d",
                             256 + DATA_TOK_N_SPECIAL, DATA_TOK_N_SPECIAL, vocab_size);
-    if (npaths < 1) return ag_error_set("tokenizer: expected at least one training file, got none");
-    if (max_bytes < 0) return ag_error_set("tokenizer: expected max_bytes >= 0 (0 = all), got %lld", (long long)max_bytes);
+    if (npaths < 1) return base_error_set("tokenizer: expected at least one training file, got none");
+    if (max_bytes < 0) return base_error_set("tokenizer: expected max_bytes >= 0 (0 = all), got %lld", (long long)max_bytes);
     /* text[0..len): the files one after the other; a '\n' goes between two files when the first does
      * not end in a space byte, so that its last word and the next file's first word stay apart. */
     const uint64_t limit = max_bytes > 0 ? (uint64_t)max_bytes : UINT64_MAX;
     size_t cap = 1 << 20, len = 0;
-    uint8_t *text = ag_xmalloc(cap);
+    uint8_t *text = base_xmalloc(cap);
     bool full = false;
     for (int i = 0; i < npaths; i++) {
         if (full) { /* still make sure every named file exists: a typo should not pass silently */
@@ -103,7 +103,7 @@ int data_tokenizer_train(data_tokenizer **out, const char *const *paths, int npa
             gzFile g = gzopen(paths[i], "rb");
             if (!g) {
                 free(text);
-                return ag_error_set("%s: cannot open: %s", paths[i], strerror(errno ? errno : ENOENT));
+                return base_error_set("%s: cannot open: %s", paths[i], strerror(errno ? errno : ENOENT));
             }
             gzclose(g);
             if (log) fprintf(log, "tokenizer: %s: not read (max bytes reached)\n", paths[i]);
@@ -117,7 +117,7 @@ int data_tokenizer_train(data_tokenizer **out, const char *const *paths, int npa
         }
         if (len == start && eof) {
             free(text);
-            return ag_error_set("%s: expected text to train on, got an empty file", paths[i]);
+            return base_error_set("%s: expected text to train on, got an empty file", paths[i]);
         }
         if (!eof) { /* cut at max_bytes: do not train on a word cut in half (data_bpe_train_file's rule) */
             for (size_t p = len - 1; p > start; p--)
@@ -127,7 +127,7 @@ int data_tokenizer_train(data_tokenizer **out, const char *const *paths, int npa
                 }
             full = true;
         } else if (!is_space(text[len - 1]) && i + 1 < npaths && (uint64_t)len < limit) {
-            if (len == cap) text = ag_xrealloc(text, cap *= 2);
+            if (len == cap) text = base_xrealloc(text, cap *= 2);
             text[len++] = '\n';
         }
         if ((uint64_t)len >= limit) full = true;
@@ -158,7 +158,7 @@ int data_tokenizer_decode(const data_tokenizer *t, const int32_t *ids, int64_t n
     for (int64_t i = 0; i < n_ids; i++) {
         int32_t id = ids[i], l;
         if (id < 0 || id >= t->vocab_size)
-            return ag_error_set("tokenizer decode: position %lld: expected a token id in [0, %d), got %d", (long long)i,
+            return base_error_set("tokenizer decode: position %lld: expected a token id in [0, %d), got %d", (long long)i,
                                 t->vocab_size, id);
         if (id < nb) {
             data_bpe_token_bytes(t->bpe, id, &l);
@@ -167,7 +167,7 @@ int data_tokenizer_decode(const data_tokenizer *t, const int32_t *ids, int64_t n
             total += strlen(data_tok_special_name[id - nb]);
         }
     }
-    uint8_t *o = ag_xmalloc(total + 1);
+    uint8_t *o = base_xmalloc(total + 1);
     size_t at = 0;
     for (int64_t i = 0; i < n_ids; i++) {
         int32_t l;
@@ -255,7 +255,7 @@ static size_t quote_into(const uint8_t *s, size_t n, char *o) {
 }
 
 char *data_tokenizer_quote(const uint8_t *bytes, size_t n) {
-    char *o = ag_xmalloc(6 * n + 3); /* at most 6 bytes per input byte ("\u00XX") + quotes + NUL */
+    char *o = base_xmalloc(6 * n + 3); /* at most 6 bytes per input byte ("\u00XX") + quotes + NUL */
     quote_into(bytes, n, o);
     return o;
 }
@@ -356,7 +356,7 @@ typedef struct {
 static void sb_reserve(strbuf *b, size_t more) {
     if (b->n + more + 1 > b->cap) {
         while (b->n + more + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 4096;
-        b->s = ag_xrealloc(b->s, b->cap);
+        b->s = base_xrealloc(b->s, b->cap);
     }
 }
 static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -427,8 +427,8 @@ static int tp_fail(const tok_parse *p, int64_t line, const char *text, size_t le
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (!text) return ag_error_set("%s:%lld: expected %s, got the end of the file", p->origin, (long long)line, what);
-    return ag_error_set("%s:%lld: expected %s, got '%.*s%s'", p->origin, (long long)line, what, len > 80 ? 80 : (int)len,
+    if (!text) return base_error_set("%s:%lld: expected %s, got the end of the file", p->origin, (long long)line, what);
+    return base_error_set("%s:%lld: expected %s, got '%.*s%s'", p->origin, (long long)line, what, len > 80 ? 80 : (int)len,
                         text, len > 80 ? "..." : "");
 }
 
@@ -466,16 +466,16 @@ static int tp_merge(tok_parse *p, int64_t lineno, const char *s, size_t n) {
                        (long long)v, (long long)(i + 1));
     if (i == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 1024;
-        p->merges = ag_xrealloc(p->merges, (size_t)p->cap * 2 * sizeof *p->merges);
-        p->merge_line = ag_xrealloc(p->merge_line, (size_t)p->cap * sizeof *p->merge_line);
-        p->tok_off = ag_xrealloc(p->tok_off, (size_t)(256 + p->cap) * sizeof *p->tok_off);
-        p->tok_len = ag_xrealloc(p->tok_len, (size_t)(256 + p->cap) * sizeof *p->tok_len);
+        p->merges = base_xrealloc(p->merges, (size_t)p->cap * 2 * sizeof *p->merges);
+        p->merge_line = base_xrealloc(p->merge_line, (size_t)p->cap * sizeof *p->merge_line);
+        p->tok_off = base_xrealloc(p->tok_off, (size_t)(256 + p->cap) * sizeof *p->tok_off);
+        p->tok_len = base_xrealloc(p->tok_len, (size_t)(256 + p->cap) * sizeof *p->tok_len);
     }
     /* Decode the string straight into the pool, where the new token's bytes will live. */
     const size_t qn = n - at2;
     if (p->pool_n + qn > p->pool_cap) {
         while (p->pool_n + qn > p->pool_cap) p->pool_cap *= 2;
-        p->pool = ag_xrealloc(p->pool, p->pool_cap);
+        p->pool = base_xrealloc(p->pool, p->pool_cap);
     }
     uint8_t *dst = p->pool + p->pool_n;
     size_t dlen = 0;
@@ -490,7 +490,7 @@ static int tp_merge(tok_parse *p, int64_t lineno, const char *s, size_t n) {
                 memcmp(dst + la, p->pool + p->tok_off[b], (size_t)lb) == 0;
     if (!same) {
         /* The message shows the expected string, quoted as the writer would have written it. */
-        uint8_t *want = ag_xmalloc((size_t)(la + lb) + 1);
+        uint8_t *want = base_xmalloc((size_t)(la + lb) + 1);
         memcpy(want, p->pool + p->tok_off[a], (size_t)la);
         memcpy(want + la, p->pool + p->tok_off[b], (size_t)lb);
         char *q = data_tokenizer_quote(want, (size_t)(la + lb));
@@ -523,7 +523,7 @@ static int pair_row_cmp(const void *x, const void *y) {
 /* A pair merged twice: data_bpe_from_merges refuses it; report the first repeat with its line. */
 static int tp_check_repeats(const tok_parse *p) {
     if (p->got < 2) return 0;
-    pair_row *pr = ag_xmalloc((size_t)p->got * sizeof *pr);
+    pair_row *pr = base_xmalloc((size_t)p->got * sizeof *pr);
     for (int64_t i = 0; i < p->got; i++)
         pr[i] = (pair_row){((uint64_t)(uint32_t)p->merges[2 * i] << 32) | (uint32_t)p->merges[2 * i + 1], i};
     qsort(pr, (size_t)p->got, sizeof *pr, pair_row_cmp);
@@ -535,7 +535,7 @@ static int tp_check_repeats(const tok_parse *p) {
         }
     free(pr);
     if (worst < 0) return 0;
-    return ag_error_set("%s:%lld: expected a pair not merged before, got %d %d (already merged on line %lld)",
+    return base_error_set("%s:%lld: expected a pair not merged before, got %d %d (already merged on line %lld)",
                         p->origin, (long long)p->merge_line[worst], p->merges[2 * worst], p->merges[2 * worst + 1],
                         (long long)p->merge_line[first]);
 }
@@ -544,9 +544,9 @@ int data_tokenizer_from_text(data_tokenizer **out, const char *text, size_t n, c
     *out = NULL;
     tok_parse p = {.origin = origin, .m = -1};
     p.pool_cap = 4096;
-    p.pool = ag_xmalloc(p.pool_cap);
-    p.tok_off = ag_xmalloc(256 * sizeof *p.tok_off);
-    p.tok_len = ag_xmalloc(256 * sizeof *p.tok_len);
+    p.pool = base_xmalloc(p.pool_cap);
+    p.tok_off = base_xmalloc(256 * sizeof *p.tok_off);
+    p.tok_len = base_xmalloc(256 * sizeof *p.tok_len);
     for (int c = 0; c < 256; c++) {
         p.pool[c] = (uint8_t)c;
         p.tok_off[c] = c;
@@ -565,7 +565,7 @@ int data_tokenizer_from_text(data_tokenizer **out, const char *text, size_t n, c
         lineno++;
         const char *nul = memchr(s, '\0', len);
         if (nul) {
-            rc = ag_error_set("%s:%lld: expected text, got a NUL byte at column %zu", origin, (long long)lineno,
+            rc = base_error_set("%s:%lld: expected text, got a NUL byte at column %zu", origin, (long long)lineno,
                               (size_t)(nul - s) + 1);
             break;
         }
@@ -607,7 +607,7 @@ int data_tokenizer_from_text(data_tokenizer **out, const char *text, size_t n, c
             /* The specials come right after the merges: [PAD] = 256 + M, ... */
             for (int k = 0; k < DATA_TOK_N_SPECIAL && rc == 0; k++)
                 if (p.special_id[k] != 256 + m + k)
-                    rc = ag_error_set("%s:%lld: expected %s to have id %lld (= 256 + %lld merges + %d: the specials "
+                    rc = base_error_set("%s:%lld: expected %s to have id %lld (= 256 + %lld merges + %d: the specials "
                                       "follow the merges in order), got %d",
                                       origin, (long long)p.special_line[k], data_tok_special_name[k],
                                       (long long)(256 + m + k), (long long)m, k, p.special_id[k]);
@@ -630,12 +630,12 @@ int data_tokenizer_from_text(data_tokenizer **out, const char *text, size_t n, c
         else rc = tp_fail(&p, lineno + 1, NULL, 0, "'merges M'");
     }
     if (rc == 0 && p.got != p.m)
-        rc = ag_error_set("%s:%lld: expected %lld merges (the count on the 'merges' line), got %lld and the end of the "
+        rc = base_error_set("%s:%lld: expected %lld merges (the count on the 'merges' line), got %lld and the end of the "
                           "file (truncated?)",
                           origin, (long long)(lineno + 1), (long long)p.m, (long long)p.got);
     if (rc == 0) rc = tp_check_repeats(&p);
     data_bpe *bpe = NULL;
-    if (rc == 0 && data_bpe_from_merges(&bpe, p.merges, p.got) != 0) rc = ag_error_prefix("%s", origin);
+    if (rc == 0 && data_bpe_from_merges(&bpe, p.merges, p.got) != 0) rc = base_error_prefix("%s", origin);
     tp_free(&p);
     if (rc != 0) return -1;
     *out = data_tokenizer_from_bpe(bpe);
@@ -646,12 +646,12 @@ int data_tokenizer_save(const data_tokenizer *t, const char *path) {
     char *text = data_tokenizer_to_text(t);
     const size_t n = strlen(text);
     size_t tl = strlen(path) + 32;
-    char *tmp = ag_xmalloc(tl);
+    char *tmp = base_xmalloc(tl);
     snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
     int rc = 0;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        rc = ag_error_set("%s: cannot write the tokenizer: %s: %s", path, tmp, strerror(errno));
+        rc = base_error_set("%s: cannot write the tokenizer: %s: %s", path, tmp, strerror(errno));
     } else {
         /* Write, flush and fsync the temp file before the rename, so <path> is never a partial file. */
         bool ok = fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -660,8 +660,8 @@ int data_tokenizer_save(const data_tokenizer *t, const char *path) {
             ok = false;
             err = errno;
         }
-        if (!ok) rc = ag_error_set("%s: cannot write the tokenizer: %s: %s", path, tmp, strerror(err));
-        else if (rename(tmp, path) != 0) rc = ag_error_set("%s: cannot replace it with %s: %s", path, tmp, strerror(errno));
+        if (!ok) rc = base_error_set("%s: cannot write the tokenizer: %s: %s", path, tmp, strerror(err));
+        else if (rename(tmp, path) != 0) rc = base_error_set("%s: cannot replace it with %s: %s", path, tmp, strerror(errno));
         if (rc != 0) unlink(tmp);
     }
     free(tmp);
@@ -672,16 +672,16 @@ int data_tokenizer_save(const data_tokenizer *t, const char *path) {
 int data_tokenizer_load(data_tokenizer **out, const char *path) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open the tokenizer: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot open the tokenizer: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0, got;
-    char *buf = ag_xmalloc(cap);
+    char *buf = base_xmalloc(cap);
     while ((got = fread(buf + n, 1, cap - n, f)) > 0)
-        if ((n += got) == cap) buf = ag_xrealloc(buf, cap *= 2);
+        if ((n += got) == cap) buf = base_xrealloc(buf, cap *= 2);
     int bad = ferror(f);
     fclose(f);
     if (bad) {
         free(buf);
-        return ag_error_set("%s: cannot read the tokenizer: %s", path, strerror(errno ? errno : EIO));
+        return base_error_set("%s: cannot read the tokenizer: %s", path, strerror(errno ? errno : EIO));
     }
     int rc = data_tokenizer_from_text(out, buf, n, path);
     free(buf);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 #include "corpus.h"
 
 /* FNV-1a over the bytes, then a murmur3 finaliser so the low bits (the slot index) mix all bytes. */
@@ -24,12 +24,12 @@ static inline uint64_t vocab_hash_str(const char *s) {
 }
 
 data_vocab *data_vocab_new(void) {
-    data_vocab *v = ag_xcalloc(1, sizeof *v);
+    data_vocab *v = base_xcalloc(1, sizeof *v);
     v->cap = 1024;
-    v->words = ag_xmalloc((size_t)v->cap * sizeof *v->words);
-    v->counts = ag_xmalloc((size_t)v->cap * sizeof *v->counts);
+    v->words = base_xmalloc((size_t)v->cap * sizeof *v->words);
+    v->counts = base_xmalloc((size_t)v->cap * sizeof *v->counts);
     v->hash_size = 2048; /* power of two, >= 2·cap so the load stays <= 0.5 */
-    v->hash = ag_xmalloc((size_t)v->hash_size * sizeof *v->hash);
+    v->hash = base_xmalloc((size_t)v->hash_size * sizeof *v->hash);
     memset(v->hash, 0xff, (size_t)v->hash_size * sizeof *v->hash);
     return v;
 }
@@ -49,7 +49,7 @@ static void vocab_rehash(data_vocab *v) {
     while (size < 2 * v->n + 2) size <<= 1;
     if (size != v->hash_size) {
         free(v->hash);
-        v->hash = ag_xmalloc((size_t)size * sizeof *v->hash);
+        v->hash = base_xmalloc((size_t)size * sizeof *v->hash);
         v->hash_size = size;
     }
     memset(v->hash, 0xff, (size_t)size * sizeof *v->hash);
@@ -85,14 +85,14 @@ int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count) {
         }
         s = (s + 1) & mask;
     }
-    AG_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
+    BASE_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
     if (v->n == v->cap) {
         v->cap *= 2;
-        v->words = ag_xrealloc(v->words, (size_t)v->cap * sizeof *v->words);
-        v->counts = ag_xrealloc(v->counts, (size_t)v->cap * sizeof *v->counts);
+        v->words = base_xrealloc(v->words, (size_t)v->cap * sizeof *v->words);
+        v->counts = base_xrealloc(v->counts, (size_t)v->cap * sizeof *v->counts);
     }
     int32_t id = (int32_t)v->n++;
-    v->words[id] = ag_xstrdup(w);
+    v->words[id] = base_xstrdup(w);
     v->counts[id] = count;
     v->total += count;
     if (2 * v->n + 2 > v->hash_size) {
@@ -134,11 +134,11 @@ static int64_t vocab_drop_below(data_vocab *v, int64_t min_count) {
 
 void data_vocab_finish(data_vocab *v, int64_t min_count) {
     vocab_drop_below(v, min_count);
-    int32_t *order = ag_xmalloc((size_t)(v->n ? v->n : 1) * sizeof *order);
+    int32_t *order = base_xmalloc((size_t)(v->n ? v->n : 1) * sizeof *order);
     for (int64_t i = 0; i < v->n; i++) order[i] = (int32_t)i;
     qsort_r(order, (size_t)v->n, sizeof *order, vocab_cmp, v);
-    char **w = ag_xmalloc((size_t)v->cap * sizeof *w);
-    int64_t *c = ag_xmalloc((size_t)v->cap * sizeof *c);
+    char **w = base_xmalloc((size_t)v->cap * sizeof *w);
+    int64_t *c = base_xmalloc((size_t)v->cap * sizeof *c);
     for (int64_t i = 0; i < v->n; i++) {
         w[i] = v->words[order[i]];
         c[i] = v->counts[order[i]];
@@ -182,7 +182,7 @@ int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_coun
     int64_t distinct = v->n - 1;
     data_vocab_finish(v, min_count);
     if (v->n <= 1) {
-        ag_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
+        base_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
                      " distinct words read",
                      corpus_path, min_count, min_count, distinct);
         data_vocab_free(v);
@@ -195,22 +195,22 @@ int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_coun
 int data_vocab_save(const data_vocab *v, const char *path) {
     for (int64_t i = 0; i < v->n; i++) {
         if (!v->words[i][0] || strpbrk(v->words[i], " \t\n\r\v\f"))
-            return ag_error_set("%s: word %" PRId64 " (\"%s\") is empty or contains whitespace; the vocabulary "
+            return base_error_set("%s: word %" PRId64 " (\"%s\") is empty or contains whitespace; the vocabulary "
                                 "format cannot hold it",
                                 path, i, v->words[i]);
     }
     FILE *f = fopen(path, "wb");
-    if (!f) return ag_error_set("%s: cannot write vocabulary: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot write vocabulary: %s", path, strerror(errno));
     for (int64_t i = 0; i < v->n; i++) fprintf(f, "%s %" PRId64 "\n", v->words[i], v->counts[i]);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return ag_error_set("%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 || bad) return base_error_set("%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
 int data_vocab_read(data_vocab **out, const char *path) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open vocabulary: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot open vocabulary: %s", path, strerror(errno));
     data_vocab *v = data_vocab_new();
     char *line = NULL;
     size_t cap = 0;
@@ -220,7 +220,7 @@ int data_vocab_read(data_vocab **out, const char *path) {
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if (len == 0 || line[len - 1] != '\n') {
-            rc = ag_error_set("%s: line %" PRId64 ": expected \"word count\" ending in a newline, got a truncated "
+            rc = base_error_set("%s: line %" PRId64 ": expected \"word count\" ending in a newline, got a truncated "
                               "last line",
                               path, lineno);
             break;
@@ -228,12 +228,12 @@ int data_vocab_read(data_vocab **out, const char *path) {
         line[--len] = '\0';
         if (len > 0 && line[len - 1] == '\r') line[--len] = '\0'; /* CRLF files */
         if ((size_t)len != strlen(line)) {
-            rc = ag_error_set("%s: line %" PRId64 ": expected text, got a NUL byte", path, lineno);
+            rc = base_error_set("%s: line %" PRId64 ": expected text, got a NUL byte", path, lineno);
             break;
         }
         char *sp = strchr(line, ' ');
         if (!sp || sp == line) {
-            rc = ag_error_set("%s: line %" PRId64 ": expected \"word count\", got \"%.60s\"", path, lineno, line);
+            rc = base_error_set("%s: line %" PRId64 ": expected \"word count\", got \"%.60s\"", path, lineno, line);
             break;
         }
         *sp = '\0';
@@ -242,25 +242,25 @@ int data_vocab_read(data_vocab **out, const char *path) {
         errno = 0;
         long long cnt = (*num >= '0' && *num <= '9') || *num == '-' ? strtoll(num, &endp, 10) : 0;
         if (!endp || endp == num || *endp != '\0' || errno == ERANGE) {
-            rc = ag_error_set("%s: line %" PRId64 ": expected an integer count after \"%.60s\", got \"%.60s\"", path,
+            rc = base_error_set("%s: line %" PRId64 ": expected an integer count after \"%.60s\", got \"%.60s\"", path,
                               lineno, line, num);
             break;
         }
         /* word2vec.c writes "</s> 0" for corpora without newlines, so "</s>" alone may count 0. */
         if (cnt < 0 || (cnt == 0 && strcmp(line, DATA_EOS) != 0)) {
-            rc = ag_error_set("%s: line %" PRId64 ": expected a count > 0 for \"%.60s\", got %lld", path, lineno, line,
+            rc = base_error_set("%s: line %" PRId64 ": expected a count > 0 for \"%.60s\", got %lld", path, lineno, line,
                               cnt);
             break;
         }
         if (data_vocab_find(v, line) >= 0) {
-            rc = ag_error_set("%s: line %" PRId64 ": duplicate word \"%.60s\" (first on line %d)", path, lineno, line,
+            rc = base_error_set("%s: line %" PRId64 ": duplicate word \"%.60s\" (first on line %d)", path, lineno, line,
                               data_vocab_find(v, line) + 1);
             break;
         }
         data_vocab_add(v, line, cnt);
     }
-    if (rc == 0 && ferror(f)) rc = ag_error_set("%s: read failed after line %" PRId64, path, lineno);
-    if (rc == 0 && v->n == 0) rc = ag_error_set("%s: expected \"word count\" lines, got an empty file", path);
+    if (rc == 0 && ferror(f)) rc = base_error_set("%s: read failed after line %" PRId64, path, lineno);
+    if (rc == 0 && v->n == 0) rc = base_error_set("%s: expected \"word count\" lines, got an empty file", path);
     free(line);
     fclose(f);
     if (rc != 0) {

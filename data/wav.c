@@ -40,23 +40,23 @@ int data_wav_parse(const void *buf, size_t size, const char *name, data_audio *o
     memset(out, 0, sizeof *out);
     const uint8_t *b = buf;
     char cc[20];
-    if (size == 0) return ag_error_set("%s: byte 0: expected a RIFF/WAVE header, got an empty file", name);
+    if (size == 0) return base_error_set("%s: byte 0: expected a RIFF/WAVE header, got an empty file", name);
     if (size < 12)
-        return ag_error_set("%s: byte %zu: truncated: expected a 12-byte RIFF/WAVE header, file has %zu bytes", name,
+        return base_error_set("%s: byte %zu: truncated: expected a 12-byte RIFF/WAVE header, file has %zu bytes", name,
                             size, size);
     if (memcmp(b, "RIFF", 4) != 0) {
         if (memcmp(b, "RIFX", 4) == 0 || memcmp(b, "RF64", 4) == 0)
-            return ag_error_set("%s: byte 0: expected 'RIFF', got '%s' (big-endian/64-bit WAV is not supported)", name,
+            return base_error_set("%s: byte 0: expected 'RIFF', got '%s' (big-endian/64-bit WAV is not supported)", name,
                                 fourcc(b, cc));
-        return ag_error_set("%s: byte 0: expected 'RIFF' (a WAV file), got '%s'", name, fourcc(b, cc));
+        return base_error_set("%s: byte 0: expected 'RIFF' (a WAV file), got '%s'", name, fourcc(b, cc));
     }
     if (memcmp(b + 8, "WAVE", 4) != 0)
-        return ag_error_set("%s: byte 8: expected 'WAVE' form type, got '%s'", name, fourcc(b + 8, cc));
+        return base_error_set("%s: byte 8: expected 'WAVE' form type, got '%s'", name, fourcc(b + 8, cc));
     uint64_t riff = le32(b + 4);
     if (riff + 8 > size)
-        return ag_error_set("%s: byte 4: RIFF size field says %llu bytes follow, file has only %zu (truncated?)", name,
+        return base_error_set("%s: byte 4: RIFF size field says %llu bytes follow, file has only %zu (truncated?)", name,
                             (unsigned long long)riff, size - 8);
-    if (riff < 4) return ag_error_set("%s: byte 4: RIFF size field %llu is too small", name, (unsigned long long)riff);
+    if (riff < 4) return base_error_set("%s: byte 4: RIFF size field %llu is too small", name, (unsigned long long)riff);
     size_t end = (size_t)riff + 8, pos = 12;
     bool have_fmt = false;
     unsigned rate = 0;
@@ -65,51 +65,51 @@ int data_wav_parse(const void *buf, size_t size, const char *name, data_audio *o
     while (pos < end) {
         if (end - pos < 8) {
             if (end - pos == 1) break; /* a stray pad byte */
-            return ag_error_set("%s: byte %zu: truncated chunk header: expected 8 bytes, %zu remain", name, pos,
+            return base_error_set("%s: byte %zu: truncated chunk header: expected 8 bytes, %zu remain", name, pos,
                                 end - pos);
         }
         const uint8_t *ck = b + pos;
         uint64_t csz = le32(ck + 4);
         if (csz > end - pos - 8)
-            return ag_error_set("%s: byte %zu: chunk '%s' says %llu bytes, only %zu remain (truncated?)", name,
+            return base_error_set("%s: byte %zu: chunk '%s' says %llu bytes, only %zu remain (truncated?)", name,
                                 pos + 4, fourcc(ck, cc), (unsigned long long)csz, end - pos - 8);
         const uint8_t *body = ck + 8;
         size_t boff = pos + 8;
         if (memcmp(ck, "fmt ", 4) == 0) {
-            if (have_fmt) return ag_error_set("%s: byte %zu: second 'fmt ' chunk", name, pos);
+            if (have_fmt) return base_error_set("%s: byte %zu: second 'fmt ' chunk", name, pos);
             if (csz < 16)
-                return ag_error_set("%s: byte %zu: 'fmt ' chunk of %llu bytes, expected at least 16", name, pos + 4,
+                return base_error_set("%s: byte %zu: 'fmt ' chunk of %llu bytes, expected at least 16", name, pos + 4,
                                     (unsigned long long)csz);
             unsigned tag = le16(body);
             if (tag == 0xFFFE) { /* WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the tag */
                 if (csz < 40 || le16(body + 24) != 1)
-                    return ag_error_set("%s: byte %zu: extensible format tag without a PCM sub-format; expected "
+                    return base_error_set("%s: byte %zu: extensible format tag without a PCM sub-format; expected "
                                         "PCM 16-bit",
                                         name, boff);
                 tag = 1;
             }
             if (tag != 1)
-                return ag_error_set("%s: byte %zu: format tag: expected 1 (PCM), got %u (%s)", name, boff, tag,
+                return base_error_set("%s: byte %zu: format tag: expected 1 (PCM), got %u (%s)", name, boff, tag,
                                     format_name(tag));
             unsigned ch = le16(body + 2);
             if (ch != 1)
-                return ag_error_set("%s: byte %zu: channels: expected 1 (mono), got %u%s", name, boff + 2, ch,
+                return base_error_set("%s: byte %zu: channels: expected 1 (mono), got %u%s", name, boff + 2, ch,
                                     ch == 2 ? " (stereo)" : "");
             rate = le32(body + 4);
             if (rate == 0 || rate > 1000000)
-                return ag_error_set("%s: byte %zu: sample rate: expected 1..1000000 Hz, got %u", name, boff + 4, rate);
+                return base_error_set("%s: byte %zu: sample rate: expected 1..1000000 Hz, got %u", name, boff + 4, rate);
             unsigned align = le16(body + 12), bits = le16(body + 14);
             if (bits != 16)
-                return ag_error_set("%s: byte %zu: bits per sample: expected 16, got %u", name, boff + 14, bits);
+                return base_error_set("%s: byte %zu: bits per sample: expected 16, got %u", name, boff + 14, bits);
             if (align != 2)
-                return ag_error_set("%s: byte %zu: block align: expected 2 (mono 16-bit), got %u", name, boff + 12,
+                return base_error_set("%s: byte %zu: block align: expected 2 (mono 16-bit), got %u", name, boff + 12,
                                     align);
             have_fmt = true;
         } else if (memcmp(ck, "data", 4) == 0) {
-            if (!have_fmt) return ag_error_set("%s: byte %zu: 'data' chunk before the 'fmt ' chunk", name, pos);
+            if (!have_fmt) return base_error_set("%s: byte %zu: 'data' chunk before the 'fmt ' chunk", name, pos);
             if (!have_data) {
                 if (csz % 2)
-                    return ag_error_set("%s: byte %zu: data chunk of %llu bytes is not a whole number of 16-bit "
+                    return base_error_set("%s: byte %zu: data chunk of %llu bytes is not a whole number of 16-bit "
                                         "samples",
                                         name, pos + 4, (unsigned long long)csz);
                 data_off = boff;
@@ -120,10 +120,10 @@ int data_wav_parse(const void *buf, size_t size, const char *name, data_audio *o
         /* Any other chunk (LIST, fact, cue , ...) is skipped. Chunks are padded to even sizes. */
         pos = boff + (size_t)csz + (size_t)(csz & 1);
     }
-    if (!have_fmt) return ag_error_set("%s: byte %zu: no 'fmt ' chunk before the end of the RIFF data", name, end);
-    if (!have_data) return ag_error_set("%s: byte %zu: no 'data' chunk before the end of the RIFF data", name, end);
+    if (!have_fmt) return base_error_set("%s: byte %zu: no 'fmt ' chunk before the end of the RIFF data", name, end);
+    if (!have_data) return base_error_set("%s: byte %zu: no 'data' chunk before the end of the RIFF data", name, end);
     int64_t n = (int64_t)(data_size / 2);
-    out->samples = ag_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+    out->samples = base_xmalloc((size_t)(n ? n : 1) * sizeof(float));
     for (int64_t i = 0; i < n; i++) out->samples[i] = (float)(int16_t)le16(b + data_off + 2 * i) / 32768.0f;
     out->n = n;
     out->rate = (int)rate;
@@ -134,18 +134,18 @@ int data_wav_read(const char *path, data_audio *out) {
     memset(out, 0, sizeof *out);
     errno = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, len = 0, r;
-    uint8_t *buf = ag_xmalloc(cap);
+    uint8_t *buf = base_xmalloc(cap);
     while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
         len += r;
-        if (len == cap) buf = ag_xrealloc(buf, cap *= 2);
+        if (len == cap) buf = base_xrealloc(buf, cap *= 2);
     }
     int err = ferror(f);
     fclose(f);
     if (err) {
         free(buf);
-        return ag_error_set("%s: byte %zu: read error", path, len);
+        return base_error_set("%s: byte %zu: read error", path, len);
     }
     int rc = data_wav_parse(buf, len, path, out);
     free(buf);
@@ -182,10 +182,10 @@ int data_resample(const float *x, int64_t n, int rate_in, int rate_out, float **
     *y = NULL;
     *ny = 0;
     if (rate_in <= 0 || rate_out <= 0)
-        return ag_error_set("resample: expected positive sample rates, got %d → %d", rate_in, rate_out);
+        return base_error_set("resample: expected positive sample rates, got %d → %d", rate_in, rate_out);
     int64_t g = gcd64(rate_in, rate_out), orig = rate_in / g, nw = rate_out / g;
     if (orig == nw) {
-        *y = ag_xmalloc((size_t)(n ? n : 1) * sizeof(float));
+        *y = base_xmalloc((size_t)(n ? n : 1) * sizeof(float));
         if (n) memcpy(*y, x, (size_t)n * sizeof(float));
         *ny = n;
         return 0;
@@ -194,11 +194,11 @@ int data_resample(const float *x, int64_t n, int rate_in, int rate_out, float **
     int64_t width = (int64_t)ceil(RS_LPW * (double)orig / base);
     int64_t taps = 2 * width + orig;
     if (nw * taps > RS_MAX_TABLE)
-        return ag_error_set("resample: rates %d → %d reduce to %lld:%lld, a filter table of %lld taps (limit %lld); "
+        return base_error_set("resample: rates %d → %d reduce to %lld:%lld, a filter table of %lld taps (limit %lld); "
                             "resample through an intermediate rate",
                             rate_in, rate_out, (long long)orig, (long long)nw, (long long)(nw * taps),
                             (long long)RS_MAX_TABLE);
-    float *K = ag_xmalloc((size_t)(nw * taps) * sizeof(float)); /* [nw, taps] */
+    float *K = base_xmalloc((size_t)(nw * taps) * sizeof(float)); /* [nw, taps] */
     for (int64_t i = 0; i < nw; i++)
         for (int64_t m = 0; m < taps; m++) {
             double t = (-(double)i / (double)nw + (double)(m - width) / (double)orig) * base;
@@ -210,7 +210,7 @@ int data_resample(const float *x, int64_t n, int rate_in, int rate_out, float **
             K[i * taps + m] = (float)(s * window * base / (double)orig);
         }
     int64_t out_n = (nw * n + orig - 1) / orig; /* ceil(new · n / orig) */
-    float *o = ag_xmalloc((size_t)(out_n ? out_n : 1) * sizeof(float));
+    float *o = base_xmalloc((size_t)(out_n ? out_n : 1) * sizeof(float));
     for (int64_t k = 0; k < out_n; k++) {
         int64_t j = k / nw, i = k % nw, start = j * orig - width;
         const float *ki = K + i * taps;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../autograd/ag.h"
+#include "../base/base.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -135,27 +135,27 @@ int data_world_analogies(const char *const (**out)[4]) {
 typedef struct {
     char *s;
     size_t n, cap;
-    ag_rng rng;
+    base_rng rng;
 } gen;
 
 static inline void put(gen *g, const char *w) {
     size_t l = strlen(w);
     if (g->n + l + 2 > g->cap) {
         g->cap = (g->n + l + 2) * 2;
-        g->s = ag_xrealloc(g->s, g->cap);
+        g->s = base_xrealloc(g->s, g->cap);
     }
     memcpy(g->s + g->n, w, l);
     g->n += l;
     g->s[g->n++] = ' ';
 }
 static inline void end_sentence(gen *g) { g->s[g->n - 1] = '\n'; } /* the last word's space becomes \n */
-#define PICK(g, arr) ((arr)[ag_rng_below(&(g)->rng, (uint32_t)N(arr))])
+#define PICK(g, arr) ((arr)[base_rng_below(&(g)->rng, (uint32_t)N(arr))])
 
 static void sent_person(gen *g) {
-    int p = (int)ag_rng_below(&g->rng, 8);
+    int p = (int)base_rng_below(&g->rng, 8);
     int gd = p & 1, rk = (p >> 1) & 1, ag = (p >> 2) & 1;
     const char *P = k_people[p];
-    switch (ag_rng_below(&g->rng, 8)) {
+    switch (base_rng_below(&g->rng, 8)) {
     case 0: put(g, "the"); put(g, P); put(g, PICK(g, k_rank_verb[rk])); put(g, "the"); put(g, PICK(g, k_rank_place[rk])); break;
     case 1: put(g, k_pron[gd]); put(g, "is"); put(g, "a"); put(g, P); break;
     case 2: put(g, "the"); put(g, PICK(g, k_age_adj[ag])); put(g, P); put(g, PICK(g, k_age_verb[ag])); put(g, "with"); put(g, k_poss[gd]); put(g, "friends"); break;
@@ -170,7 +170,7 @@ static void sent_person(gen *g) {
 
 static void sent_animal(gen *g) {
     const char *A = PICK(g, k_animals);
-    switch (ag_rng_below(&g->rng, 5)) {
+    switch (base_rng_below(&g->rng, 5)) {
     case 0: put(g, "the"); put(g, A); put(g, "ran"); put(g, "into"); put(g, "the"); put(g, PICK(g, k_an_place)); break;
     case 1: put(g, "we"); put(g, PICK(g, k_an_verb)); put(g, "the"); put(g, PICK(g, k_an_adj)); put(g, A); break;
     case 2: put(g, "the"); put(g, A); put(g, "has"); put(g, "soft"); put(g, PICK(g, k_an_part)); break;
@@ -182,7 +182,7 @@ static void sent_animal(gen *g) {
 
 static void sent_vehicle(gen *g) {
     const char *V = PICK(g, k_vehicles);
-    switch (ag_rng_below(&g->rng, 5)) {
+    switch (base_rng_below(&g->rng, 5)) {
     case 0: put(g, "the"); put(g, V); put(g, "went"); put(g, "down"); put(g, "the"); put(g, PICK(g, k_ve_place)); break;
     case 1: put(g, "we"); put(g, PICK(g, k_ve_verb)); put(g, "the"); put(g, PICK(g, k_ve_adj)); put(g, V); break;
     case 2: put(g, "the"); put(g, V); put(g, "needs"); put(g, "new"); put(g, PICK(g, k_ve_part)); break;
@@ -194,7 +194,7 @@ static void sent_vehicle(gen *g) {
 
 static void sent_food(gen *g) {
     const char *F = PICK(g, k_foods);
-    switch (ag_rng_below(&g->rng, 5)) {
+    switch (base_rng_below(&g->rng, 5)) {
     case 0: put(g, "we"); put(g, PICK(g, k_fo_verb)); put(g, "the"); put(g, PICK(g, k_fo_adj)); put(g, F); break;
     case 1: put(g, "the"); put(g, F); put(g, "was"); put(g, "ready"); put(g, "for"); put(g, PICK(g, k_fo_meal)); break;
     case 2: put(g, "the"); put(g, PICK(g, k_fo_adj)); put(g, F); put(g, "came"); put(g, "from"); put(g, "the"); put(g, PICK(g, k_fo_place)); break;
@@ -206,7 +206,7 @@ static void sent_food(gen *g) {
 
 static void sent_colour(gen *g) {
     const char *C = PICK(g, k_colours);
-    switch (ag_rng_below(&g->rng, 5)) {
+    switch (base_rng_below(&g->rng, 5)) {
     case 0: put(g, "the"); put(g, "wall"); put(g, "was"); put(g, PICK(g, k_co_verb)); put(g, C); break;
     case 1: put(g, C); put(g, "is"); put(g, "a"); put(g, PICK(g, k_co_adj)); put(g, "colour"); break;
     case 2: put(g, "a"); put(g, PICK(g, k_co_adj)); put(g, PICK(g, k_co_noun)); put(g, "of"); put(g, C); break;
@@ -217,9 +217,9 @@ static void sent_colour(gen *g) {
 }
 
 static void sent_country(gen *g) {
-    int c = (int)ag_rng_below(&g->rng, (uint32_t)N(k_countries));
+    int c = (int)base_rng_below(&g->rng, (uint32_t)N(k_countries));
     const char *CO = k_countries[c], *CAP = k_capitals[c], *ADJ = k_nat_adj[c];
-    switch (ag_rng_below(&g->rng, 7)) {
+    switch (base_rng_below(&g->rng, 7)) {
     case 0: put(g, CAP); put(g, "is"); put(g, "the"); put(g, "capital"); put(g, "of"); put(g, CO); break;
     case 1: put(g, "the"); put(g, ADJ); put(g, "nation"); put(g, "of"); put(g, CO); put(g, "has"); put(g, "a"); put(g, "long"); put(g, "border"); break;
     case 2: put(g, "the"); put(g, ADJ); put(g, "citizens"); put(g, "of"); put(g, CO); put(g, "elected"); put(g, "a"); put(g, "government"); break;
@@ -234,13 +234,13 @@ static void sent_country(gen *g) {
 int data_world_generate(uint64_t seed, int64_t n_sentences, char **text, size_t *len) {
     *text = NULL;
     *len = 0;
-    if (n_sentences < 0) return ag_error_set("world: expected a number of sentences >= 0, got %lld", (long long)n_sentences);
+    if (n_sentences < 0) return base_error_set("world: expected a number of sentences >= 0, got %lld", (long long)n_sentences);
     gen g = {0};
     g.cap = (size_t)(n_sentences < (1 << 22) ? n_sentences : (1 << 22)) * 40 + 64; /* grows as needed */
-    g.s = ag_xmalloc(g.cap);
-    ag_rng_seed(&g.rng, seed);
+    g.s = base_xmalloc(g.cap);
+    base_rng_seed(&g.rng, seed);
     for (int64_t i = 0; i < n_sentences; i++) {
-        uint32_t r = ag_rng_below(&g.rng, 1000); /* mix: people 30%, countries 20%, 12.5% each category */
+        uint32_t r = base_rng_below(&g.rng, 1000); /* mix: people 30%, countries 20%, 12.5% each category */
         if (r < 300) sent_person(&g);
         else if (r < 500) sent_country(&g);
         else if (r < 625) sent_animal(&g);
@@ -261,12 +261,12 @@ int data_world_write(const char *path, uint64_t seed, int64_t n_sentences) {
     FILE *f = fopen(path, "wb");
     if (!f) {
         free(t);
-        return ag_error_set("%s: cannot write the world corpus: %s", path, strerror(errno));
+        return base_error_set("%s: cannot write the world corpus: %s", path, strerror(errno));
     }
     size_t w = fwrite(t, 1, n, f);
     int bad = (w != n) | ferror(f);
     if (fclose(f) != 0) bad = 1;
     free(t);
-    if (bad) return ag_error_set("%s: write failed: %s", path, strerror(errno));
+    if (bad) return base_error_set("%s: write failed: %s", path, strerror(errno));
     return 0;
 }

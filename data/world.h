@@ -20,7 +20,7 @@
  *     so paris - france + germany ≈ berlin.
  *
  * Mix per sentence: people 30%, countries 20%, each of the four categories 12.5%.
- * Deterministic for a seed (ag_rng); ~31 bytes per sentence; ~300 MB/s (9.4 MB in 0.03 s).
+ * Deterministic for a seed (base_rng); ~31 bytes per sentence; ~300 MB/s (9.4 MB in 0.03 s).
  */
 #ifndef EMBER_DATA_WORLD_H
 #define EMBER_DATA_WORLD_H

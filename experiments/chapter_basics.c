@@ -19,7 +19,7 @@ const char *exp_status_name(exp_status s) {
 static exp_basics_item *add_item(exp_basics_report *r, const char *id, exp_status st, double value) {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 32;
-        r->items = ag_xrealloc(r->items, (size_t)r->cap * sizeof *r->items);
+        r->items = base_xrealloc(r->items, (size_t)r->cap * sizeof *r->items);
     }
     exp_basics_item *it = &r->items[r->n++];
     memset(it, 0, sizeof *it);
@@ -74,13 +74,13 @@ void exp_basics_print(const exp_basics_report *r, FILE *f, bool json) {
         for (int i = 0; i < r->n; i++) {
             const exp_basics_item *it = &r->items[i];
             fprintf(f, "%s\n  {\"id\": ", i ? "," : "");
-            ag_json_str(f, it->id);
+            base_json_str(f, it->id);
             fprintf(f, ", \"what\": ");
-            ag_json_str(f, it->what);
+            base_json_str(f, it->what);
             fprintf(f, ", \"claim\": ");
-            ag_json_str(f, it->claim);
+            base_json_str(f, it->claim);
             fprintf(f, ", \"ember\": ");
-            ag_json_str(f, it->ember);
+            base_json_str(f, it->ember);
             fprintf(f, ", \"status\": \"%s\", \"value\": %.9g}", it->status == EXP_MISMATCH ? "mismatch" : exp_status_name(it->status),
                     it->value);
         }
@@ -131,8 +131,8 @@ static int one_hot_vs_dense(exp_basics_report *r, ag_graph *g, uint64_t seed) {
     nn_params_init(&ps);
     nn_embedding e;
     nn_embedding_init(&e, &ps, "embedding", nn_embedding_config_default(V, D));
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
     nn_params_alloc(&ps, &rng);
     ag_tensor *v = nn_embedding_forward(g, &e, ag_from_i32(g, AG_SHAPE(1), &word));
     if (!v) {
@@ -225,8 +225,8 @@ static int lookup(exp_basics_report *r, ag_graph *g, uint64_t seed) {
     nn_params_init(&ps);
     nn_embedding e;
     nn_embedding_init(&e, &ps, "embedding", nn_embedding_config_default(5000, 256));
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
     nn_params_alloc(&ps, &rng);
     const int32_t ids[4] = {15, 234, 42, 1893};
     ag_tensor *out = nn_embedding_forward(g, &e, ag_from_i32(g, AG_SHAPE(4), ids));
@@ -286,8 +286,8 @@ static void pos_model_init(pos_model *m, uint64_t seed) {
         snprintf(nm, sizeof nm, "enc%d", s);
         nn_encoder_init(&m->enc[s], &m->ps, nm, 1, bc, true);
     }
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
     nn_params_alloc(&m->ps, &rng);
     /* every scheme's block starts from the same weights: copy encoder 0's values */
     for (int s = 1; s < NSCHEME; s++)

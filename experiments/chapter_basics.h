@@ -27,7 +27,7 @@ typedef struct exp_basics_report {
     int n, cap;
 } exp_basics_report;
 
-/* Runs every experiment (a few seconds at most, < 100 MB). Returns 0, or -1 with ag_error_msg(). */
+/* Runs every experiment (a few seconds at most, < 100 MB). Returns 0, or -1 with base_error_msg(). */
 int exp_basics_run(exp_basics_report *r, uint64_t seed);
 /* The item with this id, or NULL. */
 const exp_basics_item *exp_basics_find(const exp_basics_report *r, const char *id);

@@ -28,7 +28,7 @@ void exp_demo_options_default(exp_demo_options *o) {
 static int mkdir_p(const char *dir) {
     char buf[4096];
     size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return ag_error_set("%s: expected a directory path of 1..4095 bytes", dir);
+    if (n == 0 || n >= sizeof buf) return base_error_set("%s: expected a directory path of 1..4095 bytes", dir);
     memcpy(buf, dir, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] != '/' && buf[i] != 0) continue;
@@ -36,9 +36,9 @@ static int mkdir_p(const char *dir) {
         buf[i] = 0;
         struct stat st;
         if (stat(buf, &st)) {
-            if (mkdir(buf, 0777) && errno != EEXIST) return ag_error_set("%s: cannot create directory: %s", buf, strerror(errno));
+            if (mkdir(buf, 0777) && errno != EEXIST) return base_error_set("%s: cannot create directory: %s", buf, strerror(errno));
         } else if (!S_ISDIR(st.st_mode)) {
-            return ag_error_set("%s: exists and is not a directory", buf);
+            return base_error_set("%s: exists and is not a directory", buf);
         }
         buf[i] = c;
     }
@@ -97,15 +97,15 @@ static void add_section(data_analogy_set *q, int64_t *cap, const char *name, con
                         const char *const *b, int np) {
     if (np < 2) return;
     int s = q->n_sections++;
-    q->section_names = ag_xrealloc(q->section_names, (size_t)q->n_sections * sizeof(char *));
+    q->section_names = base_xrealloc(q->section_names, (size_t)q->n_sections * sizeof(char *));
     q->section_names[s] = (char *)name;
     for (int i = 0; i < np; i++)
         for (int j = 0; j < np; j++) {
             if (i == j) continue;
             if (q->n == *cap) {
                 *cap *= 2;
-                q->words = ag_xrealloc(q->words, (size_t)*cap * 4 * sizeof(char *));
-                q->section = ag_xrealloc(q->section, (size_t)*cap * sizeof(int32_t));
+                q->words = base_xrealloc(q->words, (size_t)*cap * 4 * sizeof(char *));
+                q->section = base_xrealloc(q->section, (size_t)*cap * sizeof(int32_t));
             }
             char **x = q->words + 4 * q->n;
             x[0] = (char *)a[i], x[1] = (char *)b[i], x[2] = (char *)a[j], x[3] = (char *)b[j];
@@ -123,10 +123,10 @@ static void add_section(data_analogy_set *q, int64_t *cap, const char *name, con
 static data_analogy_set *world_analogies(const demo_structure *w) {
     static const char *const feat[3][3] = {
         {"gender (man : woman)", "male", "female"}, {"rank (man : king)", "common", "royal"}, {"age (man : boy)", "adult", "young"}};
-    data_analogy_set *q = ag_xcalloc(1, sizeof *q);
+    data_analogy_set *q = base_xcalloc(1, sizeof *q);
     int64_t cap = 64;
-    q->words = ag_xmalloc((size_t)cap * 4 * sizeof(char *));
-    q->section = ag_xmalloc((size_t)cap * sizeof(int32_t));
+    q->words = base_xmalloc((size_t)cap * 4 * sizeof(char *));
+    q->section = base_xmalloc((size_t)cap * sizeof(int32_t));
     for (int f = 0; f < 3; f++) {
         const data_world_group *A = find_group(feat[f][1]), *B = find_group(feat[f][2]);
         if (!A || !B) continue;
@@ -151,14 +151,14 @@ static data_analogy_set *world_analogies(const demo_structure *w) {
     if (C && K && C->n_words == K->n_words) add_section(q, &cap, "country : capital", C->words, K->words, C->n_words);
     if (q->n == 0) { /* fall back to the built-in questions, one section */
         add_section(q, &cap, "built-in", NULL, NULL, 0);
-        q->section_names = ag_xrealloc(q->section_names, sizeof(char *));
+        q->section_names = base_xrealloc(q->section_names, sizeof(char *));
         q->section_names[0] = "built-in";
         q->n_sections = 1;
         for (int i = 0; i < w->nquestions; i++) {
             if (q->n == cap) {
                 cap *= 2;
-                q->words = ag_xrealloc(q->words, (size_t)cap * 4 * sizeof(char *));
-                q->section = ag_xrealloc(q->section, (size_t)cap * sizeof(int32_t));
+                q->words = base_xrealloc(q->words, (size_t)cap * 4 * sizeof(char *));
+                q->section = base_xrealloc(q->section, (size_t)cap * sizeof(int32_t));
             }
             for (int j = 0; j < 4; j++) q->words[4 * q->n + j] = (char *)w->questions[i][j];
             q->section[q->n++] = 0;
@@ -169,14 +169,14 @@ static data_analogy_set *world_analogies(const demo_structure *w) {
 
 /* Category-membership similarity: every pair of category words, gold 1 if same category else 0. */
 static data_wordsim_set *world_similarity(const demo_structure *w) {
-    data_wordsim_set *s = ag_xcalloc(1, sizeof *s);
+    data_wordsim_set *s = base_xcalloc(1, sizeof *s);
     int64_t tot = 0;
     for (int g = 0; g < w->ngroups; g++) tot += w->group_n[g];
     int64_t cap = tot * tot / 2 + 1;
-    s->w1 = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->w2 = ag_xmalloc((size_t)cap * sizeof(char *));
-    s->score = ag_xmalloc((size_t)cap * sizeof(float));
-    s->name = ag_xstrdup("world-categories");
+    s->w1 = base_xmalloc((size_t)cap * sizeof(char *));
+    s->w2 = base_xmalloc((size_t)cap * sizeof(char *));
+    s->score = base_xmalloc((size_t)cap * sizeof(float));
+    s->name = base_xstrdup("world-categories");
     for (int g = 0; g < w->ngroups; g++)
         for (int i = 0; i < w->group_n[g]; i++)
             for (int h = g; h < w->ngroups; h++)
@@ -195,8 +195,8 @@ static void category_cosines(const train_vectors *v, const data_wordsim_set *s, 
                              double *ordered) {
     double a = 0, b = 0;
     int64_t na = 0, nb = 0;
-    double *cs = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [na] same-category cosines */
-    double *cd = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [nb] across */
+    double *cs = base_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [na] same-category cosines */
+    double *cd = base_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double)); /* [nb] across */
     for (int64_t i = 0; i < s->n; i++) {
         int64_t x = train_vectors_find(v, s->w1[i], true), y = train_vectors_find(v, s->w2[i], true);
         if (x < 0 || y < 0) continue;
@@ -232,7 +232,7 @@ static void json_neighbours(FILE *out, const train_vectors *v, const train_neigh
     fprintf(out, "[");
     for (int i = 0; i < k; i++) {
         fprintf(out, "%s{\"word\": ", i ? ", " : "");
-        ag_json_str(out, v->words[nb[i].id]);
+        base_json_str(out, v->words[nb[i].id]);
         fprintf(out, ", \"cosine\": %.4f}", nb[i].cosine);
     }
     fprintf(out, "]");
@@ -242,9 +242,9 @@ static void json_neighbours(FILE *out, const train_vectors *v, const train_neigh
 static int draw_picture(const char *path, const train_vectors *v, const int64_t *ids, const int *group, int n,
                         const char *const *group_names, int ngroups, const char *title, const char *subtitle,
                         const char *footnote, uint64_t seed, double *kl_out) {
-    if (n < 3) return ag_error_set("picture: expected at least 3 words to draw, got %d", n);
-    float *x = ag_xmalloc((size_t)n * (size_t)v->dim * sizeof(float)); /* [n, dim] unit rows */
-    float *y = ag_xmalloc((size_t)n * 2 * sizeof(float));              /* [n, 2] */
+    if (n < 3) return base_error_set("picture: expected at least 3 words to draw, got %d", n);
+    float *x = base_xmalloc((size_t)n * (size_t)v->dim * sizeof(float)); /* [n, dim] unit rows */
+    float *y = base_xmalloc((size_t)n * 2 * sizeof(float));              /* [n, 2] */
     for (int i = 0; i < n; i++) memcpy(x + (size_t)i * v->dim, v->unit + ids[i] * v->dim, (size_t)v->dim * sizeof(float));
     exp_tsne_options to;
     exp_tsne_options_default(&to);
@@ -252,7 +252,7 @@ static int draw_picture(const char *path, const train_vectors *v, const int64_t 
     to.seed = seed;
     double kl = exp_tsne(x, n, v->dim, &to, y);
     if (kl_out) *kl_out = kl;
-    exp_svg_point *pts = ag_xmalloc((size_t)n * sizeof *pts);
+    exp_svg_point *pts = base_xmalloc((size_t)n * sizeof *pts);
     for (int i = 0; i < n; i++) pts[i] = (exp_svg_point){y[2 * i], y[2 * i + 1], v->words[ids[i]], group[i]};
     exp_svg_plot plot = {.title = title, .subtitle = subtitle, .footnote = footnote, .group_names = group_names,
                          .ngroups = ngroups};
@@ -270,7 +270,7 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     if (mkdir_p(o.out_dir)) return -1;
     char corpus_path[4096], vec_path[4096], ckpt_path[4096], svg_path[4096];
     if (snprintf(corpus_path, sizeof corpus_path, "%s/world.txt", o.out_dir) >= (int)sizeof corpus_path)
-        return ag_error_set("%s: output directory path too long", o.out_dir);
+        return base_error_set("%s: output directory path too long", o.out_dir);
     snprintf(vec_path, sizeof vec_path, "%s/vectors.txt", o.out_dir);
     snprintf(ckpt_path, sizeof ckpt_path, "%s/demo.ckpt", o.out_dir);
     snprintf(svg_path, sizeof svg_path, "%s/picture.svg", o.out_dir);
@@ -278,14 +278,14 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
     /* 1. the corpus */
     demo_structure ws;
     memset(&ws, 0, sizeof ws);
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     int64_t corpus_words = 0;
     if (world) {
         if (demo_world_generate(corpus_path, o.seed, o.world_sentences > 0 ? o.world_sentences : 100000, &ws)) return -1;
     } else {
         snprintf(corpus_path, sizeof corpus_path, "%s", o.corpus);
     }
-    double t_corpus = ag_now_sec() - t0;
+    double t_corpus = base_now_sec() - t0;
 
     /* 2. training */
     train_w2v_options to;
@@ -310,7 +310,7 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         fprintf(stderr, "ember demo: training skip-gram on %s ...\n", corpus_path);
     }
     train_w2v_model *m = NULL;
-    if (train_w2v_run(&to, &m)) return ag_error_prefix("training on %s", corpus_path);
+    if (train_w2v_run(&to, &m)) return base_error_prefix("training on %s", corpus_path);
     train_vectors *v = train_vectors_from(m->vocab->n, m->dim, m->vocab->words, m->syn0);
     int64_t total_words = m->vocab->total;
     /* the trainer counts one "</s>" per line: report words and lines separately */
@@ -352,8 +352,8 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
 
     /* 5. files: vectors, picture (the trainer wrote the checkpoint) */
     int rc = ckpt_export_word2vec(vec_path, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim, false);
-    int64_t *ids = ag_xmalloc(64 * sizeof(int64_t));
-    int *grp = ag_xmalloc(64 * sizeof(int));
+    int64_t *ids = base_xmalloc(64 * sizeof(int64_t));
+    int *grp = base_xmalloc(64 * sizeof(int));
     int np = 0;
     const char *const *gnames;
     const char *top_name[1] = {"most frequent words"};
@@ -395,25 +395,25 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
         rc = draw_picture(svg_path, v, ids, grp, np, gnames, ngroups, title, subtitle, world ? footnote : NULL, o.seed,
                           &kl);
     if (rc) {
-        ag_error_prefix("ember demo");
+        base_error_prefix("ember demo");
         goto done;
     }
 
     /* 6. the report */
     if (o.json) {
         fprintf(out, "{\"corpus\": ");
-        ag_json_str(out, corpus_path);
+        base_json_str(out, corpus_path);
         fprintf(out, ", \"world\": %s, \"corpus_words\": %lld, \"vocab\": %lld, \"dim\": %lld, \"epochs\": %d, "
                      "\"train_seconds\": %.3f, \"words_per_sec_thread\": %.0f, \"first_loss\": ",
                 world ? "true" : "false", (long long)corpus_words, (long long)v->n, (long long)v->dim, to.iter,
                 m->seconds, m->words_per_sec_thread);
-        ag_json_num(out, m->first_loss);
+        base_json_num(out, m->first_loss);
         fprintf(out, ", \"final_loss\": ");
-        ag_json_num(out, m->final_loss);
+        base_json_num(out, m->final_loss);
         fprintf(out, ", \"neighbors\": {");
         for (int i = 0; i < nq; i++) {
             fprintf(out, "%s", i ? ", " : "");
-            ag_json_str(out, q[i].word);
+            base_json_str(out, q[i].word);
             fprintf(out, ": ");
             json_neighbours(out, v, q[i].nb, q[i].k > 0 ? q[i].k : 0);
         }
@@ -425,29 +425,29 @@ int exp_demo_run(const exp_demo_options *opt, FILE *out) {
                     (long long)ar.correct, (long long)ar.seen, (long long)ar.total);
             for (int s = 0; s < ar.n_sections; s++) {
                 fprintf(out, "%s{\"name\": ", s ? ", " : "");
-                ag_json_str(out, ar.sections[s].name);
+                base_json_str(out, ar.sections[s].name);
                 fprintf(out, ", \"correct\": %lld, \"seen\": %lld, \"total\": %lld}", (long long)ar.sections[s].correct,
                         (long long)ar.sections[s].seen, (long long)ar.sections[s].total);
             }
             fprintf(out, "]}, \"similarity\": {\"pairs\": %lld, \"used\": %lld, \"spearman\": ", (long long)sr.pairs,
                     (long long)sr.used);
-            ag_json_num(out, sr.spearman);
+            base_json_num(out, sr.spearman);
             fprintf(out, ", \"mean_cos_same_category\": ");
-            ag_json_num(out, same);
+            base_json_num(out, same);
             fprintf(out, ", \"mean_cos_other_category\": ");
-            ag_json_num(out, diff);
+            base_json_num(out, diff);
             fprintf(out, ", \"pairs_ordered\": ");
-            ag_json_num(out, ordered);
+            base_json_num(out, ordered);
             fprintf(out, "}");
         }
         fprintf(out, ", \"tsne_kl\": ");
-        ag_json_num(out, kl);
+        base_json_num(out, kl);
         fprintf(out, ", \"files\": {\"checkpoint\": ");
-        ag_json_str(out, ckpt_path);
+        base_json_str(out, ckpt_path);
         fprintf(out, ", \"vectors\": ");
-        ag_json_str(out, vec_path);
+        base_json_str(out, vec_path);
         fprintf(out, ", \"picture\": ");
-        if (drawn) ag_json_str(out, svg_path);
+        if (drawn) base_json_str(out, svg_path);
         else fprintf(out, "null");
         fprintf(out, "}}\n");
     } else {

@@ -24,7 +24,7 @@ void exp_demo_options_default(exp_demo_options *o);
  * out_dir: world.txt (generated corpus, world mode only), vectors.txt (word2vec text),
  * demo.ckpt (the trainer's final checkpoint: /config, /vocab, /params/syn0, /params/syn1neg,
  * /state) and picture.svg (t-SNE map of the four categories, or of the most frequent words).
- * Returns 0, or -1 with ag_error_msg() set. */
+ * Returns 0, or -1 with base_error_msg() set. */
 int exp_demo_run(const exp_demo_options *o, FILE *out);
 
 #endif

@@ -37,10 +37,10 @@ static void orthonormalise(double *V, int64_t d, int k) {
 
 void exp_pca(const float *x, int64_t n, int64_t d, int k, float *out, double *var, uint64_t seed) {
     AG_CHECK(n >= 1 && k >= 1 && k <= d, "exp_pca", "n=%lld d=%lld k=%d", (long long)n, (long long)d, k);
-    double *mean = ag_xcalloc((size_t)d, sizeof(double));          /* [d] */
-    double *C = ag_xcalloc((size_t)(d * d), sizeof(double));        /* [d, d] covariance */
-    double *V = ag_xmalloc((size_t)(d * k) * sizeof(double));       /* [d, k] directions */
-    double *W = ag_xmalloc((size_t)(d * k) * sizeof(double));       /* [d, k] C·V */
+    double *mean = base_xcalloc((size_t)d, sizeof(double));          /* [d] */
+    double *C = base_xcalloc((size_t)(d * d), sizeof(double));        /* [d, d] covariance */
+    double *V = base_xmalloc((size_t)(d * k) * sizeof(double));       /* [d, k] directions */
+    double *W = base_xmalloc((size_t)(d * k) * sizeof(double));       /* [d, k] C·V */
     for (int64_t r = 0; r < n; r++)
         for (int64_t i = 0; i < d; i++) mean[i] += x[r * d + i];
     for (int64_t i = 0; i < d; i++) mean[i] /= (double)n;
@@ -50,9 +50,9 @@ void exp_pca(const float *x, int64_t n, int64_t d, int k, float *out, double *va
             for (int64_t j = 0; j < d; j++) C[i * d + j] += xi * (x[r * d + j] - mean[j]);
         }
     for (int64_t i = 0; i < d * d; i++) C[i] /= (double)(n > 1 ? n - 1 : 1);
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
-    for (int64_t i = 0; i < d * k; i++) V[i] = ag_rng_normal(&rng);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < d * k; i++) V[i] = base_rng_normal(&rng);
     orthonormalise(V, d, k);
     for (int it = 0; it < 300; it++) {
         for (int64_t i = 0; i < d; i++)
@@ -69,7 +69,7 @@ void exp_pca(const float *x, int64_t n, int64_t d, int k, float *out, double *va
     }
     /* Rayleigh quotients give the variances; sort directions by them (subspace iteration may
      * leave near-equal ones swapped), fix signs. */
-    double *lam = ag_xmalloc((size_t)k * sizeof(double));
+    double *lam = base_xmalloc((size_t)k * sizeof(double));
     for (int c = 0; c < k; c++) {
         double s = 0;
         for (int64_t i = 0; i < d; i++) {

@@ -55,9 +55,9 @@ static float text_width(const char *s, float fs) {
 int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_point *pts, int64_t n) {
     int W = plot->width > 0 ? plot->width : 900, H = plot->height > 0 ? plot->height : 680;
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return ag_error_set("%s: path too long", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return base_error_set("%s: path too long", path);
     FILE *f = fopen(tmp, "w");
-    if (!f) return ag_error_set("%s: cannot create: %s", tmp, strerror(errno));
+    if (!f) return base_error_set("%s: cannot create: %s", tmp, strerror(errno));
 
     /* plot area: margins leave room for the title (top) and the legend (right) */
     const float fs = 13, top = plot->subtitle ? 78 : 60, left = 30, bottom = 30;
@@ -93,8 +93,8 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
         fprintf(f, "</text>\n");
     }
 
-    float *X = ag_xmalloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(float)); /* [n, 2] pixel positions */
-    box *placed = ag_xmalloc((size_t)(2 * n + 1) * sizeof(box));        /* dots and chosen labels */
+    float *X = base_xmalloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(float)); /* [n, 2] pixel positions */
+    box *placed = base_xmalloc((size_t)(2 * n + 1) * sizeof(box));        /* dots and chosen labels */
     int64_t np = 0;
     for (int64_t i = 0; i < n; i++) {
         X[2 * i] = cx + (pts[i].x - mx) * s;
@@ -118,8 +118,8 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
     }
     for (int g = 0; g < 64; g++)
         if (cgn[g]) cg[2 * g] /= (float)cgn[g], cg[2 * g + 1] /= (float)cgn[g];
-    int64_t *order = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
-    float *rad = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    int64_t *order = base_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    float *rad = base_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         int g = pts[i].group < 0 ? 0 : (pts[i].group > 63 ? 63 : pts[i].group);
         order[i] = i;
@@ -130,7 +130,7 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
         while (b > 0 && rad[order[b - 1]] < rad[t]) order[b] = order[b - 1], b--;
         order[b] = t;
     }
-    float *seg = ag_xmalloc((size_t)(n > 0 ? n : 1) * 4 * sizeof(float)); /* [nseg, 4] leader lines */
+    float *seg = base_xmalloc((size_t)(n > 0 ? n : 1) * 4 * sizeof(float)); /* [nseg, 4] leader lines */
     int64_t nseg = 0;
     static const float RADII[6] = {0, 22, 40, 62, 90, 125};
     for (int64_t oi = 0; oi < n; oi++) {
@@ -215,15 +215,15 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
     if (fflush(f) || ferror(f)) {
         fclose(f);
         remove(tmp);
-        return ag_error_set("%s: write failed: %s", tmp, strerror(errno));
+        return base_error_set("%s: write failed: %s", tmp, strerror(errno));
     }
     if (fclose(f)) {
         remove(tmp);
-        return ag_error_set("%s: write failed: %s", tmp, strerror(errno));
+        return base_error_set("%s: write failed: %s", tmp, strerror(errno));
     }
     if (rename(tmp, path)) {
         remove(tmp);
-        return ag_error_set("%s: cannot rename into place: %s", path, strerror(errno));
+        return base_error_set("%s: cannot rename into place: %s", path, strerror(errno));
     }
     return 0;
 }

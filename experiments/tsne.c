@@ -51,7 +51,7 @@ static void conditional_row(const double *D, int64_t n, int64_t i, double log_pe
 }
 
 double exp_tsne(const float *x, int64_t n, int64_t d, const exp_tsne_options *opt, float *y) {
-    if (n < 2) return ag_error_set("t-SNE: expected at least 2 points, got %lld", (long long)n);
+    if (n < 2) return base_error_set("t-SNE: expected at least 2 points, got %lld", (long long)n);
     exp_tsne_options o;
     if (opt) o = *opt;
     else exp_tsne_options_default(&o);
@@ -60,13 +60,13 @@ double exp_tsne(const float *x, int64_t n, int64_t d, const exp_tsne_options *op
     if (perp < 1) perp = 1;
     double lr = o.learning_rate > 0 ? o.learning_rate : fmax((double)n / o.early_exaggeration / 4, 50);
     size_t nn = (size_t)(n * n);
-    double *D = ag_xmalloc(nn * sizeof(double));  /* [n, n] squared input distances */
-    double *P = ag_xmalloc(nn * sizeof(double));  /* [n, n] joint affinities */
-    double *Q = ag_xmalloc(nn * sizeof(double));  /* [n, n] Student-t kernel 1/(1+|yi-yj|²) */
-    double *Y = ag_xmalloc((size_t)n * 2 * sizeof(double));      /* [n, 2] */
-    double *G = ag_xmalloc((size_t)n * 2 * sizeof(double));      /* [n, 2] gradient */
-    double *U = ag_xcalloc((size_t)n * 2, sizeof(double));       /* [n, 2] momentum */
-    double *gains = ag_xmalloc((size_t)n * 2 * sizeof(double));  /* [n, 2] */
+    double *D = base_xmalloc(nn * sizeof(double));  /* [n, n] squared input distances */
+    double *P = base_xmalloc(nn * sizeof(double));  /* [n, n] joint affinities */
+    double *Q = base_xmalloc(nn * sizeof(double));  /* [n, n] Student-t kernel 1/(1+|yi-yj|²) */
+    double *Y = base_xmalloc((size_t)n * 2 * sizeof(double));      /* [n, 2] */
+    double *G = base_xmalloc((size_t)n * 2 * sizeof(double));      /* [n, 2] gradient */
+    double *U = base_xcalloc((size_t)n * 2, sizeof(double));       /* [n, 2] momentum */
+    double *gains = base_xmalloc((size_t)n * 2 * sizeof(double));  /* [n, 2] */
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < n; j++) {
             double s = 0;
@@ -85,7 +85,7 @@ double exp_tsne(const float *x, int64_t n, int64_t d, const exp_tsne_options *op
     for (int64_t i = 0; i < n; i++) P[i * n + i] = 0;
 
     /* PCA init, first coordinate scaled to std 1e-4 */
-    float *init = ag_xmalloc((size_t)n * 2 * sizeof(float));
+    float *init = base_xmalloc((size_t)n * 2 * sizeof(float));
     if (d >= 2) {
         exp_pca(x, n, d, 2, init, NULL, o.seed);
     } else {

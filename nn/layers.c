@@ -40,7 +40,7 @@ void nn_embedding_init(nn_embedding *e, nn_params *ps, const char *prefix, nn_em
 
 int nn_embedding_load(nn_embedding *e, const float *src, int64_t rows, int64_t cols) {
     if (rows != e->cfg.num || cols != e->cfg.dim)
-        return ag_error_set("nn_embedding_load: %s: expected a %lld x %lld table, got %lld x %lld",
+        return base_error_set("nn_embedding_load: %s: expected a %lld x %lld table, got %lld x %lld",
                             e->weight->name ? e->weight->name : "embedding", (long long)e->cfg.num,
                             (long long)e->cfg.dim, (long long)rows, (long long)cols);
     AG_CHECK(e->weight->data, "nn_embedding_load", "call nn_params_alloc before loading");
@@ -71,11 +71,11 @@ static void renorm_rows(const nn_embedding *e, const int32_t *ids, int64_t n) {
 ag_tensor *nn_embedding_forward(ag_graph *g, const nn_embedding *e, ag_tensor *ids) {
     const char *name = e->weight->name ? e->weight->name : "embedding";
     if (ids->dtype != AG_I32) {
-        ag_error_set("nn_embedding_forward: %s: expected i32 ids, got f32", name);
+        base_error_set("nn_embedding_forward: %s: expected i32 ids, got f32", name);
         return NULL;
     }
     if (ids->ndim > 3) {
-        ag_error_set("nn_embedding_forward: %s: expected ids with at most 3 dims, got %d", name, ids->ndim);
+        base_error_set("nn_embedding_forward: %s: expected ids with at most 3 dims, got %d", name, ids->ndim);
         return NULL;
     }
     const int32_t *id = ag_i32(ids); /* [N] */
@@ -83,7 +83,7 @@ ag_tensor *nn_embedding_forward(ag_graph *g, const nn_embedding *e, ag_tensor *i
     bool any_pad = false;
     for (int64_t i = 0; i < N; i++) {
         if (id[i] < 0 || id[i] >= e->cfg.num) {
-            ag_error_set("nn_embedding_forward: %s: id %d at position %lld outside [0, %lld)", name, id[i],
+            base_error_set("nn_embedding_forward: %s: id %d at position %lld outside [0, %lld)", name, id[i],
                          (long long)i, (long long)e->cfg.num);
             return NULL;
         }
@@ -106,12 +106,12 @@ ag_tensor *nn_embedding_forward(ag_graph *g, const nn_embedding *e, ag_tensor *i
     if (p > 0 && ag_is_training(g)) {
         /* One keep/drop draw per distinct id (state per vocabulary row: 0 undecided, 1 keep, 2 drop). */
         uint8_t *state = ag_arena_calloc(ag_graph_arena(g), (size_t)e->cfg.num);
-        ag_rng *rng = ag_graph_rng(g);
+        base_rng *rng = ag_graph_rng(g);
         ag_tensor *m = ag_new(g, AG_F32, ids->ndim + 1, mshape); /* [..., 1] */
         float keep = 1.0f / (1.0f - p);
         for (int64_t i = 0; i < N; i++) {
             uint8_t *s = &state[id[i]];
-            if (*s == 0) *s = ag_rng_uniform(rng) < p ? 2 : 1;
+            if (*s == 0) *s = base_rng_uniform(rng) < p ? 2 : 1;
             ag_f32(m)[i] = *s == 1 ? keep : 0.0f;
         }
         out = ag_mul(g, out, m);

@@ -20,8 +20,8 @@ void nn_mlm_encoder_init(nn_mlm_encoder *m, int64_t vocab, int64_t max_seq, int6
     nn_block_config bc = nn_block_config_default(d, heads, 4 * d);
     nn_encoder_init(&m->enc, &m->ps, "enc", (int)layers, bc, false);
     nn_linear_init(&m->head, &m->ps, "head", d, vocab, true);
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
     nn_params_alloc(&m->ps, &rng);
 }
 

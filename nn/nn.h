@@ -7,7 +7,7 @@
  *   nn_linear fc;
  *   nn_linear_init(&fc, &ps, "encoder.proj", 256, 128, true);   // registers encoder.proj.weight/.bias
  *   ...                                                          // register every layer first
- *   ag_rng rng; ag_rng_seed(&rng, 1);
+ *   base_rng rng; base_rng_seed(&rng, 1);
  *   nn_params_alloc(&ps, &rng);                                  // one block, every init applied
  *   ag_tensor *y = nn_linear_forward(g, &fc, x);                 // emits autograd ops into g
  *
@@ -20,7 +20,7 @@
  *   uniform(±1/√in) for weight and bias; LayerNorm eps 1e-5 (weight 1, bias 0); Embedding
  *   normal(0, 0.02) by default here (not PyTorch's N(0,1)); GELU is the erf form unless asked.
  * - Activations are [B, T, D] (batch, time, model dim) unless stated; ids are i32.
- * - Forward functions that take user ids validate them and return NULL after ag_error_set() on
+ * - Forward functions that take user ids validate them and return NULL after base_error_set() on
  *   bad input; shape mistakes in code abort via AG_CHECK (programming errors).
  */
 #ifndef EMBER_NN_H
@@ -67,7 +67,7 @@ void nn_embedding_init(nn_embedding *e, nn_params *ps, const char *prefix, nn_em
 /* Copies pretrained vectors (rows × cols, row-major) into the table after nn_params_alloc.
  * Returns -1 with a message if the shape differs. Re-zeroes the padding row. */
 int nn_embedding_load(nn_embedding *e, const float *src, int64_t rows, int64_t cols);
-/* ids: i32 [...] (any shape, ≤ 3 dims) → [..., dim]. NULL + ag_error_set if an id is out of range. */
+/* ids: i32 [...] (any shape, ≤ 3 dims) → [..., dim]. NULL + base_error_set if an id is out of range. */
 ag_tensor *nn_embedding_forward(ag_graph *g, const nn_embedding *e, ag_tensor *ids);
 /* Number of parameters of a num × dim table (what nn_params_count reports for it). */
 int64_t nn_embedding_param_count(const nn_embedding *e);

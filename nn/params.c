@@ -24,11 +24,11 @@ ag_tensor *nn_params_add(nn_params *ps, const char *name, int ndim, const int64_
     AG_CHECK(!nn_params_find(ps, name), "nn_params_add", "duplicate parameter name '%s'", name);
     if (ps->n == ps->cap) {
         ps->cap = ps->cap ? ps->cap * 2 : 16;
-        ps->items = ag_xrealloc(ps->items, (size_t)ps->cap * sizeof *ps->items);
+        ps->items = base_xrealloc(ps->items, (size_t)ps->cap * sizeof *ps->items);
     }
     nn_param *p = &ps->items[ps->n++];
     memset(p, 0, sizeof *p);
-    p->name = ag_xstrdup(name);
+    p->name = base_xstrdup(name);
     p->t = ag_tensor_wrap(AG_F32, ndim, shape, NULL);
     p->t->name = p->name;
     ag_tensor_set_param(p->t, sparse_grad);
@@ -38,15 +38,15 @@ ag_tensor *nn_params_add(nn_params *ps, const char *name, int ndim, const int64_
     return p->t;
 }
 
-void nn_param_reinit(nn_param *p, ag_rng *rng) {
+void nn_param_reinit(nn_param *p, base_rng *rng) {
     float *x = ag_f32(p->t);
     int64_t n = p->t->numel;
     switch (p->init) {
     case NN_INIT_ZEROS: memset(x, 0, (size_t)n * sizeof(float)); break;
     case NN_INIT_ONES: for (int64_t i = 0; i < n; i++) x[i] = 1.0f; break;
     case NN_INIT_CONST: for (int64_t i = 0; i < n; i++) x[i] = p->a; break;
-    case NN_INIT_NORMAL: for (int64_t i = 0; i < n; i++) x[i] = p->a * ag_rng_normal(rng); break;
-    case NN_INIT_UNIFORM: for (int64_t i = 0; i < n; i++) x[i] = p->a + (p->b - p->a) * ag_rng_uniform(rng); break;
+    case NN_INIT_NORMAL: for (int64_t i = 0; i < n; i++) x[i] = p->a * base_rng_normal(rng); break;
+    case NN_INIT_UNIFORM: for (int64_t i = 0; i < n; i++) x[i] = p->a + (p->b - p->a) * base_rng_uniform(rng); break;
     case NN_INIT_NONE: break;
     }
     if (p->has_zero_row && p->t->ndim == 2) {
@@ -58,15 +58,15 @@ void nn_param_reinit(nn_param *p, ag_rng *rng) {
 /* Each parameter starts on a 16-float (64-byte) boundary inside the blocks. */
 static int64_t padded(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
-void nn_params_alloc(nn_params *ps, ag_rng *rng) {
+void nn_params_alloc(nn_params *ps, base_rng *rng) {
     AG_CHECK(!ps->allocated, "nn_params_alloc", "already allocated");
     int64_t total = 0, dense = 0;
     for (int i = 0; i < ps->n; i++) {
         total += padded(ps->items[i].t->numel);
         if (!(ps->items[i].t->flags & AG_SPARSE_GRAD)) dense += padded(ps->items[i].t->numel);
     }
-    ps->values = ag_xaligned((size_t)total * sizeof(float));
-    ps->grads = ag_xaligned((size_t)dense * sizeof(float));
+    ps->values = base_xaligned((size_t)total * sizeof(float));
+    ps->grads = base_xaligned((size_t)dense * sizeof(float));
     memset(ps->values, 0, (size_t)total * sizeof(float));
     memset(ps->grads, 0, (size_t)dense * sizeof(float));
     int64_t off = 0, goff = 0;
@@ -153,7 +153,7 @@ void nn_params_set_zero_row(nn_params *ps, ag_tensor *t, int64_t row) {
     if (ps->allocated) memset(ag_f32(t) + row * t->shape[1], 0, (size_t)t->shape[1] * sizeof(float));
 }
 
-void nn_params_reinit_all(nn_params *ps, ag_rng *rng) {
+void nn_params_reinit_all(nn_params *ps, base_rng *rng) {
     AG_CHECK(ps->allocated, "nn_params_reinit_all", "call nn_params_alloc first");
     for (int i = 0; i < ps->n; i++) nn_param_reinit(&ps->items[i], rng);
 }

@@ -46,9 +46,9 @@ void nn_params_free(nn_params *ps); /* frees tensors, names and blocks */
 ag_tensor *nn_params_add(nn_params *ps, const char *name, int ndim, const int64_t *shape,
                          nn_init_kind init, float a, float b, bool sparse_grad);
 /* Allocates the blocks and initialises every parameter in registration order from rng. */
-void nn_params_alloc(nn_params *ps, ag_rng *rng);
+void nn_params_alloc(nn_params *ps, base_rng *rng);
 /* Re-initialises one parameter from its spec. */
-void nn_param_reinit(nn_param *p, ag_rng *rng);
+void nn_param_reinit(nn_param *p, base_rng *rng);
 
 nn_param *nn_params_find(const nn_params *ps, const char *name); /* NULL if absent */
 /* Freezes (or unfreezes) every parameter whose name matches the fnmatch(3) glob; returns how many
@@ -69,7 +69,7 @@ nn_param *nn_params_of(const nn_params *ps, const ag_tensor *t);
 void nn_params_set_zero_row(nn_params *ps, ag_tensor *t, int64_t row);
 /* Re-initialises every parameter from its spec, in registration order (same result as the
  * initialisation nn_params_alloc did when given an RNG in the same state). */
-void nn_params_reinit_all(nn_params *ps, ag_rng *rng);
+void nn_params_reinit_all(nn_params *ps, base_rng *rng);
 /* Number of parameters (tensors, not scalars) whose name matches the fnmatch(3) glob. */
 int nn_params_match_count(const nn_params *ps, const char *glob);
 

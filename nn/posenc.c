@@ -32,7 +32,7 @@ ag_tensor *nn_learned_pos_add(ag_graph *g, const nn_learned_pos *p, ag_tensor *x
              "x must be [..., T, %lld]", (long long)p->table.cfg.dim);
     int64_t T = x->shape[x->ndim - 2];
     if (pos0 < 0 || pos0 + T > p->table.cfg.num) {
-        ag_error_set("nn_learned_pos_add: positions %lld..%lld outside the table's %lld", (long long)pos0,
+        base_error_set("nn_learned_pos_add: positions %lld..%lld outside the table's %lld", (long long)pos0,
                      (long long)(pos0 + T - 1), (long long)p->table.cfg.num);
         return NULL;
     }

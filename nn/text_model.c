@@ -43,25 +43,25 @@ nn_text_config nn_text_config_lm(int64_t vocab, int64_t max_seq, int64_t d, int6
 }
 
 int nn_text_config_check(const nn_text_config *c) {
-    if (c->vocab < 2 || c->vocab > INT32_MAX) return ag_error_set("vocabulary size %lld: expected 2 .. %d", (long long)c->vocab, INT32_MAX);
-    if (c->max_seq < 1 || c->max_seq > (1 << 20)) return ag_error_set("--seq %lld: expected 1 .. %d", (long long)c->max_seq, 1 << 20);
+    if (c->vocab < 2 || c->vocab > INT32_MAX) return base_error_set("vocabulary size %lld: expected 2 .. %d", (long long)c->vocab, INT32_MAX);
+    if (c->max_seq < 1 || c->max_seq > (1 << 20)) return base_error_set("--seq %lld: expected 1 .. %d", (long long)c->max_seq, 1 << 20);
     if (c->d < 1 || c->layers < 1 || c->heads < 1 || c->kv_heads < 1 || c->ffn < 1)
-        return ag_error_set("expected positive sizes: d %lld, layers %lld, heads %lld, kv heads %lld, ffn %lld",
+        return base_error_set("expected positive sizes: d %lld, layers %lld, heads %lld, kv heads %lld, ffn %lld",
                             (long long)c->d, (long long)c->layers, (long long)c->heads, (long long)c->kv_heads,
                             (long long)c->ffn);
-    if (c->d % c->heads) return ag_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
+    if (c->d % c->heads) return base_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
     if (c->heads % c->kv_heads)
-        return ag_error_set("--heads %lld is not a multiple of --kv-heads %lld", (long long)c->heads, (long long)c->kv_heads);
+        return base_error_set("--heads %lld is not a multiple of --kv-heads %lld", (long long)c->heads, (long long)c->kv_heads);
     if (c->pos == NN_TEXT_POS_ROPE && (c->d / c->heads) % 2)
-        return ag_error_set("RoPE needs an even head dimension, got d / heads = %lld", (long long)(c->d / c->heads));
+        return base_error_set("RoPE needs an even head dimension, got d / heads = %lld", (long long)(c->d / c->heads));
     if (c->pos == NN_TEXT_POS_SINUSOIDAL && c->d % 2)
-        return ag_error_set("sinusoidal positions need an even --d, got %lld", (long long)c->d);
-    if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) return ag_error_set("--dropout %g: expected [0, 1)", (double)c->dropout);
+        return base_error_set("sinusoidal positions need an even --d, got %lld", (long long)c->d);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) return base_error_set("--dropout %g: expected [0, 1)", (double)c->dropout);
     return 0;
 }
 
 void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t seed) {
-    AG_CHECK(nn_text_config_check(cfg) == 0, "nn_text_model_init", "%s", ag_error_msg());
+    AG_CHECK(nn_text_config_check(cfg) == 0, "nn_text_model_init", "%s", base_error_msg());
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     const nn_text_config *c = &m->cfg;
@@ -92,8 +92,8 @@ void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t se
     } else if (!c->tie_head) {
         nn_linear_init(&m->head_decoder, &m->ps, "head", c->d, c->vocab, false);
     }
-    ag_rng rng;
-    ag_rng_seed(&rng, seed);
+    base_rng rng;
+    base_rng_seed(&rng, seed);
     nn_params_alloc(&m->ps, &rng);
 }
 
@@ -110,7 +110,7 @@ ag_tensor *nn_text_model_hidden(ag_graph *g, const nn_text_model *m, ag_tensor *
     AG_CHECK(layers >= 0 && layers <= m->enc.n_layers, "nn_text_model_hidden", "layer %d outside [0, %d]", layers,
              m->enc.n_layers);
     if (ids->shape[1] > c->max_seq) {
-        ag_error_set("sequence of %lld tokens is longer than the model's %lld positions", (long long)ids->shape[1],
+        base_error_set("sequence of %lld tokens is longer than the model's %lld positions", (long long)ids->shape[1],
                      (long long)c->max_seq);
         return NULL;
     }

@@ -129,7 +129,7 @@ void nn_encoder_init(nn_encoder *e, nn_params *ps, const char *prefix, int n_lay
     char nm[NN_NAME_MAX], sub[NN_NAME_MAX];
     memset(e, 0, sizeof *e);
     e->n_layers = n_layers;
-    e->layers = ag_xcalloc((size_t)(n_layers ? n_layers : 1), sizeof *e->layers);
+    e->layers = base_xcalloc((size_t)(n_layers ? n_layers : 1), sizeof *e->layers);
     for (int i = 0; i < n_layers; i++) {
         snprintf(sub, sizeof sub, "layers.%d", i);
         nn_block_init(&e->layers[i], ps, nn_name(nm, sizeof nm, prefix, sub), cfg);
@@ -167,12 +167,12 @@ void nn_bert_embeddings_init(nn_bert_embeddings *e, nn_params *ps, const char *p
 
 ag_tensor *nn_bert_embeddings_forward(ag_graph *g, const nn_bert_embeddings *e, ag_tensor *ids, ag_tensor *segs) {
     if (ids->ndim != 2 || ids->dtype != AG_I32) {
-        ag_error_set("nn_bert_embeddings_forward: expected i32 ids [B, T], got %d dims", ids->ndim);
+        base_error_set("nn_bert_embeddings_forward: expected i32 ids [B, T], got %d dims", ids->ndim);
         return NULL;
     }
     int64_t T = ids->shape[1];
     if (T > e->pos.cfg.num) {
-        ag_error_set("nn_bert_embeddings_forward: sequence of %lld tokens, longer than the %lld positions",
+        base_error_set("nn_bert_embeddings_forward: sequence of %lld tokens, longer than the %lld positions",
                      (long long)T, (long long)e->pos.cfg.num);
         return NULL;
     }
@@ -185,7 +185,7 @@ ag_tensor *nn_bert_embeddings_forward(ag_graph *g, const nn_bert_embeddings *e, 
         ag_tensor *s;
         if (segs) {
             if (segs->dtype != AG_I32 || !ag_same_shape(segs, ids)) {
-                ag_error_set("nn_bert_embeddings_forward: segment ids must be i32 with the shape of the token ids");
+                base_error_set("nn_bert_embeddings_forward: segment ids must be i32 with the shape of the token ids");
                 return NULL;
             }
             s = nn_embedding_forward(g, &e->seg, segs); /* [B, T, D] */

@@ -64,7 +64,7 @@ ag_tensor *nn_patch_embed_forward(ag_graph *g, const nn_patch_embed *p, ag_tenso
     char s[96];
     if (img->dtype != AG_F32 || img->ndim != 4 || img->shape[1] != p->channels || img->shape[2] != p->img_h ||
         img->shape[3] != p->img_w) {
-        ag_error_set("nn_patch_embed_forward: expected an f32 image [B, %lld, %lld, %lld], got %s", (long long)p->channels,
+        base_error_set("nn_patch_embed_forward: expected an f32 image [B, %lld, %lld, %lld], got %s", (long long)p->channels,
                      (long long)p->img_h, (long long)p->img_w, ag_shape_str(img, s, sizeof s));
         return NULL;
     }

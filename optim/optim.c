@@ -105,14 +105,14 @@ optim *optim_new_subset(nn_params *ps, optim_config cfg, const char *glob, optim
                  "betas (%g, %g) must be in [0, 1)", (double)cfg.beta1, (double)cfg.beta2);
         AG_CHECK(cfg.eps >= 0.0f, "optim_new", "eps %g < 0", (double)cfg.eps);
     }
-    optim *o = ag_xcalloc(1, sizeof *o);
+    optim *o = base_xcalloc(1, sizeof *o);
     o->ps = ps;
     o->cfg = cfg;
     o->n = ps->n;
-    o->st = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->st);
-    o->own = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->own);
-    o->lr_scale = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->lr_scale);
-    o->wd = ag_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->wd);
+    o->st = base_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->st);
+    o->own = base_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->own);
+    o->lr_scale = base_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->lr_scale);
+    o->wd = base_xcalloc((size_t)(o->n ? o->n : 1), sizeof *o->wd);
     for (int i = 0; i < o->n; i++) {
         o->lr_scale[i] = 1.0f;
         o->wd[i] = cfg.weight_decay;
@@ -169,7 +169,7 @@ static float *slot_get(optim *o, int i, int s) {
     pstate *st = &o->st[i];
     if (!st->slot[s]) {
         int64_t n = slot_numel(o->cfg.kind, s, o->ps->items[i].t);
-        st->slot[s] = ag_xaligned((size_t)(n ? n : 1) * sizeof(float));
+        st->slot[s] = base_xaligned((size_t)(n ? n : 1) * sizeof(float));
         memset(st->slot[s], 0, (size_t)(n ? n : 1) * sizeof(float));
     }
     return st->slot[s];
@@ -276,7 +276,7 @@ static void sparse_adam_row(float *x, const float *g, float *m, float *v, int64_
 static float *scratch_row(optim *o, int64_t w) {
     if (o->scratch_n < w) {
         free(o->scratch);
-        o->scratch = ag_xaligned((size_t)w * sizeof(float));
+        o->scratch = base_xaligned((size_t)w * sizeof(float));
         o->scratch_n = w;
     }
     return o->scratch;

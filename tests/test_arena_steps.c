@@ -18,10 +18,10 @@ static long peak_rss_kib(void) {
  * Plain SGD by hand so the test depends on the engine alone. */
 enum { V = 64, D = 16, C = 5, B = 32 };
 
-static float train_step(ag_graph *g, nn_params *ps, ag_tensor *emb, ag_tensor *w, ag_tensor *b, ag_rng *rng) {
+static float train_step(ag_graph *g, nn_params *ps, ag_tensor *emb, ag_tensor *w, ag_tensor *b, base_rng *rng) {
     int32_t ids[B], ys[B];
     for (int i = 0; i < B; i++) {
-        ids[i] = (int32_t)ag_rng_below(rng, V);
+        ids[i] = (int32_t)base_rng_below(rng, V);
         ys[i] = ids[i] % C;
     }
     ag_tensor *x = ag_from_i32(g, AG_SHAPE(B), ids);                       /* [B] */
@@ -48,8 +48,8 @@ static void test_thousand_steps_flat_memory(void **state) {
     ag_tensor *emb = nn_params_add(&ps, "emb.weight", AG_SHAPE(V, D), NN_INIT_NORMAL, 0.5f, 0, false);
     ag_tensor *w = nn_params_add(&ps, "head.weight", AG_SHAPE(D, C), NN_INIT_NORMAL, 0.3f, 0, false);
     ag_tensor *b = nn_params_add(&ps, "head.bias", AG_SHAPE(C), NN_INIT_ZEROS, 0, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 7);
+    base_rng rng;
+    base_rng_seed(&rng, 7);
     nn_params_alloc(&ps, &rng);
 
     ag_graph *g = ag_graph_new(4096); /* deliberately small: the first step must grow the arena */

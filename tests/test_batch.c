@@ -14,8 +14,8 @@
 static void test_shuffle_uniform(void **state) {
     (void)state;
     int64_t hist[256] = {0};
-    ag_rng r;
-    ag_rng_seed(&r, 17);
+    base_rng r;
+    base_rng_seed(&r, 17);
     const int N = 240000;
     for (int k = 0; k < N; k++) {
         int64_t v[4] = {0, 1, 2, 3};
@@ -34,9 +34,9 @@ static void test_shuffle_uniform(void **state) {
     assert_int_equal(distinct, 24);
     assert_true(chi2 < 60); /* 23 dof: p(chi2 > 60) ~ 4e-5 */
     int64_t a[100], b[100];
-    ag_rng r1, r2;
-    ag_rng_seed(&r1, 5);
-    ag_rng_seed(&r2, 5);
+    base_rng r1, r2;
+    base_rng_seed(&r1, 5);
+    base_rng_seed(&r2, 5);
     for (int i = 0; i < 100; i++) a[i] = b[i] = i;
     data_shuffle(a, 100, &r1);
     data_shuffle(b, 100, &r2);
@@ -65,7 +65,7 @@ static void test_order_resume(void **state) {
     data_order_free(&o);
     assert_int_equal(data_order_init(&o, 0, 1), -1);
     assert_int_equal(data_order_restore(&o, 10, 1, 0, 11), -1);
-    assert_non_null(strstr(ag_error_msg(), "pos"));
+    assert_non_null(strstr(base_error_msg(), "pos"));
 }
 
 static void test_pad(void **state) {
@@ -96,7 +96,7 @@ static void test_pad(void **state) {
     data_batch_free(&b);
     int64_t bad[] = {2, -1};
     assert_int_equal(data_batch_pad(&b, seqs, bad, 2, 8, 0), -1);
-    assert_non_null(strstr(ag_error_msg(), "sequence 1"));
+    assert_non_null(strstr(base_error_msg(), "sequence 1"));
     assert_int_equal(data_batch_pad(&b, seqs, lens, 0, 8, 0), -1);
 }
 
@@ -122,13 +122,13 @@ static void test_pairs(void **state) {
     assert_memory_equal(b.segments, seg, sizeof seg);
     data_batch_free(&b);
     /* Random lengths vs the one-token-at-a-time rule. */
-    ag_rng r;
-    ag_rng_seed(&r, 8);
+    base_rng r;
+    base_rng_seed(&r, 8);
     int32_t buf[64];
     for (int i = 0; i < 64; i++) buf[i] = 100 + i;
     for (int trial = 0; trial < 2000; trial++) {
-        int64_t xa = ag_rng_below(&r, 40), xb = ag_rng_below(&r, 40);
-        int32_t maxT = 3 + (int32_t)ag_rng_below(&r, 50);
+        int64_t xa = base_rng_below(&r, 40), xb = base_rng_below(&r, 40);
+        int32_t maxT = 3 + (int32_t)base_rng_below(&r, 50);
         const int32_t *P[] = {buf}, *Q[] = {buf};
         assert_int_equal(data_batch_pairs(&b, P, &xa, Q, &xb, 1, maxT, 1, 2, 0), 0);
         int64_t ea = xa, eb = xb;
@@ -148,13 +148,13 @@ static void test_mlm(void **state) {
     const int32_t Bn = 64, T = 512, PAD = 0, CLS = 1, SEP = 2, MASK = 3, LO = 5, HI = 1000;
     int32_t **rows = malloc(Bn * sizeof *rows);
     int64_t *lens = malloc(Bn * sizeof *lens);
-    ag_rng r;
-    ag_rng_seed(&r, 21);
+    base_rng r;
+    base_rng_seed(&r, 21);
     for (int i = 0; i < Bn; i++) {
-        lens[i] = 256 + ag_rng_below(&r, 256);
+        lens[i] = 256 + base_rng_below(&r, 256);
         rows[i] = malloc((size_t)lens[i] * sizeof **rows);
         rows[i][0] = CLS;
-        for (int64_t t = 1; t < lens[i]; t++) rows[i][t] = LO + (int32_t)ag_rng_below(&r, HI - LO);
+        for (int64_t t = 1; t < lens[i]; t++) rows[i][t] = LO + (int32_t)base_rng_below(&r, HI - LO);
         rows[i][lens[i] - 1] = SEP;
     }
     data_batch b;

@@ -94,9 +94,9 @@ static void test_matches_python_reference(void **state) {
     assert_int_equal(data_bpe_n_merges(b2), 0);
     data_bpe_free(b2);
     assert_int_equal(data_bpe_train_file(&b2, "/nonexistent/ember.txt", 0, 500, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "/nonexistent/ember.txt"));
+    assert_non_null(strstr(base_error_msg(), "/nonexistent/ember.txt"));
     assert_int_equal(data_bpe_train(&b2, text, n, 100, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), ">= 256"));
+    assert_non_null(strstr(base_error_msg(), ">= 256"));
     tu_fixture_free(fx);
     data_bpe_free(b);
     free(text);
@@ -122,16 +122,16 @@ static void test_roundtrip_any_bytes(void **state) {
     uint8_t *text = read_fixture_corpus(&n);
     data_bpe *b = NULL;
     assert_int_equal(data_bpe_train(&b, text, n, 556, NULL), 0);
-    ag_rng r;
-    ag_rng_seed(&r, 11);
+    base_rng r;
+    base_rng_seed(&r, 11);
     uint8_t *x = malloc(200000);
     for (int trial = 0; trial < 40; trial++) {
-        size_t len = trial == 0 ? 0 : (size_t)ag_rng_below(&r, trial < 30 ? 600 : 200000);
+        size_t len = trial == 0 ? 0 : (size_t)base_rng_below(&r, trial < 30 ? 600 : 200000);
         for (size_t i = 0; i < len; i++) {
             uint32_t mode = (uint32_t)(trial % 3);
-            x[i] = mode == 0 ? (uint8_t)ag_rng_next(&r)                        /* binary */
-                   : mode == 1 ? (uint8_t)(0x80 + ag_rng_below(&r, 0x80))      /* invalid UTF-8 */
-                               : text[ag_rng_below(&r, (uint32_t)n)];          /* shuffled text bytes */
+            x[i] = mode == 0 ? (uint8_t)base_rng_next(&r)                        /* binary */
+                   : mode == 1 ? (uint8_t)(0x80 + base_rng_below(&r, 0x80))      /* invalid UTF-8 */
+                               : text[base_rng_below(&r, (uint32_t)n)];          /* shuffled text bytes */
         }
         roundtrip(b, x, len, 1);
     }
@@ -147,7 +147,7 @@ static void test_roundtrip_any_bytes(void **state) {
     uint8_t *y;
     size_t m;
     assert_int_equal(data_bpe_decode(b, bad, 3, &y, &m), -1);
-    assert_non_null(strstr(ag_error_msg(), "position 1"));
+    assert_non_null(strstr(base_error_msg(), "position 1"));
     int32_t neg[] = {-1};
     assert_int_equal(data_bpe_decode(b, neg, 1, &y, &m), -1);
     /* Token bytes. */
@@ -171,11 +171,11 @@ static void test_threads_and_file(void **state) {
     /* ~3 MB: corpus copies with random edits, and some binary noise. */
     size_t big = 3u << 20;
     uint8_t *x = malloc(big);
-    ag_rng r;
-    ag_rng_seed(&r, 3);
+    base_rng r;
+    base_rng_seed(&r, 3);
     for (size_t i = 0; i < big; i++) {
         x[i] = text[i % n];
-        if (ag_rng_below(&r, 1000) == 0) x[i] = (uint8_t)ag_rng_next(&r);
+        if (base_rng_below(&r, 1000) == 0) x[i] = (uint8_t)base_rng_next(&r);
     }
     int32_t *a, *c;
     int64_t ka, kc;
@@ -215,10 +215,10 @@ static void test_threads_and_file(void **state) {
     const char *q = tu_group_path("cut.txt.gz");
     assert_int_equal(tu_write_file(q, z, zn / 2), 0);
     assert_int_equal(data_bpe_encode_file(b, q, &c, &kc, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "cut.txt.gz"));
+    assert_non_null(strstr(base_error_msg(), "cut.txt.gz"));
     assert_null(c);
     assert_int_equal(data_bpe_encode_file(b, tu_group_path("absent.txt"), &c, &kc, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "absent.txt"));
+    assert_non_null(strstr(base_error_msg(), "absent.txt"));
     free(z);
     free(a);
     free(x);
@@ -232,9 +232,9 @@ static void expect_load_error(const char *name, const char *content, const char 
     data_bpe *b = (data_bpe *)1;
     assert_int_equal(data_bpe_load(&b, p), -1);
     assert_null(b);
-    if (!strstr(ag_error_msg(), needle) || !strstr(ag_error_msg(), name))
-        fail_msg("%s: \"%s\" lacks \"%s\"", name, ag_error_msg(), needle);
-    printf("%s\n", ag_error_msg());
+    if (!strstr(base_error_msg(), needle) || !strstr(base_error_msg(), name))
+        fail_msg("%s: \"%s\" lacks \"%s\"", name, base_error_msg(), needle);
+    printf("%s\n", base_error_msg());
 }
 
 static void test_save_load_arrays(void **state) {
@@ -263,10 +263,10 @@ static void test_save_load_arrays(void **state) {
     data_bpe_free(l);
     int32_t badm[] = {97, 98, 256, 300};
     assert_int_equal(data_bpe_from_merges(&l, badm, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "row 1"));
+    assert_non_null(strstr(base_error_msg(), "row 1"));
     int32_t dup[] = {97, 98, 97, 98};
     assert_int_equal(data_bpe_from_merges(&l, dup, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "repeats row 0"));
+    assert_non_null(strstr(base_error_msg(), "repeats row 0"));
     /* An empty tokenizer is the identity on bytes. */
     data_bpe *e = data_bpe_new();
     assert_int_equal(data_bpe_vocab_size(e), 256);

@@ -17,8 +17,8 @@ static void make_model(nn_params *ps, uint64_t seed, int64_t enc_cols) {
     nn_params_add(ps, "enc.b", AG_SHAPE(enc_cols), NN_INIT_UNIFORM, -1, 1, false);
     nn_params_add(ps, "blocks.0.k", AG_SHAPE(2, 3, 4), NN_INIT_NORMAL, 1.0f, 0, false);
     nn_params_add(ps, "tok.emb", AG_SHAPE(10, 4), NN_INIT_NORMAL, 1.0f, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, seed);
+    base_rng r;
+    base_rng_seed(&r, seed);
     nn_params_alloc(ps, &r);
 }
 
@@ -70,8 +70,8 @@ static void write_full(const char *path, const nn_params *ps, const optim *o, in
     assert_int_equal(ckpt_put_i64(w, "/state/epoch", 3), 0);
     assert_int_equal(ckpt_put_i64(w, "/state/words_done", 9876543210LL), 0);
     assert_int_equal(ckpt_put_f64(w, "/state/lr", 0.0125), 0);
-    ag_rng r;
-    ag_rng_seed(&r, 77);
+    base_rng r;
+    base_rng_seed(&r, 77);
     assert_int_equal(ckpt_put_rng(w, "/state/rng/main", &r), 0);
     int64_t cursor[3] = {0, 1000, 123456789012LL};
     assert_int_equal(ckpt_put_i64_array(w, "/state/data_cursor", cursor, 3), 0);
@@ -93,7 +93,7 @@ static void test_roundtrip(void **state) {
     assert_int_not_equal(access(tmp, F_OK), 0);
 
     ckpt_reader *r = ckpt_open(path);
-    if (!r) fail_msg("%s", ag_error_msg());
+    if (!r) fail_msg("%s", base_error_msg());
     assert_true(ckpt_verified(r));
     assert_int_equal(ckpt_format_version(r), CKPT_FORMAT_VERSION);
     assert_string_equal(ckpt_ember_version(r), EMBER_VERSION);
@@ -104,7 +104,7 @@ static void test_roundtrip(void **state) {
     assert_true(params_equal(&ps, &fresh));
 
     optim *o2 = optim_new(&fresh, optim_config_default(OPTIM_ADAM, 0.5f));
-    if (ckpt_load_optim(r, o2) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_load_optim(r, o2) < 0) fail_msg("%s", base_error_msg());
     assert_int_equal(optim_get_step(o2), 2);
     assert_true(optim_get_lr(o2) == 0.01f);
     assert_int_equal(optim_state_count(o2), optim_state_count(o));
@@ -153,8 +153,8 @@ static void test_roundtrip(void **state) {
     assert_true(v == 9876543210LL);
     assert_int_equal(ckpt_get_f64(r, "/state/lr", &d), 0);
     assert_true(d == 0.0125);
-    ag_rng rr, want;
-    ag_rng_seed(&want, 77);
+    base_rng rr, want;
+    base_rng_seed(&want, 77);
     assert_int_equal(ckpt_get_rng(r, "/state/rng/main", &rr), 0);
     assert_memory_equal(&rr, &want, sizeof rr);
     int64_t cur[3];
@@ -215,8 +215,8 @@ static void test_gzip_roundtrip_and_smaller(void **state) {
     nn_params_init(&ps);
     nn_params_add(&ps, "big", AG_SHAPE(512, 300), NN_INIT_ZEROS, 0, 0, false);
     nn_params_add(&ps, "rand", AG_SHAPE(3000), NN_INIT_NORMAL, 1, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 5);
+    base_rng rng;
+    base_rng_seed(&rng, 5);
     nn_params_alloc(&ps, &rng);
     for (int i = 0; i < 512 * 300; i += 7) ag_f32(ps.items[0].t)[i] = (float)i;
     const char *plain = tu_group_path("plain.h5"), *gz = tu_group_path("gz.h5");
@@ -259,13 +259,13 @@ static void test_strict_load_lists_differences(void **state) {
     nn_params_add(&other, "enc.b", AG_SHAPE(16), NN_INIT_ONES, 0, 0, false);
     nn_params_add(&other, "tok.emb", AG_SHAPE(10, 4), NN_INIT_ONES, 0, 0, true);
     nn_params_add(&other, "head.w", AG_SHAPE(4), NN_INIT_ONES, 0, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&other, &rng);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
     assert_int_equal(ckpt_load_params(r, &other, true), -1);
-    const char *m = ag_error_msg();
+    const char *m = base_error_msg();
     printf("strict: %s\n", m);
     assert_non_null(strstr(m, path));
     assert_non_null(strstr(m, "3 differences"));
@@ -316,30 +316,30 @@ static void test_getter_messages(void **state) {
     assert_int_equal(ckpt_get_f32_array(r, "/params/enc.w", buf, AG_SHAPE(4, 8)), -1);
     char want[4400];
     snprintf(want, sizeof want, "%s: /params/enc.w: shape [4, 16] in file, [4, 8] expected", path);
-    assert_string_equal(ag_error_msg(), want);
+    assert_string_equal(base_error_msg(), want);
     int64_t v;
     assert_int_equal(ckpt_get_i64(r, "/state/lr", &v), -1);
     snprintf(want, sizeof want, "%s: /state/lr: dtype float64 in file, int64 expected", path);
-    assert_string_equal(ag_error_msg(), want);
+    assert_string_equal(base_error_msg(), want);
     assert_int_equal(ckpt_get_i64(r, "/state/nothing", &v), -1);
     snprintf(want, sizeof want, "%s: /state/nothing: missing in file", path);
-    assert_string_equal(ag_error_msg(), want);
+    assert_string_equal(base_error_msg(), want);
     assert_int_equal(ckpt_get_i64(r, "/nogroup/x/y", &v), -1);
-    assert_non_null(strstr(ag_error_msg(), "missing in file"));
+    assert_non_null(strstr(base_error_msg(), "missing in file"));
     assert_int_equal(ckpt_get_i64(r, "/state", &v), -1);
-    assert_non_null(strstr(ag_error_msg(), "is a group"));
+    assert_non_null(strstr(base_error_msg(), "is a group"));
     int64_t cur[2];
     assert_int_equal(ckpt_get_i64_array(r, "/state/data_cursor", cur, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "shape [3] in file, [2] expected"));
+    assert_non_null(strstr(base_error_msg(), "shape [3] in file, [2] expected"));
     double hist[4];
     assert_int_equal(ckpt_get_f64_array(r, "/state/lr_history", hist, 4), -1);
-    assert_non_null(strstr(ag_error_msg(), "/state/lr_history: shape [3] in file, [4] expected"));
+    assert_non_null(strstr(base_error_msg(), "/state/lr_history: shape [3] in file, [4] expected"));
     assert_int_equal(ckpt_get_f64_array(r, "/state/data_cursor", hist, 3), -1);
-    assert_non_null(strstr(ag_error_msg(), "/state/data_cursor: dtype int64 in file, float64 expected"));
+    assert_non_null(strstr(base_error_msg(), "/state/data_cursor: dtype int64 in file, float64 expected"));
     /* No optimizer state was saved. */
     optim *o = optim_new(&ps, optim_config_default(OPTIM_SGD, 0.1f));
     assert_int_equal(ckpt_load_optim(r, o), -1);
-    assert_non_null(strstr(ag_error_msg(), "/optim: missing in file"));
+    assert_non_null(strstr(base_error_msg(), "/optim: missing in file"));
     optim_free(o);
     ckpt_close(r);
     nn_params_free(&ps);
@@ -356,12 +356,12 @@ static void test_optim_mismatch(void **state) {
     assert_non_null(r);
     optim *sgd = optim_new(&ps, optim_config_default(OPTIM_SGD, 0.1f));
     assert_int_equal(ckpt_load_optim(r, sgd), -1);
-    assert_non_null(strstr(ag_error_msg(), "optimizer kind 'adam' in file, 'sgd' in the optimizer"));
+    assert_non_null(strstr(base_error_msg(), "optimizer kind 'adam' in file, 'sgd' in the optimizer"));
     make_model(&small, 1, 8);
     optim *o2 = optim_new(&small, optim_config_default(OPTIM_ADAM, 0.1f));
     assert_int_equal(ckpt_load_optim(r, o2), -1);
-    printf("optim: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), "/optim/enc.w/exp_avg: 64 values in file, 32 in the optimizer"));
+    printf("optim: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), "/optim/enc.w/exp_avg: 64 values in file, 32 in the optimizer"));
     assert_int_equal(optim_get_step(o2), 0);
     optim_free(o2);
     optim_free(sgd);
@@ -383,25 +383,25 @@ static void test_writer_errors_and_atomicity(void **state) {
     /* A name with '/' fails; the writer is then only good for abort; the old file is intact. */
     nn_params_init(&bad);
     nn_params_add(&bad, "a/b", AG_SHAPE(2), NN_INIT_ZEROS, 0, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&bad, &rng);
     ckpt_writer *w = ckpt_writer_begin(path);
     assert_non_null(w);
     assert_int_equal(ckpt_put_params(w, &bad), -1);
-    assert_non_null(strstr(ag_error_msg(), "'a/b'"));
+    assert_non_null(strstr(base_error_msg(), "'a/b'"));
     assert_int_equal(ckpt_put_i64(w, "/state/step", 1), -1);
     assert_int_equal(ckpt_writer_commit(w), -1);
-    assert_non_null(strstr(ag_error_msg(), "checkpoint not saved"));
+    assert_non_null(strstr(base_error_msg(), "checkpoint not saved"));
 
     w = ckpt_writer_begin(path);
     assert_int_equal(ckpt_put_i64(w, "/state/step", 1), 0);
     assert_int_equal(ckpt_put_i64(w, "/state/step", 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "/state/step: written twice"));
+    assert_non_null(strstr(base_error_msg(), "/state/step: written twice"));
     ckpt_writer_abort(w);
     w = ckpt_writer_begin(path);
     assert_int_equal(ckpt_put_i64(w, "state/step", 1), -1);
-    assert_non_null(strstr(ag_error_msg(), "expected an absolute path"));
+    assert_non_null(strstr(base_error_msg(), "expected an absolute path"));
     ckpt_writer_abort(w);
 
     size_t n1;
@@ -413,10 +413,10 @@ static void test_writer_errors_and_atomicity(void **state) {
 
     /* Missing directory: begin fails naming the path. */
     assert_null(ckpt_writer_begin(tu_group_path("no/such/dir/x.h5")));
-    assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
+    assert_non_null(strstr(base_error_msg(), "No such file or directory"));
     /* A directory as target. */
     assert_null(ckpt_writer_begin(tu_group_dir()));
-    assert_non_null(strstr(ag_error_msg(), "is a directory"));
+    assert_non_null(strstr(base_error_msg(), "is a directory"));
     nn_params_free(&bad);
     nn_params_free(&ps);
 }
@@ -471,8 +471,8 @@ static void write_named(const char *path, int n, const char *const *names, const
     nn_params ps;
     nn_params_init(&ps);
     for (int i = 0; i < n; i++) nn_params_add(&ps, names[i], AG_SHAPE(shapes[i][0], shapes[i][1]), NN_INIT_NORMAL, 1, 0, true);
-    ag_rng rng;
-    ag_rng_seed(&rng, 9);
+    base_rng rng;
+    base_rng_seed(&rng, 9);
     nn_params_alloc(&ps, &rng);
     ckpt_writer *w = ckpt_writer_begin(path);
     assert_non_null(w);
@@ -502,7 +502,7 @@ static void test_pick_embedding(void **state) {
     assert_int_equal(ckpt_pick_embedding(r, 5, "syn1neg", picked, sizeof picked, NULL), 0);
     assert_string_equal(picked, "/params/syn1neg");
     assert_int_equal(ckpt_pick_embedding(r, 4, NULL, picked, sizeof picked, NULL), -1); /* wrong vocab size */
-    assert_non_null(strstr(ag_error_msg(), "with 4 rows"));
+    assert_non_null(strstr(base_error_msg(), "with 4 rows"));
     assert_int_equal(ckpt_pick_embedding(r, 5, "nothere", picked, sizeof picked, NULL), -1);
     ckpt_close(r);
     if (access(tu_ember_bin(), X_OK) == 0) {
@@ -519,7 +519,7 @@ static void test_pick_embedding(void **state) {
     assert_int_equal(ckpt_pick_embedding(r, 5, NULL, picked, sizeof picked, &info), 0);
     assert_string_equal(picked, "/params/enc.tok_emb.weight");
     assert_int_equal(ckpt_pick_embedding(r, 5, "/params/head.bias_t", picked, sizeof picked, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "expected float32 [5, dim]"));
+    assert_non_null(strstr(base_error_msg(), "expected float32 [5, dim]"));
     ckpt_close(r);
 
     const char *tie[] = {"a", "b", "c"};
@@ -527,9 +527,9 @@ static void test_pick_embedding(void **state) {
     write_named(path, 3, tie, tie_shape);
     r = ckpt_open(path);
     assert_int_equal(ckpt_pick_embedding(r, 5, NULL, picked, sizeof picked, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "2 float32 parameters"));
-    assert_non_null(strstr(ag_error_msg(), "(a, b)"));
-    assert_non_null(strstr(ag_error_msg(), "--param"));
+    assert_non_null(strstr(base_error_msg(), "2 float32 parameters"));
+    assert_non_null(strstr(base_error_msg(), "(a, b)"));
+    assert_non_null(strstr(base_error_msg(), "--param"));
     assert_int_equal(ckpt_pick_embedding(r, 5, "b", picked, sizeof picked, NULL), 0);
     ckpt_close(r);
 }
@@ -544,8 +544,8 @@ static void test_cli_export(void **state) {
     nn_params_init(&ps);
     nn_params_add(&ps, "emb.in", AG_SHAPE(5, 3), NN_INIT_NORMAL, 1, 0, true);
     nn_params_add(&ps, "head", AG_SHAPE(3, 5), NN_INIT_NORMAL, 1, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 4);
+    base_rng rng;
+    base_rng_seed(&rng, 4);
     nn_params_alloc(&ps, &rng);
     /* tu_group_path() rotates through 4 buffers: keep our own copies of the 5 names used below. */
     char path[4200], direct[4200], directb[4200], viacli[4200], viaclib[4200];

@@ -31,8 +31,8 @@ static void make_model(nn_params *ps, int64_t rows, float fill) {
     nn_params_init(ps);
     nn_params_add(ps, "layer.w", AG_SHAPE(rows, 64), NN_INIT_CONST, fill, 0, false);
     nn_params_add(ps, "layer.b", AG_SHAPE(64), NN_INIT_CONST, fill, 0, false);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(ps, &r);
 }
 
@@ -65,7 +65,7 @@ static int load_equal(const char *path, const nn_params *ps, int64_t rows) {
 static void expect_open_error(const char *path, const char *needle) {
     ckpt_reader *r = ckpt_open(path);
     if (r) fail_msg("%s opened, expected an error containing '%s'", path, needle);
-    const char *m = ag_error_msg();
+    const char *m = base_error_msg();
     printf("  %s\n", m);
     assert_non_null(strstr(m, path));
     if (!strstr(m, needle)) fail_msg("message '%s' lacks '%s'", m, needle);
@@ -85,14 +85,14 @@ static void test_truncated(void **state) {
         assert_int_equal(tu_write_file(p, bytes, cuts[i]), 0);
         ckpt_reader *r = ckpt_open(p);
         assert_null(r);
-        const char *m = ag_error_msg();
+        const char *m = base_error_msg();
         printf("  cut at %zu: %s\n", cuts[i], m);
         assert_non_null(strstr(m, p));
         if (cuts[i] >= 64) assert_non_null(strstr(m, "truncated"));
     }
     /* Bytes appended are caught too. */
     const char *p = tu_group_path("long.h5");
-    char *longer = ag_xmalloc(n + 3);
+    char *longer = base_xmalloc(n + 3);
     memcpy(longer, bytes, n);
     memcpy(longer + n, "abc", 3);
     assert_int_equal(tu_write_file(p, longer, n + 3), 0);
@@ -113,11 +113,11 @@ static void test_bit_flips(void **state) {
     size_t n;
     unsigned char *bytes = (unsigned char *)tu_read_file(good, &n);
     const char *p = tu_group_path("flip.h5");
-    ag_rng rng;
-    ag_rng_seed(&rng, 2024);
+    base_rng rng;
+    base_rng_seed(&rng, 2024);
     int detected = 0, harmless = 0, total = 0;
-    for (size_t pos = 0; pos < n; pos += (pos < 600 ? 7 : n / 150 + 1 + ag_rng_below(&rng, 13))) {
-        int bit = (int)ag_rng_below(&rng, 8);
+    for (size_t pos = 0; pos < n; pos += (pos < 600 ? 7 : n / 150 + 1 + base_rng_below(&rng, 13))) {
+        int bit = (int)base_rng_below(&rng, 8);
         bytes[pos] ^= (unsigned char)(1u << bit);
         assert_int_equal(tu_write_file(p, bytes, n), 0);
         bytes[pos] ^= (unsigned char)(1u << bit);
@@ -129,7 +129,7 @@ static void test_bit_flips(void **state) {
             harmless++;
         }
         else if (rc < 0) {
-            assert_non_null(strstr(ag_error_msg(), p));
+            assert_non_null(strstr(base_error_msg(), p));
             detected++;
         } else {
             fail_msg("flip of bit %d at byte %zu loaded different values without an error", bit, pos);
@@ -177,10 +177,10 @@ static void test_bit_flips_unprotected(void **state) {
     assert_int_equal(tu_write_file(p, bytes, n), 0);
     assert_int_equal(load_equal(p, &ps, 20), 0);
     int flips[4] = {0}, total = 0;
-    ag_rng rng;
-    ag_rng_seed(&rng, 99);
-    for (size_t pos = 512; pos < n; pos += 1 + ag_rng_below(&rng, (uint32_t)(n / 60))) {
-        int bit = (int)ag_rng_below(&rng, 8);
+    base_rng rng;
+    base_rng_seed(&rng, 99);
+    for (size_t pos = 512; pos < n; pos += 1 + base_rng_below(&rng, (uint32_t)(n / 60))) {
+        int bit = (int)base_rng_below(&rng, 8);
         bytes[pos] ^= (unsigned char)(1u << bit);
         assert_int_equal(tu_write_file(p, bytes, n), 0);
         bytes[pos] ^= (unsigned char)(1u << bit);
@@ -191,11 +191,11 @@ static void test_bit_flips_unprotected(void **state) {
            total, flips[LOAD_ERROR], flips[LOAD_SAME], flips[LOAD_DIFFER], flips[LOAD_CRASH]);
     /* Scribbles: 32 random bytes over random places (metadata included). */
     int scribbles[4] = {0}, s_total = 60;
-    unsigned char *copy = ag_xmalloc(n);
+    unsigned char *copy = base_xmalloc(n);
     for (int k = 0; k < s_total; k++) {
         memcpy(copy, bytes, n);
-        size_t pos = 512 + ag_rng_below(&rng, (uint32_t)(n - 512 - 32));
-        for (int j = 0; j < 32; j++) copy[pos + (size_t)j] = (unsigned char)ag_rng_below(&rng, 256);
+        size_t pos = 512 + base_rng_below(&rng, (uint32_t)(n - 512 - 32));
+        for (int j = 0; j < 32; j++) copy[pos + (size_t)j] = (unsigned char)base_rng_below(&rng, 256);
         assert_int_equal(tu_write_file(p, copy, n), 0);
         scribbles[load_in_child(p, &ps, 20)]++;
     }
@@ -256,7 +256,7 @@ static void test_wrong_format(void **state) {
     nn_params ps;
     make_model(&ps, 2, 1.0f);
     assert_int_equal(ckpt_load_params(r, &ps, true), -1);
-    assert_non_null(strstr(ag_error_msg(), "/params/layer.w: missing in file"));
+    assert_non_null(strstr(base_error_msg(), "/params/layer.w: missing in file"));
     ckpt_close(r);
     nn_params_free(&ps);
     /* Integrity line of an unknown version. */
@@ -271,15 +271,15 @@ static void test_bad_paths(void **state) {
     expect_open_error(tu_group_path("does-not-exist.h5"), "No such file or directory");
     expect_open_error(tu_group_dir(), "is a directory");
     assert_null(ckpt_writer_begin(tu_group_path("missing-dir/x.h5")));
-    assert_non_null(strstr(ag_error_msg(), "missing-dir/x.h5"));
-    assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
+    assert_non_null(strstr(base_error_msg(), "missing-dir/x.h5"));
+    assert_non_null(strstr(base_error_msg(), "No such file or directory"));
     /* A regular file where a directory should be. */
     const char *f = tu_group_path("plainfile");
     assert_int_equal(tu_write_file(f, "x", 1), 0);
     char p[4200];
     snprintf(p, sizeof p, "%s/ckpt.h5", f);
     assert_null(ckpt_writer_begin(p));
-    assert_non_null(strstr(ag_error_msg(), "Not a directory"));
+    assert_non_null(strstr(base_error_msg(), "Not a directory"));
 }
 
 /* Saving over an existing checkpoint in a directory the process cannot write fails with a message
@@ -308,7 +308,7 @@ static void test_unwritable_dir_keeps_old(void **state) {
         close(fds[0]);
         if (geteuid() == 0 && setuid(65534) != 0) _exit(3);
         int rc = save(path, &upd, 2, true);
-        const char *m = ag_error_msg();
+        const char *m = base_error_msg();
         if (write(fds[1], m, strlen(m)) < 0) _exit(4);
         _exit(rc == 0 ? 0 : 1);
     }
@@ -346,8 +346,8 @@ static void test_sigkill_during_save(void **state) {
     make_model(&first, rows, 0.0f);
     assert_int_equal(save(path, &first, 0, true), 0);
     nn_params_free(&first);
-    ag_rng rng;
-    ag_rng_seed(&rng, (uint64_t)time(NULL));
+    base_rng rng;
+    base_rng_seed(&rng, (uint64_t)time(NULL));
     int steps_seen = 0, mid_save = 0, round = 0;
     /* At least 6 kills, and until 3 of them landed inside a save (at most 30). */
     for (; round < 30 && (round < 6 || mid_save < 3); round++) {
@@ -363,14 +363,14 @@ static void test_sigkill_during_save(void **state) {
                 if (save(path, &ps, round * 100000 + s, true) < 0) _exit(1);
             }
         }
-        struct timespec ts = {0, (long)(20 + ag_rng_below(&rng, 300)) * 1000000L};
+        struct timespec ts = {0, (long)(20 + base_rng_below(&rng, 300)) * 1000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
         assert_true(WIFSIGNALED(st)); /* still saving when killed, not failed */
         ckpt_reader *r = ckpt_open(path);
-        if (!r) fail_msg("after SIGKILL in round %d: %s", round, ag_error_msg());
+        if (!r) fail_msg("after SIGKILL in round %d: %s", round, base_error_msg());
         int64_t step;
         assert_int_equal(ckpt_get_i64(r, "/state/step", &step), 0);
         nn_params m;

@@ -78,8 +78,8 @@ static void write_sample(const char *path) {
     nn_params_add(&ps, "enc.bias", AG_SHAPE(5), NN_INIT_NONE, 0, 0, false);
     nn_params_add(&ps, "blocks.0.attn.wq", AG_SHAPE(2, 3, 4), NN_INIT_NONE, 0, 0, false);
     nn_params_add(&ps, "emb", AG_SHAPE(7, 2), NN_INIT_NONE, 0, 0, true);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
     for (int p = 0; p < ps.n; p++)
         for (int64_t k = 0; k < ps.items[p].t->numel; k++) ag_f32(ps.items[p].t)[k] = expected(p, k);
@@ -109,11 +109,11 @@ static void write_sample(const char *path) {
     assert_int_equal(ckpt_put_i64(w, "/state/epoch", 2), 0);
     assert_int_equal(ckpt_put_i64(w, "/state/words_done", 123456789012LL), 0);
     assert_int_equal(ckpt_put_f64(w, "/state/lr", 0.0125), 0);
-    ag_rng r = {{1, UINT64_MAX, 3, 1ULL << 63}};
+    base_rng r = {{1, UINT64_MAX, 3, 1ULL << 63}};
     assert_int_equal(ckpt_put_rng(w, "/state/rng/main", &r), 0);
     int64_t cursor[] = {0, 10, 1LL << 40};
     assert_int_equal(ckpt_put_i64_array(w, "/state/data_cursor", cursor, 3), 0);
-    if (ckpt_writer_commit(w) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_writer_commit(w) < 0) fail_msg("%s", base_error_msg());
     optim_free(o);
     nn_params_free(&ps);
 }
@@ -181,7 +181,7 @@ static void test_reads_h5py_written_file(void **state) {
                "print('h5py wrote', sys.argv[1])\n",
                h5);
     ckpt_reader *r = ckpt_open(h5);
-    if (!r) fail_msg("%s", ag_error_msg());
+    if (!r) fail_msg("%s", base_error_msg());
     assert_false(ckpt_verified(r));
     char *cfg;
     assert_int_equal(ckpt_get_config_json(r, &cfg), 0);
@@ -194,11 +194,11 @@ static void test_reads_h5py_written_file(void **state) {
     nn_params_init(&ps);
     nn_params_add(&ps, "enc.w", AG_SHAPE(3, 4), NN_INIT_ZEROS, 0, 0, false);
     nn_params_add(&ps, "enc.b", AG_SHAPE(4), NN_INIT_ZEROS, 0, 0, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
     assert_int_equal(ckpt_load_params(r, &ps, true), -1);
-    assert_non_null(strstr(ag_error_msg(), "/params/enc.b: dtype float64 in file, float32 in model"));
+    assert_non_null(strstr(base_error_msg(), "/params/enc.b: dtype float64 in file, float32 in model"));
     ckpt_load_report rep;
     assert_int_equal(ckpt_load_params_glob(r, &ps, "*", &rep), 1);
     assert_true(ag_f32(ps.items[0].t)[11] == 11.0f);

@@ -30,7 +30,7 @@ typedef struct run {
     nn_params ps;
     optim *opt;
     ag_graph *g;   /* its RNG drives dropout */
-    ag_rng data;   /* minibatch sampling */
+    base_rng data;   /* minibatch sampling */
     int64_t step;
 } run;
 
@@ -40,8 +40,8 @@ static void run_init(run *r, uint64_t seed) {
     nn_params_add(&r->ps, "mlp.fc1.bias", AG_SHAPE(DHID), NN_INIT_ZEROS, 0, 0, false);
     nn_params_add(&r->ps, "mlp.fc2.weight", AG_SHAPE(DHID, NCLASS), NN_INIT_NORMAL, 0.3f, 0, false);
     nn_params_add(&r->ps, "mlp.fc2.bias", AG_SHAPE(NCLASS), NN_INIT_ZEROS, 0, 0, false);
-    ag_rng init;
-    ag_rng_seed(&init, seed);
+    base_rng init;
+    base_rng_seed(&init, seed);
     nn_params_alloc(&r->ps, &init);
     optim_config cfg = optim_config_default(kind_under_test, sched.lr0);
     cfg.weight_decay = 0.01f;
@@ -51,8 +51,8 @@ static void run_init(run *r, uint64_t seed) {
     }
     r->opt = optim_new(&r->ps, cfg);
     r->g = ag_graph_new(0);
-    ag_rng_seed(ag_graph_rng(r->g), seed + 1);
-    ag_rng_seed(&r->data, seed + 2);
+    base_rng_seed(ag_graph_rng(r->g), seed + 1);
+    base_rng_seed(&r->data, seed + 2);
     r->step = 0;
 }
 
@@ -66,7 +66,7 @@ static float train_step(run *r) {
     float xb[BATCH * DIN];
     int32_t yb[BATCH];
     for (int i = 0; i < BATCH; i++) {
-        uint32_t k = ag_rng_below(&r->data, NDATA);
+        uint32_t k = base_rng_below(&r->data, NDATA);
         memcpy(xb + i * DIN, data_x + k * DIN, sizeof(float) * DIN);
         yb[i] = data_y[k];
     }
@@ -97,16 +97,16 @@ static void save_run(const run *r, const char *path) {
     assert_int_equal(ckpt_put_i64(w, "/state/schedule_step", r->step), 0);
     assert_int_equal(ckpt_put_rng(w, "/state/rng/data", &r->data), 0);
     assert_int_equal(ckpt_put_rng(w, "/state/rng/graph", ag_graph_rng(r->g)), 0);
-    if (ckpt_writer_commit(w) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_writer_commit(w) < 0) fail_msg("%s", base_error_msg());
 }
 
 static void load_run(run *r, const char *path) {
     ckpt_reader *rd = ckpt_open(path);
-    if (!rd) fail_msg("%s", ag_error_msg());
+    if (!rd) fail_msg("%s", base_error_msg());
     if (ckpt_load_params(rd, &r->ps, true) < 0 || ckpt_load_optim(rd, r->opt) < 0 ||
         ckpt_get_i64(rd, "/state/step", &r->step) < 0 || ckpt_get_rng(rd, "/state/rng/data", &r->data) < 0 ||
         ckpt_get_rng(rd, "/state/rng/graph", ag_graph_rng(r->g)) < 0)
-        fail_msg("%s", ag_error_msg());
+        fail_msg("%s", base_error_msg());
     ckpt_close(rd);
 }
 
@@ -131,7 +131,7 @@ static void assert_runs_identical(const run *a, const run *b) {
             fail_msg("optimizer %s/%s differs after resume", va.param, va.slot);
     }
     assert_memory_equal(&a->data, &b->data, sizeof a->data);
-    assert_memory_equal(ag_graph_rng(a->g), ag_graph_rng(b->g), sizeof(ag_rng));
+    assert_memory_equal(ag_graph_rng(a->g), ag_graph_rng(b->g), sizeof(base_rng));
 }
 
 static void resume_at(int k) {
@@ -172,12 +172,12 @@ static void resume_at(int k) {
 
 static void test_resume_exact(void **state) {
     (void)state;
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     /* Learnable labels: class = argmax of the first NCLASS inputs. */
     for (int i = 0; i < NDATA; i++) {
         int best = 0;
-        for (int j = 0; j < DIN; j++) data_x[i * DIN + j] = ag_rng_normal(&r);
+        for (int j = 0; j < DIN; j++) data_x[i * DIN + j] = base_rng_normal(&r);
         for (int j = 1; j < NCLASS; j++)
             if (data_x[i * DIN + j] > data_x[i * DIN + best]) best = j;
         data_y[i] = best;
@@ -204,12 +204,12 @@ static void test_resume_checks(void **state) {
     save_run(&a, path);
     ckpt_reader *rd = ckpt_open(path);
     assert_non_null(rd);
-    ag_rng x;
+    base_rng x;
     assert_int_equal(ckpt_get_rng(rd, "/state/rng/sampler", &x), -1);
-    assert_non_null(strstr(ag_error_msg(), "/state/rng/sampler: missing in file"));
+    assert_non_null(strstr(base_error_msg(), "/state/rng/sampler: missing in file"));
     int64_t cursor[2];
     assert_int_equal(ckpt_get_i64_array(rd, "/state/rng/data", cursor, 2), -1);
-    assert_non_null(strstr(ag_error_msg(), "dtype uint64 in file, int64 expected"));
+    assert_non_null(strstr(base_error_msg(), "dtype uint64 in file, int64 expected"));
     ckpt_close(rd);
     run_free(&a);
     tu_rmtree(dir);

@@ -1,4 +1,4 @@
-/* test_core.c — the engine's plumbing: arena, tape, grad accumulation, no_grad, RNG, errors. */
+/* test_core.c — the engine's core: arena, tape, grad accumulation, no_grad, fast exp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,34 +25,6 @@ static void test_arena_reset_reuses_blocks(void **state) {
     void *p = ag_arena_alloc(a, 1);
     assert_int_equal((uintptr_t)p % 64, 0);
     ag_arena_free(a);
-}
-
-static void test_rng_deterministic_and_bounded(void **state) {
-    (void)state;
-    ag_rng a, b;
-    ag_rng_seed(&a, 42);
-    ag_rng_seed(&b, 42);
-    for (int i = 0; i < 1000; i++) assert_true(ag_rng_next(&a) == ag_rng_next(&b));
-    int counts[7] = {0};
-    for (int i = 0; i < 70000; i++) counts[ag_rng_below(&a, 7)]++;
-    for (int i = 0; i < 7; i++) assert_in_range(counts[i], 9400, 10600);
-    double s = 0, s2 = 0;
-    for (int i = 0; i < 100000; i++) {
-        double x = ag_rng_normal(&a);
-        s += x;
-        s2 += x * x;
-    }
-    assert_true(s / 100000 < 0.02 && s / 100000 > -0.02);
-    assert_true(s2 / 100000 > 0.97 && s2 / 100000 < 1.03);
-}
-
-static void test_error_buffer(void **state) {
-    (void)state;
-    assert_int_equal(ag_error_set("bad %s at byte %d", "header", 12), -1);
-    ag_error_prefix("file.bin");
-    assert_string_equal(ag_error_msg(), "file.bin: bad header at byte 12");
-    ag_error_clear();
-    assert_string_equal(ag_error_msg(), "");
 }
 
 static void test_sparse_grad_coalesce(void **state) {
@@ -145,8 +117,6 @@ static void test_fast_exp(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_reset_reuses_blocks),
-        cmocka_unit_test(test_rng_deterministic_and_bounded),
-        cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_sparse_grad_coalesce),
         cmocka_unit_test(test_fast_exp),
         cmocka_unit_test(test_grad_accumulation),

@@ -36,7 +36,7 @@ static void read_shard(data_corpus *c, int k, int n, strbuf *out, int max) {
         assert_int_equal((int)strlen(w), len);
         sb_add(out, w, len);
     }
-    if (len < 0) fail_msg("shard %d/%d: %s", k, n, ag_error_msg());
+    if (len < 0) fail_msg("shard %d/%d: %s", k, n, base_error_msg());
 }
 
 static void test_words_eos_crlf_utf8(void **state) {
@@ -104,16 +104,16 @@ static void test_truncation_and_huge_line(void **state) {
 
 /* A ~2.5 MB corpus spanning several 1 MiB buffers: the shards of n = 1..16 concatenate to the single pass. */
 static char *make_random_corpus(size_t target, int text8, size_t *len) {
-    ag_rng r;
-    ag_rng_seed(&r, 99);
+    base_rng r;
+    base_rng_seed(&r, 99);
     char *s = malloc(target + 256);
     size_t n = 0;
     if (text8) s[n++] = ' ';
     while (n < target) {
-        int wl = 1 + (int)ag_rng_below(&r, 12);
-        if (ag_rng_below(&r, 500) == 0) wl = 150 + (int)ag_rng_below(&r, 60); /* longer than DATA_MAX_WORD */
-        for (int i = 0; i < wl && n < target + 200; i++) s[n++] = (char)('a' + ag_rng_below(&r, 26));
-        uint32_t sep = ag_rng_below(&r, 40);
+        int wl = 1 + (int)base_rng_below(&r, 12);
+        if (base_rng_below(&r, 500) == 0) wl = 150 + (int)base_rng_below(&r, 60); /* longer than DATA_MAX_WORD */
+        for (int i = 0; i < wl && n < target + 200; i++) s[n++] = (char)('a' + base_rng_below(&r, 26));
+        uint32_t sep = base_rng_below(&r, 40);
         if (text8) s[n++] = ' ';
         else if (sep == 0) s[n++] = '\n';
         else if (sep == 1) { s[n++] = '\r'; s[n++] = '\n'; }
@@ -205,10 +205,10 @@ static void test_bad_input(void **state) {
     char w[DATA_MAX_WORD];
     /* Missing path and a directory. */
     assert_null(data_corpus_open(tu_group_path("nope.txt")));
-    assert_non_null(strstr(ag_error_msg(), "nope.txt"));
-    assert_non_null(strstr(ag_error_msg(), "No such file"));
+    assert_non_null(strstr(base_error_msg(), "nope.txt"));
+    assert_non_null(strstr(base_error_msg(), "No such file"));
     assert_null(data_corpus_open(tu_group_dir()));
-    assert_non_null(strstr(ag_error_msg(), "directory"));
+    assert_non_null(strstr(base_error_msg(), "directory"));
     assert_null(data_corpus_open(""));
 
     /* Empty file: no words, shards fine. */
@@ -232,9 +232,9 @@ static void test_bad_input(void **state) {
     /* Binary garbage: words are just bytes (NUL splits), every returned word is a proper C string. */
     size_t gn = 1 << 20;
     unsigned char *g = malloc(gn);
-    ag_rng r;
-    ag_rng_seed(&r, 5);
-    for (size_t i = 0; i < gn; i++) g[i] = (unsigned char)ag_rng_next(&r);
+    base_rng r;
+    base_rng_seed(&r, 5);
+    for (size_t i = 0; i < gn; i++) g[i] = (unsigned char)base_rng_next(&r);
     g[0] = 0x00; /* not a gzip magic */
     p = tu_group_path("garbage.bin");
     assert_int_equal(tu_write_file(p, g, gn), 0);
@@ -253,7 +253,7 @@ static void test_bad_input(void **state) {
     /* A gzip stream: compressible text so the body is long, then damage. */
     size_t tn = 4u << 20;
     char *text = malloc(tn);
-    for (size_t i = 0; i < tn; i++) text[i] = (i % 7 == 6) ? ' ' : (char)('a' + (ag_rng_next(&r) % 5));
+    for (size_t i = 0; i < tn; i++) text[i] = (i % 7 == 6) ? ' ' : (char)('a' + (base_rng_next(&r) % 5));
     const char *gp = tu_group_path("good.txt.gz");
     assert_int_equal(tu_write_gz(gp, text, tn, 6), 0);
     size_t zn;
@@ -272,9 +272,9 @@ static void test_bad_input(void **state) {
     while ((n = data_corpus_next(c, w, sizeof w)) > 0) {
     }
     assert_int_equal(n, -1);
-    printf("corrupt gzip: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), "corrupt.txt.gz"));
-    assert_non_null(strstr(ag_error_msg(), "byte"));
+    printf("corrupt gzip: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), "corrupt.txt.gz"));
+    assert_non_null(strstr(base_error_msg(), "byte"));
     assert_int_equal(data_corpus_size(c), -1);
     assert_int_equal(data_corpus_shard(c, 0, 2), -1);
     data_corpus_close(c);
@@ -287,9 +287,9 @@ static void test_bad_input(void **state) {
     while ((n = data_corpus_next(c, w, sizeof w)) > 0) {
     }
     assert_int_equal(n, -1);
-    printf("truncated gzip: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), "trunc.txt.gz"));
-    assert_non_null(strstr(ag_error_msg(), "truncated"));
+    printf("truncated gzip: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), "trunc.txt.gz"));
+    assert_non_null(strstr(base_error_msg(), "truncated"));
     assert_int_equal(data_corpus_size(c), -1);
     data_corpus_close(c);
 
@@ -303,7 +303,7 @@ static void test_bad_input(void **state) {
         assert_int_equal(data_corpus_next(c, w, sizeof w), -1);
         data_corpus_close(c);
     }
-    assert_non_null(strstr(ag_error_msg(), "header.txt.gz"));
+    assert_non_null(strstr(base_error_msg(), "header.txt.gz"));
     free(bad);
     free(z);
     free(text);

@@ -220,10 +220,10 @@ static void test_pca(void **state) {
     /* points along (3, 4, 0)/5 with small noise in z: the first component recovers that axis */
     enum { N = 200, D = 3 };
     float x[N * D], y[N * 2];
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     for (int i = 0; i < N; i++) {
-        float t = 4 * ag_rng_normal(&r), e = 0.3f * ag_rng_normal(&r);
+        float t = 4 * base_rng_normal(&r), e = 0.3f * base_rng_normal(&r);
         x[i * D] = 0.6f * t + 1, x[i * D + 1] = 0.8f * t - 2, x[i * D + 2] = e;
     }
     double var[2];
@@ -245,10 +245,10 @@ static void test_tsne_clusters(void **state) {
     /* 4 Gaussian clusters in 20-D: every point's 2-D nearest neighbour is in its own cluster */
     enum { N = 40, D = 20 };
     float x[N * D], y[N * 2];
-    ag_rng r;
-    ag_rng_seed(&r, 9);
+    base_rng r;
+    base_rng_seed(&r, 9);
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < D; k++) x[i * D + k] = 0.2f * ag_rng_normal(&r) + (k == (i % 4) ? 1.5f : 0);
+        for (int k = 0; k < D; k++) x[i * D + k] = 0.2f * base_rng_normal(&r) + (k == (i % 4) ? 1.5f : 0);
     exp_tsne_options o;
     exp_tsne_options_default(&o);
     double kl = exp_tsne(x, N, D, &o, y);
@@ -289,7 +289,7 @@ static void test_svg_escaping(void **state) {
     /* a single point and an unwritable path */
     assert_int_equal(exp_svg_scatter(p, &plot, pts, 1), 0);
     assert_int_equal(exp_svg_scatter("/nonexistent/dir/t.svg", &plot, pts, 3), -1);
-    assert_non_null(strstr(ag_error_msg(), "/nonexistent/dir/t.svg"));
+    assert_non_null(strstr(base_error_msg(), "/nonexistent/dir/t.svg"));
     free(p);
     tu_rmtree(dir);
     free(dir);

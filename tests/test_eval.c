@@ -133,7 +133,7 @@ static void test_analogy_excludes_query(void **state) {
     assert_int_equal(k, 1);
     assert_string_equal(v->words[nb[0].id], "d");
     assert_int_equal(train_analogy_query(v, "b", "zzz", "c", 3, nb), -1);
-    assert_non_null(strstr(ag_error_msg(), "'zzz' is not in the vocabulary"));
+    assert_non_null(strstr(base_error_msg(), "'zzz' is not in the vocabulary"));
     train_vectors_free(v);
 }
 
@@ -259,7 +259,7 @@ static void test_nearest(void **state) {
     assert_string_equal(v->words[nb[0].id], "queen");
     assert_float_equal(nb[0].cosine, 1.0f, 1e-6);
     assert_int_equal(train_similar(v, "unicorn", 3, nb), -1);
-    assert_non_null(strstr(ag_error_msg(), "unicorn"));
+    assert_non_null(strstr(base_error_msg(), "unicorn"));
     train_vectors_free(v);
 }
 
@@ -274,7 +274,7 @@ static void test_load(void **state) {
         snprintf(path, sizeof path, "%s/v%d.txt", dir, bin);
         assert_int_equal(ckpt_export_word2vec(path, w, vec, 3, 2, bin), 0);
         train_vectors *v;
-        if (train_vectors_load(&v, path, NULL)) fail_msg("%s", ag_error_msg());
+        if (train_vectors_load(&v, path, NULL)) fail_msg("%s", base_error_msg());
         assert_int_equal(v->n, 3);
         assert_int_equal(v->dim, 2);
         assert_string_equal(v->words[2], "dog");
@@ -288,10 +288,10 @@ static void test_load(void **state) {
     train_vectors *v;
     snprintf(path, sizeof path, "%s/missing.txt", dir);
     assert_int_equal(train_vectors_load(&v, path, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "missing.txt"));
+    assert_non_null(strstr(base_error_msg(), "missing.txt"));
     char *bad = tu_write_tmp(dir, "bad.txt", "2 3\ncat 1 2 3\ndog 1 x 3\n");
     assert_int_equal(train_vectors_load(&v, bad, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "bad.txt"));
+    assert_non_null(strstr(base_error_msg(), "bad.txt"));
     free(bad);
     tu_rmtree(dir);
     free(dir);

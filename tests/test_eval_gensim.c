@@ -105,22 +105,22 @@ static void test_agrees_with_gensim(void **state) {
     b.w = malloc((size_t)b.cap * sizeof(char *));
     b.v = malloc((size_t)(b.cap * dim) * sizeof(float));
     b.set = malloc((size_t)b.cap);
-    ag_rng rng;
-    ag_rng_seed(&rng, 42);
+    base_rng rng;
+    base_rng_seed(&rng, 42);
     float *off = malloc((size_t)(q->n_sections * dim) * sizeof(float));
-    for (int64_t i = 0; i < q->n_sections * dim; i++) off[i] = 0.9f * ag_rng_normal(&rng);
+    for (int64_t i = 0; i < q->n_sections * dim; i++) off[i] = 0.9f * base_rng_normal(&rng);
     char lw[4][128];
     for (int64_t i = 0; i < q->n; i++) {
         for (int j = 0; j < 4; j++) lower(q->words[4 * i + j], lw[j], sizeof lw[j]);
         for (int p = 0; p < 4; p += 2) {
             int64_t x = vb_add(&b, lw[p]), y = vb_add(&b, lw[p + 1]);
             if (!b.set[x]) {
-                for (int64_t k = 0; k < dim; k++) b.v[x * dim + k] = ag_rng_normal(&rng);
+                for (int64_t k = 0; k < dim; k++) b.v[x * dim + k] = base_rng_normal(&rng);
                 b.set[x] = 1;
             }
             if (!b.set[y]) {
                 for (int64_t k = 0; k < dim; k++)
-                    b.v[y * dim + k] = b.v[x * dim + k] + off[q->section[i] * dim + k] + 0.8f * ag_rng_normal(&rng);
+                    b.v[y * dim + k] = b.v[x * dim + k] + off[q->section[i] * dim + k] + 0.8f * base_rng_normal(&rng);
                 b.set[y] = 1;
             }
         }
@@ -129,16 +129,16 @@ static void test_agrees_with_gensim(void **state) {
         data_wordsim_set *s;
         assert_int_equal(data_wordsim_read(&s, wpath[f]), 0);
         for (int64_t i = 0; i < s->n; i++) {
-            if (ag_rng_uniform(&rng) < 0.1f) continue; /* leave some words out: OOV pairs */
+            if (base_rng_uniform(&rng) < 0.1f) continue; /* leave some words out: OOV pairs */
             int64_t x = vb_add(&b, s->w1[i]), y = vb_add(&b, s->w2[i]);
             if (!b.set[x]) {
-                for (int64_t k = 0; k < dim; k++) b.v[x * dim + k] = ag_rng_normal(&rng);
+                for (int64_t k = 0; k < dim; k++) b.v[x * dim + k] = base_rng_normal(&rng);
                 b.set[x] = 1;
             }
             if (!b.set[y]) {
                 float mix = s->score[i] / 10.0f;
                 for (int64_t k = 0; k < dim; k++)
-                    b.v[y * dim + k] = mix * b.v[x * dim + k] + ag_rng_normal(&rng);
+                    b.v[y * dim + k] = mix * b.v[x * dim + k] + base_rng_normal(&rng);
                 b.set[y] = 1;
             }
         }
@@ -146,7 +146,7 @@ static void test_agrees_with_gensim(void **state) {
     }
     /* shuffle (Fisher-Yates) so the restriction cuts question words too; fillers at the end */
     for (int64_t i = b.n - 1; i > 0; i--) {
-        int64_t j = ag_rng_below(&rng, (uint32_t)(i + 1));
+        int64_t j = base_rng_below(&rng, (uint32_t)(i + 1));
         char *tw = b.w[i];
         b.w[i] = b.w[j];
         b.w[j] = tw;
@@ -173,7 +173,7 @@ static void test_agrees_with_gensim(void **state) {
         if (rc != 0) fail_msg("gensim script failed (%d): %s", rc, out ? out : "");
 
         train_vectors *v;
-        if (train_vectors_load(&v, vpath, NULL)) fail_msg("%s", ag_error_msg());
+        if (train_vectors_load(&v, vpath, NULL)) fail_msg("%s", base_error_msg());
         train_analogy_result r;
         assert_int_equal(train_eval_analogy(v, q, restrict_n, &r), 0);
         int sec = 0;

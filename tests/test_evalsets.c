@@ -67,18 +67,18 @@ static void test_analogy_mutilated(void **state) {
     char *bad = write_tmp(dir, "bad.txt", ": s\nking queen man woman\nking queen man\n");
     assert_int_equal(data_analogy_read(&s, bad), -1);
     assert_null(s);
-    assert_msg(ag_error_msg(), "bad.txt:3:", "expected 4 words");
+    assert_msg(base_error_msg(), "bad.txt:3:", "expected 4 words");
     char *five = write_tmp(dir, "five.txt", ": s\na b c d e\n");
     assert_int_equal(data_analogy_read(&s, five), -1);
-    assert_msg(ag_error_msg(), "five.txt:2:", "got 5 words");
+    assert_msg(base_error_msg(), "five.txt:2:", "got 5 words");
     char *hdr = write_tmp(dir, "hdr.txt", ":\na b c d\n");
     assert_int_equal(data_analogy_read(&s, hdr), -1);
-    assert_msg(ag_error_msg(), "hdr.txt:1:", "section name");
+    assert_msg(base_error_msg(), "hdr.txt:1:", "section name");
     char *empty = write_tmp(dir, "empty.txt", ": s\n\n");
     assert_int_equal(data_analogy_read(&s, empty), -1);
-    assert_msg(ag_error_msg(), "empty.txt", "got none");
+    assert_msg(base_error_msg(), "empty.txt", "got none");
     assert_int_equal(data_analogy_read(&s, "/nonexistent/q.txt"), -1);
-    assert_msg(ag_error_msg(), "/nonexistent/q.txt", "cannot open");
+    assert_msg(base_error_msg(), "/nonexistent/q.txt", "cannot open");
     free(ok), free(bad), free(five), free(hdr), free(empty);
     tu_rmtree(dir);
     free(dir);
@@ -103,7 +103,7 @@ static void test_wordsim_real(void **state) {
         const char *p = tu_data_path(rel);
         if (!p) skip();
         data_wordsim_set *s;
-        if (data_wordsim_read(&s, p)) fail_msg("%s", ag_error_msg());
+        if (data_wordsim_read(&s, p)) fail_msg("%s", base_error_msg());
         if (s->n != sets[i].n) fail_msg("%s: %lld pairs, expected %lld", sets[i].file, (long long)s->n, (long long)sets[i].n);
         /* no CR may survive in the last field's word (CRLF files) */
         for (int64_t j = 0; j < s->n; j++) assert_null(strchr(s->w2[j], '\r'));
@@ -130,13 +130,13 @@ static void test_wordsim_mutilated(void **state) {
     data_wordsim_free(s);
     char *two = write_tmp(dir, "two.txt", "cat\tdog\t7.5\ncat\tdog\n");
     assert_int_equal(data_wordsim_read(&s, two), -1);
-    assert_msg(ag_error_msg(), "two.txt:2:", "expected 3 fields");
+    assert_msg(base_error_msg(), "two.txt:2:", "expected 3 fields");
     char *num = write_tmp(dir, "num.txt", "cat\tdog\t7.5x\n");
     assert_int_equal(data_wordsim_read(&s, num), -1);
-    assert_msg(ag_error_msg(), "num.txt:1:", "'7.5x'");
+    assert_msg(base_error_msg(), "num.txt:1:", "'7.5x'");
     char *nan = write_tmp(dir, "nan.txt", "a\tb\t1\ncat\tdog\tnan\n");
     assert_int_equal(data_wordsim_read(&s, nan), -1);
-    assert_msg(ag_error_msg(), "nan.txt:2:", "expected a number");
+    assert_msg(base_error_msg(), "nan.txt:2:", "expected a number");
     free(ok), free(two), free(num), free(nan);
     tu_rmtree(dir);
     free(dir);
@@ -176,7 +176,7 @@ static void test_pairs_real(void **state) {
         const char *p = tu_data_path(files[i]);
         if (!p) skip();
         data_sentence_pairs *s;
-        if (data_pairs_read(&s, p, DATA_PAIRS_AUTO)) fail_msg("%s", ag_error_msg());
+        if (data_pairs_read(&s, p, DATA_PAIRS_AUTO)) fail_msg("%s", base_error_msg());
         assert_int_equal(s->n, counts[i]);
         for (int64_t j = 0; j < s->n; j++) {
             assert_true(s->score[j] >= 0 && s->score[j] <= 5);
@@ -198,16 +198,16 @@ static void test_pairs_real(void **state) {
     data_sentence_pairs *s;
     char *f1 = mutilate(tu_data_path(files[1]), dir, "sts-dev.csv", 7, "main-captions\tMSRvid\t2012test\t0001\t5.000");
     assert_int_equal(data_pairs_read(&s, f1, DATA_PAIRS_STSB), -1);
-    assert_msg(ag_error_msg(), "sts-dev.csv:7:", "expected 7 or 9");
+    assert_msg(base_error_msg(), "sts-dev.csv:7:", "expected 7 or 9");
     char *f2 = mutilate(tu_data_path(files[1]), dir, "sts-dev2.csv", 3, "g\tf\ty\ti\tfive\ta\tb");
     assert_int_equal(data_pairs_read(&s, f2, DATA_PAIRS_STSB), -1);
-    assert_msg(ag_error_msg(), "sts-dev2.csv:3:", "'five'");
+    assert_msg(base_error_msg(), "sts-dev2.csv:3:", "'five'");
     char *f3 = mutilate(tu_data_path(files[3]), dir, "SICK.txt", 100, "100\tonly one sentence\r");
     assert_int_equal(data_pairs_read(&s, f3, DATA_PAIRS_AUTO), -1);
-    assert_msg(ag_error_msg(), "SICK.txt:100:", "at least 5");
+    assert_msg(base_error_msg(), "SICK.txt:100:", "at least 5");
     char *f4 = mutilate(tu_data_path(files[3]), dir, "SICK2.txt", 1, "pair_ID\tsentence_A\tsentence_B\tlabel\tscore\r");
     assert_int_equal(data_pairs_read(&s, f4, DATA_PAIRS_AUTO), -1);
-    assert_msg(ag_error_msg(), "SICK2.txt:1:", "relatedness_score");
+    assert_msg(base_error_msg(), "SICK2.txt:1:", "relatedness_score");
     free(f1), free(f2), free(f3), free(f4);
     tu_rmtree(dir);
     free(dir);
@@ -223,7 +223,7 @@ static void test_labeled_real(void **state) {
         const char *p = tu_data_path(files[i]);
         if (!p) skip();
         data_labeled_sentences *s;
-        if (data_labeled_read(&s, p)) fail_msg("%s", ag_error_msg());
+        if (data_labeled_read(&s, p)) fail_msg("%s", base_error_msg());
         assert_int_equal(s->n, counts[i]);
         int64_t np = 0;
         for (int64_t j = 0; j < s->n; j++) {
@@ -237,13 +237,13 @@ static void test_labeled_real(void **state) {
     data_labeled_sentences *s;
     char *f1 = mutilate(tu_data_path(files[0]), dir, "dev.tsv", 5, "positive\ta fine film");
     assert_int_equal(data_labeled_read(&s, f1), -1);
-    assert_msg(ag_error_msg(), "dev.tsv:5:", "integer label");
+    assert_msg(base_error_msg(), "dev.tsv:5:", "integer label");
     char *f2 = mutilate(tu_data_path(files[0]), dir, "dev2.tsv", 1, "sentence\tlabel");
     assert_int_equal(data_labeled_read(&s, f2), -1);
-    assert_msg(ag_error_msg(), "dev2.tsv:1:", "header");
+    assert_msg(base_error_msg(), "dev2.tsv:1:", "header");
     char *f3 = mutilate(tu_data_path(files[0]), dir, "dev3.tsv", 9, "1 no tab here");
     assert_int_equal(data_labeled_read(&s, f3), -1);
-    assert_msg(ag_error_msg(), "dev3.tsv:9:", "2 TAB-separated");
+    assert_msg(base_error_msg(), "dev3.tsv:9:", "2 TAB-separated");
     free(f1), free(f2), free(f3);
     tu_rmtree(dir);
     free(dir);

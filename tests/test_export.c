@@ -55,7 +55,7 @@ static void test_import_round_trip(void **state) {
     for (int mode = 0; mode < 3; mode++) {
         /* binary: AUTO and BINARY; exact floats. */
         if (mode != CKPT_W2V_TEXT) {
-            if (ckpt_import_word2vec(pb, (ckpt_w2v_mode)mode, &e) < 0) fail_msg("%s", ag_error_msg());
+            if (ckpt_import_word2vec(pb, (ckpt_w2v_mode)mode, &e) < 0) fail_msg("%s", base_error_msg());
             assert_int_equal(e.n, 3);
             assert_int_equal(e.dim, 3);
             assert_memory_equal(e.vecs, vecs3, sizeof vecs3);
@@ -64,7 +64,7 @@ static void test_import_round_trip(void **state) {
         }
         /* text: AUTO and TEXT; 6 decimals. */
         if (mode != CKPT_W2V_BINARY) {
-            if (ckpt_import_word2vec(pt, (ckpt_w2v_mode)mode, &e) < 0) fail_msg("%s", ag_error_msg());
+            if (ckpt_import_word2vec(pt, (ckpt_w2v_mode)mode, &e) < 0) fail_msg("%s", base_error_msg());
             assert_int_equal(e.n, 3);
             for (int i = 0; i < 9; i++) assert_true(fabsf(e.vecs[i] - vecs3[i]) <= 5e-7f);
             assert_string_equal(e.words[2], "naïve");
@@ -83,7 +83,7 @@ static void test_import_round_trip(void **state) {
     assert_true(table[3] == 42 && table[5] == 42);
     assert_memory_equal(table + 6, vecs3, 12);
     assert_int_equal(ckpt_embeddings_init_table(&e, vocab, 3, table, 4), -1);
-    assert_non_null(strstr(ag_error_msg(), "3 dims, the table has 4"));
+    assert_non_null(strstr(base_error_msg(), "3 dims, the table has 4"));
     ckpt_embeddings_free(&e);
 }
 
@@ -98,7 +98,7 @@ static void test_projector_tsv(void **state) {
     free(ms);
     const char *bad[] = {"a\tb"};
     assert_int_equal(ckpt_export_projector_tsv(v, m, bad, vecs3, 1, 3), -1);
-    assert_non_null(strstr(ag_error_msg(), "contains whitespace"));
+    assert_non_null(strstr(base_error_msg(), "contains whitespace"));
 }
 
 static void test_export_errors(void **state) {
@@ -106,10 +106,10 @@ static void test_export_errors(void **state) {
     const char *bad[] = {"ok", "two words"};
     const char *p = tu_group_path("bad.txt");
     assert_int_equal(ckpt_export_word2vec(p, bad, vecs3, 2, 3, false), -1);
-    assert_non_null(strstr(ag_error_msg(), "word 1 ('two words') contains whitespace"));
+    assert_non_null(strstr(base_error_msg(), "word 1 ('two words') contains whitespace"));
     assert_int_not_equal(access(p, F_OK), 0);
     assert_int_equal(ckpt_export_word2vec(tu_group_path("nodir/x.txt"), words3, vecs3, 3, 3, false), -1);
-    assert_non_null(strstr(ag_error_msg(), "No such file or directory"));
+    assert_non_null(strstr(base_error_msg(), "No such file or directory"));
 }
 
 /* Each damaged file gives an error naming the file and where. */
@@ -120,9 +120,9 @@ static void expect_import_error(const char *name, const void *bytes, size_t n, c
     ckpt_embeddings e;
     int rc = ckpt_import_word2vec(p, mode, &e);
     if (rc == 0) fail_msg("%s imported, expected an error containing '%s'", name, needle);
-    printf("  %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), p));
-    if (!strstr(ag_error_msg(), needle)) fail_msg("'%s' lacks '%s'", ag_error_msg(), needle);
+    printf("  %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), p));
+    if (!strstr(base_error_msg(), needle)) fail_msg("'%s' lacks '%s'", base_error_msg(), needle);
     assert_null(e.words);
     assert_null(e.vecs);
 }
@@ -158,7 +158,7 @@ static void test_import_errors(void **state) {
     /* cut inside the last word */
     expect_import_error("cutw.bin", b, n - 19, CKPT_W2V_BINARY, "file ends after 2 words, header says 3");
     /* header says more words */
-    char *more = ag_xmalloc(n + 64);
+    char *more = base_xmalloc(n + 64);
     memcpy(more, "4", 1);
     memcpy(more + 1, b + 1, n - 1);
     expect_import_error("more.bin", more, n, CKPT_W2V_BINARY, "file ends after 3 words, header says 4");
@@ -188,15 +188,15 @@ static void test_gensim_compat(void **state) {
         skip();
     }
     enum { N = 200, D = 17 };
-    char **ws = ag_xmalloc(N * sizeof *ws);
-    float *v = ag_xmalloc(N * D * sizeof *v);
-    ag_rng r;
-    ag_rng_seed(&r, 3);
+    char **ws = base_xmalloc(N * sizeof *ws);
+    float *v = base_xmalloc(N * D * sizeof *v);
+    base_rng r;
+    base_rng_seed(&r, 3);
     for (int i = 0; i < N; i++) {
         char w[32];
         snprintf(w, sizeof w, i % 3 ? "w%d" : "wörd_%d", i);
-        ws[i] = ag_xstrdup(w);
-        for (int j = 0; j < D; j++) v[i * D + j] = ag_rng_normal(&r);
+        ws[i] = base_xstrdup(w);
+        for (int j = 0; j < D; j++) v[i * D + j] = base_rng_normal(&r);
     }
     assert_int_equal(ckpt_export_word2vec(tu_group_path("e.txt"), (const char *const *)ws, v, N, D, false), 0);
     assert_int_equal(ckpt_export_word2vec(tu_group_path("e.bin"), (const char *const *)ws, v, N, D, true), 0);
@@ -224,12 +224,12 @@ static void test_gensim_compat(void **state) {
     if (rc != 0) fail_msg("gensim check failed:\n%s", out);
     free(out);
     ckpt_embeddings e;
-    if (ckpt_import_word2vec(tu_group_path("g.bin"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_import_word2vec(tu_group_path("g.bin"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", base_error_msg());
     assert_int_equal(e.n, N);
     assert_memory_equal(e.vecs, v, sizeof(float) * N * D);
     assert_string_equal(e.words[3], "wörd_3");
     ckpt_embeddings_free(&e);
-    if (ckpt_import_word2vec(tu_group_path("g.txt"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_import_word2vec(tu_group_path("g.txt"), CKPT_W2V_AUTO, &e) < 0) fail_msg("%s", base_error_msg());
     assert_int_equal(e.n, N);
     assert_int_equal(e.dim, D);
     ckpt_embeddings_free(&e);

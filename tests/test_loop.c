@@ -18,7 +18,7 @@ typedef struct toy {
     nn_layer_norm norm;
     nn_linear fc1, fc2;
     float teacher[4 * 8];
-    ag_rng data_rng;
+    base_rng data_rng;
     int64_t batch;
     float x[64 * 8], y[64 * 4]; /* the current micro-batch: x [B, 8], y [B, 4] */
     int64_t batches;            /* next_batch calls */
@@ -34,11 +34,11 @@ static void toy_init(toy *t, int64_t batch, float dropout) {
     nn_layer_norm_init(&t->norm, &t->ps, "norm", 8, 1e-5f, true);
     nn_linear_init(&t->fc1, &t->ps, "fc1", 8, 16, true);
     nn_linear_init(&t->fc2, &t->ps, "fc2", 16, 4, true);
-    ag_rng r;
-    ag_rng_seed(&r, 7);
+    base_rng r;
+    base_rng_seed(&r, 7);
     nn_params_alloc(&t->ps, &r);
-    for (int i = 0; i < 32; i++) t->teacher[i] = ag_rng_normal(&r);
-    ag_rng_seed(&t->data_rng, 11);
+    for (int i = 0; i < 32; i++) t->teacher[i] = base_rng_normal(&r);
+    base_rng_seed(&t->data_rng, 11);
     t->batch = batch;
     (void)dropout;
 }
@@ -48,7 +48,7 @@ static int64_t toy_next(void *ctx) {
     t->batches++;
     if (t->sigint_at && t->batches == t->sigint_at) raise(SIGINT);
     for (int64_t b = 0; b < t->batch; b++) {
-        for (int j = 0; j < 8; j++) t->x[b * 8 + j] = ag_rng_normal(&t->data_rng);
+        for (int j = 0; j < 8; j++) t->x[b * 8 + j] = base_rng_normal(&t->data_rng);
         for (int o = 0; o < 4; o++) {
             float s = 0;
             for (int j = 0; j < 8; j++) s += t->teacher[o * 8 + j] * t->x[b * 8 + j];
@@ -209,7 +209,7 @@ static void test_freeze_keeps_bytes_and_groups(void **state) {
     c.freeze[0] = "encoder.*";
     toy_init(&t, 16, 0);
     assert_null(train_loop_new(&c, &t.ps, &tr));
-    assert_non_null(strstr(ag_error_msg(), "encoder.*"));
+    assert_non_null(strstr(base_error_msg(), "encoder.*"));
     nn_params_free(&t.ps);
 }
 
@@ -268,8 +268,8 @@ static void test_resume_bit_exact(void **state) {
     train_loop_trainer tr = trainer_of(&t);
     train_loop *L = train_loop_new(&c, &t.ps, &tr);
     assert_int_equal(train_loop_run(L), -1);
-    printf("refused: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), "width checkpoint 16, now 32"));
+    printf("refused: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), "width checkpoint 16, now 32"));
     train_loop_free(L);
     nn_params_free(&t.ps);
     free(full);
@@ -329,9 +329,9 @@ static void test_nan_guard(void **state) {
     train_loop *L = train_loop_new(&c, &t.ps, &tr);
     size_t n_before = 0;
     assert_int_equal(train_loop_run(L), -1);
-    printf("guard: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), "step 6"));
-    assert_non_null(strstr(ag_error_msg(), "layer_norm")); /* the first op fed the NaN */
+    printf("guard: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), "step 6"));
+    assert_non_null(strstr(base_error_msg(), "layer_norm")); /* the first op fed the NaN */
     assert_int_equal(train_loop_step(L), 5);
     char *bytes = tu_read_file(p, &n_before);
     assert_non_null(bytes);
@@ -404,23 +404,23 @@ static void test_bad_config(void **state) {
     train_loop_trainer tr = trainer_of(&t);
     train_loop_config c = quiet_config(0);
     assert_null(train_loop_new(&c, &t.ps, &tr));
-    assert_non_null(strstr(ag_error_msg(), "--steps"));
+    assert_non_null(strstr(base_error_msg(), "--steps"));
     c = quiet_config(5);
     c.resume = "x.ckpt";
     assert_null(train_loop_new(&c, &t.ps, &tr));
-    assert_non_null(strstr(ag_error_msg(), "--checkpoint"));
+    assert_non_null(strstr(base_error_msg(), "--checkpoint"));
     c = quiet_config(5);
     c.checkpoint = "/nonexistent-dir/x.ckpt";
     train_loop *L = train_loop_new(&c, &t.ps, &tr);
     assert_int_equal(train_loop_run(L), -1);
-    assert_non_null(strstr(ag_error_msg(), "/nonexistent-dir/x.ckpt"));
+    assert_non_null(strstr(base_error_msg(), "/nonexistent-dir/x.ckpt"));
     train_loop_free(L);
     c = quiet_config(5);
     c.checkpoint = tu_group_path("r.ckpt");
     c.resume = tu_group_path("missing.ckpt");
     L = train_loop_new(&c, &t.ps, &tr);
     assert_int_equal(train_loop_run(L), -1);
-    assert_non_null(strstr(ag_error_msg(), "missing.ckpt"));
+    assert_non_null(strstr(base_error_msg(), "missing.ckpt"));
     train_loop_free(L);
     nn_params_free(&t.ps);
 }

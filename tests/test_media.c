@@ -22,17 +22,17 @@ static int teardown(void **state) {
 
 /* The call failed and its message names the file and contains `what`. */
 static void expect_error(bool failed, const char *path, const char *what) {
-    const char *msg = ag_error_msg();
+    const char *msg = base_error_msg();
     printf("    expected error: %s\n", msg);
     if (!failed) fail_msg("no error for %s (expected '%s')", path, what);
     if (path && !strstr(msg, path)) fail_msg("message '%s' does not name %s", msg, path);
     if (!strstr(msg, what)) fail_msg("message '%s' lacks '%s'", msg, what);
-    ag_error_clear();
+    base_error_clear();
 }
 
 static char *join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = ag_xmalloc(n);
+    char *p = base_xmalloc(n);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -102,7 +102,7 @@ static void test_mel_synthetic(void **state) {
     assert_int_equal(nd, 2);
     assert_int_equal(shape[0], 128);
     assert_int_equal(data_mel_frames(m, 4000), shape[1]);
-    float *out = ag_xmalloc((size_t)(128 * shape[1]) * sizeof(float));
+    float *out = base_xmalloc((size_t)(128 * shape[1]) * sizeof(float));
     assert_int_equal(data_mel_compute(m, x, 4000, out), 0);
     assert_rel("synthetic mel", out, want, 128 * shape[1], 1e-4, 1e-9);
     /* Too short for reflect padding: an error, not a crash. */
@@ -156,7 +156,7 @@ static void test_fsdd_resample_and_mel(void **state) {
     const float *want = tu_fixture_get(fx, "fsdd.mel", &nd, shape);
     int64_t frames = data_mel_frames(m, a.n);
     assert_int_equal(frames, shape[1]);
-    float *out = ag_xmalloc((size_t)(128 * frames) * sizeof(float));
+    float *out = base_xmalloc((size_t)(128 * frames) * sizeof(float));
     /* On the reference's own resampled signal: the mel alone. */
     assert_int_equal(data_mel_compute(m, x16, a.n, out), 0);
     assert_rel("FSDD mel (reference input)", out, want, 128 * frames, 1e-4, 1e-9);
@@ -294,8 +294,8 @@ static void test_idx_damaged(void **state) {
     buf[4] = 0xff;
     assert_int_equal(tu_write_file(t, buf, n), 0);
     assert_int_equal(data_idx_read(t, &x), -1);
-    printf("    expected error: %s\n", ag_error_msg());
-    assert_non_null(strstr(ag_error_msg(), t));
+    printf("    expected error: %s\n", base_error_msg());
+    assert_non_null(strstr(base_error_msg(), t));
     /* a label file given to the image reader */
     uint8_t lab[12] = {0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4};
     assert_int_equal(tu_write_file(t, lab, sizeof lab), 0);
@@ -328,7 +328,7 @@ static void test_idx_damaged(void **state) {
         for (size_t cut = 0; cut < 300 && cut < rn; cut += 7) {
             assert_int_equal(tu_write_file(rt, raw, cut), 0);
             assert_int_equal(data_idx_read(rt, &x), -1);
-            assert_non_null(strstr(ag_error_msg(), rt));
+            assert_non_null(strstr(base_error_msg(), rt));
         }
         free(raw);
         free(rt);
@@ -434,7 +434,7 @@ static void test_wav_parse_and_damage(void **state) {
     /* Every prefix and every single-bit flip of the header: parse or a clear error, never a crash. */
     for (size_t cut = 0; cut < n; cut++) {
         assert_int_equal(data_wav_parse(good, cut, "cut.wav", &a), -1);
-        assert_non_null(strstr(ag_error_msg(), "cut.wav"));
+        assert_non_null(strstr(base_error_msg(), "cut.wav"));
     }
     int ok = 0, bad = 0;
     for (size_t byte = 0; byte < 62; byte++)
@@ -446,7 +446,7 @@ static void test_wav_parse_and_damage(void **state) {
                 data_audio_free(&a);
             } else {
                 bad++;
-                assert_non_null(strstr(ag_error_msg(), "flip.wav"));
+                assert_non_null(strstr(base_error_msg(), "flip.wav"));
             }
         }
     printf("    header bit flips: %d parsed, %d rejected with a message\n", ok, bad);
@@ -507,7 +507,7 @@ static void test_tar_fsdd_all_members(void **state) {
             assert_non_null(buf);
             assert_int_equal(got, size);
             data_audio a;
-            if (data_wav_parse(buf, (size_t)got, name, &a) != 0) fail_msg("%s", ag_error_msg());
+            if (data_wav_parse(buf, (size_t)got, name, &a) != 0) fail_msg("%s", base_error_msg());
             assert_int_equal(a.rate, 8000);
             samples += a.n;
             data_audio_free(&a);

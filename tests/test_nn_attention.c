@@ -56,8 +56,8 @@ static void test_attention_vs_torch(void **state) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "attn.%s", c->name);
         nn_attention_init(&a, &ps, prefix, cfg);
-        ag_rng rng;
-        ag_rng_seed(&rng, 1);
+        base_rng rng;
+        base_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
         tu_fixture_copy_params(FX, &ps);
         ag_graph *g = ag_graph_new(0);
@@ -92,8 +92,8 @@ static void test_blocks_vs_torch(void **state) {
         }
         nn_block b;
         nn_block_init(&b, &ps, names[k], cfg);
-        ag_rng rng;
-        ag_rng_seed(&rng, 1);
+        base_rng rng;
+        base_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
         tu_fixture_copy_params(FX, &ps);
         ag_graph *g = ag_graph_new(0);
@@ -113,8 +113,8 @@ static void test_bert_embeddings_vs_torch(void **state) {
     nn_params_init(&ps);
     nn_bert_embeddings e;
     nn_bert_embeddings_init(&e, &ps, "bert", 11, 8, 2, 6, 1e-12f);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
     tu_fixture_copy(FX, e.tok.weight, "bert.tok");
     tu_fixture_copy(FX, e.pos.weight, "bert.pos");
@@ -128,10 +128,10 @@ static void test_bert_embeddings_vs_torch(void **state) {
     /* user errors: a bad id, too long a sequence */
     ag_i32(ids)[3] = 11;
     assert_null(nn_bert_embeddings_forward(g, &e, ids, segs));
-    assert_non_null(strstr(ag_error_msg(), "bert.tok.weight: id 11 at position 3"));
+    assert_non_null(strstr(base_error_msg(), "bert.tok.weight: id 11 at position 3"));
     ag_tensor *longer = ag_zeros(g, AG_I32, AG_SHAPE(1, 9));
     assert_null(nn_bert_embeddings_forward(g, &e, longer, NULL));
-    assert_non_null(strstr(ag_error_msg(), "sequence of 9 tokens, longer than the 8 positions"));
+    assert_non_null(strstr(base_error_msg(), "sequence of 9 tokens, longer than the 8 positions"));
     ag_graph_free(g);
     nn_params_free(&ps);
 }
@@ -147,8 +147,8 @@ static void test_padding_mask_equivalence(void **state) {
     cfg.attn.pos = NN_POS_ROPE;
     nn_encoder enc;
     nn_encoder_init(&enc, &ps, "enc", 2, cfg, true);
-    ag_rng rng;
-    ag_rng_seed(&rng, 4);
+    base_rng rng;
+    base_rng_seed(&rng, 4);
     nn_params_alloc(&ps, &rng);
     ag_graph *g = ag_graph_new(0);
     ag_tensor *x = ag_new(g, AG_F32, AG_SHAPE(1, 6, 16));
@@ -203,8 +203,8 @@ static void test_attention_gradcheck(void **state) {
         cfg.causal = cases[k].causal;
         nn_attention a;
         nn_attention_init(&a, &ps, "a", cfg);
-        ag_rng rng;
-        ag_rng_seed(&rng, 3);
+        base_rng rng;
+        base_rng_seed(&rng, 3);
         nn_params_alloc(&ps, &rng);
         ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 8), 5, -1, 1);
         ag_tensor *pad = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3));
@@ -236,8 +236,8 @@ static void test_block_and_bert_gradcheck(void **state) {
         }
         nn_block b;
         nn_block_init(&b, &ps, "b", cfg);
-        ag_rng rng;
-        ag_rng_seed(&rng, 6);
+        base_rng rng;
+        base_rng_seed(&rng, 6);
         nn_params_alloc(&ps, &rng);
         ag_tensor *x = tu_param_uniform(AG_SHAPE(2, 3, 8), 7, -1, 1);
         gc_ctx c = {NULL, &b, NULL, NULL, NULL, NULL};
@@ -254,8 +254,8 @@ static void test_block_and_bert_gradcheck(void **state) {
     nn_params_init(&ps);
     nn_bert_embeddings e;
     nn_bert_embeddings_init(&e, &ps, "bert", 7, 5, 2, 4, 1e-12f);
-    ag_rng rng;
-    ag_rng_seed(&rng, 6);
+    base_rng rng;
+    base_rng_seed(&rng, 6);
     nn_params_alloc(&ps, &rng);
     tu_fill_uniform(e.norm.weight, 1, 0.5f, 1.5f);
     ag_tensor *ids = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3)), *segs = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3));

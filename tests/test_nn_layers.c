@@ -35,8 +35,8 @@ static void test_embedding_padding_maxnorm_vs_torch(void **state) {
         c.max_norm = 1.0f;
         c.sparse_grad = sparse;
         nn_embedding_init(&e, &ps, "emb", c);
-        ag_rng rng;
-        ag_rng_seed(&rng, 1);
+        base_rng rng;
+        base_rng_seed(&rng, 1);
         nn_params_alloc(&ps, &rng);
         tu_fixture_copy(FX, e.weight, "emb.weight");
         ag_graph *g = ag_graph_new(0);
@@ -81,8 +81,8 @@ static void test_embedding_init_load_errors(void **state) {
     cp.init = NN_INIT_NONE;
     cp.padding_idx = 2;
     nn_embedding_init(&p, &ps, "pretrained", cp);
-    ag_rng rng;
-    ag_rng_seed(&rng, 7);
+    base_rng rng;
+    base_rng_seed(&rng, 7);
     nn_params_alloc(&ps, &rng);
     assert_int_equal(nn_params_count(&ps, "normal."), 5000 * 256);
     assert_int_equal(nn_embedding_param_count(&e), 1280000);
@@ -101,12 +101,12 @@ static void test_embedding_init_load_errors(void **state) {
     assert_int_equal(nn_embedding_load(&p, pre, 3, 2), 0);
     assert_true(ag_f32(p.weight)[0] == 1 && ag_f32(p.weight)[3] == 4 && ag_f32(p.weight)[4] == 0);
     assert_int_equal(nn_embedding_load(&p, pre, 2, 3), -1);
-    assert_non_null(strstr(ag_error_msg(), "expected a 3 x 2 table, got 2 x 3"));
+    assert_non_null(strstr(base_error_msg(), "expected a 3 x 2 table, got 2 x 3"));
     /* bad ids are a user error: NULL and a message naming the table and position */
     ag_graph *g = ag_graph_new(0);
     ag_tensor *ids = ag_from_i32(g, AG_SHAPE(4), (const int32_t[]){15, 234, 42, 5000});
     assert_null(nn_embedding_forward(g, &e, ids));
-    assert_non_null(strstr(ag_error_msg(), "normal.weight: id 5000 at position 3 outside [0, 5000)"));
+    assert_non_null(strstr(base_error_msg(), "normal.weight: id 5000 at position 3 outside [0, 5000)"));
     ag_i32(ids)[3] = 1893;
     ag_tensor *out = nn_embedding_forward(g, &e, ids);
     assert_non_null(out);
@@ -126,8 +126,8 @@ static void test_embedding_dropout(void **state) {
     nn_embedding_config c = nn_embedding_config_default(20, 3);
     c.dropout = 0.5f;
     nn_embedding_init(&e, &ps, "emb", c);
-    ag_rng rng;
-    ag_rng_seed(&rng, 3);
+    base_rng rng;
+    base_rng_seed(&rng, 3);
     nn_params_alloc(&ps, &rng);
     ag_graph *g = ag_graph_new(0);
     int32_t idv[200];
@@ -176,8 +176,8 @@ static void test_embedding_gradcheck(void **state) {
         c.a = -1;
         c.b = 1;
         nn_embedding_init(&e, &ps, "emb", c);
-        ag_rng rng;
-        ag_rng_seed(&rng, 5);
+        base_rng rng;
+        base_rng_seed(&rng, 5);
         nn_params_alloc(&ps, &rng);
         ag_tensor *ids = ag_tensor_alloc(AG_I32, AG_SHAPE(2, 3));
         const int32_t v[] = {0, 2, 5, 5, 1, 2};
@@ -205,8 +205,8 @@ static void test_linear_norms_mlps_vs_torch(void **state) {
     nn_mlp_init(&gelu_tanh, &psb, "t", NN_MLP_GELU_TANH, 6, 10, true);
     nn_mlp_init(&silu, &psb, "s", NN_MLP_SILU, 6, 10, true);
     nn_mlp_init(&swiglu, &ps, "mlp.swiglu", NN_MLP_SWIGLU, 6, 10, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&psb, &rng);
     nn_params_alloc(&ps, &rng);
     tu_fixture_copy_params(FX, &ps);
@@ -350,8 +350,8 @@ static void test_layers_gradcheck(void **state) {
         snprintf(nm, sizeof nm, "mlp%d", i);
         nn_mlp_init(&mlps[i], &ps, nm, kinds[i], 5, 7, i != 3);
     }
-    ag_rng rng;
-    ag_rng_seed(&rng, 2);
+    base_rng rng;
+    base_rng_seed(&rng, 2);
     nn_params_alloc(&ps, &rng);
     /* non-trivial affine parameters */
     tu_fill_uniform(ln.weight, 3, 0.5f, 1.5f);
@@ -455,8 +455,8 @@ static void test_param_set_names_counts_freeze(void **state) {
     nn_encoder_init(&enc, &ps, "encoder", 2, bc, true);
     nn_linear head;
     nn_linear_init(&head, &ps, "head", 8, 5, false);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
     assert_non_null(nn_params_find(&ps, "encoder.layers.0.attn.wq.weight"));
     assert_non_null(nn_params_find(&ps, "encoder.layers.1.mlp.fc2.bias"));

@@ -143,8 +143,8 @@ static void test_learned_positions(void **state) {
     nn_learned_pos_2d lp2;
     nn_learned_pos_init(&lp, &ps, "pos", 10, 4);
     nn_learned_pos_2d_init(&lp2, &ps, "pos2d", 2, 3, 4);
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     nn_params_alloc(&ps, &rng);
     assert_non_null(nn_params_find(&ps, "pos.weight"));
     assert_non_null(nn_params_find(&ps, "pos2d.row"));
@@ -153,7 +153,7 @@ static void test_learned_positions(void **state) {
     ag_tensor *y = nn_learned_pos_add(g, &lp, x, 7);
     assert_memory_equal(ag_f32(y), ag_f32(lp.table.weight) + 7 * 4, 12 * sizeof(float));
     assert_null(nn_learned_pos_add(g, &lp, x, 8));
-    assert_non_null(strstr(ag_error_msg(), "positions 8..10 outside the table's 10"));
+    assert_non_null(strstr(base_error_msg(), "positions 8..10 outside the table's 10"));
     ag_tensor *x6 = ag_zeros(g, AG_F32, AG_SHAPE(1, 6, 4));
     ag_tensor *y2 = nn_learned_pos_2d_add(g, &lp2, x6);
     /* patch (1, 2) = row[1] + col[2] */

@@ -160,7 +160,7 @@ static void test_attention_threading_modes_agree(void **state) {
         ag_backward_seed(g, y, ag_f32(seed));
         ag_tensor *ts[] = {y, q, k, v};
         for (int j = 0; j < 4; j++) {
-            res[m][j] = ag_xmalloc(sizeof(float) * (size_t)ts[j]->numel);
+            res[m][j] = base_xmalloc(sizeof(float) * (size_t)ts[j]->numel);
             memcpy(res[m][j], j ? ts[j]->grad : ag_f32(ts[j]), sizeof(float) * (size_t)ts[j]->numel);
         }
         ag_graph_reset(g);

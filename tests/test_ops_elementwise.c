@@ -347,10 +347,10 @@ static void test_parallel_paths(void **state) {
     ag_f32(s)[0] = 0.7f;
     /* y = tanh(col * ((a * b + c) / s)): row broadcast, same shape, scalar, column (as a), unary */
     ag_tensor *y = ag_tanh(g, ag_mul(g, col, ag_div(g, ag_add(g, ag_mul(g, a, b), c), s)));
-    float *w = ag_xmalloc((size_t)(N * D) * sizeof(float));
-    ag_rng r;
-    ag_rng_seed(&r, 9);
-    for (int64_t i = 0; i < N * D; i++) w[i] = ag_rng_uniform(&r) - 0.5f;
+    float *w = base_xmalloc((size_t)(N * D) * sizeof(float));
+    base_rng r;
+    base_rng_seed(&r, 9);
+    for (int64_t i = 0; i < N * D; i++) w[i] = base_rng_uniform(&r) - 0.5f;
     ag_backward_seed(g, y, w);
     const float *A = ag_f32(a), *B = ag_f32(b), *C = ag_f32(c), S = ag_f32(s)[0], *L = ag_f32(col);
     double *db = calloc((size_t)D, sizeof(double));

@@ -139,7 +139,7 @@ static void test_large_against_loops(void **state) {
                 for (int64_t k = 0; k < K; k++) acc += (double)A[(s * M + m) * K + k] * Bv[k * N + n];
                 assert_true(fabs(C[(s * M + m) * N + n] - acc) < 1e-4);
             }
-    float *ones = ag_xmalloc((size_t)c->numel * sizeof(float));
+    float *ones = base_xmalloc((size_t)c->numel * sizeof(float));
     for (int64_t i = 0; i < c->numel; i++) ones[i] = 1.0f;
     ag_backward_seed(g, c, ones);
     for (int64_t k = 0; k < K; k++) {

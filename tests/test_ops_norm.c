@@ -61,8 +61,8 @@ static void test_norm_parallel_matches_rows(void **state) {
         ag_graph *g = ag_graph_new(0);
         ag_tensor *y = rms ? ag_rms_norm(g, x, gm, 1e-6f) : ag_layer_norm(g, x, gm, bt, 1e-5f);
         ag_backward_seed(g, y, ag_f32(seed));
-        float *dx_all = ag_xmalloc(sizeof(float) * R * D), *dg_all = ag_xmalloc(sizeof(float) * D);
-        float *db_all = ag_xmalloc(sizeof(float) * D), *y_all = ag_xmalloc(sizeof(float) * R * D);
+        float *dx_all = base_xmalloc(sizeof(float) * R * D), *dg_all = base_xmalloc(sizeof(float) * D);
+        float *db_all = base_xmalloc(sizeof(float) * D), *y_all = base_xmalloc(sizeof(float) * R * D);
         memcpy(dx_all, x->grad, sizeof(float) * R * D);
         memcpy(dg_all, gm->grad, sizeof(float) * D);
         memcpy(db_all, rms ? gm->grad : bt->grad, sizeof(float) * D);
@@ -103,7 +103,7 @@ static ag_tensor *build_dropout(ag_graph *g, ag_tensor *const *in, void *vctx) {
     const drop_ctx *c = vctx;
     /* gradcheck rebuilds the graph for every perturbation: reseed so the mask is the same each time */
     ag_set_training(g, c->train);
-    ag_rng_seed(ag_graph_rng(g), 99);
+    base_rng_seed(ag_graph_rng(g), 99);
     return ag_dropout(g, in[0], c->p);
 }
 
@@ -141,14 +141,14 @@ static void test_dropout_statistics(void **state) {
     assert_in_range(zeros, 24000, 26000);
     assert_true(fabs(sum / N - 1.0) < 0.02);
     /* backward uses the same mask */
-    float *seed = ag_xmalloc(sizeof(float) * N);
+    float *seed = base_xmalloc(sizeof(float) * N);
     for (int i = 0; i < N; i++) seed[i] = 1.0f;
     ag_backward_seed(g, y, seed);
     for (int i = 0; i < N; i++) assert_true(x->grad[i] == ag_f32(y)[i]);
     /* same seed → same mask; next draw → a different one */
-    ag_rng_seed(ag_graph_rng(g), 5);
+    base_rng_seed(ag_graph_rng(g), 5);
     ag_tensor *a = ag_dropout(g, x, 0.5f);
-    ag_rng_seed(ag_graph_rng(g), 5);
+    base_rng_seed(ag_graph_rng(g), 5);
     ag_tensor *b = ag_dropout(g, x, 0.5f);
     ag_tensor *c = ag_dropout(g, x, 0.5f);
     assert_memory_equal(a->data, b->data, sizeof(float) * N);

@@ -38,10 +38,10 @@ static ag_tensor *ramp_input(int ndim, const int64_t *shape, uint64_t seed) {
     t->flags |= AG_REQUIRES_GRAD;
     float *x = ag_f32(t);
     for (int64_t i = 0; i < t->numel; i++) x[i] = -1.0f + 0.05f * (float)i;
-    ag_rng r;
-    ag_rng_seed(&r, seed);
+    base_rng r;
+    base_rng_seed(&r, seed);
     for (int64_t i = t->numel - 1; i > 0; i--) {
-        int64_t j = ag_rng_below(&r, (uint32_t)(i + 1));
+        int64_t j = base_rng_below(&r, (uint32_t)(i + 1));
         float tmp = x[i];
         x[i] = x[j];
         x[j] = tmp;
@@ -154,7 +154,7 @@ static void test_parallel_paths(void **state) {
             red_ctx c = {k == 0 ? AG_OP_SUM : k == 1 ? AG_OP_MEAN : AG_OP_MAX, axis, false};
             x->grad = NULL;
             ag_tensor *y = reduce(g, &c, x);
-            float *seed = ag_xmalloc((size_t)y->numel * sizeof(float));
+            float *seed = base_xmalloc((size_t)y->numel * sizeof(float));
             for (int64_t i = 0; i < y->numel; i++) seed[i] = (float)(i % 7) - 3.0f;
             ag_backward_seed(g, y, seed);
             int64_t outer = axis == 0 ? 1 : axis == 1 ? O : O * L, len = axis == 0 ? O : axis == 1 ? L : I;

@@ -239,7 +239,7 @@ static void test_parallel_paths(void **state) {
                 float want = b < 30 ? X[(a * B + b + 5) * C * D + j] : X[(a * B + b - 30) * C * D + j];
                 assert_true(Y[(a * 70 + b) * C * D + j] == want);
             }
-    float *ones = ag_xmalloc((size_t)cat->numel * sizeof(float));
+    float *ones = base_xmalloc((size_t)cat->numel * sizeof(float));
     for (int64_t i = 0; i < cat->numel; i++) ones[i] = 1.0f;
     ag_backward_seed(g, cat, ones);
     for (int64_t a = 0; a < A; a++)

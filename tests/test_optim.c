@@ -33,8 +33,8 @@ static void dense_problem(nn_params *ps) {
     nn_params_init(ps);
     nn_params_add(ps, "w", AG_SHAPE(4, 3), NN_INIT_NONE, 0, 0, false);
     nn_params_add(ps, "b", AG_SHAPE(3), NN_INIT_NONE, 0, 0, false);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(ps, &r);
     const char *names[2] = {"w", "b"};
     for (int i = 0; i < 2; i++) {
@@ -137,8 +137,8 @@ static void test_adamw_warmup_cosine_trajectory(void **state) {
 static void sparse_problem(nn_params *ps) {
     nn_params_init(ps);
     nn_params_add(ps, "E", AG_SHAPE(8, 4), NN_INIT_NONE, 0, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(ps, &r);
     ag_tensor *t = nn_params_find(ps, "E")->t;
     memcpy(t->data, tu_fixture_get(fx, "E.init", NULL, NULL), 32 * sizeof(float));
@@ -193,8 +193,8 @@ static void test_sparse_sgd_momentum_lazy(void **state) {
     nn_params ps;
     nn_params_init(&ps);
     ag_tensor *t = nn_params_add(&ps, "emb", AG_SHAPE(100, 8), NN_INIT_NORMAL, 1.0f, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, 7);
+    base_rng r;
+    base_rng_seed(&r, 7);
     nn_params_alloc(&ps, &r);
     float *before = malloc(800 * sizeof(float));
     memcpy(before, t->data, 800 * sizeof(float));
@@ -236,8 +236,8 @@ static void test_subset_optimizers(void **state) {
     nn_params_add(&ps, "w", AG_SHAPE(4, 3), NN_INIT_NONE, 0, 0, false);
     ag_tensor *e = nn_params_add(&ps, "E", AG_SHAPE(8, 4), NN_INIT_NONE, 0, 0, true);
     nn_params_add(&ps, "b", AG_SHAPE(3), NN_INIT_NONE, 0, 0, false);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(&ps, &r);
     const char *names[3] = {"w", "b", "E"};
     for (int i = 0; i < 3; i++) {
@@ -290,8 +290,8 @@ static void run_frozen(optim_kind kind) {
     ag_tensor *enc = nn_params_add(&ps, "enc.w", AG_SHAPE(6, 5), NN_INIT_NORMAL, 1.0f, 0, false);
     ag_tensor *emb = nn_params_add(&ps, "enc.emb", AG_SHAPE(10, 5), NN_INIT_NORMAL, 1.0f, 0, true);
     ag_tensor *head = nn_params_add(&ps, "head.w", AG_SHAPE(10, 5), NN_INIT_NORMAL, 1.0f, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, 3);
+    base_rng r;
+    base_rng_seed(&r, 3);
     nn_params_alloc(&ps, &r);
     assert_int_equal(nn_params_freeze(&ps, "enc.*", true), 2);
     float enc0[30], emb0[50], head0[50];
@@ -337,8 +337,8 @@ static void test_frozen_untouched_sparse_adam(void **state) {
     nn_params_init(&ps);
     ag_tensor *a = nn_params_add(&ps, "a", AG_SHAPE(10, 5), NN_INIT_NORMAL, 1.0f, 0, true);
     ag_tensor *b = nn_params_add(&ps, "b", AG_SHAPE(10, 5), NN_INIT_NORMAL, 1.0f, 0, true);
-    ag_rng r;
-    ag_rng_seed(&r, 4);
+    base_rng r;
+    base_rng_seed(&r, 4);
     nn_params_alloc(&ps, &r);
     nn_params_freeze(&ps, "a", true);
     float a0[50];
@@ -375,8 +375,8 @@ static void test_sparse_adam_rejects_dense(void **state) {
         nn_params ps;
         nn_params_init(&ps);
         nn_params_add(&ps, "dense", AG_SHAPE(3, 2), NN_INIT_ONES, 0, 0, false);
-        ag_rng r;
-        ag_rng_seed(&r, 1);
+        base_rng r;
+        base_rng_seed(&r, 1);
         nn_params_alloc(&ps, &r);
         optim *o = optim_new(&ps, optim_config_default(OPTIM_SPARSE_ADAM, 0.1f));
         optim_step(o);
@@ -458,8 +458,8 @@ static void test_clip_grad_norm(void **state) {
     ag_tensor *d = nn_params_add(&ps, "d", AG_SHAPE(2, 2), NN_INIT_ZEROS, 0, 0, false);
     ag_tensor *s = nn_params_add(&ps, "s", AG_SHAPE(5, 2), NN_INIT_ZEROS, 0, 0, true);
     ag_tensor *f = nn_params_add(&ps, "f", AG_SHAPE(3), NN_INIT_ZEROS, 0, 0, false);
-    ag_rng r;
-    ag_rng_seed(&r, 1);
+    base_rng r;
+    base_rng_seed(&r, 1);
     nn_params_alloc(&ps, &r);
     nn_params_freeze(&ps, "f", true);
     float dg[4] = {1, 2, 2, 0};

@@ -117,9 +117,9 @@ static void test_alias_draws(void **state) {
 
     const int64_t draws = 10000000;
     int64_t *hits = calloc((size_t)n, sizeof *hits);
-    ag_rng r;
-    ag_rng_seed(&r, 1234);
-    for (int64_t k = 0; k < draws; k++) hits[data_alias_draw(&a, ag_rng_next(&r))]++;
+    base_rng r;
+    base_rng_seed(&r, 1234);
+    for (int64_t k = 0; k < draws; k++) hits[data_alias_draw(&a, base_rng_next(&r))]++;
     const int K = 1000;
     double chi2 = 0, tail_p = 0;
     int64_t tail_hits = 0;
@@ -161,19 +161,19 @@ static void test_alias_errors(void **state) {
     data_alias a;
     int64_t zeros[] = {0, 0, 0};
     assert_int_equal(data_alias_init(&a, zeros, 3, 0.75), -1);
-    assert_non_null(strstr(ag_error_msg(), "count > 0"));
+    assert_non_null(strstr(base_error_msg(), "count > 0"));
     assert_int_equal(data_alias_init(&a, zeros, 0, 0.75), -1);
-    assert_non_null(strstr(ag_error_msg(), "empty vocabulary"));
+    assert_non_null(strstr(base_error_msg(), "empty vocabulary"));
     data_alias_free(&a); /* freeing a failed table is safe */
 }
 
 static void test_window_radius(void **state) {
     (void)state;
     int hist[6] = {0};
-    ag_rng r;
-    ag_rng_seed(&r, 7);
+    base_rng r;
+    base_rng_seed(&r, 7);
     for (int i = 0; i < 50000; i++) {
-        int b = data_window_radius(5, ag_rng_next(&r));
+        int b = data_window_radius(5, base_rng_next(&r));
         assert_in_range(b, 1, 5);
         hist[b]++;
     }

@@ -49,15 +49,15 @@ static void test_roundtrip_and_specials(void **state) {
     for (int k = 0; k < DATA_TOK_N_SPECIAL; k++) assert_int_equal(t->special[k], 256 + m + k);
     assert_string_equal(data_tok_special_name[DATA_TOK_MASK], "[MASK]");
 
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     uint8_t *x = malloc(100000);
     for (int trial = 0; trial < 30; trial++) {
-        size_t len = trial == 0 ? 0 : (size_t)ag_rng_below(&r, trial < 20 ? 500 : 100000);
+        size_t len = trial == 0 ? 0 : (size_t)base_rng_below(&r, trial < 20 ? 500 : 100000);
         for (size_t i = 0; i < len; i++)
-            x[i] = trial % 3 == 0   ? (uint8_t)ag_rng_next(&r)                  /* any byte, NUL included */
-                   : trial % 3 == 1 ? (uint8_t)(0x80 + ag_rng_below(&r, 0x80)) /* invalid UTF-8 */
-                                    : (uint8_t)"ab \n\0\xff\xc3\xa9th"[ag_rng_below(&r, 10)];
+            x[i] = trial % 3 == 0   ? (uint8_t)base_rng_next(&r)                  /* any byte, NUL included */
+                   : trial % 3 == 1 ? (uint8_t)(0x80 + base_rng_below(&r, 0x80)) /* invalid UTF-8 */
+                                    : (uint8_t)"ab \n\0\xff\xc3\xa9th"[base_rng_below(&r, 10)];
         roundtrip(t, x, len);
     }
     for (int i = 0; i < 256; i++) x[i] = (uint8_t)(255 - i);
@@ -82,8 +82,8 @@ static void test_roundtrip_and_specials(void **state) {
     y = (uint8_t *)1;
     assert_int_equal(data_tokenizer_decode(t, bad, 2, &y, &yn), -1);
     assert_null(y);
-    assert_non_null(strstr(ag_error_msg(), "position 1"));
-    assert_non_null(strstr(ag_error_msg(), "[0, 600)"));
+    assert_non_null(strstr(base_error_msg(), "position 1"));
+    assert_non_null(strstr(base_error_msg(), "[0, 600)"));
     bad[1] = -3;
     assert_int_equal(data_tokenizer_decode(t, bad, 2, &y, &yn), -1);
     free(x);
@@ -143,10 +143,10 @@ static void test_train_files(void **state) {
     t2 = (data_tokenizer *)1;
     assert_int_equal(data_tokenizer_train(&t2, missing, 2, 0, 300, NULL), -1);
     assert_null(t2);
-    assert_non_null(strstr(ag_error_msg(), "absent.txt: cannot open"));
+    assert_non_null(strstr(base_error_msg(), "absent.txt: cannot open"));
     /* ... even when max_bytes is reached before that file would be read. */
     assert_int_equal(data_tokenizer_train(&t2, missing, 2, 100, 300, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "absent.txt: cannot open"));
+    assert_non_null(strstr(base_error_msg(), "absent.txt: cannot open"));
     assert_int_equal(tu_write_file(e, "", 0), 0);
     /* A truncated gzip file: an error naming it, not a silent short read. */
     size_t zn;
@@ -155,15 +155,15 @@ static void test_train_files(void **state) {
     assert_int_equal(tu_write_file(cut, z, zn / 2), 0);
     const char *cuts[] = {cut};
     assert_int_equal(data_tokenizer_train(&t2, cuts, 1, 0, 300, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "cut.txt.gz: uncompressed byte"));
-    assert_non_null(strstr(ag_error_msg(), "truncated gzip data"));
+    assert_non_null(strstr(base_error_msg(), "cut.txt.gz: uncompressed byte"));
+    assert_non_null(strstr(base_error_msg(), "truncated gzip data"));
     free(z);
     free(cut);
     const char *empty[] = {a, e};
     assert_int_equal(data_tokenizer_train(&t2, empty, 2, 0, 300, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "empty.txt: expected text to train on, got an empty file"));
+    assert_non_null(strstr(base_error_msg(), "empty.txt: expected text to train on, got an empty file"));
     assert_int_equal(data_tokenizer_train(&t2, &p, 1, 0, 260, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "expected a vocabulary size >= 261"));
+    assert_non_null(strstr(base_error_msg(), "expected a vocabulary size >= 261"));
     assert_int_equal(data_tokenizer_train(&t2, &p, 0, 0, 300, NULL), -1);
     assert_int_equal(data_tokenizer_train(&t2, &p, 1, -1, 300, NULL), -1);
     free(a);
@@ -205,11 +205,11 @@ static void test_quote(void **state) {
 /* A tokenizer whose tokens hold every kind of byte: NUL, quotes, backslashes, invalid UTF-8. */
 static data_tokenizer *odd_bytes_tokenizer(void) {
     static const char alphabet[] = "\x00\"\\\n\t\x01\x7f\xff\xc3\xa9\xe2\x80\x94zq";
-    ag_rng r;
-    ag_rng_seed(&r, 9);
+    base_rng r;
+    base_rng_seed(&r, 9);
     size_t n = 60000;
     uint8_t *x = malloc(n);
-    for (size_t i = 0; i < n; i++) x[i] = (uint8_t)alphabet[ag_rng_below(&r, 4 + (uint32_t)(i / 5 % 11))];
+    for (size_t i = 0; i < n; i++) x[i] = (uint8_t)alphabet[base_rng_below(&r, 4 + (uint32_t)(i / 5 % 11))];
     data_bpe *b = NULL;
     assert_int_equal(data_bpe_train(&b, x, n, 400, NULL), 0);
     free(x);
@@ -282,7 +282,7 @@ static void test_file_roundtrip(void **state) {
     char *before = tu_read_file(p, &before_n);
     assert_int_equal(mkdir(tmp, 0700), 0);
     assert_int_equal(data_tokenizer_save(o, p), -1);
-    assert_non_null(strstr(ag_error_msg(), p));
+    assert_non_null(strstr(base_error_msg(), p));
     size_t after_n;
     char *after = tu_read_file(p, &after_n);
     assert_int_equal(after_n, before_n);
@@ -292,11 +292,11 @@ static void test_file_roundtrip(void **state) {
     free(after);
     /* A save into a missing directory fails cleanly too. */
     assert_int_equal(data_tokenizer_save(t, tu_group_path("no/such/dir/tok.txt")), -1);
-    assert_non_null(strstr(ag_error_msg(), "no/such/dir/tok.txt"));
+    assert_non_null(strstr(base_error_msg(), "no/such/dir/tok.txt"));
     data_tokenizer *x = (data_tokenizer *)1;
     assert_int_equal(data_tokenizer_load(&x, tu_group_path("absent.txt")), -1);
     assert_null(x);
-    assert_non_null(strstr(ag_error_msg(), "absent.txt: cannot open"));
+    assert_non_null(strstr(base_error_msg(), "absent.txt: cannot open"));
     data_tokenizer_free(t);
     data_tokenizer_free(o);
 }
@@ -328,8 +328,8 @@ static void expect_error(const char *text, size_t n, const char *needle) {
     data_tokenizer *t = (data_tokenizer *)1;
     assert_int_equal(data_tokenizer_from_text(&t, text, n, "t.txt"), -1);
     assert_null(t);
-    if (!strstr(ag_error_msg(), needle)) fail_msg("\"%s\" lacks \"%s\"", ag_error_msg(), needle);
-    printf("  %s\n", ag_error_msg());
+    if (!strstr(base_error_msg(), needle)) fail_msg("\"%s\" lacks \"%s\"", base_error_msg(), needle);
+    printf("  %s\n", base_error_msg());
 }
 static void expect_edit_error(const char *good, int lineno, const char *repl, const char *needle) {
     char *bad = edit_line(good, lineno, repl);
@@ -405,7 +405,7 @@ static void test_loader_errors(void **state) {
     char *dup5 = edit_line(dup4, 8, "special [CLS] 298"), *dup6 = edit_line(dup5, 9, "special [SEP] 299");
     char *dup7 = edit_line(dup6, 10, "special [MASK] 300");
     expect_error(dup7, strlen(dup7), "t.txt:51: expected a pair not merged before");
-    assert_non_null(strstr(ag_error_msg(), "(already merged on line 12)"));
+    assert_non_null(strstr(base_error_msg(), "(already merged on line 12)"));
     free(dup2);
     free(dup3);
     free(dup4);
@@ -419,7 +419,7 @@ static void test_loader_errors(void **state) {
     memcpy(more, good, 200);
     more[150] = '\0';
     expect_error(more, 200, "t.txt:");
-    assert_non_null(strstr(ag_error_msg(), "NUL byte"));
+    assert_non_null(strstr(base_error_msg(), "NUL byte"));
     free(more);
 
     /* Through a file, the message names the file. */
@@ -432,7 +432,7 @@ static void test_loader_errors(void **state) {
     assert_null(l);
     char needle[4200];
     snprintf(needle, sizeof needle, "%s:12: expected ids in [0, 256)", p);
-    assert_non_null(strstr(ag_error_msg(), needle));
+    assert_non_null(strstr(base_error_msg(), needle));
     free(good);
     data_tokenizer_free(t);
 }
@@ -462,18 +462,18 @@ static int get_from(const char *path, data_tokenizer **t) {
 /* A 5,000-token tokenizer (4,739 merges, a /tokenizer/file of ~70 KB): trained on 200k words drawn
  * with a skew from 5,000 random lowercase words (the fixture corpus supports only ~600 merges). */
 static data_tokenizer *big_tokenizer(void) {
-    ag_rng r;
-    ag_rng_seed(&r, 17);
+    base_rng r;
+    base_rng_seed(&r, 17);
     char words[5000][13];
     for (int w = 0; w < 5000; w++) {
-        int len = 3 + (int)ag_rng_below(&r, 10);
-        for (int i = 0; i < len; i++) words[w][i] = (char)('a' + ag_rng_below(&r, 26));
+        int len = 3 + (int)base_rng_below(&r, 10);
+        for (int i = 0; i < len; i++) words[w][i] = (char)('a' + base_rng_below(&r, 26));
         words[w][len] = 0;
     }
     size_t cap = 200000 * 14, n = 0;
     char *text = malloc(cap);
     for (int k = 0; k < 200000; k++) {
-        const char *w = words[ag_rng_below(&r, 1 + ag_rng_below(&r, 5000))];
+        const char *w = words[base_rng_below(&r, 1 + base_rng_below(&r, 5000))];
         size_t l = strlen(w);
         memcpy(text + n, w, l);
         n += l;
@@ -520,7 +520,7 @@ static void test_checkpoint(void **state) {
     assert_null(l);
     char msg[4200];
     snprintf(msg, sizeof msg, "%s: no tokenizer in checkpoint (/tokenizer/file missing)", q);
-    assert_string_equal(ag_error_msg(), msg);
+    assert_string_equal(base_error_msg(), msg);
 
     /* A bad /tokenizer/file names "<ckpt>:/tokenizer/file:<line>". */
     char *good = data_tokenizer_to_text(t), *bad = edit_line(good, 11, "merges x");
@@ -528,18 +528,18 @@ static void test_checkpoint(void **state) {
     write_ckpt(b, NULL, bad, NULL, 0);
     assert_int_equal(get_from(b, &l), -1);
     snprintf(msg, sizeof msg, "%s:/tokenizer/file:11: expected 'merges M'", b);
-    assert_non_null(strstr(ag_error_msg(), msg));
+    assert_non_null(strstr(base_error_msg(), msg));
     free(bad);
     /* /tokenizer/merges that disagrees with /tokenizer/file is refused. */
     mg[2 * 3] = mg[2 * 3] == 'a' ? 'b' : 'a';
     const char *d = tu_group_path("differ.ckpt");
     write_ckpt(d, NULL, good, mg, m);
     assert_int_equal(get_from(d, &l), -1);
-    assert_non_null(strstr(ag_error_msg(), "/tokenizer/merges row 3"));
+    assert_non_null(strstr(base_error_msg(), "/tokenizer/merges row 3"));
     mg[2 * 3] = data_bpe_merges(t->bpe)[2 * 3];
     write_ckpt(d, NULL, good, mg, m - 1);
     assert_int_equal(get_from(d, &l), -1);
-    assert_non_null(strstr(ag_error_msg(), "rows"));
+    assert_non_null(strstr(base_error_msg(), "rows"));
     /* /tokenizer/file alone (a checkpoint from another writer) is enough. */
     write_ckpt(d, NULL, good, NULL, 0);
     assert_int_equal(get_from(d, &l), 0);

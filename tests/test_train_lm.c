@@ -114,8 +114,8 @@ static void test_masking_statistics(void **state) {
     assert_int_equal(data_tokenizer_encode(tok, (const uint8_t *)text, n, &ids, &nid, 1), 0);
     const int64_t B = 16, T = 64;
     int32_t *x = malloc((size_t)(B * T) * 4), *y = malloc((size_t)(B * T) * 4), *orig = malloc((size_t)(B * T) * 4);
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     int64_t eligible = 0, chosen = 0, to_mask = 0, kept = 0, random = 0, cls_chosen = 0;
     for (int64_t rep = 0; rep < 40; rep++) {
         for (int64_t b = 0; b < B; b++) {

@@ -123,13 +123,13 @@ static void test_build_and_prune(void **state) {
     assert_int_equal(tu_write_file(e, "", 0), 0);
     assert_int_equal(data_vocab_build(&v, e, 5, 0, NULL), -1);
     assert_null(v);
-    assert_non_null(strstr(ag_error_msg(), "empty.txt: no word occurs at least 5 times (min-count 5); 0 distinct"));
+    assert_non_null(strstr(base_error_msg(), "empty.txt: no word occurs at least 5 times (min-count 5); 0 distinct"));
     const char *f = tu_group_path("few.txt");
     assert_int_equal(tu_write_file(f, "a b c a\n", 8), 0);
     assert_int_equal(data_vocab_build(&v, f, 5, 0, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "few.txt: no word occurs at least 5 times (min-count 5); 3 distinct words read"));
+    assert_non_null(strstr(base_error_msg(), "few.txt: no word occurs at least 5 times (min-count 5); 3 distinct words read"));
     assert_int_equal(data_vocab_build(&v, tu_group_path("missing.txt"), 5, 0, NULL), -1);
-    assert_non_null(strstr(ag_error_msg(), "missing.txt"));
+    assert_non_null(strstr(base_error_msg(), "missing.txt"));
 }
 
 static void test_save_read_roundtrip(void **state) {
@@ -159,7 +159,7 @@ static void test_save_read_roundtrip(void **state) {
     /* A word with whitespace cannot be saved. */
     data_vocab_add(v, "two words", 4);
     assert_int_equal(data_vocab_save(v, p), -1);
-    assert_non_null(strstr(ag_error_msg(), "whitespace"));
+    assert_non_null(strstr(base_error_msg(), "whitespace"));
     data_vocab_free(v);
     /* CRLF vocabulary files read like LF ones. */
     assert_int_equal(tu_write_file(p, "</s> 0\r\nthe 5\r\n", 15), 0);
@@ -175,7 +175,7 @@ static void expect_read_error(const char *name, const char *content, const char 
     data_vocab *r = (data_vocab *)1;
     assert_int_equal(data_vocab_read(&r, p), -1);
     assert_null(r);
-    const char *m = ag_error_msg();
+    const char *m = base_error_msg();
     if (!strstr(m, needle) || !strstr(m, name)) fail_msg("%s: message \"%s\" lacks \"%s\"", name, m, needle);
     printf("%s\n", m);
 }
@@ -197,7 +197,7 @@ static void test_read_validation(void **state) {
     data_vocab *r = (data_vocab *)1;
     assert_int_equal(data_vocab_read(&r, tu_group_path("absent.txt")), -1);
     assert_null(r);
-    assert_non_null(strstr(ag_error_msg(), "absent.txt"));
+    assert_non_null(strstr(base_error_msg(), "absent.txt"));
 }
 
 /* The shared text8-style corpus: 82,208 types with count >= 5 (MANIFEST.md) plus "</s>". */

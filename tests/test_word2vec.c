@@ -21,14 +21,14 @@ static char g_corpus[4096];
 static void write_corpus(const char *path) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    ag_rng r;
-    ag_rng_seed(&r, 42);
+    base_rng r;
+    base_rng_seed(&r, 42);
     for (int line = 0; line < 6000; line++) {
-        int k = (int)ag_rng_below(&r, NCLUSTER);
-        int n = 6 + (int)ag_rng_below(&r, 9);
+        int k = (int)base_rng_below(&r, NCLUSTER);
+        int n = 6 + (int)base_rng_below(&r, 9);
         for (int i = 0; i < n; i++) {
-            if (ag_rng_below(&r, 5) == 0) fputs("the ", f);
-            fprintf(f, "c%dw%u ", k, ag_rng_below(&r, PER_CLUSTER));
+            if (base_rng_below(&r, 5) == 0) fputs("the ", f);
+            fprintf(f, "c%dw%u ", k, base_rng_below(&r, PER_CLUSTER));
         }
         fputc('\n', f);
     }
@@ -92,7 +92,7 @@ static void learn(int cbow, int hs, int negative) {
     o.negative = negative;
     train_w2v_model *m = NULL;
     int rc = train_w2v_run(&o, &m);
-    if (rc != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    if (rc != 0) fail_msg("train_w2v_run: %s", base_error_msg());
     double within, across;
     double margin = cluster_margin(m, &within, &across);
     printf("cbow %d hs %d negative %d: loss %.4f -> %.4f, cosine within %.3f across %.3f, %.0f words/s/thread\n",
@@ -124,7 +124,7 @@ static train_w2v_model *run_det(uint64_t seed, const char *ckpt, int64_t every, 
     o.stop_after_words = stop;
     o.resume = resume;
     train_w2v_model *m = NULL;
-    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
     return m;
 }
 
@@ -192,7 +192,7 @@ static void test_nan_stops(void **s) {
     int rc = train_w2v_run(&o, &m);
     assert_int_equal(rc, -1);
     assert_null(m);
-    const char *msg = ag_error_msg();
+    const char *msg = base_error_msg();
     printf("NaN run: %s\n", msg);
     assert_non_null(strstr(msg, "NaN/Inf"));
     assert_non_null(strstr(msg, "learning rate"));
@@ -221,7 +221,7 @@ static void test_options_and_callback(void **s) {
     o.train = g_corpus;
     o.size = 0;
     assert_int_equal(train_w2v_check_options(&o), -1);
-    assert_non_null(strstr(ag_error_msg(), "-size"));
+    assert_non_null(strstr(base_error_msg(), "-size"));
     o.size = 10;
     o.hs = 0;
     o.negative = 0;
@@ -277,7 +277,7 @@ static void test_alpha_schedule_in_runs(void **s) {
         o.iter = 20;                /* many words in all, so the rate early on is still near the start */
         o.stop_after_words = 25000; /* ...where the last report lands: a tight window for the rule */
         train_w2v_model *m = NULL;
-        if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+        if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
         printf("cbow %d: %d reports, alpha %.6f -> %.6f, %d outside the rule\n", cbow, l.n, l.first, l.last, l.bad);
         /* Every reported rate matches the rule for the default start: with a wrong default (say
          * 0.05 for skip-gram) each would be twice the rule's and fall outside its window. */
@@ -306,7 +306,7 @@ static void test_config_escapes_path(void **s) {
     o.deterministic = true;
     o.checkpoint = ck;
     train_w2v_model *m = NULL;
-    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
     train_w2v_model_free(m);
     ckpt_reader *r = ckpt_open(ck);
     assert_non_null(r);

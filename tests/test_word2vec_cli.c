@@ -16,11 +16,11 @@ static int setup(void **state) {
     snprintf(g_out, sizeof g_out, "%s", tu_group_path("vectors.txt"));
     FILE *f = fopen(g_corpus, "w");
     assert_non_null(f);
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     for (int line = 0; line < 800; line++) {
-        int k = (int)ag_rng_below(&r, 4);
-        for (int i = 0; i < 10; i++) fprintf(f, "g%dw%u ", k, ag_rng_below(&r, 6));
+        int k = (int)base_rng_below(&r, 4);
+        for (int i = 0; i < 10; i++) fprintf(f, "g%dw%u ", k, base_rng_below(&r, 6));
         fputc('\n', f);
     }
     fclose(f);
@@ -174,9 +174,9 @@ static void test_bad_inputs(void **s) {
     snprintf(path, sizeof path, "%s/garbage.bin", tu_group_dir());
     {
         unsigned char junk[8192];
-        ag_rng r;
-        ag_rng_seed(&r, 1);
-        for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)ag_rng_below(&r, 256);
+        base_rng r;
+        base_rng_seed(&r, 1);
+        for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)base_rng_below(&r, 256);
         tu_write_file(path, junk, sizeof junk);
     }
     expect_fail("binary", "-train %s -output %s -debug 0", path, g_out);

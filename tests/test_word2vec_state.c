@@ -15,11 +15,11 @@ static char g_corpus[4096];
 static void write_corpus(const char *path) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    ag_rng r;
-    ag_rng_seed(&r, 5);
+    base_rng r;
+    base_rng_seed(&r, 5);
     for (int line = 0; line < 2000; line++) {
-        int k = (int)ag_rng_below(&r, 3), n = 5 + (int)ag_rng_below(&r, 10);
-        for (int i = 0; i < n; i++) fprintf(f, "c%dw%u ", k, ag_rng_below(&r, 6));
+        int k = (int)base_rng_below(&r, 3), n = 5 + (int)base_rng_below(&r, 10);
+        for (int i = 0; i < n; i++) fprintf(f, "c%dw%u ", k, base_rng_below(&r, 6));
         fputc('\n', f);
     }
     fclose(f);
@@ -51,8 +51,8 @@ static void sample_state(train_w2v_state *s) {
             w->loss_sum[b] = 1.0 / (3 + b + 11 * k);
             w->loss_pairs[b] = 1000 * b + k;
         }
-        ag_rng_seed(&w->rng, 17 + (uint64_t)k);
-        ag_rng_next(&w->rng);
+        base_rng_seed(&w->rng, 17 + (uint64_t)k);
+        base_rng_next(&w->rng);
     }
 }
 
@@ -134,20 +134,20 @@ static int put_positional(ckpt_writer *w, const train_w2v_state *s) {
 static ckpt_writer *begin(const char *path) {
     ckpt_writer_options opt = {.no_fsync = true};
     ckpt_writer *w = ckpt_writer_begin_opts(path, &opt);
-    if (!w) fail_msg("%s", ag_error_msg());
+    if (!w) fail_msg("%s", base_error_msg());
     return w;
 }
 
 static void write_state(const char *path, const train_w2v_state *s, bool positional) {
     ckpt_writer *w = begin(path);
     int rc = positional ? put_positional(w, s) : train_w2v_put_state(w, s);
-    if (rc != 0) fail_msg("%s", ag_error_msg());
+    if (rc != 0) fail_msg("%s", base_error_msg());
     assert_int_equal(ckpt_writer_commit(w), 0);
 }
 
 static void assert_info(ckpt_reader *r, const char *path, ckpt_dtype dtype, int ndim, int64_t n) {
     ckpt_info info;
-    if (ckpt_get_info(r, path, &info) != 0) fail_msg("%s", ag_error_msg());
+    if (ckpt_get_info(r, path, &info) != 0) fail_msg("%s", base_error_msg());
     if (info.dtype != dtype || info.ndim != ndim || (ndim == 1 && info.shape[0] != n))
         fail_msg("%s: %s, %d dims, expected %s, %d dims [%lld]", path, ckpt_dtype_name(info.dtype), info.ndim,
                  ckpt_dtype_name(dtype), ndim, (long long)n);
@@ -161,7 +161,7 @@ static void test_named_roundtrip(void **s) {
     write_state(path, &a, false);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
-    if (train_w2v_get_state(r, &b) != 0) fail_msg("%s", ag_error_msg());
+    if (train_w2v_get_state(r, &b) != 0) fail_msg("%s", base_error_msg());
     assert_same_state(&a, &b);
     /* the layout of docs/CHECKPOINTS.md: conventional names where one exists, the rest named */
     assert_info(r, "/state/words_done", CKPT_I64, 0, 1);
@@ -202,7 +202,7 @@ static void test_reads_positional(void **s) {
     write_state(path, &a, true);
     ckpt_reader *r = ckpt_open(path);
     assert_non_null(r);
-    if (train_w2v_get_state(r, &b) != 0) fail_msg("%s", ag_error_msg());
+    if (train_w2v_get_state(r, &b) != 0) fail_msg("%s", base_error_msg());
     assert_same_state(&a, &b);
     ckpt_close(r);
     train_w2v_state_free(&b);
@@ -215,7 +215,7 @@ static void expect_refused(const char *path, const char *want) {
     assert_non_null(r);
     train_w2v_state st;
     assert_int_equal(train_w2v_get_state(r, &st), -1);
-    const char *msg = ag_error_msg();
+    const char *msg = base_error_msg();
     printf("refused: %s\n", msg);
     if (!strstr(msg, path) || !strstr(msg, want)) fail_msg("expected '%s' in \"%s\"", want, msg);
     assert_null(st.worker);
@@ -284,7 +284,7 @@ static train_w2v_model *run_det(const char *ckpt, int64_t stop, const char *resu
     o.stop_after_words = stop;
     o.resume = resume;
     train_w2v_model *m = NULL;
-    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", ag_error_msg());
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
     return m;
 }
 
@@ -302,9 +302,9 @@ static void assert_same_model(const train_w2v_model *a, const train_w2v_model *b
  * they are), i.e. the file an older ember would have written at the same point. */
 static void rewrite_positional(const char *from, const char *to) {
     ckpt_reader *r = ckpt_open(from);
-    if (!r) fail_msg("%s", ag_error_msg());
+    if (!r) fail_msg("%s", base_error_msg());
     train_w2v_state st;
-    if (train_w2v_get_state(r, &st) != 0) fail_msg("%s", ag_error_msg());
+    if (train_w2v_get_state(r, &st) != 0) fail_msg("%s", base_error_msg());
     char *json = NULL, **words = NULL;
     int64_t *counts = NULL, n = 0;
     assert_int_equal(ckpt_get_config_json(r, &json), 0);

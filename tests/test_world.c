@@ -181,7 +181,7 @@ static void test_write_file(void **state) {
     free(t);
     snprintf(path, sizeof path, "%s/no/such/dir/world.txt", dir);
     assert_int_equal(data_world_write(path, 5, 10), -1);
-    assert_non_null(strstr(ag_error_msg(), "no/such/dir"));
+    assert_non_null(strstr(base_error_msg(), "no/such/dir"));
     tu_rmtree(dir);
     free(dir);
 }

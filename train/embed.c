@@ -13,14 +13,14 @@ int train_pool_parse(const char *s, train_pool *out) {
     if (s && !strcmp(s, "mean")) *out = TRAIN_POOL_MEAN;
     else if (s && !strcmp(s, "cls")) *out = TRAIN_POOL_CLS;
     else if (s && !strcmp(s, "first-last")) *out = TRAIN_POOL_FIRST_LAST;
-    else return ag_error_set("--pool: expected mean, cls or first-last, got '%s'", s ? s : "");
+    else return base_error_set("--pool: expected mean, cls or first-last, got '%s'", s ? s : "");
     return 0;
 }
 
 static int check_layer(const train_lm_model *m, int *layer) {
     int L = (int)m->net.cfg.layers;
     if (*layer == -1) *layer = L;
-    if (*layer < 1 || *layer > L) return ag_error_set("--layer %d: the model has layers 1..%d", *layer, L);
+    if (*layer < 1 || *layer > L) return base_error_set("--layer %d: the model has layers 1..%d", *layer, L);
     return 0;
 }
 
@@ -33,10 +33,10 @@ int train_embed_texts(const train_lm_model *m, const char *const *texts, const s
     ag_graph *g = ag_graph_new(0);
     ag_set_training(g, false);
     ag_no_grad_begin(g);
-    int32_t **ids = ag_xcalloc((size_t)batch, sizeof *ids);
-    int64_t *nt = ag_xcalloc((size_t)batch, sizeof *nt);
-    int32_t *x = ag_xmalloc((size_t)(batch * Tmax) * sizeof(int32_t)); /* [B, T] */
-    int32_t *pad = ag_xmalloc((size_t)(batch * Tmax) * sizeof(int32_t));
+    int32_t **ids = base_xcalloc((size_t)batch, sizeof *ids);
+    int64_t *nt = base_xcalloc((size_t)batch, sizeof *nt);
+    int32_t *x = base_xmalloc((size_t)(batch * Tmax) * sizeof(int32_t)); /* [B, T] */
+    int32_t *pad = base_xmalloc((size_t)(batch * Tmax) * sizeof(int32_t));
     int rc = 0;
     for (int64_t s0 = 0; s0 < n && !rc; s0 += batch) {
         int64_t B = n - s0 < batch ? n - s0 : batch, T = 1;
@@ -44,14 +44,14 @@ int train_embed_texts(const train_lm_model *m, const char *const *texts, const s
             rc = train_lm_encode_for_model(m, texts[s0 + b], lens[s0 + b], &ids[b], &nt[b]);
             if (!rc && nt[b] == 0) { /* an empty LM text: one [PAD]-free position is still needed; use [SEP] */
                 free(ids[b]);
-                ids[b] = ag_xmalloc(sizeof(int32_t));
+                ids[b] = base_xmalloc(sizeof(int32_t));
                 ids[b][0] = m->tok->special[DATA_TOK_SEP];
                 nt[b] = 1;
             }
             if (!rc && nt[b] > T) T = nt[b];
         }
         if (rc) {
-            ag_error_prefix("text %lld", (long long)s0 + 1);
+            base_error_prefix("text %lld", (long long)s0 + 1);
             for (int64_t b = 0; b < B; b++) free(ids[b]), ids[b] = NULL;
             break;
         }
@@ -97,7 +97,7 @@ int train_embed_tokens(const train_lm_model *m, const char *text, size_t len, in
     if (train_lm_encode_for_model(m, text, len, &ids, &n)) return -1;
     if (n == 0) {
         free(ids);
-        return ag_error_set("the text has no tokens");
+        return base_error_set("the text has no tokens");
     }
     int64_t D = m->net.cfg.d;
     ag_graph *g = ag_graph_new(0);
@@ -106,7 +106,7 @@ int train_embed_tokens(const train_lm_model *m, const char *text, size_t len, in
     ag_tensor *h = nn_text_model_hidden(g, &m->net, ag_from_i32(g, AG_SHAPE(1, n), ids), NULL, layer);
     int rc = -1;
     if (h) {
-        *vecs = ag_xmalloc((size_t)(n * D) * sizeof(float));
+        *vecs = base_xmalloc((size_t)(n * D) * sizeof(float));
         memcpy(*vecs, ag_f32(h), (size_t)(n * D) * sizeof(float));
         *ids_out = ids;
         *nt = n;
@@ -137,7 +137,7 @@ int train_embed_write(const char *path, const float *v, int64_t n, int64_t d, co
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f) return ag_error_set("%s: cannot write: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "%lld %lld\n", (long long)n, (long long)d);
     for (int64_t i = 0; i < n; i++) {
         if (labels) fputs(labels[i], f);
@@ -150,7 +150,7 @@ int train_embed_write(const char *path, const float *v, int64_t n, int64_t d, co
     if (e || rename(tmp, path) != 0) {
         if (!e) e = errno;
         unlink(tmp);
-        return ag_error_set("%s: cannot write: %s", path, strerror(e));
+        return base_error_set("%s: cannot write: %s", path, strerror(e));
     }
     return 0;
 }

@@ -48,13 +48,13 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     memset(s, 0, sizeof *s);
     const train_encoder_step_config *c = cfg;
     if (c->d <= 0 || c->layers <= 0 || c->heads <= 0 || c->seq <= 0 || c->batch <= 0 || c->vocab <= 0 || c->threads <= 0)
-        return ag_error_set("encoder step: expected positive sizes and threads, got d %lld layers %lld heads %lld "
+        return base_error_set("encoder step: expected positive sizes and threads, got d %lld layers %lld heads %lld "
                             "seq %lld batch %lld vocab %lld threads %d", (long long)c->d, (long long)c->layers,
                             (long long)c->heads, (long long)c->seq, (long long)c->batch, (long long)c->vocab,
                             c->threads);
     if (c->d % c->heads)
-        return ag_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
-    if (c->vocab > INT32_MAX) return ag_error_set("--vocab %lld: expected at most %d", (long long)c->vocab, INT32_MAX);
+        return base_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
+    if (c->vocab > INT32_MAX) return base_error_set("--vocab %lld: expected at most %d", (long long)c->vocab, INT32_MAX);
     s->cfg = *c;
     omp_set_num_threads(c->threads);
     openblas_set_num_threads(c->threads);
@@ -63,7 +63,7 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
         if (nn_params_freeze(&s->model.ps, c->freeze[i], true) == 0) {
             char names[512];
             some_names(&s->model.ps, names, sizeof names);
-            ag_error_set("--freeze '%s': matches no parameter (names: %s)", c->freeze[i], names);
+            base_error_set("--freeze '%s': matches no parameter (names: %s)", c->freeze[i], names);
             nn_mlm_encoder_free(&s->model);
             return -1;
         }
@@ -84,26 +84,26 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     train_loop_trainer tr = {.ctx = s, .next_batch = fixed_batch, .loss = fixed_loss};
     /* the freeze globs were checked above; the loop applies them again (idempotent) */
     s->loop = train_loop_new(&lc, &s->model.ps, &tr);
-    AG_CHECK(s->loop, "train_encoder_step_init", "%s", ag_error_msg());
+    AG_CHECK(s->loop, "train_encoder_step_init", "%s", base_error_msg());
     /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
     int64_t n = c->batch * c->seq;
-    s->x = ag_xmalloc((size_t)n * sizeof(int32_t));
-    s->y = ag_xmalloc((size_t)n * sizeof(int32_t));
-    ag_rng rng;
-    ag_rng_seed(&rng, 1);
+    s->x = base_xmalloc((size_t)n * sizeof(int32_t));
+    s->y = base_xmalloc((size_t)n * sizeof(int32_t));
+    base_rng rng;
+    base_rng_seed(&rng, 1);
     for (int64_t i = 0; i < n; i++) {
-        s->x[i] = (int32_t)ag_rng_below(&rng, (uint32_t)c->vocab);
-        s->y[i] = (int32_t)ag_rng_below(&rng, (uint32_t)c->vocab);
+        s->x[i] = (int32_t)base_rng_below(&rng, (uint32_t)c->vocab);
+        s->y[i] = (int32_t)base_rng_below(&rng, (uint32_t)c->vocab);
     }
     return 0;
 }
 
 double train_encoder_step_run(train_encoder_step *s, bool record) {
     train_loop_profile before = *train_loop_get_profile(s->loop);
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     int rc = train_loop_run_steps(s->loop, 1);
-    double dt = ag_now_sec() - t0;
-    AG_CHECK(rc == 0, "train_encoder_step_run", "%s", ag_error_msg());
+    double dt = base_now_sec() - t0;
+    AG_CHECK(rc == 0, "train_encoder_step_run", "%s", base_error_msg());
     const train_loop_profile *p = train_loop_get_profile(s->loop);
     if (s->steps_done == 0) s->loss_first = train_loop_last_loss(s->loop);
     s->loss_last = train_loop_last_loss(s->loop);

@@ -7,7 +7,7 @@
  *
  *   train_encoder_step s;
  *   train_encoder_step_config c = train_encoder_step_config_default();
- *   if (train_encoder_step_init(&s, &c)) { puts(ag_error_msg()); ... }
+ *   if (train_encoder_step_init(&s, &c)) { puts(base_error_msg()); ... }
  *   for (int i = 0; i < n; i++) train_encoder_step_run(&s, i >= warmup);
  *   ... s.loss_first, s.loss_last, s.fwd_s / s.nrecorded ...
  *   train_encoder_step_free(&s);

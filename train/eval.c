@@ -38,7 +38,7 @@ static bool eq_fold(const char *a, const char *b) {
 
 static void vectors_finish(train_vectors *v) {
     int64_t n = v->n, d = v->dim;
-    v->unit = ag_xaligned((size_t)(n > 0 ? n : 1) * (size_t)d * sizeof(float));
+    v->unit = base_xaligned((size_t)(n > 0 ? n : 1) * (size_t)d * sizeof(float));
 #pragma omp parallel for if (n * d > 1000000)
     for (int64_t i = 0; i < n; i++) {
         const float *x = v->vec + i * d;
@@ -51,8 +51,8 @@ static void vectors_finish(train_vectors *v) {
     int64_t hs = 16;
     while (hs < 2 * n) hs <<= 1;
     v->hash_size = hs;
-    v->hash = ag_xmalloc((size_t)hs * sizeof(int64_t));
-    v->fold = ag_xmalloc((size_t)hs * sizeof(int64_t));
+    v->hash = base_xmalloc((size_t)hs * sizeof(int64_t));
+    v->fold = base_xmalloc((size_t)hs * sizeof(int64_t));
     for (int64_t i = 0; i < hs; i++) v->hash[i] = v->fold[i] = -1;
     for (int64_t i = 0; i < n; i++) {
         uint64_t h = hash_str(v->words[i], false) & (uint64_t)(hs - 1);
@@ -74,7 +74,7 @@ static void vectors_finish(train_vectors *v) {
 
 train_vectors *train_vectors_adopt(int64_t n, int64_t dim, char **words, float *vec) {
     AG_CHECK(n >= 0 && dim > 0, "train_vectors_adopt", "n=%lld dim=%lld", (long long)n, (long long)dim);
-    train_vectors *v = ag_xcalloc(1, sizeof *v);
+    train_vectors *v = base_xcalloc(1, sizeof *v);
     v->n = n;
     v->dim = dim;
     v->words = words;
@@ -84,9 +84,9 @@ train_vectors *train_vectors_adopt(int64_t n, int64_t dim, char **words, float *
 }
 
 train_vectors *train_vectors_from(int64_t n, int64_t dim, char *const *words, const float *vec) {
-    char **w = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
-    for (int64_t i = 0; i < n; i++) w[i] = ag_xstrdup(words[i]);
-    float *x = ag_xmalloc((size_t)(n > 0 ? n : 1) * (size_t)dim * sizeof(float));
+    char **w = base_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(char *));
+    for (int64_t i = 0; i < n; i++) w[i] = base_xstrdup(words[i]);
+    float *x = base_xmalloc((size_t)(n > 0 ? n : 1) * (size_t)dim * sizeof(float));
     memcpy(x, vec, (size_t)n * (size_t)dim * sizeof(float));
     return train_vectors_adopt(n, dim, w, x);
 }
@@ -143,7 +143,7 @@ static int load_checkpoint(train_vectors **out, const char *path, const char *pa
     char best[512];
     ckpt_info info;
     if (ckpt_pick_embedding(r, n, param, best, sizeof best, &info)) goto fail;
-    float *vec = ag_xmalloc((size_t)(n > 0 ? n : 1) * (size_t)info.shape[1] * sizeof(float));
+    float *vec = base_xmalloc((size_t)(n > 0 ? n : 1) * (size_t)info.shape[1] * sizeof(float));
     if (ckpt_get_f32_array(r, best, vec, 2, info.shape)) {
         free(vec);
         goto fail;
@@ -161,13 +161,13 @@ fail:
 int train_vectors_load(train_vectors **out, const char *path, const char *param) {
     *out = NULL;
     int h = looks_hdf5(path);
-    if (h < 0) return ag_error_set("%s: cannot open: %s", path, strerror(errno));
+    if (h < 0) return base_error_set("%s: cannot open: %s", path, strerror(errno));
     if (h) return load_checkpoint(out, path, param);
     ckpt_embeddings e;
     if (ckpt_import_word2vec(path, CKPT_W2V_AUTO, &e)) return -1;
     if (e.n == 0 || e.dim <= 0) {
         ckpt_embeddings_free(&e);
-        return ag_error_set("%s: expected at least one word vector, got none", path);
+        return base_error_set("%s: expected at least one word vector, got none", path);
     }
     *out = train_vectors_adopt(e.n, e.dim, e.words, e.vecs);
     return 0;
@@ -218,13 +218,13 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
     int64_t d = v->dim;
     out->restrict_n = N;
     out->n_sections = q->n_sections;
-    out->sections = ag_xcalloc((size_t)(q->n_sections > 0 ? q->n_sections : 1), sizeof *out->sections);
+    out->sections = base_xcalloc((size_t)(q->n_sections > 0 ? q->n_sections : 1), sizeof *out->sections);
     for (int32_t s = 0; s < q->n_sections; s++) out->sections[s].name = q->section_names[s];
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
 
     /* ids[4*i..]: the four words of each answerable question; qi[k] = its question index */
-    int64_t *ids = ag_xmalloc((size_t)(q->n > 0 ? q->n : 1) * 4 * sizeof(int64_t));
-    int64_t *qi = ag_xmalloc((size_t)(q->n > 0 ? q->n : 1) * sizeof(int64_t));
+    int64_t *ids = base_xmalloc((size_t)(q->n > 0 ? q->n : 1) * 4 * sizeof(int64_t));
+    int64_t *qi = base_xmalloc((size_t)(q->n > 0 ? q->n : 1) * sizeof(int64_t));
     int64_t m = 0;
     for (int64_t i = 0; i < q->n; i++) {
         out->sections[q->section[i]].total++;
@@ -239,9 +239,9 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
      * S stays within 32M floats (128 MiB). */
     int64_t B = 256;
     while (B > 1 && B * N > (int64_t)1 << 25) B /= 2;
-    float *Q = ag_xaligned((size_t)B * (size_t)d * sizeof(float));
-    float *S = ag_xaligned((size_t)B * (size_t)(N > 0 ? N : 1) * sizeof(float));
-    int64_t *pred = ag_xmalloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+    float *Q = base_xaligned((size_t)B * (size_t)d * sizeof(float));
+    float *S = base_xaligned((size_t)B * (size_t)(N > 0 ? N : 1) * sizeof(float));
+    int64_t *pred = base_xmalloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
     for (int64_t b0 = 0; b0 < m; b0 += B) {
         int64_t nb = m - b0 < B ? m - b0 : B;
         for (int64_t r = 0; r < nb; r++) {
@@ -271,7 +271,7 @@ int train_eval_analogy(const train_vectors *v, const data_analogy_set *q, int64_
     out->seen = m;
     out->total = q->n;
     out->correct = out->sem_correct + out->syn_correct;
-    out->seconds = ag_now_sec() - t0;
+    out->seconds = base_now_sec() - t0;
     free(ids);
     free(qi);
     free(Q);
@@ -301,7 +301,7 @@ static int cmp_ranked(const void *a, const void *b) {
 }
 
 void train_average_ranks(const double *x, int64_t n, double *rank) {
-    ranked *r = ag_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+    ranked *r = base_xmalloc((size_t)(n > 0 ? n : 1) * sizeof *r);
     for (int64_t i = 0; i < n; i++) r[i] = (ranked){x[i], i};
     qsort(r, (size_t)n, sizeof *r, cmp_ranked);
     for (int64_t i = 0; i < n;) {
@@ -333,7 +333,7 @@ double train_pearson(const double *x, const double *y, int64_t n) {
 
 double train_spearman(const double *x, const double *y, int64_t n) {
     if (n < 2) return NAN;
-    double *rx = ag_xmalloc((size_t)n * sizeof(double)), *ry = ag_xmalloc((size_t)n * sizeof(double));
+    double *rx = base_xmalloc((size_t)n * sizeof(double)), *ry = base_xmalloc((size_t)n * sizeof(double));
     train_average_ranks(x, n, rx);
     train_average_ranks(y, n, ry);
     double r = train_pearson(rx, ry, n);
@@ -355,8 +355,8 @@ int train_eval_wordsim(const train_vectors *v, const data_wordsim_set *s, int64_
                        train_wordsim_result *out) {
     memset(out, 0, sizeof *out);
     int64_t N = (restrict_n <= 0 || restrict_n > v->n) ? v->n : restrict_n;
-    double *gold = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double));
-    double *cos = ag_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double));
+    double *gold = base_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double));
+    double *cos = base_xmalloc((size_t)(s->n > 0 ? s->n : 1) * sizeof(double));
     int64_t m = 0;
     for (int64_t i = 0; i < s->n; i++) {
         int64_t a = find_fold_lim(v, s->w1[i], N), b = find_fold_lim(v, s->w2[i], N);
@@ -380,12 +380,12 @@ int train_nearest(const train_vectors *v, const float *query, const int64_t *exc
                   train_neighbor *out) {
     if (k <= 0 || v->n == 0) return 0;
     int64_t d = v->dim;
-    float *qn = ag_xmalloc((size_t)d * sizeof(float));
+    float *qn = base_xmalloc((size_t)d * sizeof(float));
     double s = 0;
     for (int64_t j = 0; j < d; j++) s += (double)query[j] * query[j];
     float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
     for (int64_t j = 0; j < d; j++) qn[j] = query[j] * inv;
-    float *sc = ag_xmalloc((size_t)v->n * sizeof(float)); /* [n] cosines */
+    float *sc = base_xmalloc((size_t)v->n * sizeof(float)); /* [n] cosines */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)v->n, (int)d, 1.0f, v->unit, (int)d, qn, 1, 0.0f, sc, 1);
     int cnt = 0;
     for (int64_t i = 0; i < v->n; i++) {
@@ -408,7 +408,7 @@ int train_nearest(const train_vectors *v, const float *query, const int64_t *exc
 
 int train_similar(const train_vectors *v, const char *word, int k, train_neighbor *out) {
     int64_t id = train_vectors_find(v, word, true);
-    if (id < 0) return ag_error_set("'%s' is not in the vocabulary (%lld words)", word, (long long)v->n);
+    if (id < 0) return base_error_set("'%s' is not in the vocabulary (%lld words)", word, (long long)v->n);
     return train_nearest(v, v->unit + id * v->dim, &id, 1, k, out);
 }
 
@@ -418,9 +418,9 @@ int train_analogy_query(const train_vectors *v, const char *a, const char *b, co
     int64_t id[3];
     for (int i = 0; i < 3; i++)
         if ((id[i] = train_vectors_find(v, w[i], true)) < 0)
-            return ag_error_set("'%s' is not in the vocabulary (%lld words)", w[i], (long long)v->n);
+            return base_error_set("'%s' is not in the vocabulary (%lld words)", w[i], (long long)v->n);
     int64_t d = v->dim;
-    float *q = ag_xmalloc((size_t)d * sizeof(float));
+    float *q = base_xmalloc((size_t)d * sizeof(float));
     const float *ua = v->unit + id[0] * d, *ub = v->unit + id[1] * d, *uc = v->unit + id[2] * d;
     for (int64_t j = 0; j < d; j++) q[j] = ua[j] - ub[j] + uc[j];
     int r = train_nearest(v, q, id, 3, k, out);

@@ -41,7 +41,7 @@ train_lm_options train_lm_options_default(nn_text_kind kind) {
  * Counts dropped lines in *dropped. 0 or -1 with an error naming the file. */
 static int read_text(const char *path, uint8_t **buf, size_t *n, size_t *cap, int64_t max, int64_t *dropped) {
     gzFile f = gzopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    if (!f) return base_error_set("%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(f, 1 << 20);
     char line[1 << 16];
     bool at_line_start = true, skipping = false;
@@ -52,8 +52,8 @@ static int read_text(const char *path, uint8_t **buf, size_t *n, size_t *cap, in
             const char *msg = gzerror(f, &err);
             if (err != Z_OK && err != Z_STREAM_END) {
                 gzclose(f);
-                return ag_error_set("%s: read error near uncompressed byte %lld: %s", path, (long long)gztell(f),
-                                    ag_strip_path_prefix(msg, path));
+                return base_error_set("%s: read error near uncompressed byte %lld: %s", path, (long long)gztell(f),
+                                    base_strip_path_prefix(msg, path));
             }
             break;
         }
@@ -69,7 +69,7 @@ static int read_text(const char *path, uint8_t **buf, size_t *n, size_t *cap, in
         if (max > 0 && (int64_t)(*n + len) > max) len = (size_t)(max - (int64_t)*n);
         if (*n + len + 1 > *cap) {
             *cap = (*n + len + 1) * 2;
-            *buf = ag_xrealloc(*buf, *cap);
+            *buf = base_xrealloc(*buf, *cap);
         }
         memcpy(*buf + *n, line, len);
         *n += len;
@@ -93,7 +93,7 @@ typedef struct lm_run {
     int64_t span;        /* stream tokens per training sequence: MLM T-1, LM T+1 (stride T) */
     int64_t n_seqs;
     data_order order;
-    ag_rng mask_rng;
+    base_rng mask_rng;
     /* the current micro-batch */
     int32_t *x;      /* [B, T] input ids */
     int32_t *y;      /* [B, T] labels (TRAIN_LM_IGNORE where no loss) */
@@ -123,19 +123,19 @@ static bool starts_word(const data_tokenizer *tok, int32_t prev, int32_t t) {
 }
 
 /* BERT's 80/10/10 replacement of a chosen position p of x. */
-static void mask_one(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t p, ag_rng *r) {
+static void mask_one(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t p, base_rng *r) {
     int32_t normal = data_bpe_vocab_size(tok->bpe);
     y[p] = x[p];
-    double u = ag_rng_uniform_d(r);
+    double u = base_rng_uniform_d(r);
     if (u < 0.8) x[p] = tok->special[DATA_TOK_MASK];
-    else if (u < 0.9) x[p] = (int32_t)ag_rng_below(r, (uint32_t)normal);
+    else if (u < 0.9) x[p] = (int32_t)base_rng_below(r, (uint32_t)normal);
 }
 
 int64_t train_lm_mask(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t B, int64_t T, double prob,
-                      bool whole_word, ag_rng *r) {
+                      bool whole_word, base_rng *r) {
     int32_t normal = data_bpe_vocab_size(tok->bpe);
     if (!whole_word) { /* token level: data_mlm_mask (BERT's rule, tested in test_batch) */
-        int32_t *mask = ag_xmalloc((size_t)(B * T) * sizeof(int32_t));
+        int32_t *mask = base_xmalloc((size_t)(B * T) * sizeof(int32_t));
         for (int64_t i = 0; i < B * T; i++) mask[i] = 1;
         data_batch b = {.B = (int32_t)B, .T = (int32_t)T, .ids = x, .mask = mask};
         int64_t n = data_mlm_mask(&b, y, r, prob, tok->special[DATA_TOK_MASK], 0, normal, TRAIN_LM_IGNORE);
@@ -155,7 +155,7 @@ int64_t train_lm_mask(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t
             }
             /* the decision is made at a word's first token; yb holds the original of replaced ids */
             int32_t prev = t == 0 ? -1 : (yb[t - 1] != TRAIN_LM_IGNORE ? yb[t - 1] : xb[t - 1]);
-            if (starts_word(tok, prev < normal ? prev : -1, xb[t])) take = ag_rng_uniform_d(r) < prob;
+            if (starts_word(tok, prev < normal ? prev : -1, xb[t])) take = base_rng_uniform_d(r) < prob;
             if (take) {
                 mask_one(tok, xb, yb, t, r);
                 chosen++;
@@ -174,7 +174,7 @@ int64_t train_lm_mask(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t
 }
 
 /* Masks rows x [B, T] and lists the chosen positions and their labels for the loss. */
-static void mask_batch(lm_run *R, int32_t *x, int32_t *y, int64_t B, ag_rng *r) {
+static void mask_batch(lm_run *R, int32_t *x, int32_t *y, int64_t B, base_rng *r) {
     train_lm_mask(R->tok, x, y, B, R->T, R->o->mask_prob, R->o->whole_word, r);
     R->nsel = 0;
     for (int64_t i = 0; i < B * R->T; i++)
@@ -249,10 +249,10 @@ static int eval_stream(lm_run *R, ag_graph *g, const int32_t *ids, int64_t n, in
     int64_t T = R->T, B = R->o->batch;
     int64_t nseq = R->model.cfg.kind == NN_TEXT_MLM ? n / R->span : (n - 1) / T;
     if (max_seqs > 0 && nseq > max_seqs) nseq = max_seqs;
-    if (nseq < 1) return ag_error_set("%s text too short for one sequence of %lld tokens", test ? "test" : "held-out",
+    if (nseq < 1) return base_error_set("%s text too short for one sequence of %lld tokens", test ? "test" : "held-out",
                                       (long long)T);
-    ag_rng r;
-    ag_rng_seed(&r, 0x5eed0e7a1ull); /* the same held-out masks at every evaluation */
+    base_rng r;
+    base_rng_seed(&r, 0x5eed0e7a1ull); /* the same held-out masks at every evaluation */
     double nll = 0;
     int64_t count = 0, correct = 0;
     for (int64_t s0 = 0; s0 < nseq; s0 += B) {
@@ -312,7 +312,7 @@ static int put_model(ckpt_writer *w, const nn_text_config *c) {
 
 static int get_model(ckpt_reader *r, nn_text_config *c) {
     char kind[16] = "", pos[16] = "", *s = NULL;
-    if (ckpt_get_string(r, "/model/kind", &s)) return ag_error_prefix("not an `ember train mlm|lm` model");
+    if (ckpt_get_string(r, "/model/kind", &s)) return base_error_prefix("not an `ember train mlm|lm` model");
     snprintf(kind, sizeof kind, "%s", s);
     free(s);
     if (ckpt_get_string(r, "/model/pos", &s)) return -1;
@@ -321,11 +321,11 @@ static int get_model(ckpt_reader *r, nn_text_config *c) {
     memset(c, 0, sizeof *c);
     if (!strcmp(kind, "mlm")) c->kind = NN_TEXT_MLM;
     else if (!strcmp(kind, "lm")) c->kind = NN_TEXT_LM;
-    else return ag_error_set("%s: /model/kind '%s': expected mlm or lm", ckpt_reader_path(r), kind);
+    else return base_error_set("%s: /model/kind '%s': expected mlm or lm", ckpt_reader_path(r), kind);
     if (!strcmp(pos, "learned")) c->pos = NN_TEXT_POS_LEARNED;
     else if (!strcmp(pos, "sinusoidal")) c->pos = NN_TEXT_POS_SINUSOIDAL;
     else if (!strcmp(pos, "rope")) c->pos = NN_TEXT_POS_ROPE;
-    else return ag_error_set("%s: /model/pos '%s': expected learned, sinusoidal or rope", ckpt_reader_path(r), pos);
+    else return base_error_set("%s: /model/pos '%s': expected learned, sinusoidal or rope", ckpt_reader_path(r), pos);
     int64_t *f[] = {&c->vocab, &c->max_seq, &c->d, &c->layers, &c->heads, &c->kv_heads, &c->ffn};
     static const char *const names[] = {"vocab", "max_seq", "d", "layers", "heads", "kv_heads", "ffn"};
     char path[64];
@@ -338,7 +338,7 @@ static int get_model(ckpt_reader *r, nn_text_config *c) {
     if (ckpt_get_i64(r, "/model/tie_head", &tie) || ckpt_get_f64(r, "/model/dropout", &drop)) return -1;
     c->tie_head = tie != 0;
     c->dropout = (float)drop;
-    if (nn_text_config_check(c)) return ag_error_prefix("%s: /model", ckpt_reader_path(r));
+    if (nn_text_config_check(c)) return base_error_prefix("%s: /model", ckpt_reader_path(r));
     return 0;
 }
 
@@ -359,7 +359,7 @@ static int lm_load(void *ctx, ckpt_reader *r) {
         ckpt_get_rng(r, "/state/rng/mask", &R->mask_rng))
         return -1;
     if (epoch < 0 || pos < 0 || pos > R->n_seqs)
-        return ag_error_set("%s: /state/data: epoch %lld, position %lld outside the %lld sequences of this corpus",
+        return base_error_set("%s: /state/data: epoch %lld, position %lld outside the %lld sequences of this corpus",
                             ckpt_reader_path(r), (long long)epoch, (long long)pos, (long long)R->n_seqs);
     data_order_free(&R->order);
     return data_order_restore(&R->order, R->n_seqs, R->o->seed, epoch, pos);
@@ -374,7 +374,7 @@ static int setup_tokenizer(lm_run *R) {
     data_tokenizer *from_ckpt = NULL;
     if (o->loop.resume) {
         ckpt_reader *r = ckpt_open(o->loop.resume);
-        if (!r) return ag_error_prefix("--resume");
+        if (!r) return base_error_prefix("--resume");
         int rc = ckpt_get_tokenizer(r, &from_ckpt);
         ckpt_close(r);
         if (rc) return -1;
@@ -385,7 +385,7 @@ static int setup_tokenizer(lm_run *R) {
             return -1;
         }
         if (from_ckpt && data_tokenizer_fingerprint(from_ckpt) != data_tokenizer_fingerprint(R->tok)) {
-            ag_error_set("--tokenizer %s does not match the tokenizer stored in %s (%d vs %d tokens, fingerprints "
+            base_error_set("--tokenizer %s does not match the tokenizer stored in %s (%d vs %d tokens, fingerprints "
                          "%016llx vs %016llx): a model must keep its vocabulary", o->tokenizer, o->loop.resume,
                          R->tok->vocab_size, from_ckpt->vocab_size,
                          (unsigned long long)data_tokenizer_fingerprint(R->tok),
@@ -400,11 +400,11 @@ static int setup_tokenizer(lm_run *R) {
         R->tok = from_ckpt;
         return 0;
     }
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     if (data_tokenizer_train(&R->tok, o->corpus, o->ncorpus, o->tokenizer_bytes, o->vocab_size, NULL)) return -1;
     if (!o->loop.quiet)
         fprintf(stderr, "%s: trained a %d-token BPE tokenizer on the first %lld corpus bytes in %.1f s\n",
-                o->loop.label, R->tok->vocab_size, (long long)o->tokenizer_bytes, ag_now_sec() - t0);
+                o->loop.label, R->tok->vocab_size, (long long)o->tokenizer_bytes, base_now_sec() - t0);
     return 0;
 }
 
@@ -428,7 +428,7 @@ static int encode_file(lm_run *R, const char *path, int32_t **ids, int64_t *n, i
     size_t tn = 0, cap = 0;
     int64_t dropped = 0;
     int rc = read_text(path, &t, &tn, &cap, 0, &dropped);
-    if (!rc && tn == 0) rc = ag_error_set("%s: empty", path);
+    if (!rc && tn == 0) rc = base_error_set("%s: empty", path);
     if (!rc) rc = data_tokenizer_encode(R->tok, t, tn, ids, n, R->o->threads);
     if (!rc) *words = count_words(t, tn);
     free(t);
@@ -440,7 +440,7 @@ static int setup_data(lm_run *R) {
     uint8_t *text = NULL;
     size_t n = 0, cap = 0;
     int64_t dropped = 0;
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     for (int i = 0; i < o->ncorpus; i++)
         if (read_text(o->corpus[i], &text, &n, &cap, o->max_bytes, &dropped)) {
             free(text);
@@ -448,7 +448,7 @@ static int setup_data(lm_run *R) {
         }
     if (n == 0) {
         free(text);
-        return ag_error_set("%s: the corpus is empty (no text after dropping %lld document-marker lines)", o->corpus[0],
+        return base_error_set("%s: the corpus is empty (no text after dropping %lld document-marker lines)", o->corpus[0],
                             (long long)dropped);
     }
     int64_t ntok = 0;
@@ -459,12 +459,12 @@ static int setup_data(lm_run *R) {
         free(text);
         return -1;
     }
-    double t1 = ag_now_sec();
+    double t1 = base_now_sec();
     if (o->valid) {
         if (encode_file(R, o->valid, &R->valid_ids, &R->n_valid, &R->valid_words)) {
             free(text);
             free(ids);
-            return ag_error_prefix("--valid");
+            return base_error_prefix("--valid");
         }
         R->train_ids = ids;
         R->n_train = ntok;
@@ -474,13 +474,13 @@ static int setup_data(lm_run *R) {
         if (nv >= ntok) {
             free(text);
             free(ids);
-            return ag_error_set("%s: %lld tokens: too short to hold out %lld and train on the rest (give a larger "
+            return base_error_set("%s: %lld tokens: too short to hold out %lld and train on the rest (give a larger "
                                 "corpus or --valid FILE)", o->corpus[0], (long long)ntok, (long long)nv);
         }
         R->n_train = ntok - nv;
         R->n_valid = nv;
         R->train_ids = ids;
-        R->valid_ids = ag_xmalloc((size_t)nv * sizeof(int32_t));
+        R->valid_ids = base_xmalloc((size_t)nv * sizeof(int32_t));
         memcpy(R->valid_ids, ids + R->n_train, (size_t)nv * sizeof(int32_t));
         /* words of the held-out part: approximated by the same fraction of the text's words */
         R->valid_words = (int64_t)((double)count_words(text, n) * (double)nv / (double)ntok);
@@ -488,7 +488,7 @@ static int setup_data(lm_run *R) {
     free(text);
     R->n_seqs = R->model.cfg.kind == NN_TEXT_MLM ? R->n_train / R->span : (R->n_train - 1) / R->T;
     if (R->n_seqs < 1)
-        return ag_error_set("%s: %lld training tokens: fewer than one sequence of %lld", o->corpus[0],
+        return base_error_set("%s: %lld training tokens: fewer than one sequence of %lld", o->corpus[0],
                             (long long)R->n_train, (long long)R->span);
     R->corpus_hash = hash_ids(R->train_ids, R->n_train);
     if (!o->loop.quiet)
@@ -534,11 +534,11 @@ static void lm_free(lm_run *R) {
 }
 
 int train_lm_run(const train_lm_options *o) {
-    if (o->ncorpus < 1) return ag_error_set("--corpus FILE is required");
-    if (o->batch < 1 || o->batch > 1 << 16) return ag_error_set("--batch %lld: expected 1 .. 65536", (long long)o->batch);
-    if (!(o->mask_prob > 0 && o->mask_prob < 1)) return ag_error_set("--mask-prob %g: expected (0, 1)", o->mask_prob);
-    if (o->model.max_seq < 2) return ag_error_set("--seq %lld: expected at least 2", (long long)o->model.max_seq);
-    if (!(o->valid_frac > 0 && o->valid_frac < 0.5)) return ag_error_set("--valid-frac %g: expected (0, 0.5)", o->valid_frac);
+    if (o->ncorpus < 1) return base_error_set("--corpus FILE is required");
+    if (o->batch < 1 || o->batch > 1 << 16) return base_error_set("--batch %lld: expected 1 .. 65536", (long long)o->batch);
+    if (!(o->mask_prob > 0 && o->mask_prob < 1)) return base_error_set("--mask-prob %g: expected (0, 1)", o->mask_prob);
+    if (o->model.max_seq < 2) return base_error_set("--seq %lld: expected at least 2", (long long)o->model.max_seq);
+    if (!(o->valid_frac > 0 && o->valid_frac < 0.5)) return base_error_set("--valid-frac %g: expected (0, 0.5)", o->valid_frac);
     if (o->threads > 0) {
         omp_set_num_threads(o->threads);
         openblas_set_num_threads(o->threads);
@@ -558,12 +558,12 @@ int train_lm_run(const train_lm_options *o) {
     if (setup_data(&R)) goto out;
     nn_text_model_init(&R.model, &mc, o->seed);
     if (data_order_init(&R.order, R.n_seqs, o->seed)) goto out;
-    ag_rng_seed(&R.mask_rng, o->seed ^ 0x6d61736bull);
+    base_rng_seed(&R.mask_rng, o->seed ^ 0x6d61736bull);
     int64_t BT = o->batch * R.T;
-    R.x = ag_xmalloc((size_t)BT * sizeof(int32_t));
-    R.y = ag_xmalloc((size_t)BT * sizeof(int32_t));
-    R.sel = ag_xmalloc((size_t)BT * sizeof(int32_t));
-    R.sel_y = ag_xmalloc((size_t)BT * sizeof(int32_t));
+    R.x = base_xmalloc((size_t)BT * sizeof(int32_t));
+    R.y = base_xmalloc((size_t)BT * sizeof(int32_t));
+    R.sel = base_xmalloc((size_t)BT * sizeof(int32_t));
+    R.sel_y = base_xmalloc((size_t)BT * sizeof(int32_t));
     tj = trainer_json(&R);
     train_loop_config lc = o->loop;
     lc.config_json = tj;
@@ -585,9 +585,9 @@ int train_lm_run(const train_lm_options *o) {
                 (long long)mc.vocab, (long long)nn_params_count(&R.model.ps, NULL),
                 (long long)nn_params_count_trainable(&R.model.ps), (long long)o->batch, (long long)R.T, lc.accum);
     }
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     rc = train_loop_run(L);
-    double wall = ag_now_sec() - t0;
+    double wall = base_now_sec() - t0;
     if (rc == 0 || rc == TRAIN_LOOP_STOPPED) {
         const train_eval_result *ev = train_loop_last_eval(L);
         if (!o->loop.quiet) {
@@ -604,7 +604,7 @@ int train_lm_run(const train_lm_options *o) {
             ag_graph *g = train_loop_graph(L);
             if (encode_file(&R, o->test, &tid, &tn, &tw)) {
                 rc = -1;
-                ag_error_prefix("--test");
+                base_error_prefix("--test");
             } else {
                 ag_set_training(g, false);
                 ag_no_grad_begin(g);
@@ -652,7 +652,7 @@ int train_lm_load_model(const char *path, train_lm_model *m) {
     int rc = get_model(r, &c);
     if (!rc) rc = ckpt_get_tokenizer(r, &m->tok);
     if (!rc && m->tok->vocab_size != c.vocab)
-        rc = ag_error_set("%s: the tokenizer has %d tokens, the model %lld", path, m->tok->vocab_size, (long long)c.vocab);
+        rc = base_error_set("%s: the tokenizer has %d tokens, the model %lld", path, m->tok->vocab_size, (long long)c.vocab);
     if (!rc) {
         nn_text_model_init(&m->net, &c, 0);
         if (ckpt_load_params(r, &m->net.ps, true) < 0) rc = -1;
@@ -675,7 +675,7 @@ int train_lm_encode_for_model(const train_lm_model *m, const char *text, size_t 
     bool cls = m->net.cfg.kind == NN_TEXT_MLM;
     int64_t max = m->net.cfg.max_seq - (cls ? 1 : 0);
     if (nr > max) nr = max;
-    int32_t *out = ag_xmalloc((size_t)(nr + 1) * sizeof(int32_t));
+    int32_t *out = base_xmalloc((size_t)(nr + 1) * sizeof(int32_t));
     int64_t k = 0;
     if (cls) out[k++] = m->tok->special[DATA_TOK_CLS];
     memcpy(out + k, raw, (size_t)nr * sizeof(int32_t));

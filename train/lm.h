@@ -68,7 +68,7 @@ int train_lm_run(const train_lm_options *o);
  * 10 %. Every row gets at least one chosen token. Labels y [B, T] hold the original id at chosen
  * positions and TRAIN_LM_IGNORE elsewhere. Returns the number chosen. */
 int64_t train_lm_mask(const data_tokenizer *tok, int32_t *x, int32_t *y, int64_t B, int64_t T, double prob,
-                      bool whole_word, ag_rng *r);
+                      bool whole_word, base_rng *r);
 
 /* A trained text model read back from a checkpoint (for `ember embed`, fine-tuning, evaluation). */
 typedef struct train_lm_model {

@@ -34,7 +34,7 @@ typedef struct series {
 static void series_add(series *s, double x, double y) {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 256;
-        s->xy = ag_xrealloc(s->xy, (size_t)s->cap * 2 * sizeof(float));
+        s->xy = base_xrealloc(s->xy, (size_t)s->cap * 2 * sizeof(float));
     }
     s->xy[2 * s->n] = (float)x;
     s->xy[2 * s->n + 1] = (float)y;
@@ -121,33 +121,33 @@ static bool no_decay_param(const nn_param *p) {
 
 train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const train_loop_trainer *tr) {
     if (!tr || !tr->next_batch || !tr->loss) {
-        ag_error_set("training loop: the trainer must supply next_batch and loss");
+        base_error_set("training loop: the trainer must supply next_batch and loss");
         return NULL;
     }
     if (cfg->steps < 1) {
-        ag_error_set("--steps %lld: expected at least 1", (long long)cfg->steps);
+        base_error_set("--steps %lld: expected at least 1", (long long)cfg->steps);
         return NULL;
     }
     if (cfg->accum < 1 || cfg->accum > 1 << 20) {
-        ag_error_set("--accum %d: expected 1 .. %d", cfg->accum, 1 << 20);
+        base_error_set("--accum %d: expected 1 .. %d", cfg->accum, 1 << 20);
         return NULL;
     }
     if (!(cfg->lr >= 0) || !(cfg->lr_floor >= 0) || !(cfg->weight_decay >= 0) || !(cfg->clip >= 0)) {
-        ag_error_set("--lr %g, --lr-floor %g, --weight-decay %g, --clip %g: expected non-negative numbers",
+        base_error_set("--lr %g, --lr-floor %g, --weight-decay %g, --clip %g: expected non-negative numbers",
                      (double)cfg->lr, (double)cfg->lr_floor, (double)cfg->weight_decay, cfg->clip);
         return NULL;
     }
     if (cfg->warmup < 0 || cfg->eval_every < 0 || cfg->checkpoint_every < 0 || cfg->log_every < 0) {
-        ag_error_set("--warmup, --eval-every, --checkpoint-every: expected non-negative step counts");
+        base_error_set("--warmup, --eval-every, --checkpoint-every: expected non-negative step counts");
         return NULL;
     }
     if (cfg->resume && !cfg->checkpoint) {
-        ag_error_set("--resume %s needs --checkpoint FILE (where the resumed run saves)", cfg->resume);
+        base_error_set("--resume %s needs --checkpoint FILE (where the resumed run saves)", cfg->resume);
         return NULL;
     }
     for (int i = 0; i < cfg->nfreeze; i++)
         if (nn_params_match_count(ps, cfg->freeze[i]) == 0) {
-            ag_error_set("--freeze '%s': matches no parameter (names look like '%s')", cfg->freeze[i],
+            base_error_set("--freeze '%s': matches no parameter (names look like '%s')", cfg->freeze[i],
                          ps->n ? ps->items[0].name : "");
             return NULL;
         }
@@ -156,11 +156,11 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
         /* Appended to on resume (one file tells the whole run), truncated by a fresh run. */
         metrics = fopen(cfg->metrics, cfg->resume ? "a" : "w");
         if (!metrics) {
-            ag_error_set("%s: cannot write metrics: %s", cfg->metrics, strerror(errno));
+            base_error_set("%s: cannot write metrics: %s", cfg->metrics, strerror(errno));
             return NULL;
         }
     }
-    train_loop *L = ag_xcalloc(1, sizeof *L);
+    train_loop *L = base_xcalloc(1, sizeof *L);
     L->cfg = *cfg;
     L->ps = ps;
     L->tr = *tr;
@@ -178,7 +178,7 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
         for (int i = 0; i < ps->n; i++)
             if (no_decay_param(&ps->items[i])) optim_set_group(L->opt, ps->items[i].name, 1.0f, 0.0f);
     L->g = ag_graph_new(0);
-    ag_rng_seed(ag_graph_rng(L->g), cfg->seed);
+    base_rng_seed(ag_graph_rng(L->g), cfg->seed);
     L->progress = train_progress_new(stderr, cfg->label, !cfg->quiet, NULL);
     if (cfg->profile) ag_graph_set_profile_hook(L->g, profile_hook, &L->prof);
     return L;
@@ -211,7 +211,7 @@ static char *config_document(const train_loop *L) {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
-    if (!f) return ag_xstrdup("{}");
+    if (!f) return base_xstrdup("{}");
     fprintf(f, "{\"trainer\":%s,\"loop\":{\"optim\":\"%s\",\"lr\":%.9g,\"lr_floor\":%.9g,\"weight_decay\":%.9g,"
                "\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"decay_all\":%s,\"schedule\":%d,\"warmup\":%lld,"
                "\"steps\":%lld,\"accum\":%d,\"clip\":%.9g,\"seed\":%llu,\"freeze\":[",
@@ -221,7 +221,7 @@ static char *config_document(const train_loop *L) {
             c->clip, (unsigned long long)c->seed);
     for (int i = 0; i < c->nfreeze; i++) {
         if (i) fputc(',', f);
-        ag_json_str(f, c->freeze[i]);
+        base_json_str(f, c->freeze[i]);
     }
     fputs("]}}", f);
     fclose(f);
@@ -232,7 +232,7 @@ static char *config_document(const train_loop *L) {
  * Trainer configs are flat objects written by ember, so the member ends at its matching brace. */
 static char *trainer_member(const char *doc) {
     const char *p = strstr(doc, "{\"trainer\":");
-    if (!p) return ag_xstrdup("");
+    if (!p) return base_xstrdup("");
     p += strlen("{\"trainer\":");
     int depth = 0;
     bool in_str = false;
@@ -251,7 +251,7 @@ static char *trainer_member(const char *doc) {
         }
     }
     size_t n = (size_t)(q - p);
-    char *out = ag_xmalloc(n + 1);
+    char *out = base_xmalloc(n + 1);
     memcpy(out, p, n);
     out[n] = 0;
     return out;
@@ -352,7 +352,7 @@ static int get_series(ckpt_reader *r, const char *path, series *s) {
     if (!ckpt_has(r, path)) return 0;
     ckpt_info info;
     if (ckpt_get_info(r, path, &info) || info.ndim != 2 || info.shape[1] != 2)
-        return ag_error_set("%s: %s: expected float32 [n, 2]", ckpt_reader_path(r), path);
+        return base_error_set("%s: %s: expected float32 [n, 2]", ckpt_reader_path(r), path);
     s->n = 0;
     for (int64_t i = 0; i < info.shape[0]; i++) series_add(s, 0, 0);
     return ckpt_get_f32_array(r, path, s->xy, 2, (const int64_t[]){info.shape[0], 2});
@@ -363,7 +363,7 @@ int train_loop_save(train_loop *L, const char *path) {
     ckpt_writer *w = ckpt_writer_begin_opts(path, &wo);
     if (!w) return -1;
     char *doc = config_document(L);
-    double elapsed = L->elapsed_before + (L->t_start > 0 ? ag_now_sec() - L->t_start : 0);
+    double elapsed = L->elapsed_before + (L->t_start > 0 ? base_now_sec() - L->t_start : 0);
     int rc = ckpt_put_config_json(w, doc);
     free(doc);
     if (!rc) rc = ckpt_put_params(w, L->ps);
@@ -379,7 +379,7 @@ int train_loop_save(train_loop *L, const char *path) {
     if (!rc && L->tr.save) rc = L->tr.save(L->tr.ctx, w);
     if (rc) {
         ckpt_writer_abort(w);
-        return ag_error_prefix("saving %s", path);
+        return base_error_prefix("saving %s", path);
     }
     return ckpt_writer_commit(w);
 }
@@ -387,11 +387,11 @@ int train_loop_save(train_loop *L, const char *path) {
 int train_loop_resume(train_loop *L) {
     if (!L->cfg.resume || L->resumed) return 0;
     ckpt_reader *r = ckpt_open(L->cfg.resume);
-    if (!r) return ag_error_prefix("--resume");
+    if (!r) return base_error_prefix("--resume");
     int rc = -1;
     char *doc = NULL, *file_tr = NULL;
     if (!ckpt_verified(r)) {
-        ag_error_set("%s: no integrity line (not written by ember's checkpoint writer?): refusing to resume from it",
+        base_error_set("%s: no integrity line (not written by ember's checkpoint writer?): refusing to resume from it",
                      L->cfg.resume);
         goto out;
     }
@@ -403,7 +403,7 @@ int train_loop_resume(train_loop *L) {
     if (strcmp(file_tr, now_tr) != 0) {
         char diff[2048];
         int nd = json_flat_diff(file_tr, now_tr, diff, sizeof diff);
-        ag_error_set("%s: written by a run with different settings (%d): %s", L->cfg.resume, nd ? nd : 1,
+        base_error_set("%s: written by a run with different settings (%d): %s", L->cfg.resume, nd ? nd : 1,
                      nd ? diff : "configuration differs");
         goto out;
     }
@@ -421,7 +421,7 @@ int train_loop_resume(train_loop *L) {
         goto out;
     if (L->tr.load && L->tr.load(L->tr.ctx, r)) goto out;
     if (L->step > L->cfg.steps) {
-        ag_error_set("%s: the checkpoint is at step %lld, past --steps %lld (give a larger --steps to continue)",
+        base_error_set("%s: the checkpoint is at step %lld, past --steps %lld (give a larger --steps to continue)",
                      L->cfg.resume, (long long)L->step, (long long)L->cfg.steps);
         goto out;
     }
@@ -448,11 +448,11 @@ static int report_bad_loss(train_loop *L, float loss) {
     for (int i = 0; i < L->ps->n; i++) {
         const nn_param *p = &L->ps->items[i];
         if (!all_finite(ag_f32(p->t), p->t->numel))
-            return ag_error_set("step %lld: loss is %g: parameter %s holds non-finite values", (long long)L->step + 1,
+            return base_error_set("step %lld: loss is %g: parameter %s holds non-finite values", (long long)L->step + 1,
                                 (double)loss, p->name);
     }
     int64_t n = ag_graph_nodes(L->g), k = n;
-    ag_node **nodes = ag_xmalloc((size_t)(n ? n : 1) * sizeof *nodes);
+    ag_node **nodes = base_xmalloc((size_t)(n ? n : 1) * sizeof *nodes);
     for (ag_node *nd = ag_graph_tape(L->g); nd && k > 0; nd = nd->prev) nodes[--k] = nd;
     for (int64_t i = k; i < n; i++) {
         ag_tensor *t = nodes[i]->out;
@@ -461,7 +461,7 @@ static int report_bad_loss(train_loop *L, float loss) {
             for (int j = 0; j < nodes[i]->nin && !in_name[0]; j++)
                 if (nodes[i]->ins[j] && nodes[i]->ins[j]->name) in_name = nodes[i]->ins[j]->name;
             char shape[64];
-            ag_error_set("step %lld: loss is %g: the first non-finite tensor is the output of op '%s' (%s, node %lld of "
+            base_error_set("step %lld: loss is %g: the first non-finite tensor is the output of op '%s' (%s, node %lld of "
                          "%lld%s%s)", (long long)L->step + 1, (double)loss, ag_op_name(nodes[i]->op),
                          ag_shape_str(t, shape, sizeof shape), (long long)(i - k + 1), (long long)(n - k),
                          in_name[0] ? ", reading " : "", in_name);
@@ -470,7 +470,7 @@ static int report_bad_loss(train_loop *L, float loss) {
         }
     }
     free(nodes);
-    return ag_error_set("step %lld: loss is %g (no recorded tensor is non-finite: the loss op itself overflowed)",
+    return base_error_set("step %lld: loss is %g (no recorded tensor is non-finite: the loss op itself overflowed)",
                         (long long)L->step + 1, (double)loss);
 }
 
@@ -479,13 +479,13 @@ static int report_bad_grad(train_loop *L, double norm) {
         const nn_param *p = &L->ps->items[i];
         if (p->frozen) continue;
         if (p->t->grad && !all_finite(p->t->grad, p->t->numel))
-            return ag_error_set("step %lld: gradient norm is %g: the first non-finite gradient is %s's",
+            return base_error_set("step %lld: gradient norm is %g: the first non-finite gradient is %s's",
                                 (long long)L->step + 1, norm, p->name);
         if (p->t->sgrad && !all_finite(p->t->sgrad->vals, p->t->sgrad->n * p->t->sgrad->width))
-            return ag_error_set("step %lld: gradient norm is %g: the first non-finite gradient is %s's (sparse)",
+            return base_error_set("step %lld: gradient norm is %g: the first non-finite gradient is %s's (sparse)",
                                 (long long)L->step + 1, norm, p->name);
     }
-    return ag_error_set("step %lld: gradient norm is %g", (long long)L->step + 1, norm);
+    return base_error_set("step %lld: gradient norm is %g", (long long)L->step + 1, norm);
 }
 
 /* ---- evaluation, reporting ------------------------------------------------------------------- */
@@ -495,7 +495,7 @@ static void metrics_line(train_loop *L, const char *kind, const train_progress_s
     fprintf(L->metrics, "{\"kind\":\"%s\",\"step\":%lld", kind, (long long)L->step);
     for (int i = 0; i < n; i++) {
         fprintf(L->metrics, ",\"%s\":", st[i].key);
-        ag_json_num(L->metrics, st[i].value);
+        base_json_num(L->metrics, st[i].value);
     }
     fputs("}\n", L->metrics);
     fflush(L->metrics);
@@ -521,7 +521,7 @@ static int run_eval(train_loop *L) {
     ag_no_grad_end(g);
     ag_set_training(g, true);
     ag_graph_reset(g);
-    if (rc) return ag_error_prefix("evaluation at step %lld", (long long)L->step);
+    if (rc) return base_error_prefix("evaluation at step %lld", (long long)L->step);
     L->last_eval = res;
     L->has_eval = true;
     series_add(&L->hist_eval, (double)L->step, res.n ? res.value[0] : res.score);
@@ -575,12 +575,12 @@ static int one_step(train_loop *L) {
     double loss_sum = 0;
     float seed = 1.0f / (float)c->accum; /* the step's gradient is the mean over micro-batches */
     for (int m = 0; m < c->accum; m++) {
-        double t0 = ag_now_sec();
+        double t0 = base_now_sec();
         int64_t ntok = L->tr.next_batch(L->tr.ctx);
-        if (ntok < 0) return ag_error_prefix("step %lld", (long long)L->step + 1);
-        L->prof.data_s += ag_now_sec() - t0;
+        if (ntok < 0) return base_error_prefix("step %lld", (long long)L->step + 1);
+        L->prof.data_s += base_now_sec() - t0;
         ag_tensor *loss = L->tr.loss(L->tr.ctx, g);
-        if (!loss) return ag_error_prefix("step %lld", (long long)L->step + 1);
+        if (!loss) return base_error_prefix("step %lld", (long long)L->step + 1);
         AG_CHECK(loss->numel == 1 && loss->dtype == AG_F32, "train_loop", "the trainer's loss must be a scalar");
         float lv = ag_f32(loss)[0];
         if (!isfinite(lv)) {
@@ -595,14 +595,14 @@ static int one_step(train_loop *L) {
         if (L->steps_here > 0) L->tokens_here += ntok; /* not counted for the process's first step */
         L->micro_steps++;
     }
-    double t0 = ag_now_sec();
+    double t0 = base_now_sec();
     double norm = optim_clip_grad_norm(L->ps, c->clip > 0 ? c->clip : INFINITY);
     if (!isfinite(norm)) return report_bad_grad(L, norm);
     if (!c->no_update) {
         optim_set_lr(L->opt, train_loop_lr(c, L->step));
         optim_step(L->opt);
     }
-    L->prof.optim_s += ag_now_sec() - t0;
+    L->prof.optim_s += base_now_sec() - t0;
     L->step++;
     L->steps_here++;
     L->last_loss = (float)(loss_sum / c->accum);
@@ -612,7 +612,7 @@ static int one_step(train_loop *L) {
 
 static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool final) {
     const train_loop_config *c = &L->cfg;
-    double elapsed = ag_now_sec() - L->t_start;
+    double elapsed = base_now_sec() - L->t_start;
     double tps = train_loop_tokens_per_sec(L);
     double frac = (double)L->step / (double)c->steps;
     train_progress_stat st[] = {{"step", (double)L->step, "%.0f"},
@@ -648,7 +648,7 @@ int train_loop_run(train_loop *L) {
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
     }
-    L->t_start = ag_now_sec();
+    L->t_start = base_now_sec();
     int rc = 0;
     double log_loss = 0;
     int64_t log_n = 0;
@@ -663,13 +663,13 @@ int train_loop_run(train_loop *L) {
             stop_requested = true;
             break;
         }
-        double t0 = ag_now_sec();
+        double t0 = base_now_sec();
         if (one_step(L)) {
             rc = -1;
             break;
         }
-        if (L->steps_here > 1) L->train_s += ag_now_sec() - t0;
-        else L->first_step_s = ag_now_sec() - t0;
+        if (L->steps_here > 1) L->train_s += base_now_sec() - t0;
+        else L->first_step_s = base_now_sec() - t0;
         log_loss += L->last_loss;
         log_n++;
         report_step(L, &log_loss, &log_n, false);
@@ -715,12 +715,12 @@ int train_loop_run(train_loop *L) {
 
 int train_loop_run_steps(train_loop *L, int64_t n) {
     if (train_loop_resume(L)) return -1;
-    if (L->t_start == 0) L->t_start = ag_now_sec();
+    if (L->t_start == 0) L->t_start = base_now_sec();
     for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++) {
-        double t0 = ag_now_sec();
+        double t0 = base_now_sec();
         if (one_step(L)) return -1;
-        if (L->steps_here > 1) L->train_s += ag_now_sec() - t0;
-        else L->first_step_s = ag_now_sec() - t0;
+        if (L->steps_here > 1) L->train_s += base_now_sec() - t0;
+        else L->first_step_s = base_now_sec() - t0;
     }
     return 0;
 }

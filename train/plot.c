@@ -42,7 +42,7 @@ int train_plot_lines(const char *path, const char *title, const char *xlabel, co
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f) return ag_error_set("%s: cannot write: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\">\n", W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"30\" font-size=\"18\" text-anchor=\"middle\">", W / 2);
     xml_text(f, title);
@@ -80,7 +80,7 @@ int train_plot_lines(const char *path, const char *title, const char *xlabel, co
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return ag_error_set("%s: cannot write: %s", path, strerror(e));
+        return base_error_set("%s: cannot write: %s", path, strerror(e));
     }
     return 0;
 }

@@ -25,14 +25,14 @@ train_progress *train_progress_new(FILE *out, const char *label, bool show, cons
     if (metrics_path) {
         m = fopen(metrics_path, "w");
         if (!m) {
-            ag_error_set("%s: cannot write metrics: %s", metrics_path, strerror(errno));
+            base_error_set("%s: cannot write metrics: %s", metrics_path, strerror(errno));
             return NULL;
         }
     }
-    train_progress *p = ag_xcalloc(1, sizeof *p);
+    train_progress *p = base_xcalloc(1, sizeof *p);
     p->out = show ? out : NULL;
     p->tty = p->out && isatty(fileno(p->out));
-    p->label = ag_xstrdup(label ? label : "progress");
+    p->label = base_xstrdup(label ? label : "progress");
     p->metrics = m;
     p->last_shown = -1;
     p->plain_interval = 10.0;

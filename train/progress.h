@@ -32,7 +32,7 @@ typedef struct train_progress_stat {
 
 /* out: where the bar/lines go (usually stderr), or NULL for no display. show: false = no display
  * (metrics are still written). metrics_path: JSON lines file (truncated), or NULL. Returns NULL
- * with ag_error_msg() set if the metrics file cannot be opened. */
+ * with base_error_msg() set if the metrics file cannot be opened. */
 train_progress *train_progress_new(FILE *out, const char *label, bool show, const char *metrics_path);
 /* Seconds between plain lines when out is not a terminal (default 10). */
 void train_progress_set_plain_interval(train_progress *p, double seconds);

@@ -56,25 +56,25 @@ void train_w2v_options_default(train_w2v_options *o) {
 }
 
 int train_w2v_check_options(const train_w2v_options *o) {
-    if (!o->train && !o->resume) return ag_error_set("word2vec: -train: expected a corpus file, got none");
-    if (o->size <= 0 || o->size > 100000) return ag_error_set("word2vec: -size: expected 1..100000, got %" PRId64, o->size);
-    if (o->window < 1 || o->window > 1000) return ag_error_set("word2vec: -window: expected 1..1000, got %d", o->window);
+    if (!o->train && !o->resume) return base_error_set("word2vec: -train: expected a corpus file, got none");
+    if (o->size <= 0 || o->size > 100000) return base_error_set("word2vec: -size: expected 1..100000, got %" PRId64, o->size);
+    if (o->window < 1 || o->window > 1000) return base_error_set("word2vec: -window: expected 1..1000, got %d", o->window);
     if (o->negative < 0 || o->negative > 1000)
-        return ag_error_set("word2vec: -negative: expected 0..1000, got %d", o->negative);
-    if (o->hs != 0 && o->hs != 1) return ag_error_set("word2vec: -hs: expected 0 or 1, got %d", o->hs);
+        return base_error_set("word2vec: -negative: expected 0..1000, got %d", o->negative);
+    if (o->hs != 0 && o->hs != 1) return base_error_set("word2vec: -hs: expected 0 or 1, got %d", o->hs);
     if (o->hs == 0 && o->negative == 0)
-        return ag_error_set("word2vec: -hs 0 -negative 0: expected hierarchical softmax or negative sampling, got neither");
-    if (o->cbow != 0 && o->cbow != 1) return ag_error_set("word2vec: -cbow: expected 0 or 1, got %d", o->cbow);
-    if (o->threads < 1 || o->threads > 1024) return ag_error_set("word2vec: -threads: expected 1..1024, got %d", o->threads);
-    if (o->iter < 1 || o->iter > 100000) return ag_error_set("word2vec: -iter: expected 1..100000, got %d", o->iter);
-    if (o->min_count < 1) return ag_error_set("word2vec: -min-count: expected >= 1, got %" PRId64, o->min_count);
-    if (!(o->sample >= 0) || !isfinite(o->sample)) return ag_error_set("word2vec: -sample: expected >= 0, got %g", o->sample);
-    if (!isfinite(o->alpha) || o->alpha < 0) return ag_error_set("word2vec: -alpha: expected > 0, got %g", o->alpha);
+        return base_error_set("word2vec: -hs 0 -negative 0: expected hierarchical softmax or negative sampling, got neither");
+    if (o->cbow != 0 && o->cbow != 1) return base_error_set("word2vec: -cbow: expected 0 or 1, got %d", o->cbow);
+    if (o->threads < 1 || o->threads > 1024) return base_error_set("word2vec: -threads: expected 1..1024, got %d", o->threads);
+    if (o->iter < 1 || o->iter > 100000) return base_error_set("word2vec: -iter: expected 1..100000, got %d", o->iter);
+    if (o->min_count < 1) return base_error_set("word2vec: -min-count: expected >= 1, got %" PRId64, o->min_count);
+    if (!(o->sample >= 0) || !isfinite(o->sample)) return base_error_set("word2vec: -sample: expected >= 0, got %g", o->sample);
+    if (!isfinite(o->alpha) || o->alpha < 0) return base_error_set("word2vec: -alpha: expected > 0, got %g", o->alpha);
     if (o->checkpoint_every < 0)
-        return ag_error_set("word2vec: --checkpoint-every: expected >= 0 words, got %" PRId64, o->checkpoint_every);
+        return base_error_set("word2vec: --checkpoint-every: expected >= 0 words, got %" PRId64, o->checkpoint_every);
     if (o->checkpoint_every > 0 && !o->checkpoint)
-        return ag_error_set("word2vec: --checkpoint-every: expected a --checkpoint FILE to write to, got none");
-    if (o->sentence_cap < 1) return ag_error_set("word2vec: sentence cap: expected >= 1, got %d", o->sentence_cap);
+        return base_error_set("word2vec: --checkpoint-every: expected a --checkpoint FILE to write to, got none");
+    if (o->sentence_cap < 1) return base_error_set("word2vec: sentence cap: expected >= 1, got %d", o->sentence_cap);
     return 0;
 }
 
@@ -90,7 +90,7 @@ typedef struct w2v_worker {
     data_corpus *corpus;
     ag_graph *g;
     ag_tensor *v0, *v1, *v1neg; /* per-thread views of syn0, syn1 (HS), syn1neg (NS) */
-    ag_rng rng;
+    base_rng rng;
     /* state at the last sentence boundary (what a checkpoint stores) */
     int epoch;                     /* epochs finished by this worker */
     int64_t word_count;            /* in-vocabulary words read in the current epoch */
@@ -177,10 +177,10 @@ static void build_huffman(w2v_run *r) {
     const int64_t V = r->V;
     const int64_t *cnt0 = r->vocab->counts;
     int64_t N = 2 * V - 1;
-    int64_t *count = ag_xmalloc((size_t)N * sizeof *count);  /* [2V-1] node weights */
-    int64_t *parent = ag_xmalloc((size_t)N * sizeof *parent); /* [2V-1] */
-    int8_t *bit = ag_xcalloc((size_t)N, 1);                   /* [2V-1] */
-    int32_t *order = ag_xmalloc((size_t)V * sizeof *order);   /* [V] leaves by count ascending */
+    int64_t *count = base_xmalloc((size_t)N * sizeof *count);  /* [2V-1] node weights */
+    int64_t *parent = base_xmalloc((size_t)N * sizeof *parent); /* [2V-1] */
+    int8_t *bit = base_xcalloc((size_t)N, 1);                   /* [2V-1] */
+    int32_t *order = base_xmalloc((size_t)V * sizeof *order);   /* [V] leaves by count ascending */
     for (int64_t i = 0; i < V; i++) {
         count[i] = cnt0[i];
         order[i] = (int32_t)i;
@@ -198,15 +198,15 @@ static void build_huffman(w2v_run *r) {
         parent[m[1]] = k;
         bit[m[1]] = 1;
     }
-    r->path_off = ag_xmalloc((size_t)(V + 1) * sizeof *r->path_off);
+    r->path_off = base_xmalloc((size_t)(V + 1) * sizeof *r->path_off);
     int64_t total = 0;
     for (int64_t w = 0; w < V; w++) {
         r->path_off[w] = total;
         for (int64_t b = w; b != N - 1; b = parent[b]) total++;
     }
     r->path_off[V] = total;
-    r->points = ag_xmalloc((size_t)(total ? total : 1) * sizeof *r->points);
-    r->codes = ag_xmalloc((size_t)(total ? total : 1) * sizeof *r->codes);
+    r->points = base_xmalloc((size_t)(total ? total : 1) * sizeof *r->points);
+    r->codes = base_xmalloc((size_t)(total ? total : 1) * sizeof *r->codes);
     for (int64_t w = 0; w < V; w++) {
         int64_t len = r->path_off[w + 1] - r->path_off[w], i = len;
         int32_t *pt = r->points + r->path_off[w], *cd = r->codes + r->path_off[w];
@@ -249,7 +249,7 @@ static inline int32_t draw_negative(w2v_worker *wk, int32_t target) {
     const w2v_run *r = wk->run;
     int32_t n = target;
     /* word2vec.c skips a negative equal to the target; we redraw (a few times) to keep K columns. */
-    for (int t = 0; t < 8 && n == target; t++) n = data_alias_draw(&r->alias, ag_rng_next(&wk->rng));
+    for (int t = 0; t < 8 && n == target; t++) n = data_alias_draw(&r->alias, base_rng_next(&wk->rng));
     return n;
 }
 
@@ -288,7 +288,7 @@ static void train_window(w2v_worker *wk, const int32_t *ctx, int64_t C, int32_t 
         wk->have_next = more;
         if (more) {
             for (int k = 0; k < r->negative; k++) {
-                int32_t n = data_alias_draw(&r->alias, ag_rng_next(&wk->rng));
+                int32_t n = data_alias_draw(&r->alias, base_rng_next(&wk->rng));
                 wk->next_negs[k] = n;
                 prefetch_row(r->syn1neg + (int64_t)n * D, D);
             }
@@ -319,7 +319,7 @@ static void train_sentence(w2v_worker *wk, int64_t len) {
     const bool per_context = !r->cbow && !r->shared_negatives;
     for (int64_t pos = 0; pos < len; pos++) {
         int32_t word = sen[pos];
-        int radius = data_window_radius(r->window, ag_rng_next(&wk->rng));
+        int radius = data_window_radius(r->window, base_rng_next(&wk->rng));
         int64_t C = 0;
         int64_t lo = pos - radius < 0 ? 0 : pos - radius, hi = pos + radius >= len ? len - 1 : pos + radius;
         for (int64_t a = lo; a <= hi; a++)
@@ -418,7 +418,7 @@ static void *worker_main(void *arg) {
         for (;;) {
             int n = data_corpus_next(wk->corpus, word, sizeof word);
             if (n < 0) {
-                worker_fail(wk, ag_error_msg());
+                worker_fail(wk, base_error_msg());
                 end = true;
                 break;
             }
@@ -433,7 +433,7 @@ static void *worker_main(void *arg) {
             }
             wk->word_count++;
             if (id == r->eos_id) break;
-            if (r->keep[id] < full && (ag_rng_next(&wk->rng) >> 32) >= r->keep[id]) continue;
+            if (r->keep[id] < full && (base_rng_next(&wk->rng) >> 32) >= r->keep[id]) continue;
             wk->sen[len++] = id;
             if (len >= r->sentence_cap) break;
         }
@@ -444,7 +444,7 @@ static void *worker_main(void *arg) {
             wk->epoch++;
             wk->word_count = wk->last_word_count = 0;
             if (wk->epoch < r->iter && data_corpus_shard(wk->corpus, wk->id, r->nworkers) != 0) {
-                worker_fail(wk, ag_error_msg());
+                worker_fail(wk, base_error_msg());
                 break;
             }
         }
@@ -524,7 +524,7 @@ static const w2v_state_paths w2v_positional = {
 int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s) {
     const int W = s->nworkers;
     const w2v_state_paths *p = &w2v_named;
-    if (W < 1) return ag_error_set("word2vec state: expected at least one worker, got %d", W);
+    if (W < 1) return base_error_set("word2vec state: expected at least one worker, got %d", W);
     /* the conventional progress fields, for readers that know nothing of workers (ember ckpt info,
      * h5py): the lowest epoch and the lowest learning rate over the workers */
     int64_t epoch = s->worker[0].epoch;
@@ -536,8 +536,8 @@ int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s) {
     int rc = ckpt_put_i64(w, "/state/words_done", s->words_done);
     if (!rc) rc = ckpt_put_i64(w, "/state/epoch", epoch);
     if (!rc) rc = ckpt_put_f64(w, "/state/lr", lr);
-    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
-    double *f64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
+    int64_t *i64 = base_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    double *f64 = base_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
     for (int k = 0; k < W; k++) i64[k] = s->worker[k].cursor;
     if (!rc) rc = ckpt_put_i64_array(w, "/state/data_cursor", i64, W);
     for (int k = 0; k < W && !rc; k++) {
@@ -583,7 +583,7 @@ int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s) {
 /* n doubles from path: float64 in the named layout, uint64 bit patterns in the positional one. */
 static int get_doubles(ckpt_reader *r, const char *path, double *out, int64_t n, bool as_bits) {
     if (!as_bits) return ckpt_get_f64_array(r, path, out, n);
-    uint64_t *bits = ag_xmalloc((size_t)n * sizeof *bits);
+    uint64_t *bits = base_xmalloc((size_t)n * sizeof *bits);
     int rc = ckpt_get_u64_array(r, path, bits, n);
     if (!rc) memcpy(out, bits, (size_t)n * sizeof *out);
     free(bits);
@@ -611,16 +611,16 @@ static int get_settings(ckpt_reader *r, const w2v_state_paths *p, train_w2v_stat
     }
     for (int i = 0; i < W2V_NSETTINGS; i++)
         if (set[i] < w2v_settings[i].lo || set[i] > w2v_settings[i].hi)
-            return ag_error_set("%s: %s: expected %" PRId64 "..%" PRId64 ", got %" PRId64, file, where[i],
+            return base_error_set("%s: %s: expected %" PRId64 "..%" PRId64 ", got %" PRId64, file, where[i],
                                 w2v_settings[i].lo, w2v_settings[i].hi, set[i]);
     if (set[2] == 0 && set[3] == 0)
-        return ag_error_set("%s: %s and %s: expected hierarchical softmax or negative sampling, got neither", file,
+        return base_error_set("%s: %s and %s: expected hierarchical softmax or negative sampling, got neither", file,
                             where[2], where[3]);
     if (!(f[0] >= 0) || !isfinite(f[0]))
-        return ag_error_set("%s: %s: expected a sample rate >= 0, got %g", file,
+        return base_error_set("%s: %s: expected a sample rate >= 0, got %g", file,
                             p->doubles_as_bits ? "/state/w2v_options_f64_bits[0] (sample)" : W2V_STATE "sample", f[0]);
     if (!(f[1] > 0) || !isfinite(f[1]))
-        return ag_error_set("%s: %s: expected a learning rate > 0, got %g", file,
+        return base_error_set("%s: %s: expected a learning rate > 0, got %g", file,
                             p->doubles_as_bits ? "/state/w2v_options_f64_bits[1] (alpha)" : W2V_STATE "alpha", f[1]);
     s->size = set[0];
     s->window = (int)set[1];
@@ -637,16 +637,16 @@ static int get_settings(ckpt_reader *r, const w2v_state_paths *p, train_w2v_stat
     if (ckpt_get_u64_array(r, p->seed, &s->seed, 1) || ckpt_get_i64(r, p->corpus_size, &s->corpus_size) ||
         ckpt_get_i64(r, "/state/words_done", &s->words_done) || ckpt_get_i64(r, p->next_checkpoint, &s->next_checkpoint))
         return -1;
-    if (s->corpus_size < 0) return ag_error_set("%s: %s: expected >= 0 bytes, got %" PRId64, file, p->corpus_size, s->corpus_size);
-    if (s->words_done < 0) return ag_error_set("%s: /state/words_done: expected >= 0, got %" PRId64, file, s->words_done);
+    if (s->corpus_size < 0) return base_error_set("%s: %s: expected >= 0 bytes, got %" PRId64, file, p->corpus_size, s->corpus_size);
+    if (s->words_done < 0) return base_error_set("%s: /state/words_done: expected >= 0, got %" PRId64, file, s->words_done);
     return 0;
 }
 
 /* The per-worker fields of either layout into s->worker (allocated by the caller). */
 static int get_workers(ckpt_reader *r, const w2v_state_paths *p, train_w2v_state *s) {
     const int W = s->nworkers;
-    int64_t *i64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
-    double *f64 = ag_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
+    int64_t *i64 = base_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *i64);
+    double *f64 = base_xmalloc((size_t)W * W2V_LOSS_BUCKETS * sizeof *f64);
     int rc = 0;
 #define GET_WORKER_I64(path, field)                                                                \
     do {                                                                                           \
@@ -678,7 +678,7 @@ static int get_workers(ckpt_reader *r, const w2v_state_paths *p, train_w2v_state
         if (wk->epoch < 0 || wk->epoch > s->iter || wk->word_count < 0 || wk->last_word_count < 0 ||
             wk->last_word_count > wk->word_count || wk->cursor < 0 || wk->cursor > s->corpus_size || !(wk->alpha > 0) ||
             !isfinite(wk->alpha))
-            rc = ag_error_set("%s: /state: worker %d: expected a consistent state (epoch 0..%d, 0 <= last word count "
+            rc = base_error_set("%s: /state: worker %d: expected a consistent state (epoch 0..%d, 0 <= last word count "
                               "<= word count, cursor 0..%" PRId64 ", learning rate > 0), got epoch %" PRId64
                               ", word count %" PRId64 ", last word count %" PRId64 ", cursor %" PRId64
                               ", learning rate %g",
@@ -694,14 +694,14 @@ int train_w2v_get_state(ckpt_reader *r, train_w2v_state *s) {
     if (ckpt_has(r, W2V_STATE "size")) p = &w2v_named;
     else if (ckpt_has(r, "/state/w2v_options")) p = &w2v_positional;
     else
-        return ag_error_set("%s: /state/word2vec: missing in file: expected the resume state of an `ember "
+        return base_error_set("%s: /state/word2vec: missing in file: expected the resume state of an `ember "
                             "word2vec` run",
                             ckpt_reader_path(r));
     if (get_settings(r, p, s) != 0) {
         memset(s, 0, sizeof *s);
         return -1;
     }
-    s->worker = ag_xcalloc((size_t)s->nworkers, sizeof *s->worker);
+    s->worker = base_xcalloc((size_t)s->nworkers, sizeof *s->worker);
     char *train = NULL;
     int rc = get_workers(r, p, s);
     if (!rc) rc = ckpt_get_string(r, p->train, &train);
@@ -727,7 +727,7 @@ static char *config_json(const w2v_run *r) {
     FILE *f = open_memstream(&json, &len);
     AG_CHECK(f, "word2vec", "open_memstream: out of memory");
     fputs("{\"trainer\":\"word2vec\",\"train\":", f);
-    ag_json_str(f, r->train_path); /* any path, quotes and control bytes included, stays valid JSON */
+    base_json_str(f, r->train_path); /* any path, quotes and control bytes included, stays valid JSON */
     fprintf(f,
             ",\"size\":%" PRId64 ",\"window\":%d,\"sample\":%.17g,\"hs\":%d,\"negative\":%d,\"threads\":%d,"
             "\"iter\":%d,\"min_count\":%" PRId64 ",\"alpha\":%.17g,\"cbow\":%d,\"seed\":%" PRIu64
@@ -766,7 +766,7 @@ static int save_checkpoint(w2v_run *r, w2v_worker *wks, const char *path) {
     ckpt_writer *w = ckpt_writer_begin(path);
     if (!w) return -1;
     char *json = config_json(r);
-    train_w2v_worker_state *worker = ag_xcalloc((size_t)r->nworkers, sizeof *worker);
+    train_w2v_worker_state *worker = base_xcalloc((size_t)r->nworkers, sizeof *worker);
     train_w2v_state st;
     state_of_run(r, wks, worker, &st);
     int64_t shape[2] = {r->V, r->D};
@@ -811,7 +811,7 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *s
     if (n < 1) {
         ckpt_free_words(words, n);
         free(counts);
-        return ag_error_set("%s: /vocab: expected at least one word, got none", file);
+        return base_error_set("%s: /vocab: expected at least one word, got none", file);
     }
     data_vocab *v = data_vocab_new();
     for (int64_t i = 0; i < n; i++) {
@@ -819,7 +819,7 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *s
             ckpt_free_words(words, n);
             free(counts);
             data_vocab_free(v);
-            return ag_error_set("%s: /vocab/words: word %" PRId64 " is a duplicate or has a negative count", file, i);
+            return base_error_set("%s: /vocab/words: word %" PRId64 " is a duplicate or has a negative count", file, i);
         }
         data_vocab_add(v, words[i], counts[i]); /* ids = checkpoint order */
     }
@@ -859,28 +859,28 @@ static int resume_state(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st, 
 /* Rejects binary data: NUL bytes or many control bytes in the first 64 KiB (plain or gzip). */
 static int check_text(const char *path) {
     gzFile f = gzopen(path, "rb");
-    if (!f) return ag_error_set("%s: cannot open corpus: %s", path, strerror(errno));
+    if (!f) return base_error_set("%s: cannot open corpus: %s", path, strerror(errno));
     static const int N = 65536;
-    unsigned char *buf = ag_xmalloc((size_t)N);
+    unsigned char *buf = base_xmalloc((size_t)N);
     int n = gzread(f, buf, (unsigned)N);
     gzclose(f);
     if (n < 0) {
         free(buf);
-        return ag_error_set("%s: cannot read corpus (corrupt gzip stream?)", path);
+        return base_error_set("%s: cannot read corpus (corrupt gzip stream?)", path);
     }
     int ctrl = 0;
     for (int i = 0; i < n; i++) {
         unsigned char c = buf[i];
         if (c == 0) {
             free(buf);
-            return ag_error_set("%s: byte %d: expected text, got a NUL byte (binary file?)", path, i);
+            return base_error_set("%s: byte %d: expected text, got a NUL byte (binary file?)", path, i);
         }
         if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v') || c == 0x7f) ctrl++;
     }
     free(buf);
-    if (n == 0) return ag_error_set("%s: expected a corpus, got an empty file", path);
+    if (n == 0) return base_error_set("%s: expected a corpus, got an empty file", path);
     if (ctrl * 100 > n)
-        return ag_error_set("%s: expected text, got %d control bytes in the first %d (binary file?)", path, ctrl, n);
+        return base_error_set("%s: expected text, got %d control bytes in the first %d (binary file?)", path, ctrl, n);
     return 0;
 }
 
@@ -912,7 +912,7 @@ static void loss_totals(const w2v_run *r, const w2v_worker *wks, double *first, 
 static ag_tensor *table_new(const w2v_run *r, const char *name, bool zeroed, float **data) {
     const int64_t shape[2] = {r->V, r->D};
     size_t bytes = (size_t)(r->V * r->D) * sizeof(float);
-    *data = ag_xaligned(bytes);
+    *data = base_xaligned(bytes);
     if (zeroed) memset(*data, 0, bytes);
     ag_tensor *t = ag_tensor_wrap(AG_F32, 2, shape, *data);
     t->name = name;
@@ -954,11 +954,11 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     if (o->resume) {
         /* the reader's messages name the file already */
         cr = ckpt_open(o->resume);
-        if (!cr) return ag_error_prefix("--resume");
+        if (!cr) return base_error_prefix("--resume");
         if (train_w2v_get_state(cr, &resumed) != 0 || resume_settings(r, cr, &resumed) != 0) goto fail;
         r->train_path = o->train;
         if (!r->train_path) {
-            ag_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
+            base_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
             goto fail;
         }
     } else {
@@ -979,12 +979,12 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     }
     if (check_text(r->train_path) != 0) goto fail;
     if (!o->resume) {
-        double t0 = ag_now_sec();
+        double t0 = base_now_sec();
         if (o->read_vocab) {
             if (data_vocab_read(&r->vocab, o->read_vocab) != 0) goto fail;
             data_vocab_finish(r->vocab, o->min_count); /* word2vec.c sorts and prunes a read vocabulary */
             if (r->vocab->n < 1 || (r->vocab->n == 1 && !strcmp(r->vocab->words[0], DATA_EOS))) {
-                ag_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
+                base_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
                 goto fail;
             }
         } else {
@@ -992,7 +992,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         }
         if (log)
             fprintf(log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
-                    r->vocab->n, r->vocab->total, ag_now_sec() - t0);
+                    r->vocab->n, r->vocab->total, base_now_sec() - t0);
         if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) goto fail;
     }
     /* The corpus size (shards, checkpoint cursors). After a vocabulary pass it is known already
@@ -1004,7 +1004,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         data_corpus_close(c);
         if (size < 0) goto fail;
         if (o->resume && size != r->corpus_size) {
-            ag_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
+            base_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
                          r->train_path, size, o->resume, r->corpus_size);
             goto fail;
         }
@@ -1015,7 +1015,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     r->words_total = (int64_t)r->iter * r->train_words;
     r->eos_id = data_vocab_find(r->vocab, DATA_EOS);
     if (r->train_words <= 0) {
-        ag_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
+        base_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
         goto fail;
     }
 
@@ -1023,23 +1023,23 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     {
         const int64_t V = r->V, D = r->D;
         r->t0 = table_new(r, "syn0", false, &r->syn0);
-        ag_rng init;
-        ag_rng_seed(&init, r->seed);
-        for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (ag_rng_uniform(&init) - 0.5f) / (float)D;
+        base_rng init;
+        base_rng_seed(&init, r->seed);
+        for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (base_rng_uniform(&init) - 0.5f) / (float)D;
         if (r->hs) {
             r->t1 = table_new(r, "syn1", true, &r->syn1);
             build_huffman(r);
         }
         if (r->negative) {
             r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg);
-            int64_t *c = ag_xmalloc((size_t)V * sizeof *c);
+            int64_t *c = base_xmalloc((size_t)V * sizeof *c);
             memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
             if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
             int arc = data_alias_init(&r->alias, c, V, 0.75);
             free(c);
             if (arc != 0) goto fail;
         }
-        r->keep = ag_xmalloc((size_t)V * sizeof *r->keep);
+        r->keep = base_xmalloc((size_t)V * sizeof *r->keep);
         for (int64_t i = 0; i < V; i++) {
             double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
             r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
@@ -1048,17 +1048,17 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
 
     /* workers */
     W = r->nworkers;
-    wks = ag_xcalloc((size_t)W, sizeof *wks);
+    wks = base_xcalloc((size_t)W, sizeof *wks);
     for (int k = 0; k < W; k++) {
         w2v_worker *wk = &wks[k];
         wk->id = k;
         wk->run = r;
-        ag_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
+        base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
         wk->alpha = r->alpha0;
-        wk->sen = ag_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
-        wk->ctx = ag_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
-        wk->outs = ag_xmalloc((size_t)(r->negative + 1) * sizeof *wk->outs);
-        wk->next_negs = ag_xmalloc((size_t)(r->negative + 1) * sizeof *wk->next_negs);
+        wk->sen = base_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
+        wk->ctx = base_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
+        wk->outs = base_xmalloc((size_t)(r->negative + 1) * sizeof *wk->outs);
+        wk->next_negs = base_xmalloc((size_t)(r->negative + 1) * sizeof *wk->next_negs);
     }
     atomic_store(&r->next_ckpt, o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX);
     if (cr) {
@@ -1081,7 +1081,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         if (!wk->corpus || data_corpus_shard(wk->corpus, k, W) != 0) goto fail;
         if (o->resume && wk->cursor > 0 && data_corpus_seek(wk->corpus, wk->cursor) != 0) goto fail;
         wk->g = ag_graph_new((size_t)1 << 16);
-        ag_rng_seed(ag_graph_rng(wk->g), r->seed + (uint64_t)k);
+        base_rng_seed(ag_graph_rng(wk->g), r->seed + (uint64_t)k);
         wk->v0 = ag_tensor_view(r->t0);
         if (r->t1) wk->v1 = ag_tensor_view(r->t1);
         if (r->t1neg) wk->v1neg = ag_tensor_view(r->t1neg);
@@ -1097,12 +1097,12 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     pthread_cond_init(&r->cv_main, NULL);
     pthread_cond_init(&r->cv_workers, NULL);
 
-    double t_start = ag_now_sec();
+    double t_start = base_now_sec();
     int64_t done_start = atomic_load(&r->words_done);
     int started = 0;
     for (int k = 0; k < W; k++) {
         if (pthread_create(&wks[k].th, NULL, worker_main, &wks[k]) != 0) {
-            ag_error_set("word2vec: cannot start worker thread %d", k);
+            base_error_set("word2vec: cannot start worker thread %d", k);
             atomic_store(&r->stop_req, true);
             break;
         }
@@ -1137,7 +1137,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
             const char *path = o->checkpoint;
             if (path && !atomic_load(&r->stop_req) && save_checkpoint(r, wks, path) != 0 && !ckpt_fail) {
                 ckpt_fail = 1;
-                snprintf(ckpt_err, sizeof ckpt_err, "%s", ag_error_msg());
+                snprintf(ckpt_err, sizeof ckpt_err, "%s", base_error_msg());
                 atomic_store(&r->stop_req, true);
             }
             int64_t next = atomic_load(&r->next_ckpt);
@@ -1148,7 +1148,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
             pthread_cond_broadcast(&r->cv_workers);
         }
         pthread_mutex_unlock(&r->mu);
-        double now = ag_now_sec() - t_start;
+        double now = base_now_sec() - t_start;
         if (all_done || now - last_report >= 0.1) {
             last_report = now;
             double loss = 0, alpha = INFINITY;
@@ -1183,26 +1183,26 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         if (all_done) break;
     }
     for (int k = 0; k < started; k++) pthread_join(wks[k].th, NULL);
-    double seconds = ag_now_sec() - t_start;
+    double seconds = base_now_sec() - t_start;
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv_main);
     pthread_cond_destroy(&r->cv_workers);
 
     /* failures */
     if (r->nan_seen) {
-        ag_error_set("word2vec: the loss became NaN/Inf at word %" PRId64 " of %" PRId64 " (learning rate %.6g); "
+        base_error_set("word2vec: the loss became NaN/Inf at word %" PRId64 " of %" PRId64 " (learning rate %.6g); "
                      "training stopped; last good checkpoint: %s",
                      r->nan_words, r->words_total, r->nan_alpha, r->last_ckpt[0] ? r->last_ckpt : "none written");
         goto fail;
     }
     for (int k = 0; k < W; k++)
         if (wks[k].failed) {
-            ag_error_set("%s", wks[k].err);
+            base_error_set("%s", wks[k].err);
             goto fail;
         }
     if (started < W) goto fail;
     if (ckpt_fail) {
-        ag_error_set("word2vec: checkpoint failed: %s", ckpt_err);
+        base_error_set("word2vec: checkpoint failed: %s", ckpt_err);
         goto fail;
     }
     if (o->checkpoint) {
@@ -1212,7 +1212,7 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     }
 
     /* the model */
-    train_w2v_model *m = ag_xcalloc(1, sizeof *m);
+    train_w2v_model *m = base_xcalloc(1, sizeof *m);
     m->vocab = r->vocab;
     r->vocab = NULL;
     m->dim = r->D;

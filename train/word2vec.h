@@ -11,7 +11,7 @@
  *   train_w2v_options_default(&o);             // word2vec.c's defaults
  *   o.train = "corpus.txt"; o.cbow = 0;
  *   train_w2v_model *m = NULL;
- *   if (train_w2v_run(&o, &m) < 0) fprintf(stderr, "%s\n", ag_error_msg());
+ *   if (train_w2v_run(&o, &m) < 0) fprintf(stderr, "%s\n", base_error_msg());
  *   // m->vocab->words[i], m->syn0 row i (m->dim floats) are the input vectors
  *   train_w2v_model_free(m);
  */
@@ -106,11 +106,11 @@ void train_w2v_options_default(train_w2v_options *o);
 
 /* Checks the options without touching any file: size > 0, window >= 1, negative >= 0, hs in {0,1},
  * at least one of hs/negative, threads >= 1, iter >= 1, min_count >= 1, sample >= 0, a corpus.
- * Returns 0 or -1 with ag_error_msg() naming the flag and the bad value. */
+ * Returns 0 or -1 with base_error_msg() naming the flag and the bad value. */
 int train_w2v_check_options(const train_w2v_options *o);
 
 /* Builds (or reads, or resumes) the vocabulary, trains, and returns the model in *out.
- * Returns 0, or -1 with ag_error_msg() set (bad corpus, empty vocabulary, unreadable checkpoint,
+ * Returns 0, or -1 with base_error_msg() set (bad corpus, empty vocabulary, unreadable checkpoint,
  * NaN/Inf loss — naming the step, the learning rate and the last good checkpoint). On failure
  * *out is NULL and nothing has been written except checkpoints taken before the failure. */
 int train_w2v_run(const train_w2v_options *o, train_w2v_model **out);
@@ -137,7 +137,7 @@ typedef struct train_w2v_worker_state {
     double alpha;            /* its current learning rate (stored exactly) */
     double loss_sum[TRAIN_W2V_LOSS_BUCKETS];    /* loss per tenth of the run */
     int64_t loss_pairs[TRAIN_W2V_LOSS_BUCKETS]; /* (input, output) pairs per tenth of the run */
-    ag_rng rng;              /* subsampling, windows and negatives */
+    base_rng rng;              /* subsampling, windows and negatives */
 } train_w2v_worker_state;
 
 typedef struct train_w2v_state {

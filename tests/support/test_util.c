@@ -54,7 +54,7 @@ char *tu_tempdir(void) {
     snprintf(tmpl, sizeof tmpl, "%s/ember-test-XXXXXX", base ? base : "/tmp");
     char *d = mkdtemp(tmpl);
     assert_non_null(d);
-    return ag_xstrdup(d);
+    return base_xstrdup(d);
 }
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -99,7 +99,7 @@ const char *tu_group_path(const char *name) {
 
 char *tu_path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = ag_xmalloc(n);
+    char *p = base_xmalloc(n);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -135,11 +135,11 @@ char *tu_read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 16, len = 0;
-    char *buf = ag_xmalloc(cap + 1);
+    char *buf = base_xmalloc(cap + 1);
     size_t r;
     while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
         len += r;
-        if (len == cap) buf = ag_xrealloc(buf, (cap *= 2) + 1);
+        if (len == cap) buf = base_xrealloc(buf, (cap *= 2) + 1);
     }
     fclose(f);
     buf[len] = 0;
@@ -153,11 +153,11 @@ int tu_run(const char *cmd, char **out) {
     FILE *p = popen(full, "r");
     if (!p) return -1;
     size_t cap = 4096, len = 0;
-    char *buf = ag_xmalloc(cap + 1);
+    char *buf = base_xmalloc(cap + 1);
     size_t r;
     while ((r = fread(buf + len, 1, cap - len, p)) > 0) {
         len += r;
-        if (len == cap) buf = ag_xrealloc(buf, (cap *= 2) + 1);
+        if (len == cap) buf = base_xrealloc(buf, (cap *= 2) + 1);
     }
     buf[len] = 0;
     int st = pclose(p);
@@ -173,7 +173,7 @@ int tu_run_ember(char **out, const char *fmt, ...) {
     va_end(ap);
     const char *bin = tu_ember_bin();
     size_t len = strlen(bin) + 1 + (size_t)n + 1;
-    char *cmd = ag_xmalloc(len);
+    char *cmd = base_xmalloc(len);
     int k = snprintf(cmd, len, "%s ", bin);
     va_start(ap, fmt);
     vsnprintf(cmd + k, len - (size_t)k, fmt, ap);
@@ -200,12 +200,12 @@ tu_fixture *tu_fixture_load(const char *rel_path) {
     const char *path = tu_source_path(rel_path);
     FILE *f = fopen(path, "r");
     if (!f) fail_msg("fixture %s not found", path);
-    tu_fixture *fx = ag_xcalloc(1, sizeof *fx);
+    tu_fixture *fx = base_xcalloc(1, sizeof *fx);
     int cap = 0;
     char name[128];
     int ndim;
     while (fscanf(f, "%127s %d", name, &ndim) == 2) {
-        if (fx->n == cap) fx->recs = ag_xrealloc(fx->recs, (size_t)(cap = cap ? cap * 2 : 32) * sizeof(fx_rec));
+        if (fx->n == cap) fx->recs = base_xrealloc(fx->recs, (size_t)(cap = cap ? cap * 2 : 32) * sizeof(fx_rec));
         fx_rec *r = &fx->recs[fx->n++];
         memset(r, 0, sizeof *r);
         snprintf(r->name, sizeof r->name, "%s", name);
@@ -218,7 +218,7 @@ tu_fixture *tu_fixture_load(const char *rel_path) {
             r->shape[i] = d;
             r->numel *= d;
         }
-        r->v = ag_xmalloc((size_t)(r->numel ? r->numel : 1) * sizeof(float));
+        r->v = base_xmalloc((size_t)(r->numel ? r->numel : 1) * sizeof(float));
         for (int64_t i = 0; i < r->numel; i++)
             if (fscanf(f, "%f", &r->v[i]) != 1) fail_msg("fixture %s: record %s: value %lld missing", path, name, (long long)i);
     }
@@ -288,10 +288,10 @@ void tu_gradcheck(const char *label, ag_build_fn build, void *ctx, int ninputs, 
 }
 
 void tu_fill_uniform(ag_tensor *t, uint64_t seed, float lo, float hi) {
-    ag_rng r;
-    ag_rng_seed(&r, seed);
+    base_rng r;
+    base_rng_seed(&r, seed);
     float *x = ag_f32(t);
-    for (int64_t i = 0; i < t->numel; i++) x[i] = lo + (hi - lo) * ag_rng_uniform(&r);
+    for (int64_t i = 0; i < t->numel; i++) x[i] = lo + (hi - lo) * base_rng_uniform(&r);
 }
 
 void tu_fixture_copy(const tu_fixture *fx, ag_tensor *t, const char *name) {
