@@ -228,109 +228,68 @@ static char *config_document(const train_loop *L) {
     return buf;
 }
 
-/* The "trainer" member of a stored configuration document, as a heap string ("" if absent).
- * Trainer configs are flat objects written by ember, so the member ends at its matching brace. */
+/* End of the JSON value that starts at v: the first ',' or closing bracket at depth 0 outside
+ * strings (ember writes these documents, so they are well formed). */
+static const char *json_value_end(const char *v) {
+    int depth = 0;
+    bool in_str = false;
+    for (; *v; v++) {
+        if (in_str) {
+            if (*v == '\\' && v[1]) v++;
+            else if (*v == '"') in_str = false;
+        } else if (*v == '"') {
+            in_str = true;
+        } else if (*v == '{' || *v == '[') {
+            depth++;
+        } else if (*v == '}' || *v == ']') {
+            if (depth-- == 0) break;
+        } else if (*v == ',' && depth == 0) {
+            break;
+        }
+    }
+    return v;
+}
+
+/* The "trainer" member of a stored configuration document, as a heap string ("" if absent). */
 static char *trainer_member(const char *doc) {
     const char *p = strstr(doc, "{\"trainer\":");
     if (!p) return base_xstrdup("");
     p += strlen("{\"trainer\":");
-    int depth = 0;
-    bool in_str = false;
-    const char *q = p;
-    for (; *q; q++) {
-        if (in_str) {
-            if (*q == '\\' && q[1]) q++;
-            else if (*q == '"') in_str = false;
-            continue;
-        }
-        if (*q == '"') in_str = true;
-        else if (*q == '{' || *q == '[') depth++;
-        else if ((*q == '}' || *q == ']') && --depth == 0) {
-            q++;
-            break;
-        }
-    }
-    size_t n = (size_t)(q - p);
+    size_t n = (size_t)(json_value_end(p) - p);
     char *out = base_xmalloc(n + 1);
     memcpy(out, p, n);
     out[n] = 0;
     return out;
 }
 
-/* Lists "key: file V, now W" for every top-level key whose value differs between two flat JSON
- * objects written by ember (values without nested commas at depth 0). Returns the count. */
+/* Lists "key checkpoint V, now W" for every top-level key whose value differs between two flat
+ * JSON objects written by ember (a key missing on one side reads "absent"). Returns the count. */
 static int json_flat_diff(const char *a, const char *b, char *out, size_t size) {
     int ndiff = 0;
     size_t used = 0;
     out[0] = 0;
     const char *docs[2] = {a, b};
     for (int side = 0; side < 2; side++) {
-        const char *s = docs[side], *other = docs[1 - side];
-        const char *p = strchr(s, '{');
+        const char *p = strchr(docs[side], '{'), *other = docs[1 - side];
         if (!p) break;
-        p++;
-        while (*p && *p != '}') {
-            /* key */
-            const char *k0 = strchr(p, '"');
-            if (!k0) break;
-            const char *k1 = strchr(k0 + 1, '"');
+        for (p++; *p && *p != '}';) {
+            const char *k0 = strchr(p, '"'), *k1 = k0 ? strchr(k0 + 1, '"') : NULL;
             if (!k1 || k1[1] != ':') break;
-            const char *v0 = k1 + 2, *v1 = v0;
-            int depth = 0;
-            bool in_str = false;
-            for (; *v1; v1++) {
-                if (in_str) {
-                    if (*v1 == '\\' && v1[1]) v1++;
-                    else if (*v1 == '"') in_str = false;
-                    continue;
-                }
-                if (*v1 == '"') in_str = true;
-                else if (*v1 == '{' || *v1 == '[') depth++;
-                else if (*v1 == '}' || *v1 == ']') {
-                    if (depth == 0) break;
-                    depth--;
-                } else if (*v1 == ',' && depth == 0) break;
-            }
-            /* the same "key": in the other document */
-            char key[128];
-            size_t kl = (size_t)(k1 - k0 + 2); /* "key": */
+            const char *v0 = k1 + 2, *v1 = json_value_end(v0);
+            char key[128]; /* "key": */
+            size_t kl = (size_t)(k1 - k0 + 2);
             if (kl < sizeof key) {
                 memcpy(key, k0, kl);
                 key[kl] = 0;
-                const char *o = strstr(other, key);
-                int vl = (int)(v1 - v0);
-                bool same = false;
-                const char *ov = o ? o + kl : NULL;
-                int ol = 0;
-                if (ov) {
-                    const char *e = ov;
-                    int d2 = 0;
-                    bool s2 = false;
-                    for (; *e; e++) {
-                        if (s2) {
-                            if (*e == '\\' && e[1]) e++;
-                            else if (*e == '"') s2 = false;
-                            continue;
-                        }
-                        if (*e == '"') s2 = true;
-                        else if (*e == '{' || *e == '[') d2++;
-                        else if (*e == '}' || *e == ']') {
-                            if (d2 == 0) break;
-                            d2--;
-                        } else if (*e == ',' && d2 == 0) break;
-                    }
-                    ol = (int)(e - ov);
-                    same = ol == vl && memcmp(ov, v0, (size_t)vl) == 0;
-                }
-                /* Report each differing key once: from the first document, or keys only in the second. */
+                const char *o = strstr(other, key), *ov = o ? o + kl : NULL;
+                int vl = (int)(v1 - v0), ol = ov ? (int)(json_value_end(ov) - ov) : 0;
+                bool same = ov && ol == vl && memcmp(ov, v0, (size_t)vl) == 0;
+                /* each differing key once: from the first document, or keys only in the second */
                 if (!same && (side == 0 || !ov) && used < size) {
-                    if (side == 0)
-                        used += (size_t)snprintf(out + used, size - used, "%s%.*s checkpoint %.*s, now %.*s",
-                                                 ndiff ? "; " : "", (int)(kl - 3), key + 1, vl, v0, ov ? ol : 6,
-                                                 ov ? ov : "absent");
-                    else
-                        used += (size_t)snprintf(out + used, size - used, "%s%.*s checkpoint absent, now %.*s",
-                                                 ndiff ? "; " : "", (int)(kl - 3), key + 1, vl, v0);
+                    const char *fv = side == 0 ? v0 : "absent", *nv = side == 0 ? (ov ? ov : "absent") : v0;
+                    int fl = side == 0 ? vl : 6, nl = side == 0 ? (ov ? ol : 6) : vl;
+                    used += (size_t)snprintf(out + used, size - used, "%s%.*s checkpoint %.*s, now %.*s",
+                                             ndiff ? "; " : "", (int)(kl - 3), key + 1, fl, fv, nl, nv);
                     if (used > size) used = size;
                     ndiff++;
                 }
