@@ -98,9 +98,13 @@ if [ -n "$HF" ]; then
     HF_T=$(sed -n 's/.*encodeBatch.*tokens in \([0-9.]*\) s encoding.*/\1/p' "$TMP/out")
     eval "HF_TPS_$th=$(echo "$NTOK / $HF_T" | bc -l)"
     printf "hf encodeBatch, %d thread(s): %.3f s (%.0f tokens/s)\n" "$th" "$HF_T" "$(eval echo \$HF_TPS_$th)"
+    HF_STD=$(sed -n 's/.*GPT-2 ByteLevel.*: \([0-9]*\) tokens in \([0-9.]*\) s encoding.*/\1 \2/p' "$TMP/out")
+    eval "HF_STD_TPS_$th=$(echo "$HF_STD" | awk '{print $1 / $2}')"
   done
   printf "ratio ember / hf, tokens/s of encoding: %.2fx (1 thread each), %.2fx (2 threads each)\n" \
     "$(echo "$TPS_1 / $HF_TPS_1" | bc -l)" "$(echo "$TPS_2 / $HF_TPS_2" | bc -l)"
+  printf "ratio ember / hf with GPT-2's ByteLevel pre-tokenizer: %.2fx (1 thread each), %.2fx (2 threads each)\n" \
+    "$(echo "$TPS_1 / $HF_STD_TPS_1" | bc -l)" "$(echo "$TPS_2 / $HF_STD_TPS_2" | bc -l)"
 else
   echo "### peer: HuggingFace tokenizers: skipped (node/npm or the npm package 'tokenizers' not available)"
 fi

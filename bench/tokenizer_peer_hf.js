@@ -155,6 +155,20 @@ async function main() {
   console.log(`hf tokenizers, encodeBatch() of ${parts.length} chunks, RAYON_NUM_THREADS=${threads}: ` +
     `${batchIds.length} tokens in ${tBatch.toFixed(3)} s encoding (${(batchIds.length / tBatch).toFixed(0)} tokens/s)`);
 
+  // HF's standard byte-level set-up (GPT-2's regex inside ByteLevel) with the same merges: the usual way HF is
+  // configured, for its speed; its pieces differ from ember's, so its ids are not compared.
+  const std = JSON.parse(fs.readFileSync(`${tokPath}.hf.json`, "utf8"));
+  std.pre_tokenizer = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true };
+  fs.writeFileSync(`${tokPath}.hf-gpt2.json`, JSON.stringify(std));
+  const tokStd = Tokenizer.fromFile(`${tokPath}.hf-gpt2.json`);
+  t0 = process.hrtime.bigint();
+  const encsStd = await tokStd.encodeBatch(parts);
+  const tStd = Number(process.hrtime.bigint() - t0) / 1e9;
+  const nStd = encsStd.reduce((a, e) => a + e.getLength(), 0);
+  console.log(`hf tokenizers, GPT-2 ByteLevel pre-tokenizer (its usual set-up; other pieces, ids not compared), ` +
+    `encodeBatch() of ${parts.length} chunks: ${nStd} tokens in ${tStd.toFixed(3)} s encoding ` +
+    `(${(nStd / tStd).toFixed(0)} tokens/s)`);
+
   const ember = loadNpyI32(npyPath);
   let diff = 0, first = -1;
   const n = Math.min(ember.length, ids.length);
