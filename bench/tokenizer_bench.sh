@@ -95,7 +95,7 @@ if [ -n "$HF" ]; then
       "$TMP/tok.txt" "$TMP/slice.txt" "$TMP/ember_1.npy"
     sed 's/^/    /' "$TMP/out"
     grep -q "ids identical to ember's: yes" "$TMP/out" || { echo "tokenizer_bench: HF ids differ" >&2; exit 1; }
-    HF_T=$(sed -n 's/.*encodeBatch.*tokens in \([0-9.]*\) s encoding.*/\1/p' "$TMP/out")
+    HF_T=$(sed -n 's/.*encodeBatch() of [0-9]* chunks, RAYON.*tokens in \([0-9.]*\) s encoding.*/\1/p' "$TMP/out")
     eval "HF_TPS_$th=$(echo "$NTOK / $HF_T" | bc -l)"
     printf "hf encodeBatch, %d thread(s): %.3f s (%.0f tokens/s)\n" "$th" "$HF_T" "$(eval echo \$HF_TPS_$th)"
     HF_STD=$(sed -n 's/.*GPT-2 ByteLevel.*: \([0-9]*\) tokens in \([0-9.]*\) s encoding.*/\1 \2/p' "$TMP/out")
