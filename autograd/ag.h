@@ -233,6 +233,8 @@ typedef enum ag_op {
     AG_OP_LINEAR,
     /* added by word2vec */
     AG_OP_W2V_NS, AG_OP_W2V_HS,
+    /* added by the text models (residual dropout) */
+    AG_OP_DROPOUT_ADD,
     AG_OP_COUNT
 } ag_op;
 
@@ -305,6 +307,9 @@ ag_tensor *ag_layer_norm(ag_graph *g, ag_tensor *x, ag_tensor *gamma, ag_tensor 
 ag_tensor *ag_rms_norm(ag_graph *g, ag_tensor *x, ag_tensor *gamma, float eps);
 /* Inverted dropout with the graph's RNG; identity when not training or p == 0. */
 ag_tensor *ag_dropout(ag_graph *g, ag_tensor *x, float p);
+/* Residual dropout in one op: r + dropout(x, p) (the same mask ag_dropout would draw from the same
+ * RNG state); r + x when not training or p == 0. x, r same shape. dr = g, dx = g ∘ mask / (1 − p). */
+ag_tensor *ag_dropout_add(ag_graph *g, ag_tensor *x, ag_tensor *r, float p);
 /* out = mask != 0 ? value : x. mask i32, broadcastable to x. dx = g [mask == 0]. */
 ag_tensor *ag_masked_fill(ag_graph *g, ag_tensor *x, ag_tensor *mask, float value);
 /* x / max(‖x‖₂, eps) over the last axis. */

@@ -20,6 +20,7 @@ static const char *const op_names[] = {
     "rope", "conv2d",
     "linear",
     "w2v_ns_loss", "w2v_hs_loss",
+    "dropout_add",
 };
 
 static_assert(sizeof op_names / sizeof op_names[0] == AG_OP_COUNT, "op_names out of step with enum ag_op");

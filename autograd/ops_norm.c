@@ -190,38 +190,91 @@ static void dropout_backward(ag_graph *g, ag_node *n) {
     for (int64_t i = 0; i < x->numel; i++) dx[i] += keep[i] ? dy[i] * scale : 0.0f;
 }
 
+/* Element pair k's two keep bits of a counter-based dropout mask: splitmix64's finaliser of
+ * key + (k + 1)·φ (the splitmix64 sequence itself), two 24-bit uniforms, an element kept when
+ * u >= thresh. Pure in (key, k): the mask is drawn in parallel, is the same for any thread count,
+ * and a checkpoint needs only the graph RNG (one key per call) to reproduce it. */
+static inline void dropout_pair(uint64_t key, int64_t k, uint32_t thresh, unsigned char *k0, unsigned char *k1) {
+    uint64_t w = key + (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull;
+    w = (w ^ (w >> 30)) * 0xBF58476D1CE4E5B9ull;
+    w = (w ^ (w >> 27)) * 0x94D049BB133111EBull;
+    w ^= w >> 31;
+    *k0 = (uint32_t)(w >> 40) >= thresh;
+    *k1 = (uint32_t)((w >> 16) & 0xFFFFFF) >= thresh;
+}
+
+/* out = r + mask ∘ x · scale (r NULL: no residual); fills keep [numel]. */
+static void dropout_forward(const float *x, const float *r, float *y, unsigned char *keep, int64_t numel, uint64_t key,
+                            uint32_t thresh, float scale) {
+    int64_t npairs = (numel + 1) / 2;
+#pragma omp parallel for if (numel > AG_PAR_THRESHOLD) schedule(static)
+    for (int64_t k = 0; k < npairs; k++) {
+        unsigned char k0, k1;
+        dropout_pair(key, k, thresh, &k0, &k1);
+        int64_t i = 2 * k;
+        keep[i] = k0;
+        y[i] = (r ? r[i] : 0.0f) + (k0 ? x[i] * scale : 0.0f);
+        if (i + 1 < numel) {
+            keep[i + 1] = k1;
+            y[i + 1] = (r ? r[i + 1] : 0.0f) + (k1 ? x[i + 1] * scale : 0.0f);
+        }
+    }
+}
+
 ag_tensor *ag_dropout(ag_graph *g, ag_tensor *x, float p) {
     ag_check_f32("dropout", x);
     AG_CHECK(p >= 0.0f && p < 1.0f, "dropout", "p = %g outside [0, 1)", (double)p);
     if (!ag_is_training(g) || p == 0.0f) return x;
     ag_tensor *out = ag_new(g, AG_F32, x->ndim, x->shape);
     unsigned char *keep = ag_arena_alloc(ag_graph_arena(g), (size_t)x->numel + 1); /* [numel] */
-    /* Counter-based mask: one 64-bit key from the graph's RNG per call, then element pair k draws
-     * splitmix64's finaliser of key + (k + 1)·φ (the splitmix64 sequence itself). So a seed
-     * reproduces the mask exactly, the draw runs in parallel, and the mask does not depend on the
-     * thread count. 24-bit uniforms: an element is dropped when u < p. */
-    uint64_t key = base_rng_next(ag_graph_rng(g));
-    uint32_t thresh = (uint32_t)((double)p * 16777216.0);
     float scale = 1.0f / (1.0f - p);
-    const float *xv = ag_f32(x); /* [numel] */
-    float *y = ag_f32(out);      /* [numel] */
-    int64_t npairs = (x->numel + 1) / 2, numel = x->numel;
-#pragma omp parallel for if (numel > AG_PAR_THRESHOLD) schedule(static)
-    for (int64_t k = 0; k < npairs; k++) {
-        uint64_t w = key + (uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull;
-        w = (w ^ (w >> 30)) * 0xBF58476D1CE4E5B9ull;
-        w = (w ^ (w >> 27)) * 0x94D049BB133111EBull;
-        w ^= w >> 31;
-        int64_t i = 2 * k;
-        unsigned char k0 = (uint32_t)(w >> 40) >= thresh, k1 = (uint32_t)((w >> 16) & 0xFFFFFF) >= thresh;
-        keep[i] = k0;
-        y[i] = k0 ? xv[i] * scale : 0.0f;
-        if (i + 1 < numel) {
-            keep[i + 1] = k1;
-            y[i + 1] = k1 ? xv[i + 1] * scale : 0.0f;
-        }
-    }
+    dropout_forward(ag_f32(x), NULL, ag_f32(out), keep, x->numel, base_rng_next(ag_graph_rng(g)),
+                    (uint32_t)((double)p * 16777216.0), scale);
     ag_node *n = ag_record(g, AG_OP_DROPOUT, dropout_backward, out, 1, (ag_tensor *[]){x});
+    if (n) {
+        n->saved = keep;
+        n->fp[0] = scale;
+    }
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * dropout_add (a residual branch): out = r + dropout(x, p), one pass instead of two ops, with the
+ * mask ag_dropout would draw from the same RNG state. Backward: dr += dy; dx += dy ∘ keep / (1 − p).
+ * saved: uint8 [numel] keep mask; fp[0] = 1/(1 − p).
+ * ------------------------------------------------------------------------------------------ */
+static void dropout_add_backward(ag_graph *g, ag_node *n) {
+    ag_tensor *x = n->in[0], *r = n->in[1];
+    const unsigned char *keep = n->saved; /* [numel] */
+    const float *dy = n->out->grad;       /* [numel] */
+    float scale = n->fp[0];
+    int64_t numel = x->numel;
+    if (ag_requires_grad(r)) {
+        float *dr = ag_grad(g, r); /* [numel] */
+#pragma omp parallel for if (numel > AG_PAR_THRESHOLD)
+        for (int64_t i = 0; i < numel; i++) dr[i] += dy[i];
+    }
+    if (ag_requires_grad(x)) {
+        float *dx = ag_grad(g, x); /* [numel] */
+#pragma omp parallel for if (numel > AG_PAR_THRESHOLD)
+        for (int64_t i = 0; i < numel; i++) dx[i] += keep[i] ? dy[i] * scale : 0.0f;
+    }
+}
+
+ag_tensor *ag_dropout_add(ag_graph *g, ag_tensor *x, ag_tensor *r, float p) {
+    ag_check_f32("dropout_add", x);
+    ag_check_f32("dropout_add", r);
+    AG_CHECK(p >= 0.0f && p < 1.0f, "dropout_add", "p = %g outside [0, 1)", (double)p);
+    char sa[64], sb[64];
+    AG_CHECK(ag_same_shape(x, r), "dropout_add", "x %s and residual %s must have the same shape",
+             ag_shape_str(x, sa, sizeof sa), ag_shape_str(r, sb, sizeof sb));
+    if (!ag_is_training(g) || p == 0.0f) return ag_add(g, r, x);
+    ag_tensor *out = ag_new(g, AG_F32, x->ndim, x->shape);
+    unsigned char *keep = ag_arena_alloc(ag_graph_arena(g), (size_t)x->numel + 1); /* [numel] */
+    float scale = 1.0f / (1.0f - p);
+    dropout_forward(ag_f32(x), ag_f32(r), ag_f32(out), keep, x->numel, base_rng_next(ag_graph_rng(g)),
+                    (uint32_t)((double)p * 16777216.0), scale);
+    ag_node *n = ag_record(g, AG_OP_DROPOUT_ADD, dropout_add_backward, out, 2, (ag_tensor *[]){x, r});
     if (n) {
         n->saved = keep;
         n->fp[0] = scale;

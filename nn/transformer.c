@@ -103,12 +103,13 @@ void nn_block_init(nn_block *b, nn_params *ps, const char *prefix, nn_block_conf
 ag_tensor *nn_block_forward(ag_graph *g, const nn_block *b, ag_tensor *x, ag_tensor *key_pad, int64_t pos0) {
     float p = b->cfg.dropout;
     if (p > 0 && ag_is_training(g)) { /* residual dropout sits between the sublayer and the add */
+        /* x + dropout(sublayer) in one op (ag_dropout_add): the same values as add(x, dropout(...)) */
         if (b->cfg.pre_norm) {
-            x = ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, nn_norm_forward(g, &b->norm1, x), key_pad, pos0), p));
-            x = ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, nn_norm_forward(g, &b->norm2, x)), p));
+            x = ag_dropout_add(g, nn_attention_forward(g, &b->attn, nn_norm_forward(g, &b->norm1, x), key_pad, pos0), x, p);
+            x = ag_dropout_add(g, nn_mlp_forward(g, &b->mlp, nn_norm_forward(g, &b->norm2, x)), x, p);
         } else {
-            x = nn_norm_forward(g, &b->norm1, ag_add(g, x, nn_dropout(g, nn_attention_forward(g, &b->attn, x, key_pad, pos0), p)));
-            x = nn_norm_forward(g, &b->norm2, ag_add(g, x, nn_dropout(g, nn_mlp_forward(g, &b->mlp, x), p)));
+            x = nn_norm_forward(g, &b->norm1, ag_dropout_add(g, nn_attention_forward(g, &b->attn, x, key_pad, pos0), x, p));
+            x = nn_norm_forward(g, &b->norm2, ag_dropout_add(g, nn_mlp_forward(g, &b->mlp, x), x, p));
         }
         return x;
     }

@@ -117,6 +117,54 @@ static void test_dropout_gradcheck(void **state) {
     ag_tensor_free(x);
 }
 
+static ag_tensor *build_dropout_add(ag_graph *g, ag_tensor *const *in, void *vctx) {
+    const drop_ctx *c = vctx;
+    ag_set_training(g, c->train);
+    base_rng_seed(ag_graph_rng(g), 99);
+    return ag_dropout_add(g, in[0], in[1], c->p);
+}
+
+static void test_dropout_add(void **state) {
+    (void)state;
+    ag_tensor *x = tu_param_uniform(AG_SHAPE(4, 9), 141, -2, 2), *r = tu_param_uniform(AG_SHAPE(4, 9), 142, -2, 2);
+    drop_ctx eval = {false, 0.5f}, train = {true, 0.3f};
+    tu_gradcheck("dropout_add eval", build_dropout_add, &eval, 2, (ag_tensor *[]){x, r}, GC_TOL);
+    tu_gradcheck("dropout_add train p=0.3", build_dropout_add, &train, 2, (ag_tensor *[]){x, r}, GC_TOL);
+    /* the fused op equals add(r, dropout(x)) drawn from the same RNG state, forward and backward */
+    ag_tensor *big_x = tu_param_uniform(AG_SHAPE(300, 257), 143, -1, 1), *big_r = tu_param_uniform(AG_SHAPE(300, 257), 144, -1, 1);
+    float *fwd[2], *gx[2], *gr[2];
+    int64_t n = big_x->numel;
+    for (int k = 0; k < 2; k++) {
+        ag_graph *g = ag_graph_new(0);
+        base_rng_seed(ag_graph_rng(g), 5);
+        ag_zero_grad(big_x);
+        ag_zero_grad(big_r);
+        ag_tensor *y = k ? ag_dropout_add(g, big_x, big_r, 0.1f) : ag_add(g, big_r, ag_dropout(g, big_x, 0.1f));
+        ag_tensor *seed = ag_new(g, AG_F32, 2, y->shape);
+        tu_fill_uniform(seed, 7, -1, 1);
+        ag_backward_seed(g, y, ag_f32(seed));
+        fwd[k] = malloc((size_t)n * 4);
+        gx[k] = malloc((size_t)n * 4);
+        gr[k] = malloc((size_t)n * 4);
+        memcpy(fwd[k], ag_f32(y), (size_t)n * 4);
+        memcpy(gx[k], big_x->grad, (size_t)n * 4);
+        memcpy(gr[k], big_r->grad, (size_t)n * 4);
+        ag_graph_free(g);
+    }
+    assert_memory_equal(fwd[0], fwd[1], (size_t)n * 4);
+    assert_memory_equal(gx[0], gx[1], (size_t)n * 4);
+    assert_memory_equal(gr[0], gr[1], (size_t)n * 4);
+    for (int k = 0; k < 2; k++) {
+        free(fwd[k]);
+        free(gx[k]);
+        free(gr[k]);
+    }
+    ag_tensor_free(x);
+    ag_tensor_free(r);
+    ag_tensor_free(big_x);
+    ag_tensor_free(big_r);
+}
+
 static void test_dropout_statistics(void **state) {
     (void)state;
     ag_graph *g = ag_graph_new(0);
@@ -279,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_norm_parallel_matches_rows),
         cmocka_unit_test(test_dropout_gradcheck),
         cmocka_unit_test(test_dropout_statistics),
+        cmocka_unit_test(test_dropout_add),
         cmocka_unit_test(test_l2_normalize_gradcheck),
         cmocka_unit_test(test_cosine_gradcheck),
         cmocka_unit_test(test_norms_vs_torch),
