@@ -2,13 +2,13 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "train/embed.h"
+#include "train/eval.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -124,16 +124,6 @@ static int word_vector(const train_lm_model *m, const char *text, const char *wo
                                        (long long)m->net.cfg.max_seq);
     for (int64_t j = 0; j < D; j++) out[j] /= (float)used;
     return 0;
-}
-
-static double cosine(const float *a, const float *b, int64_t d) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int64_t j = 0; j < d; j++) {
-        ab += (double)a[j] * b[j];
-        aa += (double)a[j] * a[j];
-        bb += (double)b[j] * b[j];
-    }
-    return ab / (sqrt(aa) * sqrt(bb) + 1e-12);
 }
 
 static void print_token(const data_tokenizer *tok, int32_t id) {
@@ -252,7 +242,7 @@ int cli_cmd_embed(int argc, char **argv) {
             for (int a = 0; a < ncontext; a++) printf("  [%d] %s\n", a + 1, contexts[a]);
             for (int a = 0; a < ncontext; a++)
                 for (int b = a + 1; b < ncontext; b++)
-                    printf("  cos([%d], [%d]) = %.4f\n", a + 1, b + 1, cosine(v + a * D, v + b * D, D));
+                    printf("  cos([%d], [%d]) = %.4f\n", a + 1, b + 1, train_cosine(v + a * D, v + b * D, D));
             printf("a static (Word2Vec) vector of '%s' is the same in every context: cosine 1.0000\n", word);
         }
         free(v);

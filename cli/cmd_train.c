@@ -162,8 +162,11 @@ int cli_cmd_train(int argc, char **argv) {
         if (rc) return cli_error(cmd);
         i += used;
     }
-    if (!kv_given) o.model.kv_heads = lm && o.model.heads % 2 == 0 ? o.model.heads / 2 : o.model.heads;
-    if (!ffn_given) o.model.ffn = lm ? ((8 * o.model.d / 3) + 63) / 64 * 64 : 4 * o.model.d;
+    /* Defaults that depend on --d / --heads come from the model's own constructors. */
+    nn_text_config def = lm ? nn_text_config_lm(0, o.model.max_seq, o.model.d, o.model.layers, o.model.heads)
+                            : nn_text_config_mlm(0, o.model.max_seq, o.model.d, o.model.layers, o.model.heads);
+    if (!kv_given) o.model.kv_heads = def.kv_heads;
+    if (!ffn_given) o.model.ffn = def.ffn;
     o.epochs = epochs;
     if (summary) {
         nn_text_config c = o.model;

@@ -8,6 +8,7 @@
 
 #include "autograd/ag.h"
 #include "nn/nn.h"
+#include "train/eval.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Report plumbing
@@ -100,15 +101,7 @@ void exp_basics_print(const exp_basics_report *r, FILE *f, bool json) {
 /* ---------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------ */
-static double cosine(const float *a, const float *b, int64_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int64_t i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return ab / (sqrt(aa) * sqrt(bb));
-}
+static double cosine(const float *a, const float *b, int64_t n) { return train_cosine(a, b, n); }
 
 static int64_t count_nonzero(const float *x, int64_t n) {
     int64_t k = 0;

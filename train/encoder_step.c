@@ -23,15 +23,6 @@ train_encoder_step_config train_encoder_step_config_default(void) {
     return c;
 }
 
-/* "a, b, c, d, e, ..." : the first few parameter names, for an unmatched-glob error. */
-static void some_names(const nn_params *ps, char *buf, size_t size) {
-    size_t used = 0;
-    buf[0] = 0;
-    for (int i = 0; i < ps->n && i < 6 && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", ps->items[i].name);
-    if (ps->n > 6 && used < size) snprintf(buf + used, size - used, ", ... (%d in all)", ps->n);
-}
-
 /* The loop's trainer: the same fixed batch every step. */
 static int64_t fixed_batch(void *ctx) {
     train_encoder_step *s = ctx;
@@ -59,15 +50,6 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     omp_set_num_threads(c->threads);
     openblas_set_num_threads(c->threads);
     nn_mlm_encoder_init(&s->model, c->vocab, c->seq, c->d, c->layers, c->heads, 0);
-    for (int i = 0; i < c->nfreeze; i++) {
-        if (nn_params_freeze(&s->model.ps, c->freeze[i], true) == 0) {
-            char names[512];
-            some_names(&s->model.ps, names, sizeof names);
-            base_error_set("--freeze '%s': matches no parameter (names: %s)", c->freeze[i], names);
-            nn_mlm_encoder_free(&s->model);
-            return -1;
-        }
-    }
     train_loop_config lc = train_loop_config_default();
     lc.label = "encoder-step";
     lc.quiet = true;
@@ -80,11 +62,17 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
     lc.decay_all = true;
     lc.no_update = c->no_optim;
     lc.handle_signals = false;
+    if (c->nfreeze > TRAIN_LOOP_MAX_GLOBS) {
+        nn_mlm_encoder_free(&s->model);
+        return base_error_set("--freeze: at most %d globs, got %d", TRAIN_LOOP_MAX_GLOBS, c->nfreeze);
+    }
     for (int i = 0; i < c->nfreeze; i++) lc.freeze[lc.nfreeze++] = c->freeze[i];
     train_loop_trainer tr = {.ctx = s, .next_batch = fixed_batch, .loss = fixed_loss};
-    /* the freeze globs were checked above; the loop applies them again (idempotent) */
-    s->loop = train_loop_new(&lc, &s->model.ps, &tr);
-    AG_CHECK(s->loop, "train_encoder_step_init", "%s", base_error_msg());
+    s->loop = train_loop_new(&lc, &s->model.ps, &tr); /* freezes, or names a glob that matches nothing */
+    if (!s->loop) {
+        nn_mlm_encoder_free(&s->model);
+        return -1;
+    }
     /* Random ids and targets, fixed seed: the data costs nothing inside the timed loop. */
     int64_t n = c->batch * c->seq;
     s->x = base_xmalloc((size_t)n * sizeof(int32_t));

@@ -331,6 +331,16 @@ double train_pearson(const double *x, const double *y, int64_t n) {
     return sxy / sqrt(sxx * syy);
 }
 
+double train_cosine(const float *a, const float *b, int64_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb));
+}
+
 double train_spearman(const double *x, const double *y, int64_t n) {
     if (n < 2) return NAN;
     double *rx = base_xmalloc((size_t)n * sizeof(double)), *ry = base_xmalloc((size_t)n * sizeof(double));

@@ -86,6 +86,8 @@ int train_eval_wordsim(const train_vectors *v, const data_wordsim_set *s, int64_
                        train_wordsim_result *out);
 
 /* Spearman's rho of x[n] and y[n] with average ranks for ties (NaN if n < 2 or constant). */
+/* Cosine of a and b [n] in double precision (NaN when either is all zeros). */
+double train_cosine(const float *a, const float *b, int64_t n);
 double train_spearman(const double *x, const double *y, int64_t n);
 /* Pearson's r of x[n] and y[n] (NaN if n < 2 or constant). */
 double train_pearson(const double *x, const double *y, int64_t n);

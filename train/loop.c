@@ -145,10 +145,19 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
         base_error_set("--resume %s needs --checkpoint FILE (where the resumed run saves)", cfg->resume);
         return NULL;
     }
+    if (cfg->nfreeze < 0 || cfg->nfreeze > TRAIN_LOOP_MAX_GLOBS) {
+        base_error_set("--freeze: at most %d globs, got %d", TRAIN_LOOP_MAX_GLOBS, cfg->nfreeze);
+        return NULL;
+    }
     for (int i = 0; i < cfg->nfreeze; i++)
         if (nn_params_match_count(ps, cfg->freeze[i]) == 0) {
-            base_error_set("--freeze '%s': matches no parameter (names look like '%s')", cfg->freeze[i],
-                         ps->n ? ps->items[0].name : "");
+            char names[512]; /* the first few real names, so the user sees the naming scheme */
+            size_t used = 0;
+            names[0] = 0;
+            for (int k = 0; k < ps->n && k < 6 && used < sizeof names; k++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", ps->items[k].name);
+            if (ps->n > 6 && used < sizeof names) snprintf(names + used, sizeof names - used, ", ... (%d in all)", ps->n);
+            base_error_set("--freeze '%s': matches no parameter (names: %s)", cfg->freeze[i], names);
             return NULL;
         }
     FILE *metrics = NULL;
@@ -569,6 +578,17 @@ static int one_step(train_loop *L) {
     return 0;
 }
 
+/* one_step, timed: the process's first step on its own (it faults the arena in), the rest summed
+ * for the steady-state tokens/s. */
+static int timed_step(train_loop *L) {
+    double t0 = base_now_sec();
+    if (one_step(L)) return -1;
+    double dt = base_now_sec() - t0;
+    if (L->steps_here > 1) L->train_s += dt;
+    else L->first_step_s = dt;
+    return 0;
+}
+
 static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool final) {
     const train_loop_config *c = &L->cfg;
     double elapsed = base_now_sec() - L->t_start;
@@ -622,13 +642,10 @@ int train_loop_run(train_loop *L) {
             stop_requested = true;
             break;
         }
-        double t0 = base_now_sec();
-        if (one_step(L)) {
+        if (timed_step(L)) {
             rc = -1;
             break;
         }
-        if (L->steps_here > 1) L->train_s += base_now_sec() - t0;
-        else L->first_step_s = base_now_sec() - t0;
         log_loss += L->last_loss;
         log_n++;
         report_step(L, &log_loss, &log_n, false);
@@ -675,12 +692,8 @@ int train_loop_run(train_loop *L) {
 int train_loop_run_steps(train_loop *L, int64_t n) {
     if (train_loop_resume(L)) return -1;
     if (L->t_start == 0) L->t_start = base_now_sec();
-    for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++) {
-        double t0 = base_now_sec();
-        if (one_step(L)) return -1;
-        if (L->steps_here > 1) L->train_s += base_now_sec() - t0;
-        else L->first_step_s = base_now_sec() - t0;
-    }
+    for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++)
+        if (timed_step(L)) return -1;
     return 0;
 }
 
