@@ -235,6 +235,8 @@ typedef enum ag_op {
     AG_OP_W2V_NS, AG_OP_W2V_HS,
     /* added by the text models (residual dropout) */
     AG_OP_DROPOUT_ADD,
+    /* contrastive losses (ops_contrastive.c) */
+    AG_OP_COSENT,
     AG_OP_COUNT
 } ag_op;
 
@@ -316,6 +318,25 @@ ag_tensor *ag_masked_fill(ag_graph *g, ag_tensor *x, ag_tensor *mask, float valu
 ag_tensor *ag_l2_normalize(ag_graph *g, ag_tensor *x, float eps);
 /* Cosine similarity over the last axis: a, b [..., D] (same shape) → [...]. */
 ag_tensor *ag_cosine_similarity(ag_graph *g, ag_tensor *a, ag_tensor *b, float eps);
+
+/* InfoNCE (van den Oord et al. 2018) with in-batch negatives: the loss of SimCSE, of
+ * multiple-negatives ranking and of CLIP. a [N, D], b [M, D] with M ≥ N (rows N.. of b are extra
+ * negatives, e.g. hard negatives); row i's positive is b[i]. logits = a bᵀ · scale, where scale is
+ * an f32 tensor of one element (it may require grad: exp of a learnable log-scale) or NULL for 1.
+ * neg_mask: optional i32 [N, M], nonzero = b[j] is not a negative of a[i] (a duplicate text, or a
+ * row sharing a[i]'s label) and leaves row i's denominator; the diagonal must be 0. symmetric: also
+ * the loss of each b[j], j < N, against the columns a (CLIP's text→image half), over logits[:, :N]ᵀ
+ * with the same mask, and the two halves are averaged. → scalar mean cross-entropy. A composition of
+ * matmul, mul, masked_fill, slice, transpose and cross_entropy (so each piece is gradchecked). */
+ag_tensor *ag_info_nce(ag_graph *g, ag_tensor *a, ag_tensor *b, ag_tensor *scale, ag_tensor *neg_mask,
+                       bool symmetric);
+
+/* CoSENT (Su 2022): cos [N] predicted similarities, gold [N] f32 scores (no grad) →
+ * log(1 + Σ_{i,j: gold_i > gold_j} exp(λ (cos_j − cos_i))), a scalar (λ = 20 in the paper and in
+ * sentence-transformers). Pairs with equal gold scores contribute nothing. Stable: computed as
+ * m + log(e^{−m} + Σ e^{λ(cos_j − cos_i) − m}), m = max(0, max term). dcos_j += λ w_ij,
+ * dcos_i −= λ w_ij with w_ij = e^{term_ij} / (1 + Σ e^{term}). */
+ag_tensor *ag_cosent(ag_graph *g, ag_tensor *cos, ag_tensor *gold, float lambda);
 
 /* Fused scaled-dot-product attention, softmax(q kᵀ · scale + bias + masks) v.
  * q [B, H, T, Dh]; k, v [B, Hkv, S, Dh] with H a multiple of Hkv (grouped-query attention: head h
