@@ -16,6 +16,9 @@ int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_tokenizer(int argc, char **argv);
+/* cmd_align.c: `ember train align` and `ember eval align` (argv[0] is "align"). */
+int cli_cmd_train_align(int argc, char **argv);
+int cli_cmd_eval_align(int argc, char **argv);
 
 /* cli_util.c. Parses a base-10 integer in [lo, hi] (text may be NULL: a missing value). On failure
  * sets ag_error "FLAG: expected an integer in [lo, hi], got 'TEXT'" (">= lo" when hi is INT64_MAX)

@@ -316,6 +316,7 @@ int cli_cmd_eval(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "analogy")) return eval_analogy(argc - 1, argv + 1);
     if (!strcmp(argv[1], "wordsim")) return eval_wordsim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "align")) return cli_cmd_eval_align(argc - 1, argv + 1);
     fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy or wordsim)\n", argv[1]);
     return 2;
 }

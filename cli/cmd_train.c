@@ -54,12 +54,13 @@ static void usage(FILE *f, const char *kind) {
 
 int cli_cmd_train(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: ember train mlm|lm --corpus FILE [options]  (ember train mlm --help)\n");
+        fprintf(argc < 2 ? stderr : stdout, "usage: ember train mlm|lm --corpus FILE [options]  (ember train mlm --help)\n       ember train align [options]  (ember train align --help)\n");
         return argc < 2 ? 2 : 0;
     }
     const char *kind = argv[1];
+    if (!strcmp(kind, "align")) return cli_cmd_train_align(argc - 1, argv + 1);
     if (strcmp(kind, "mlm") && strcmp(kind, "lm")) {
-        fprintf(stderr, "ember train: unknown trainer '%s' (known: mlm, lm)\n", kind);
+        fprintf(stderr, "ember train: unknown trainer '%s' (known: mlm, lm, align)\n", kind);
         return 2;
     }
     bool lm = !strcmp(kind, "lm");

@@ -569,6 +569,7 @@ static int one_step(train_loop *L) {
     if (!c->no_update) {
         optim_set_lr(L->opt, train_loop_lr(c, L->step));
         optim_step(L->opt);
+        if (L->tr.after_step) L->tr.after_step(L->tr.ctx);
     }
     L->prof.optim_s += base_now_sec() - t0;
     L->step++;

@@ -106,6 +106,9 @@ typedef struct train_loop_trainer {
     /* Optional: saves / restores the trainer's own state (data cursor, RNGs, vocabulary). */
     int (*save)(void *ctx, ckpt_writer *w);
     int (*load)(void *ctx, ckpt_reader *r);
+    /* Optional: called after each optimizer update (e.g. to clamp a parameter, as CLIP clamps its
+     * log-scale after every step). Not called when cfg.no_update is set. */
+    void (*after_step)(void *ctx);
 } train_loop_trainer;
 
 typedef struct train_loop train_loop;
