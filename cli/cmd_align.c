@@ -285,7 +285,7 @@ int cli_cmd_eval_align(int argc, char **argv) {
         return 1;
     }
     o.data.mel_bins = m.cfg.mel_bins;
-    o.data.max_fashion = o.data.max_fashion; /* as given */
+    o.data.test_only = true;
     train_align_data d;
     double t0 = base_now_sec();
     if (train_align_data_load(&o.data, &d)) {
@@ -293,7 +293,6 @@ int cli_cmd_eval_align(int argc, char **argv) {
         train_align_model_free(&m);
         return 1;
     }
-    /* Only the test parts matter here; --max-fashion limits training images only through the loader. */
     train_align_eval e;
     train_align_evaluate(&m, &d, 0, &e);
     double dt = base_now_sec() - t0;

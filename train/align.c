@@ -299,7 +299,8 @@ void train_align_summary(const train_align_model *m, FILE *f, const float *image
                 ag_f32(a)[b * T + t] = (mel[b * mel_frames + t] - m->audio_mean) / m->audio_std;
         fr = (int32_t)n;
     }
-    put_shape(f, "\n    log-mel (normalised, padded)", a, mel ? NULL : "(silence)");
+    fputc('\n', f);
+    put_shape(f, "log-mel (normalised, padded)", a, mel ? NULL : "(silence)");
     x = ag_gelu_erf(g, nn_conv2d_forward(g, &m->aconv1, a));
     put_shape(f, "conv1 3x3 stride 2 + GELU", x, NULL);
     x = ag_gelu_erf(g, nn_conv2d_forward(g, &m->aconv2, x));
@@ -319,7 +320,8 @@ void train_align_summary(const train_align_model *m, FILE *f, const float *image
     ag_tensor *ti = ag_from_i32(g, 2, (const int64_t[]){1, k}, ids);
     x = nn_embedding_forward(g, &m->tok, ti);
     snprintf(note, sizeof note, "'%s'", PROMPTS[15]);
-    put_shape(f, "\n    prompt words", x, note);
+    fputc('\n', f);
+    put_shape(f, "prompt words", x, note);
     ag_tensor *zt = train_align_text(g, m, ti, NULL);
     put_shape(f, "mean pool, text.proj, L2", zt, NULL);
     double ci = 0, ca = 0, cia = 0;
@@ -565,7 +567,8 @@ int train_align_data_load(const train_align_data_options *o, train_align_data *d
     d->holdout = -1;
     int rc = 0;
     if (o->fashion_dir) {
-        rc = read_idx_pair(o->fashion_dir, "train", 0, o->max_fashion, &d->fm_train, &d->fm_train_y, &d->n_fm_train);
+        if (!o->test_only)
+            rc = read_idx_pair(o->fashion_dir, "train", 0, o->max_fashion, &d->fm_train, &d->fm_train_y, &d->n_fm_train);
         if (!rc)
             rc = read_idx_pair(o->fashion_dir, "t10k", 0, o->max_fashion > 0 ? (o->max_fashion + 5) / 6 : 0, &d->fm_test,
                                &d->fm_test_y, &d->n_fm_test);

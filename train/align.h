@@ -123,6 +123,7 @@ typedef struct train_align_data_options {
     int64_t max_clips;         /* 0 = all; else every k-th clip so that about N are read */
     const char *holdout_speaker; /* excluded from training, evaluated on all its clips ("theo"), or NULL */
     int64_t mel_bins;          /* must match the model */
+    bool test_only;            /* evaluation: leave the Fashion-MNIST training images unread */
 } train_align_data_options;
 
 typedef struct train_align_data {
