@@ -492,6 +492,52 @@ static void test_lock_keeps_bytes(void **state) {
     free(dir);
 }
 
+/* Word2Vec vectors initialise the prompt words they cover (scaled to unit RMS per element). */
+static void test_text_init(void **state) {
+    (void)state;
+    char *dir = tu_tempdir();
+    synth s;
+    make_synth(dir, &s);
+    char *vec = tu_write_tmp(dir, "w2v.txt", "2 8\nsneaker 1 2 3 4 5 6 7 8\nFIVE -1 0 0 0 0 0 0 1\n");
+    train_align_options o = train_align_options_default();
+    o.model = tiny_config();
+    o.data = synth_opts(&s);
+    o.img_batch = 16;
+    o.aud_batch = 8;
+    o.loop.steps = 1;
+    o.loop.quiet = true;
+    o.loop.no_fsync = true;
+    o.lock_text = true; /* so the checkpoint holds the initial table */
+    o.text_init = vec;
+    char ck[700];
+    PJOIN(ck, "%s/ti.ckpt", dir);
+    o.loop.checkpoint = ck;
+    assert_int_equal(train_align_run(&o), 0);
+    train_align_model m;
+    assert_int_equal(train_align_load(ck, &m), 0);
+    int32_t ids[TRAIN_ALIGN_MAX_WORDS];
+    const float *w = ag_f32(m.tok.weight);
+    assert_int_equal(train_align_encode_text(&m, "sneaker", ids), 1);
+    double rms = sqrt((1 + 4 + 9 + 16 + 25 + 36 + 49 + 64) / 8.0);
+    for (int e = 0; e < 8; e++) assert_float_equal(w[ids[0] * 8 + e], (e + 1) / rms, 1e-5);
+    assert_int_equal(train_align_encode_text(&m, "five", ids), 1); /* found case-folded */
+    assert_float_equal(w[ids[0] * 8 + 0], -2.0, 1e-5);
+    assert_float_equal(w[ids[0] * 8 + 7], 2.0, 1e-5);
+    train_align_model_free(&m);
+    /* vectors of another dimension are refused, naming the file */
+    char *bad = tu_write_tmp(dir, "w2v4.txt", "1 4\nsneaker 1 2 3 4\n");
+    o.text_init = bad;
+    o.loop.checkpoint = NULL;
+    assert_int_equal(train_align_run(&o), -1);
+    assert_non_null(strstr(base_error_msg(), "w2v4.txt"));
+    assert_non_null(strstr(base_error_msg(), "4-d vectors"));
+    base_error_clear();
+    free(vec);
+    free(bad);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* ---- 4. an interrupted run resumes to the same bytes ---------------------------------------------- */
 
 static void test_resume_bit_exact(void **state) {
@@ -629,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_lock_keeps_bytes),
         cmocka_unit_test(test_resume_bit_exact),
+        cmocka_unit_test(test_text_init),
         cmocka_unit_test(test_learns_on_real_subset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
