@@ -4,6 +4,9 @@
 # rounds alternating which goes first. Prints per run: images/s and recordings/s over the training steps
 # (ember: every step after the process's first; PyTorch: after 5 warm-up steps), whole-process wall time
 # (data loading and feature extraction included) and peak RSS; then the median ratio ember / PyTorch.
+# PyTorch runs twice per round: with the caller's environment (libgomp's default OpenMP wait policy,
+# what a PyTorch user gets) and with OMP_WAIT_POLICY=PASSIVE, the policy `ember` sets for itself
+# (docs/ARCHITECTURE.md): on a loaded 2-core machine the policy alone moves PyTorch several-fold.
 #
 # usage: bench/align_vs_torch.sh [-s STEPS] [-r ROUNDS] [-t THREADS] [-e EMBER]
 #   -s  timed steps (default 40)   -r  rounds (3)   -t  threads (2)   -e  the ember binary (build/ember)
@@ -38,24 +41,28 @@ run_ember() {
   echo "ember  images/s $ips  recordings/s $rps  wall ${1} s  peak RSS $(($2 / 1024)) MB  load $(cut -d' ' -f1 /proc/loadavg)"
   echo "$ips" >> "$work/ember.ips"
 }
-run_torch() {
-  /usr/bin/time -f "%e %M" -o "$work/time" /usr/bin/python3 "$here/bench/torch_align_train.py" "$data" \
+run_torch() { # $1: label, $2: OMP_WAIT_POLICY for this run or empty for the caller's
+  label=$1
+  if [ -n "$2" ]; then pol="env OMP_WAIT_POLICY=$2"; else pol=env; fi
+  /usr/bin/time -f "%e %M" -o "$work/time" $pol /usr/bin/python3 "$here/bench/torch_align_train.py" "$data" \
     --steps "$steps" --warmup-steps 5 --threads "$threads" > "$work/torch.out" 2>&1 || { cat "$work/torch.out" >&2; exit 1; }
   ips=$(sed -n 's/.*images\/s=\([0-9.]*\).*/\1/p' "$work/torch.out")
   rps=$(sed -n 's/.*recordings\/s=\([0-9.]*\).*/\1/p' "$work/torch.out")
   set -- $(cat "$work/time")
-  echo "torch  images/s $ips  recordings/s $rps  wall ${1} s  peak RSS $(($2 / 1024)) MB  load $(cut -d' ' -f1 /proc/loadavg)"
-  echo "$ips" >> "$work/torch.ips"
+  echo "$label images/s $ips  recordings/s $rps  wall ${1} s  peak RSS $(($2 / 1024)) MB  load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$ips" >> "$work/$label.ips"
 }
 r=1
 while [ $r -le "$rounds" ]; do
-  if [ $((r % 2)) = 1 ]; then run_ember; run_torch; else run_torch; run_ember; fi
+  if [ $((r % 2)) = 1 ]; then run_ember; run_torch torch ""; run_torch torch-passive PASSIVE
+  else run_torch torch-passive PASSIVE; run_torch torch ""; run_ember; fi
   r=$((r + 1))
 done
-/usr/bin/python3 - "$work/ember.ips" "$work/torch.ips" <<'PY'
+/usr/bin/python3 - "$work/ember.ips" "$work/torch.ips" "$work/torch-passive.ips" <<'PY'
 import sys, statistics as st
-e = [float(x) for x in open(sys.argv[1])]; t = [float(x) for x in open(sys.argv[2])]
-print(f"median images/s: ember {st.median(e):.0f}, PyTorch {st.median(t):.0f}; ratio ember/PyTorch {st.median(e) / st.median(t):.2f} "
+e, t, p = ([float(x) for x in open(f)] for f in sys.argv[1:4])
+print(f"median images/s: ember {st.median(e):.0f}, PyTorch {st.median(t):.0f} (default OpenMP policy), "
+      f"{st.median(p):.0f} (PASSIVE); ratio ember/PyTorch {st.median(e) / st.median(t):.2f} and {st.median(e) / st.median(p):.2f} "
       f"(recordings/s scale the same: 32 per step on both sides)")
 PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
