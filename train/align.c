@@ -960,10 +960,8 @@ static void align_after_step(void *ctx) {
 static int align_eval(void *ctx, ag_graph *g, train_eval_result *out) {
     (void)g;
     align_run *R = ctx;
-    train_align_data view = R->data;
-    view.nclips = R->data.nclips; /* all clips (evaluate picks the test ones) */
-    train_align_eval e;
-    train_align_evaluate(&R->model, &view, R->o->eval_images, &e);
+    train_align_eval e; /* evaluate picks the held-out parts of the loaded data */
+    train_align_evaluate(&R->model, &R->data, R->o->eval_images, &e);
     memset(out, 0, sizeof *out);
     double sum = 0;
     int n = 0;
