@@ -54,6 +54,7 @@ struct train_loop {
     train_loop_config cfg;
     nn_params *ps;
     train_loop_trainer tr;
+    char rate_label[24];   /* "tok/s", "sent/s": cfg.rate_unit + "/s" */
     optim *opt;
     ag_graph *g;
     train_progress *progress;
@@ -173,6 +174,7 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
     L->cfg = *cfg;
     L->ps = ps;
     L->tr = *tr;
+    snprintf(L->rate_label, sizeof L->rate_label, "%s/s", cfg->rate_unit ? cfg->rate_unit : "tok");
     L->metrics = metrics;
     for (int i = 0; i < cfg->nfreeze; i++) nn_params_freeze(ps, cfg->freeze[i], true);
     optim_config oc = optim_config_default(cfg->optim, cfg->lr);
@@ -569,6 +571,7 @@ static int one_step(train_loop *L) {
     if (!c->no_update) {
         optim_set_lr(L->opt, train_loop_lr(c, L->step));
         optim_step(L->opt);
+        if (L->tr.after_step) L->tr.after_step(L->tr.ctx);
     }
     L->prof.optim_s += base_now_sec() - t0;
     L->step++;
@@ -597,7 +600,7 @@ static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool fi
     train_progress_stat st[] = {{"step", (double)L->step, "%.0f"},
                                 {"loss", L->last_loss, "%.4f"},
                                 {"lr", train_loop_lr(c, L->step > 0 ? L->step - 1 : 0), "%.2e"},
-                                {"tok/s", tps, "%.0f"}};
+                                {L->rate_label, tps, "%.0f"}};
     /* The display's "fraction" counts this process's part of the run, so the ETA is honest after a resume. */
     train_progress_report(L->progress, frac, elapsed, st, 4, final);
     if (*log_n > 0 && (final || (c->log_every > 0 && L->step % c->log_every == 0))) {

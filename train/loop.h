@@ -47,6 +47,7 @@
 
 typedef struct train_loop_config {
     const char *label;          /* progress label, e.g. "mlm" */
+    const char *rate_unit;      /* what next_batch counts, for the progress line: "tok" (default), "sent", ... */
     /* optimisation */
     optim_kind optim;           /* OPTIM_ADAMW by default */
     float lr, lr_floor;         /* peak lr; the schedule never goes below lr_floor */
@@ -106,6 +107,9 @@ typedef struct train_loop_trainer {
     /* Optional: saves / restores the trainer's own state (data cursor, RNGs, vocabulary). */
     int (*save)(void *ctx, ckpt_writer *w);
     int (*load)(void *ctx, ckpt_reader *r);
+    /* Optional: called after every optimizer step (e.g. clamping a learnable temperature into its
+     * range, as open_clip does after each step). */
+    void (*after_step)(void *ctx);
 } train_loop_trainer;
 
 typedef struct train_loop train_loop;
