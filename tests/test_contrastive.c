@@ -10,6 +10,7 @@
 #include "data/evalsets.h"
 #include "data/world.h"
 #include "train/contrastive.h"
+#include "train/sentence.h"
 
 /* The chapter world (built in) gives a tokenizer and an untrained-but-valid MLM checkpoint for the
  * mechanics; STS-B (shared data, skipped when absent) gives the learning test. */
@@ -357,9 +358,46 @@ static void test_sts_spearman_matches_scipy(void **state) {
     free(vec);
 }
 
+/* The probe's logistic regression recovers a known model: labels drawn from σ(w·x + b) with known
+ * w, b on 6,000 points; the fitted weights (in standardised units, converted back) and the accuracy
+ * on fresh points match the truth and the Bayes rate. Also the text8-style word splitting. */
+static void test_probe_logreg(void **state) {
+    (void)state;
+    const int64_t d = 4, ntr = 6000, nte = 3000;
+    const double w[4] = {2.0, -1.0, 0.5, 0.0}, b = 0.3;
+    float *x = malloc((size_t)((ntr + nte) * d) * sizeof(float));
+    int32_t *y = malloc((size_t)(ntr + nte) * sizeof(int32_t));
+    base_rng r;
+    base_rng_seed(&r, 7);
+    int64_t bayes = 0;
+    for (int64_t i = 0; i < ntr + nte; i++) {
+        double z = b;
+        for (int64_t j = 0; j < d; j++) z += w[j] * (x[i * d + j] = (float)base_rng_normal(&r));
+        y[i] = base_rng_uniform(&r) < 1.0 / (1.0 + exp(-z));
+        if (i >= ntr) bayes += (z > 0) == (y[i] == 1);
+    }
+    train_probe_result res;
+    assert_int_equal(train_probe_logreg(x, y, ntr, x + ntr * d, y + ntr, nte / 2, x + (ntr + nte / 2) * d,
+                                        y + ntr + nte / 2, nte - nte / 2, d, &res), 0);
+    double bayes_acc = 100.0 * (double)bayes / (double)nte;
+    printf("probe on a known logistic model: dev %.2f%%, test %.2f%%, Bayes rule %.2f%%, L2 %g, %d Newton steps\n",
+           res.dev_acc, res.test_acc, bayes_acc, res.l2, res.iters);
+    assert_true(fabs(res.test_acc - bayes_acc) < 2.0);
+    assert_true(res.iters < 20);
+    free(x);
+    free(y);
+    char *buf;
+    assert_int_equal(train_sent_words("A man's 2 dogs, e.g. Rex!", &buf), 8);
+    const char *want[] = {"a", "man", "s", "two", "dogs", "e", "g", "rex"};
+    const char *p = buf;
+    for (int i = 0; i < 8; i++, p += strlen(p) + 1) assert_string_equal(p, want[i]);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_negative_mask),
+        cmocka_unit_test(test_probe_logreg),
         cmocka_unit_test(test_simcse_duplicates_masked),
         cmocka_unit_test(test_temperature_clamped),
         cmocka_unit_test(test_resume_bit_exact),
