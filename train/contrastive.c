@@ -10,6 +10,7 @@
 #include "../data/batch.h"
 #include "../data/evalsets.h"
 #include "eval.h"
+#include "sentence.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -71,7 +72,13 @@ typedef struct ctr_example {
 typedef struct ctr_run {
     const train_ctr_options *o;
     train_ctr_loss loss;
+    nn_params *ps;              /* the trained parameters: &net.ps, or &bps for a bag of vectors */
     nn_text_model net;          /* the encoder (+ ctr.* parameters in net.ps) */
+    bool bov;                   /* a bag-of-vectors encoder from word vectors instead */
+    train_vectors *vocab;       /* bov: words and lookup; vocab->vec is the trained table's data */
+    nn_params bps;              /* bov: embedding.weight [V, D] (+ ctr.*) */
+    ag_tensor *emb;             /* bov: embedding.weight */
+    int64_t dim;                /* the sentence vector's size */
     data_tokenizer *tok;
     nn_linear proj;             /* ctr.proj: d → d, tanh (o->proj) */
     ag_tensor *logit_scale;     /* ctr.logit_scale [1] (o->learn_temperature), else NULL */
@@ -131,6 +138,21 @@ static bool parse_score(const char *s, float *v) {
 static int add_text(ctr_run *R, const char *s, int64_t *cap) {
     if (R->ntexts == *cap) R->texts = base_xrealloc(R->texts, (size_t)(*cap = *cap ? 2 * *cap : 1024) * sizeof *R->texts);
     size_t len = strlen(s);
+    if (R->bov) { /* the text8-style words found in the vectors, at most max_len */
+        char *buf;
+        int64_t m = train_sent_words(s, &buf), k = 0;
+        ctr_text *t = &R->texts[R->ntexts];
+        t->ids = base_xmalloc((size_t)(m < R->o->max_len ? m + 1 : R->o->max_len + 1) * sizeof(int32_t));
+        const char *w = buf;
+        for (int64_t j = 0; j < m && k < R->o->max_len; j++, w += strlen(w) + 1) {
+            int64_t id = train_vectors_find(R->vocab, w, false);
+            if (id >= 0) t->ids[k++] = (int32_t)id;
+        }
+        free(buf);
+        t->n = (int32_t)k; /* 0: no known word; the text pools to a zero vector */
+        t->hash = fnv1a(s, len, 0xcbf29ce484222325ull);
+        return (int)R->ntexts++;
+    }
     int32_t *raw = NULL;
     int64_t nr = 0;
     if (data_tokenizer_encode(R->tok, (const uint8_t *)s, len, &raw, &nr, 1)) return -1;
@@ -260,9 +282,25 @@ static int read_data(ctr_run *R) {
 
 /* Pooled (and, in training with --proj, projected) L2-normalised vectors of n texts: [n, d]. */
 static ag_tensor *encode(ctr_run *R, ag_graph *g, const int32_t *tid, int64_t n, bool train) {
-    int64_t T = 1, D = R->net.cfg.d;
+    int64_t T = 1, D = R->dim;
     for (int64_t i = 0; i < n; i++)
         if (R->texts[tid[i]].n > T) T = R->texts[tid[i]].n;
+    if (R->bov) {
+        for (int64_t i = 0; i < n; i++) {
+            const ctr_text *t = &R->texts[tid[i]];
+            for (int64_t j = 0; j < T; j++) {
+                R->x[i * T + j] = j < t->n ? t->ids[j] : 0;
+                R->w[i * T + j] = j < t->n ? 1.0f / (float)t->n : 0.0f; /* padding (and an empty text) weighs 0 */
+            }
+        }
+        ag_tensor *h = ag_gather_rows(g, R->emb, ag_from_i32(g, AG_SHAPE(n, T), R->x)); /* [n, T, D] */
+        /* SimCSE's augmentation for a bag of vectors: dropout on the word vectors (two masks, two views) */
+        if (train) h = ag_dropout(g, h, R->o->dropout >= 0 ? (float)R->o->dropout : 0.1f);
+        ag_tensor *z = ag_reshape(g, ag_matmul(g, ag_from_f32(g, AG_SHAPE(n, 1, T), R->w), h, false, false),
+                                  AG_SHAPE(n, D)); /* [n, D] */
+        if (train && R->o->proj) z = ag_tanh(g, nn_linear_forward(g, &R->proj, z));
+        return ag_l2_normalize(g, z, 1e-8f);
+    }
     int32_t pad_id = R->tok->special[DATA_TOK_PAD];
     for (int64_t i = 0; i < n; i++) {
         const ctr_text *t = &R->texts[tid[i]];
@@ -376,6 +414,14 @@ int train_ctr_sts_spearman(const train_lm_model *m, train_pool pool, const char 
 }
 
 static int eval_sts(ctr_run *R, double *out) {
+    if (R->bov) { /* the table as word vectors: the mean of the sentence's words, as `ember eval sts` reads it */
+        train_sent_encoder e = {.is_model = false, .vec = R->vocab, .dim = R->dim};
+        train_sts_result r;
+        int rc = train_sent_sts(&e, (const char *const *)R->eval->a, (const char *const *)R->eval->b, R->eval->score,
+                                R->eval->n, &r, NULL);
+        *out = r.spearman;
+        return rc;
+    }
     train_lm_model m = {.net = R->net, .tok = R->tok}; /* a view: nothing is freed */
     return train_ctr_sts_spearman(&m, R->o->pool, (const char *const *)R->eval->a, (const char *const *)R->eval->b,
                                   R->eval->score, R->eval->n, out);
@@ -397,8 +443,16 @@ static int ctr_eval(void *ctx, ag_graph *g, train_eval_result *out) {
 
 static int ctr_save(void *ctx, ckpt_writer *w) {
     ctr_run *R = ctx;
-    int rc = train_lm_put_model(w, &R->net.cfg);
-    if (!rc) rc = ckpt_put_tokenizer(w, R->tok);
+    int rc = 0;
+    if (R->bov) { /* words + embedding.weight: the file reads as word vectors (`ember eval`, `ckpt export`) */
+        int64_t *counts = base_xmalloc((size_t)R->vocab->n * sizeof(int64_t));
+        for (int64_t i = 0; i < R->vocab->n; i++) counts[i] = R->vocab->n - i; /* file order = frequency order */
+        rc = ckpt_put_vocab(w, (const char *const *)R->vocab->words, counts, R->vocab->n);
+        free(counts);
+    } else {
+        rc = train_lm_put_model(w, &R->net.cfg);
+        if (!rc) rc = ckpt_put_tokenizer(w, R->tok);
+    }
     if (!rc) rc = ckpt_put_string(w, "/contrastive/pool", R->o->pool == TRAIN_POOL_CLS ? "cls" : "mean");
     if (!rc) rc = ckpt_put_i64(w, "/state/data/epoch", R->order.epoch);
     if (!rc) rc = ckpt_put_i64(w, "/state/data/pos", R->order.pos);
@@ -418,13 +472,40 @@ static int ctr_load(void *ctx, ckpt_reader *r) {
 
 /* ---- set-up ----------------------------------------------------------------------------------- */
 
+/* A bag-of-vectors encoder: the word vectors of src (word2vec text/binary, or a checkpoint with
+ * /vocab/words and an embedding, such as an earlier bag-of-vectors run) as a trainable table
+ * "embedding.weight" [V, D]; a sentence is the mean of its words' rows. */
+static int setup_bov(ctr_run *R, const char *src) {
+    const train_ctr_options *o = R->o;
+    if (o->pool != TRAIN_POOL_MEAN) return base_error_set("--pool cls: a bag of word vectors has no first token; use mean");
+    if (train_vectors_load(&R->vocab, src, NULL)) return base_error_prefix("--init");
+    R->bov = true;
+    int64_t V = R->vocab->n, D = R->vocab->dim;
+    nn_params_init(&R->bps);
+    R->emb = nn_params_add(&R->bps, "embedding.weight", 2, (const int64_t[]){V, D}, NN_INIT_ZEROS, 0, 0, false);
+    if (o->proj) nn_linear_init(&R->proj, &R->bps, "ctr.proj", D, D, true);
+    if (o->learn_temperature)
+        R->logit_scale = nn_params_add(&R->bps, "ctr.logit_scale", 1, (const int64_t[]){1}, NN_INIT_ZEROS, 0, 0, false);
+    base_rng rng;
+    base_rng_seed(&rng, o->seed);
+    nn_params_alloc(&R->bps, &rng);
+    memcpy(ag_f32(R->emb), R->vocab->vec, (size_t)(V * D) * sizeof(float));
+    free(R->vocab->vec);
+    R->vocab->vec = ag_f32(R->emb); /* lookups for evaluation read the table being trained */
+    if (R->logit_scale) ag_f32(R->logit_scale)[0] = logf((float)(1.0 / o->temperature));
+    R->ps = &R->bps;
+    R->dim = D;
+    return 0;
+}
+
 /* The encoder: its config and tokenizer from --init (or, on resume without --init, from the
  * checkpoint being resumed); the trainer's parameters registered after the model's; the model's
  * parameters loaded from --init (a resume then overwrites everything from its own checkpoint). */
 static int setup_model(ctr_run *R) {
     const train_ctr_options *o = R->o;
     const char *src = o->init ? o->init : o->loop.resume;
-    if (!src) return base_error_set("--init MODEL is required (an `ember train mlm|lm|contrastive` checkpoint)");
+    if (!src) return base_error_set("--init MODEL is required (an `ember train mlm|lm|contrastive` checkpoint, or word vectors)");
+    if (!train_sent_is_model(src)) return setup_bov(R, src);
     ckpt_reader *r = ckpt_open(src);
     if (!r) return -1;
     nn_text_config c;
@@ -455,6 +536,8 @@ static int setup_model(ctr_run *R) {
     base_rng rng;
     base_rng_seed(&rng, o->seed);
     nn_params_alloc(&R->net.ps, &rng);
+    R->ps = &R->net.ps;
+    R->dim = c.d;
     if (R->logit_scale) ag_f32(R->logit_scale)[0] = logf((float)(1.0 / o->temperature));
     if (o->init) {
         /* every parameter of the model must come from --init; ctr.* start fresh unless --init has them */
@@ -478,6 +561,15 @@ static char *trainer_json(const ctr_run *R) {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
+    if (R->bov)
+        fprintf(f, "{\"trainer\":\"contrastive\",\"loss\":\"%s\",\"kind\":\"bov\",\"d\":%lld,\"vocab\":%lld,"
+                   "\"batch\":%lld,\"max_len\":%lld,\"temperature\":%.6g,\"learn_temperature\":%s,\"cosent_lambda\":%.6g,"
+                   "\"symmetric\":%s,\"proj\":%s,\"dropout\":%.6g,\"seed\":%llu,\"examples\":%lld,\"data_hash\":\"%016llx\"}",
+                train_ctr_loss_name(R->loss), (long long)R->dim, (long long)R->vocab->n, (long long)o->batch,
+                (long long)o->max_len, o->temperature, o->learn_temperature ? "true" : "false", o->cosent_lambda,
+                o->symmetric ? "true" : "false", o->proj ? "true" : "false", o->dropout >= 0 ? o->dropout : 0.1,
+                (unsigned long long)o->seed, (long long)R->nex, (unsigned long long)R->data_hash);
+    else
     fprintf(f, "{\"trainer\":\"contrastive\",\"loss\":\"%s\",\"kind\":\"%s\",\"d\":%lld,\"layers\":%lld,\"vocab\":%lld,"
                "\"pool\":\"%s\",\"batch\":%lld,\"max_len\":%lld,\"temperature\":%.6g,\"learn_temperature\":%s,"
                "\"cosent_lambda\":%.6g,\"symmetric\":%s,\"proj\":%s,\"dropout\":%.6g,\"seed\":%llu,"
@@ -493,6 +585,9 @@ static char *trainer_json(const ctr_run *R) {
 
 static void ctr_free(ctr_run *R) {
     if (R->net.ps.allocated || R->net.ps.n) nn_text_model_free(&R->net);
+    if (R->vocab) R->vocab->vec = NULL; /* the table's data belongs to bps */
+    train_vectors_free(R->vocab);
+    if (R->bov) nn_params_free(&R->bps);
     data_tokenizer_free(R->tok);
     for (int64_t i = 0; i < R->ntexts; i++) free(R->texts[i].ids);
     free(R->texts);
@@ -531,7 +626,7 @@ int train_ctr_run(const train_ctr_options *o) {
     char *tj = NULL;
     train_loop *L = NULL;
     if (setup_model(&R)) goto out;
-    if (o->max_len > R.net.cfg.max_seq) {
+    if (!R.bov && o->max_len > R.net.cfg.max_seq) {
         base_error_set("--max-len %lld: the model has %lld positions", (long long)o->max_len, (long long)R.net.cfg.max_seq);
         goto out;
     }
@@ -559,22 +654,25 @@ int train_ctr_run(const train_ctr_options *o) {
     if (!R.eval) lc.eval_every = 0;
     /* the output head is not part of the sentence encoder: keep its bytes */
     const char *head = R.net.cfg.kind == NN_TEXT_MLM ? "head.*" : "head*";
-    if (nn_params_match_count(&R.net.ps, head) > 0 && lc.nfreeze < TRAIN_LOOP_MAX_GLOBS) lc.freeze[lc.nfreeze++] = head;
+    if (!R.bov && nn_params_match_count(R.ps, head) > 0 && lc.nfreeze < TRAIN_LOOP_MAX_GLOBS) lc.freeze[lc.nfreeze++] = head;
     train_loop_trainer tr = {.ctx = &R, .next_batch = ctr_next_batch, .loss = ctr_loss,
                              .eval = R.eval ? ctr_eval : NULL, .save = ctr_save, .load = ctr_load,
                              .after_step = ctr_after_step};
-    L = train_loop_new(&lc, &R.net.ps, &tr);
+    L = train_loop_new(&lc, R.ps, &tr);
     if (!L) goto out;
     if (!o->loop.quiet) {
-        fprintf(stderr, "contrastive: %s loss on %lld %s (%lld texts) from %s; model %s d %lld, %lld layers; %s pooling%s; "
-                        "batch %lld, max %lld tokens, %s; %lld steps; %lld trainable parameters\n",
+        char model[128];
+        if (R.bov) snprintf(model, sizeof model, "bag of %lld word vectors x %lld", (long long)R.vocab->n, (long long)R.dim);
+        else snprintf(model, sizeof model, "model %s d %lld, %lld layers", nn_text_kind_name(R.net.cfg.kind),
+                      (long long)R.net.cfg.d, (long long)R.net.cfg.layers);
+        fprintf(stderr, "contrastive: %s loss on %lld %s (%lld texts) from %s; %s; %s pooling%s; "
+                        "batch %lld, max %lld %s, %s; %lld steps; %lld trainable parameters\n",
                 train_ctr_loss_name(R.loss), (long long)R.nex,
                 R.loss == TRAIN_CTR_SIMCSE ? "sentences" : R.loss == TRAIN_CTR_PAIRS ? "pairs" : "scored pairs",
-                (long long)R.ntexts, o->data, nn_text_kind_name(R.net.cfg.kind), (long long)R.net.cfg.d,
-                (long long)R.net.cfg.layers, o->pool == TRAIN_POOL_CLS ? "cls" : "mean", o->proj ? " + projection" : "",
-                (long long)B, (long long)o->max_len,
+                (long long)R.ntexts, o->data, model, o->pool == TRAIN_POOL_CLS ? "cls" : "mean",
+                o->proj ? " + projection" : "", (long long)B, (long long)o->max_len, R.bov ? "words" : "tokens",
                 R.loss == TRAIN_CTR_COSENT ? "CoSENT" : o->learn_temperature ? "learnable temperature" : "fixed temperature",
-                (long long)lc.steps, (long long)nn_params_count_trainable(&R.net.ps));
+                (long long)lc.steps, (long long)nn_params_count_trainable(R.ps));
         if (R.eval && !o->loop.resume) {
             double s0;
             if (eval_sts(&R, &s0)) goto out;
@@ -604,8 +702,9 @@ int train_ctr_run(const train_ctr_options *o) {
         }
         if (plot) {
             char title[256];
-            snprintf(title, sizeof title, "ember train contrastive (%s): d %lld, %lld layers, batch %lld",
-                     train_ctr_loss_name(R.loss), (long long)R.net.cfg.d, (long long)R.net.cfg.layers, (long long)B);
+            snprintf(title, sizeof title, "ember train contrastive (%s): %s d %lld, %lld layers, batch %lld",
+                     train_ctr_loss_name(R.loss), R.bov ? "bag of vectors" : "encoder", (long long)R.dim,
+                     (long long)(R.bov ? 0 : R.net.cfg.layers), (long long)B);
             if (train_loop_plot(L, plot, title)) rc = -1;
         }
     }

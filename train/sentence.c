@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_model_checkpoint(const char *path) {
+bool train_sent_is_model(const char *path) {
     /* an HDF5 checkpoint with /model/kind is a text model; anything else goes to the vectors loader */
     FILE *f = fopen(path, "rb");
     if (!f) return false;
@@ -30,7 +30,7 @@ static bool is_model_checkpoint(const char *path) {
 int train_sent_open(train_sent_encoder *e, const char *path, const char *pool) {
     memset(e, 0, sizeof *e);
     e->pool = TRAIN_POOL_MEAN;
-    if (is_model_checkpoint(path)) {
+    if (train_sent_is_model(path)) {
         if (train_lm_load_model(path, &e->lm)) return -1;
         e->is_model = true;
         e->dim = e->lm.net.cfg.d;

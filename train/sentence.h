@@ -35,6 +35,9 @@ typedef struct train_sent_encoder {
     char desc[160];       /* "mlm d 256, 4 layers, mean pooling" | "word vectors 82,208 x 300, mean" */
 } train_sent_encoder;
 
+/* Whether path is an ember text-model checkpoint (HDF5 with /model/kind); false for anything else. */
+bool train_sent_is_model(const char *path);
+
 /* Opens path as a text-model checkpoint or word vectors. pool: NULL for the model's own (or mean);
  * ignored for word vectors. 0 or -1 with an error naming the file. */
 int train_sent_open(train_sent_encoder *e, const char *path, const char *pool);
