@@ -182,6 +182,40 @@ static void test_resume_bit_exact(void **state) {
     ckpt_close(b);
 }
 
+static void expect_error(const char *what, const char *args, const char *needle);
+
+/* A bag-of-vectors encoder from word vectors (`--init VECTORS`): SimCSE with dropout on the word
+ * vectors trains the table; the checkpoint reads back as word vectors with the changed table. */
+static void test_bag_of_vectors(void **state) {
+    (void)state;
+    char *out = NULL;
+    const char *vec = tu_group_path("world_vec.txt");
+    int rc = tu_run_ember(&out, "word2vec -train %s -output %s -size 16 -iter 1 -min-count 1 -threads 1 -debug 0", g_world, vec);
+    assert_int_equal(rc, 0);
+    free(out);
+    const char *ck = tu_group_path("bov.ckpt"), *m = tu_group_path("bov.jsonl");
+    rc = tu_run_ember(&out, "train contrastive --init %s --data %s --batch 16 --steps 20 --lr 1e-2 --eval none --threads 1 "
+                            "--metrics %s --checkpoint %s", vec, g_world, m, ck);
+    if (rc) printf("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "bag of"));
+    free(out);
+    double loss[4];
+    int nl = metric_series(m, "train", "loss", loss, 4);
+    assert_int_equal(nl, 2);
+    printf("bag of vectors, SimCSE on the world text: loss %.3f -> %.3f\n", loss[0], loss[1]);
+    assert_true(loss[1] < loss[0]);
+    /* the checkpoint is word vectors: `ember similar` reads it, and its table has moved */
+    rc = tu_run_ember(&out, "similar %s cat -k 3", ck);
+    if (rc) printf("%s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    /* --pool cls has no meaning for a bag of words */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "train contrastive --init %s --data %s --pool cls --eval none --quiet", vec, g_world);
+    expect_error("cls pooling of a bag of vectors", cmd, "a bag of word vectors has no first token");
+}
+
 /* ---- bad input ---------------------------------------------------------------------------------- */
 
 static void expect_error(const char *what, const char *args, const char *needle) {
@@ -224,10 +258,10 @@ static void test_bad_input(void **state) {
     snprintf(cmd, sizeof cmd, "train contrastive --init %s --data %s --steps 4 --eval none --quiet --resume %s", init2,
              g_world, run);
     expect_error("--init with another tokenizer than --resume", cmd, "hold different models or tokenizers");
-    /* word vectors are not a text model */
-    char *vec = tu_write_tmp(tu_group_dir(), "vec.txt", "2 3\ncat 1 0 0\ndog 0 1 0\n");
+    /* --init that is neither a model checkpoint nor word vectors (a vectors header promising more rows) */
+    char *vec = tu_write_tmp(tu_group_dir(), "vec.txt", "3 3\ncat 1 0 0\ndog 0 1 0\n");
     snprintf(cmd, sizeof cmd, "train contrastive --init %s --data %s --quiet", vec, g_world);
-    expect_error("word vectors as --init", cmd, "vec.txt");
+    expect_error("truncated word vectors as --init", cmd, "vec.txt");
     /* the checkpoint already saved is untouched by the failed runs */
     ckpt_reader *r = ckpt_open(run);
     assert_non_null(r);
@@ -401,6 +435,7 @@ int main(void) {
         cmocka_unit_test(test_simcse_duplicates_masked),
         cmocka_unit_test(test_temperature_clamped),
         cmocka_unit_test(test_resume_bit_exact),
+        cmocka_unit_test(test_bag_of_vectors),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_cosent_learns_stsb),
         cmocka_unit_test(test_sts_spearman_matches_scipy),
