@@ -43,24 +43,6 @@ static int teardown(void **state) {
     return tu_group_tempdir_teardown(state);
 }
 
-/* Values of "key" in the metrics lines of the given kind, in order (at most max). */
-static int metric_series(const char *path, const char *kind, const char *key, double *out, int max) {
-    size_t n = 0;
-    char *s = tu_read_file(path, &n);
-    assert_non_null(s);
-    char want_kind[64], want_key[64];
-    snprintf(want_kind, sizeof want_kind, "\"kind\":\"%s\"", kind);
-    snprintf(want_key, sizeof want_key, "\"%s\":", key);
-    int k = 0;
-    for (char *line = strtok(s, "\n"); line && k < max; line = strtok(NULL, "\n")) {
-        if (!strstr(line, want_kind)) continue;
-        char *v = strstr(line, want_key);
-        if (v) out[k++] = strtod(v + strlen(want_key), NULL);
-    }
-    free(s);
-    return k;
-}
-
 /* ---- the negative mask ------------------------------------------------------------------------- */
 
 static void test_negative_mask(void **state) {
@@ -102,7 +84,7 @@ static void test_simcse_duplicates_masked(void **state) {
     assert_int_equal(rc, 0);
     free(out);
     double loss[4];
-    assert_int_equal(metric_series(m, "train", "loss", loss, 4), 1);
+    assert_int_equal(tu_metric_series(m, "train", "loss", loss, 4), 1);
     printf("all-duplicate batch: loss %.3g (masked); ", loss[0]);
     assert_true(fabs(loss[0]) < 1e-6);
     const char *m2 = tu_group_path("distinct.jsonl");
@@ -110,7 +92,7 @@ static void test_simcse_duplicates_masked(void **state) {
                             "--quiet --metrics %s", g_init, g_world, m2);
     assert_int_equal(rc, 0);
     free(out);
-    assert_int_equal(metric_series(m2, "train", "loss", loss, 4), 1);
+    assert_int_equal(tu_metric_series(m2, "train", "loss", loss, 4), 1);
     printf("distinct sentences: loss %.3f (log 8 = %.3f)\n", loss[0], log(8.0));
     assert_true(loss[0] > 0.3);
     free(dup);
@@ -201,7 +183,7 @@ static void test_bag_of_vectors(void **state) {
     assert_non_null(strstr(out, "bag of"));
     free(out);
     double loss[4];
-    int nl = metric_series(m, "train", "loss", loss, 4);
+    int nl = tu_metric_series(m, "train", "loss", loss, 4);
     assert_int_equal(nl, 2);
     printf("bag of vectors, SimCSE on the world text: loss %.3f -> %.3f\n", loss[0], loss[1]);
     assert_true(loss[1] < loss[0]);
@@ -315,7 +297,7 @@ static void test_cosent_learns_stsb(void **state) {
     double before = strtod(b + strlen("Spearman x 100 = "), NULL);
     free(out);
     double sp_dev[4], loss[64];
-    int ne = metric_series(m, "eval", "sts_spearman", sp_dev, 4), nl = metric_series(m, "train", "loss", loss, 64);
+    int ne = tu_metric_series(m, "eval", "sts_spearman", sp_dev, 4), nl = tu_metric_series(m, "train", "loss", loss, 64);
     assert_int_equal(ne, 2);
     assert_true(nl >= 20);
     double early = 0, late = 0;

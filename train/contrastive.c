@@ -694,18 +694,12 @@ int train_ctr_run(const train_ctr_options *o) {
         fputc('\n', stderr);
     }
     if (rc == 0 || rc == TRAIN_LOOP_STOPPED) {
-        const char *plot = o->plot;
-        char pbuf[4096];
-        if (!plot && o->loop.checkpoint) {
-            snprintf(pbuf, sizeof pbuf, "%s.svg", o->loop.checkpoint);
-            plot = pbuf;
-        }
-        if (plot) {
+        {
             char title[256];
             snprintf(title, sizeof title, "ember train contrastive (%s): %s d %lld, %lld layers, batch %lld",
                      train_ctr_loss_name(R.loss), R.bov ? "bag of vectors" : "encoder", (long long)R.dim,
                      (long long)(R.bov ? 0 : R.net.cfg.layers), (long long)B);
-            if (train_loop_plot(L, plot, title)) rc = -1;
+            if (train_loop_plot(L, o->plot, title)) rc = -1;
         }
     }
 out:

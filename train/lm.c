@@ -621,18 +621,12 @@ int train_lm_run(const train_lm_options *o) {
             }
             free(tid);
         }
-        const char *plot = o->plot;
-        char pbuf[4096];
-        if (!plot && o->loop.checkpoint) {
-            snprintf(pbuf, sizeof pbuf, "%s.svg", o->loop.checkpoint);
-            plot = pbuf;
-        }
-        if (plot) {
+        {
             char title[256];
             snprintf(title, sizeof title, "ember train %s: d %lld, %lld layers, seq %lld, vocab %lld",
                      nn_text_kind_name(mc.kind), (long long)mc.d, (long long)mc.layers, (long long)mc.max_seq,
                      (long long)mc.vocab);
-            if (train_loop_plot(L, plot, title)) rc = -1;
+            if (train_loop_plot(L, o->plot, title)) rc = -1;
         }
     }
 out:

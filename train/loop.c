@@ -703,6 +703,12 @@ int train_loop_run_steps(train_loop *L, int64_t n) {
 const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &L->prof; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
+    char buf[4096];
+    if (!path && L->cfg.checkpoint) {
+        snprintf(buf, sizeof buf, "%s.svg", L->cfg.checkpoint);
+        path = buf;
+    }
+    if (!path) return 0;
     train_plot_series s[2] = {{"training loss", L->hist_loss.xy, L->hist_loss.n},
                               {L->has_eval && L->last_eval.n ? L->last_eval.key[0] : "evaluation", L->hist_eval.xy,
                                L->hist_eval.n}};

@@ -164,7 +164,7 @@ double train_loop_first_step_seconds(const train_loop *L);
 float train_loop_lr(const train_loop_config *cfg, int64_t s);
 
 /* Writes the run's loss curve (training loss per logged step, and the evaluation values) as an SVG
- * line chart to path. The history is kept in the checkpoint (/state/history/...), so a resumed run
+ * line chart to path (NULL: "<checkpoint>.svg" when the run checkpoints, else nothing). The history is kept in the checkpoint (/state/history/...), so a resumed run
  * draws its whole curve. 0 or -1. */
 int train_loop_plot(const train_loop *L, const char *path, const char *title);
 
