@@ -12,19 +12,6 @@
 #include "data/evalsets.h"
 #include "train/eval.h"
 
-/* Shared data directory: $EMBER_DATA_DIR, else <source>/../shared/data, else NULL. */
-static const char *data_dir(void) {
-    static char buf[4096];
-    struct stat st;
-    const char *e = getenv("EMBER_DATA_DIR");
-    if (e && *e && !stat(e, &st) && S_ISDIR(st.st_mode)) return e;
-#ifdef EMBER_SOURCE_DIR
-    snprintf(buf, sizeof buf, "%s/../shared/data", EMBER_SOURCE_DIR);
-    if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return buf;
-#endif
-    return NULL;
-}
-
 static int load_or_report(train_vectors **v, const char *path, const char *param) {
     if (train_vectors_load(v, path, param)) {
         fprintf(stderr, "ember: %s\n", base_error_msg());
@@ -89,7 +76,7 @@ static int eval_analogy(int argc, char **argv) {
     }
     char defq[4096];
     if (!qpath) {
-        const char *d = data_dir();
+        const char *d = cli_data_dir();
         if (!d) {
             fprintf(stderr, "ember: no --questions given and no shared data dir (set EMBER_DATA_DIR)\n");
             return 2;
@@ -242,7 +229,7 @@ static int eval_wordsim(int argc, char **argv) {
         goto done;
     }
     if (nf == 0) {
-        const char *d = data_dir();
+        const char *d = cli_data_dir();
         char dir[4096];
         if (!d) {
             fprintf(stderr, "ember: no word-similarity files given and no shared data dir (set EMBER_DATA_DIR)\n");
@@ -311,13 +298,17 @@ int cli_cmd_eval(int argc, char **argv) {
         FILE *f = argc < 2 ? stderr : stdout;
         fprintf(f, "usage: ember eval analogy VECTORS [...]   analogy accuracy (compute-accuracy protocol)\n"
                    "       ember eval wordsim VECTORS [...]   word-similarity Spearman rho\n"
+                   "       ember eval sts MODEL|VECTORS [...]  sentence similarity: Spearman x 100 on STS-B / SICK-R\n"
+                   "       ember eval probe MODEL|VECTORS --task sst2   logistic-regression probe accuracy\n"
+                   "       ember eval align MODEL [...]        images/speech/text: zero-shot accuracy, retrieval, map\n"
                    "`ember eval analogy --help` for the options.\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "analogy")) return eval_analogy(argc - 1, argv + 1);
     if (!strcmp(argv[1], "wordsim")) return eval_wordsim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sts") || !strcmp(argv[1], "probe")) return cli_eval_sentences(argc - 1, argv + 1);
     if (!strcmp(argv[1], "align")) return cli_cmd_eval_align(argc - 1, argv + 1);
-    fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy or wordsim)\n", argv[1]);
+    fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy, wordsim, sts, probe or align)\n", argv[1]);
     return 2;
 }
 

@@ -1,4 +1,4 @@
-/* cmd_train.c — `ember train mlm|lm`: flags to train_lm_options, then the run (train/lm.c on train/loop.c). */
+/* cmd_train.c — `ember train mlm|lm`: flags to train_lm_options, then the run (train/lm.c on train/loop.c); `contrastive` is cmd_contrastive.c. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -54,13 +54,16 @@ static void usage(FILE *f, const char *kind) {
 
 int cli_cmd_train(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: ember train mlm|lm --corpus FILE [options]  (ember train mlm --help)\n       ember train align [options]  (ember train align --help)\n");
+        fprintf(argc < 2 ? stderr : stdout, "usage: ember train mlm|lm --corpus FILE [options]  (ember train mlm --help)\n"
+                                           "       ember train contrastive --init MODEL --data FILE [options]  (--help)\n"
+                                           "       ember train align [options]  (ember train align --help)\n");
         return argc < 2 ? 2 : 0;
     }
     const char *kind = argv[1];
+    if (!strcmp(kind, "contrastive")) return cli_cmd_train_contrastive(argc - 1, argv + 1);
     if (!strcmp(kind, "align")) return cli_cmd_train_align(argc - 1, argv + 1);
     if (strcmp(kind, "mlm") && strcmp(kind, "lm")) {
-        fprintf(stderr, "ember train: unknown trainer '%s' (known: mlm, lm, align)\n", kind);
+        fprintf(stderr, "ember train: unknown trainer '%s' (known: mlm, lm, contrastive, align)\n", kind);
         return 2;
     }
     bool lm = !strcmp(kind, "lm");
@@ -74,6 +77,13 @@ int cli_cmd_train(int argc, char **argv) {
         int64_t n = 0;
         double x = 0;
         int rc = 0, used = 1;
+        int lf = cli_loop_flag(a, v, &o.loop, &used);
+        if (lf < 0) return cli_error(cmd);
+        if (lf > 0) {
+            i += used;
+            continue;
+        }
+        used = 1;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout, kind);
             return 0;
@@ -90,35 +100,14 @@ int cli_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--tokenizer")) {
             if (!v) rc = base_error_set("--tokenizer: expected a file");
             o.tokenizer = v;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (!v) rc = base_error_set("--checkpoint: expected a file");
-            o.loop.checkpoint = v;
-        } else if (!strcmp(a, "--resume")) {
-            if (!v) rc = base_error_set("--resume: expected a checkpoint file");
-            o.loop.resume = v;
-        } else if (!strcmp(a, "--best")) {
-            if (!v) rc = base_error_set("--best: expected a file");
-            o.loop.best = v;
-        } else if (!strcmp(a, "--metrics")) {
-            if (!v) rc = base_error_set("--metrics: expected a file");
-            o.loop.metrics = v;
         } else if (!strcmp(a, "--plot")) {
             if (!v) rc = base_error_set("--plot: expected a file");
             o.plot = v;
-        } else if (!strcmp(a, "--freeze")) {
-            if (!v) rc = base_error_set("--freeze: expected a glob");
-            else if (o.loop.nfreeze == TRAIN_LOOP_MAX_GLOBS) rc = base_error_set("--freeze: at most %d globs", TRAIN_LOOP_MAX_GLOBS);
-            else o.loop.freeze[o.loop.nfreeze++] = v;
         } else if (!strcmp(a, "--pos")) {
             if (v && !strcmp(v, "learned")) o.model.pos = NN_TEXT_POS_LEARNED;
             else if (v && !strcmp(v, "sinusoidal")) o.model.pos = NN_TEXT_POS_SINUSOIDAL;
             else if (v && !strcmp(v, "rope")) o.model.pos = NN_TEXT_POS_ROPE;
             else rc = base_error_set("--pos: expected learned, sinusoidal or rope, got '%s'", v ? v : "");
-        } else if (!strcmp(a, "--schedule")) {
-            if (v && !strcmp(v, "cosine")) o.loop.sched = OPTIM_SCHED_WARMUP_COSINE;
-            else if (v && !strcmp(v, "linear")) o.loop.sched = OPTIM_SCHED_WARMUP_LINEAR;
-            else if (v && !strcmp(v, "constant")) o.loop.sched = OPTIM_SCHED_CONSTANT;
-            else rc = base_error_set("--schedule: expected cosine, linear or constant, got '%s'", v ? v : "");
         } else if (!strcmp(a, "--d")) rc = cli_parse_i64(a, v, 1, 65536, &o.model.d);
         else if (!strcmp(a, "--layers")) rc = cli_parse_i64(a, v, 1, 256, &o.model.layers);
         else if (!strcmp(a, "--heads")) rc = cli_parse_i64(a, v, 1, 1024, &o.model.heads);
@@ -129,20 +118,10 @@ int cli_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer-bytes")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.tokenizer_bytes);
         else if (!strcmp(a, "--max-bytes")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.max_bytes);
         else if (!strcmp(a, "--batch")) rc = cli_parse_i64(a, v, 1, 65536, &o.batch);
-        else if (!strcmp(a, "--accum")) { rc = cli_parse_i64(a, v, 1, 1 << 20, &n); o.loop.accum = (int)n; }
-        else if (!strcmp(a, "--steps")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.loop.steps);
         else if (!strcmp(a, "--epochs")) rc = cli_parse_f64(a, v, 1e-9, 1e6, &epochs);
-        else if (!strcmp(a, "--warmup")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.warmup);
-        else if (!strcmp(a, "--eval-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.eval_every);
         else if (!strcmp(a, "--eval-seqs")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.eval_seqs);
-        else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.loop.stop_after);
-        else if (!strcmp(a, "--checkpoint-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.checkpoint_every);
         else if (!strcmp(a, "--threads")) { rc = cli_parse_i64(a, v, 1, 1024, &n); o.threads = (int)n; }
         else if (!strcmp(a, "--seed")) { rc = cli_parse_i64(a, v, 0, INT64_MAX, &n); o.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--lr")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.lr = (float)x; }
-        else if (!strcmp(a, "--lr-floor")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.lr_floor = (float)x; }
-        else if (!strcmp(a, "--weight-decay")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.weight_decay = (float)x; }
-        else if (!strcmp(a, "--clip")) rc = cli_parse_f64(a, v, 0, 1e9, &o.loop.clip);
         else if (!strcmp(a, "--dropout")) { rc = cli_parse_f64(a, v, 0, 0.99, &x); o.model.dropout = (float)x; }
         else if (!strcmp(a, "--mask-prob") && !lm) rc = cli_parse_f64(a, v, 0.001, 0.999, &o.mask_prob);
         else if (!strcmp(a, "--valid-frac")) rc = cli_parse_f64(a, v, 1e-6, 0.49, &o.valid_frac);
@@ -151,9 +130,6 @@ int cli_cmd_train(int argc, char **argv) {
             if (!strcmp(a, "--tie")) o.model.tie_head = true;
             else if (!strcmp(a, "--untie")) o.model.tie_head = false;
             else if (!strcmp(a, "--whole-word") && !lm) o.whole_word = true;
-            else if (!strcmp(a, "--decay-all")) o.loop.decay_all = true;
-            else if (!strcmp(a, "--quiet")) o.loop.quiet = true;
-            else if (!strcmp(a, "--profile")) o.loop.profile = true;
             else if (!strcmp(a, "--summary")) summary = true;
             else {
                 fprintf(stderr, "ember %s: unknown flag '%s' (ember train %s --help)\n", cmd, a, kind);

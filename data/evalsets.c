@@ -11,7 +11,7 @@
 /* Reads the whole (possibly gzip) file into a NUL-terminated heap buffer; *len excludes the NUL.
  * Evaluation sets are small (a few MB), so one buffer that later holds every parsed string is
  * simpler than streaming. Returns NULL with an error set. */
-static char *slurp(const char *path, size_t *len) {
+char *data_slurp(const char *path, size_t *len) {
     gzFile f = gzopen(path, "rb");
     if (!f) {
         base_error_set("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
@@ -148,7 +148,7 @@ static const char *excerpt(const char *s) {
 int data_analogy_read(data_analogy_set **out, const char *path) {
     *out = NULL;
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = data_slurp(path, &len);
     if (!buf) return -1;
     data_analogy_set *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
@@ -236,7 +236,7 @@ static char *base_name(const char *path) {
 int data_wordsim_read(data_wordsim_set **out, const char *path) {
     *out = NULL;
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = data_slurp(path, &len);
     if (!buf) return -1;
     data_wordsim_set *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
@@ -301,7 +301,7 @@ void data_wordsim_free(data_wordsim_set *s) {
 int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_format fmt) {
     *out = NULL;
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = data_slurp(path, &len);
     if (!buf) return -1;
     if (fmt == DATA_PAIRS_AUTO) {
         const char *p = buf;
@@ -314,6 +314,7 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
     s->a = base_xmalloc((size_t)cap * sizeof(char *));
     s->b = base_xmalloc((size_t)cap * sizeof(char *));
     s->score = base_xmalloc((size_t)cap * sizeof(float));
+    s->split = base_xmalloc((size_t)cap * sizeof(char *));
     line_iter it;
     line_iter_init(&it, buf, len);
     char *line;
@@ -363,9 +364,11 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
             s->a = base_xrealloc(s->a, (size_t)cap * sizeof(char *));
             s->b = base_xrealloc(s->b, (size_t)cap * sizeof(char *));
             s->score = base_xrealloc(s->score, (size_t)cap * sizeof(float));
+            s->split = base_xrealloc(s->split, (size_t)cap * sizeof(char *));
         }
         s->a[s->n] = f[ai];
         s->b[s->n] = f[bi];
+        s->split[s->n] = sick && nf >= 12 ? f[11] : NULL;
         s->score[s->n++] = v;
     }
     if (s->n == 0) {
@@ -384,6 +387,7 @@ void data_pairs_free(data_sentence_pairs *s) {
     free(s->a);
     free(s->b);
     free(s->score);
+    free(s->split);
     free(s->pool);
     free(s);
 }
@@ -393,7 +397,7 @@ void data_pairs_free(data_sentence_pairs *s) {
 int data_labeled_read(data_labeled_sentences **out, const char *path) {
     *out = NULL;
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = data_slurp(path, &len);
     if (!buf) return -1;
     data_labeled_sentences *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;

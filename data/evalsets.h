@@ -19,6 +19,7 @@
 #ifndef EMBER_DATA_EVALSETS_H
 #define EMBER_DATA_EVALSETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- analogy questions ----------------------------------------------------------------------- */
@@ -46,6 +47,10 @@ typedef struct data_wordsim_set {
 int data_wordsim_read(data_wordsim_set **out, const char *path);
 void data_wordsim_free(data_wordsim_set *s);
 
+/* Reads a whole (possibly gzip) text file into a NUL-terminated heap buffer (*len excludes the
+ * NUL). NULL with an error naming the file (cannot open, read error, a NUL byte and its offset). */
+char *data_slurp(const char *path, size_t *len);
+
 /* ---- sentence pairs -------------------------------------------------------------------------- */
 typedef enum {
     DATA_PAIRS_AUTO = 0, /* SICK if the first line starts with "pair_ID", else STS Benchmark */
@@ -57,6 +62,7 @@ typedef struct data_sentence_pairs {
     int64_t n;
     char **a, **b;   /* [n] sentences, strings in pool */
     float *score;    /* [n] gold similarity / relatedness */
+    char **split;    /* [n] SICK's SemEval_set ("TRAIN", "TRIAL", "TEST"); NULL entries for STS-B */
     char *pool;
 } data_sentence_pairs;
 

@@ -388,6 +388,10 @@ typedef struct nn_text_model {
 
 /* Registers and allocates every parameter from seed. The config must pass nn_text_config_check. */
 void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t seed);
+/* Registers the parameters only, so a trainer can add its own to m->ps (a projection head, a
+ * temperature) before nn_params_alloc; the model's parameters are registered first, so they get the
+ * same initial values as from nn_text_model_init with the same seed. */
+void nn_text_model_register(nn_text_model *m, const nn_text_config *cfg);
 void nn_text_model_free(nn_text_model *m);
 /* ids i32 [B, T] (T <= max_seq), pad: optional i32 [B, T] (nonzero = padding) → hidden states
  * [B, T, d] after `layers` blocks (0..n_layers; n_layers also applies the final norm). NULL with

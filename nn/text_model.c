@@ -60,8 +60,8 @@ int nn_text_config_check(const nn_text_config *c) {
     return 0;
 }
 
-void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t seed) {
-    AG_CHECK(nn_text_config_check(cfg) == 0, "nn_text_model_init", "%s", base_error_msg());
+void nn_text_model_register(nn_text_model *m, const nn_text_config *cfg) {
+    AG_CHECK(nn_text_config_check(cfg) == 0, "nn_text_model_register", "%s", base_error_msg());
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     const nn_text_config *c = &m->cfg;
@@ -92,6 +92,10 @@ void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t se
     } else if (!c->tie_head) {
         nn_linear_init(&m->head_decoder, &m->ps, "head", c->d, c->vocab, false);
     }
+}
+
+void nn_text_model_init(nn_text_model *m, const nn_text_config *cfg, uint64_t seed) {
+    nn_text_model_register(m, cfg);
     base_rng rng;
     base_rng_seed(&rng, seed);
     nn_params_alloc(&m->ps, &rng);

@@ -34,24 +34,6 @@ static int teardown(void **state) {
 
 #define SMALL "--d 32 --layers 2 --heads 2 --seq 32 --batch 8 --threads 1"
 
-/* Values of "key" in the metrics lines of the given kind, in order (at most max). */
-static int metric_series(const char *path, const char *kind, const char *key, double *out, int max) {
-    size_t n = 0;
-    char *s = tu_read_file(path, &n);
-    assert_non_null(s);
-    char want_kind[64], want_key[64];
-    snprintf(want_kind, sizeof want_kind, "\"kind\":\"%s\"", kind);
-    snprintf(want_key, sizeof want_key, "\"%s\":", key);
-    int k = 0;
-    for (char *line = strtok(s, "\n"); line && k < max; line = strtok(NULL, "\n")) {
-        if (!strstr(line, want_kind)) continue;
-        char *v = strstr(line, want_key);
-        if (v) out[k++] = strtod(v + strlen(want_key), NULL);
-    }
-    free(s);
-    return k;
-}
-
 static void test_lm_learns_real_text(void **state) {
     (void)state;
     const char *wt = tu_data_path("corpus/wikitext-2/wiki.valid.txt.gz");
@@ -66,7 +48,7 @@ static void test_lm_learns_real_text(void **state) {
     assert_int_equal(rc, 0);
     free(out);
     double loss[32], ppl[8];
-    int nl = metric_series(m, "train", "loss", loss, 32), np = metric_series(m, "eval", "eval_ppl", ppl, 8);
+    int nl = tu_metric_series(m, "train", "loss", loss, 32), np = tu_metric_series(m, "eval", "eval_ppl", ppl, 8);
     assert_true(nl >= 10 && np == 3);
     printf("WikiText-2 valid, lm: train loss %.3f -> %.3f; held-out perplexity %.1f -> %.1f -> %.1f\n", loss[0],
            loss[nl - 1], ppl[0], ppl[1], ppl[2]);
@@ -93,7 +75,7 @@ static void test_mlm_learns_real_text(void **state) {
     assert_int_equal(rc, 0);
     free(out);
     double loss[32], eval_loss[4];
-    int nl = metric_series(m, "train", "loss", loss, 32), ne = metric_series(m, "eval", "eval_mlm_loss", eval_loss, 4);
+    int nl = tu_metric_series(m, "train", "loss", loss, 32), ne = tu_metric_series(m, "eval", "eval_mlm_loss", eval_loss, 4);
     assert_true(nl >= 10 && ne == 2);
     printf("WikiText-2 valid, mlm: train loss %.3f -> %.3f; held-out masked loss %.3f -> %.3f\n", loss[0], loss[nl - 1],
            eval_loss[0], eval_loss[1]);

@@ -848,6 +848,7 @@ train_align_options train_align_options_default(void) {
     o.threads = 2;
     o.loop = train_loop_config_default();
     o.loop.label = "align";
+    o.loop.rate_unit = "ex"; /* images + recordings per second in the progress line */
     o.loop.lr = 1e-3f;
     o.loop.weight_decay = 0.05f;
     o.loop.warmup = 200;
@@ -1208,13 +1209,8 @@ int train_align_run(const train_align_options *o) {
             for (int i = 0; ev && i < ev->n; i++) fprintf(stderr, ", %s %.4f", ev->key[i], ev->value[i]);
             fputc('\n', stderr);
         }
-        const char *plot = o->plot;
-        char pbuf[4096];
-        if (!plot && o->loop.checkpoint) {
-            snprintf(pbuf, sizeof pbuf, "%s.svg", o->loop.checkpoint);
-            plot = pbuf;
-        }
-        if (plot && train_loop_plot(L, plot, "ember train align: image/audio/text InfoNCE")) rc = -1;
+        if ((o->plot || o->loop.checkpoint) && train_loop_plot(L, o->plot, "ember train align: image/audio/text InfoNCE"))
+            rc = -1;
     }
 out:
     train_loop_free(L);

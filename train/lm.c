@@ -296,7 +296,7 @@ static int lm_eval(void *ctx, ag_graph *g, train_eval_result *out) {
 
 /* ---- checkpoint extras -------------------------------------------------------------------------- */
 
-static int put_model(ckpt_writer *w, const nn_text_config *c) {
+int train_lm_put_model(ckpt_writer *w, const nn_text_config *c) {
     int rc = ckpt_put_string(w, "/model/kind", nn_text_kind_name(c->kind));
     if (!rc) rc = ckpt_put_string(w, "/model/pos", nn_text_pos_name(c->pos));
     const int64_t v[] = {c->vocab, c->max_seq, c->d, c->layers, c->heads, c->kv_heads, c->ffn, c->tie_head};
@@ -310,7 +310,7 @@ static int put_model(ckpt_writer *w, const nn_text_config *c) {
     return rc;
 }
 
-static int get_model(ckpt_reader *r, nn_text_config *c) {
+int train_lm_get_config(ckpt_reader *r, nn_text_config *c) {
     char kind[16] = "", pos[16] = "", *s = NULL;
     if (ckpt_get_string(r, "/model/kind", &s)) return base_error_prefix("not an `ember train mlm|lm` model");
     snprintf(kind, sizeof kind, "%s", s);
@@ -344,7 +344,7 @@ static int get_model(ckpt_reader *r, nn_text_config *c) {
 
 static int lm_save(void *ctx, ckpt_writer *w) {
     lm_run *R = ctx;
-    int rc = put_model(w, &R->model.cfg);
+    int rc = train_lm_put_model(w, &R->model.cfg);
     if (!rc) rc = ckpt_put_tokenizer(w, R->tok);
     if (!rc) rc = ckpt_put_i64(w, "/state/data/epoch", R->order.epoch);
     if (!rc) rc = ckpt_put_i64(w, "/state/data/pos", R->order.pos);
@@ -621,18 +621,12 @@ int train_lm_run(const train_lm_options *o) {
             }
             free(tid);
         }
-        const char *plot = o->plot;
-        char pbuf[4096];
-        if (!plot && o->loop.checkpoint) {
-            snprintf(pbuf, sizeof pbuf, "%s.svg", o->loop.checkpoint);
-            plot = pbuf;
-        }
-        if (plot) {
+        {
             char title[256];
             snprintf(title, sizeof title, "ember train %s: d %lld, %lld layers, seq %lld, vocab %lld",
                      nn_text_kind_name(mc.kind), (long long)mc.d, (long long)mc.layers, (long long)mc.max_seq,
                      (long long)mc.vocab);
-            if (train_loop_plot(L, plot, title)) rc = -1;
+            if (train_loop_plot(L, o->plot, title)) rc = -1;
         }
     }
 out:
@@ -649,16 +643,34 @@ int train_lm_load_model(const char *path, train_lm_model *m) {
     ckpt_reader *r = ckpt_open(path);
     if (!r) return -1;
     nn_text_config c;
-    int rc = get_model(r, &c);
+    int rc = train_lm_get_config(r, &c);
     if (!rc) rc = ckpt_get_tokenizer(r, &m->tok);
     if (!rc && m->tok->vocab_size != c.vocab)
         rc = base_error_set("%s: the tokenizer has %d tokens, the model %lld", path, m->tok->vocab_size, (long long)c.vocab);
     if (!rc) {
         nn_text_model_init(&m->net, &c, 0);
-        if (ckpt_load_params(r, &m->net.ps, true) < 0) rc = -1;
+        rc = train_lm_load_params(r, &m->net.ps);
     }
     ckpt_close(r);
     if (rc) train_lm_model_free(m);
+    return rc;
+}
+
+int train_lm_load_params(ckpt_reader *r, nn_params *ps) {
+    ckpt_load_report rep = {0};
+    int n = ckpt_load_params_glob(r, ps, "*", &rep);
+    int rc = n < 0 ? -1 : 0, bad = 0;
+    char msg[1024] = "";
+    size_t k = 0;
+    for (int i = 0; !rc && i < rep.nskipped; i++) {
+        const char *s = rep.skipped[i];
+        if (!strncmp(s, "ctr.", 4) && strstr(s, ": in file but not in model")) continue; /* a trainer's own */
+        if (bad++ < 4 && k < sizeof msg - 2) k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s", k ? "; " : "", s);
+    }
+    if (!rc && bad)
+        rc = base_error_set("%s: the model's parameters do not match the file (%d differences: %s%s)",
+                            ckpt_reader_path(r), bad, msg, bad > 4 ? "; ..." : "");
+    ckpt_load_report_free(&rep);
     return rc;
 }
 

@@ -80,6 +80,14 @@ typedef struct train_lm_model {
 int train_lm_load_model(const char *path, train_lm_model *m);
 void train_lm_model_free(train_lm_model *m);
 
+/* The pieces of a text-model checkpoint, for trainers that build on one (train/contrastive.c):
+ * /model/... written and read (the config is checked), and the parameters loaded strictly except
+ * that parameters named "ctr.*" in the file (a contrastive trainer's projection head and
+ * temperature, used in training only) are allowed and ignored. */
+int train_lm_put_model(ckpt_writer *w, const nn_text_config *c);
+int train_lm_get_config(ckpt_reader *r, nn_text_config *c);
+int train_lm_load_params(ckpt_reader *r, nn_params *ps);
+
 /* Tokens of a text as the model sees them: MLM prefixes [CLS]; both cut to the model's positions.
  * ids heap [*n]. */
 int train_lm_encode_for_model(const train_lm_model *m, const char *text, size_t len, int32_t **ids, int64_t *n);

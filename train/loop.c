@@ -54,6 +54,7 @@ struct train_loop {
     train_loop_config cfg;
     nn_params *ps;
     train_loop_trainer tr;
+    char rate_label[24];   /* "tok/s", "sent/s": cfg.rate_unit + "/s" */
     optim *opt;
     ag_graph *g;
     train_progress *progress;
@@ -173,6 +174,7 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
     L->cfg = *cfg;
     L->ps = ps;
     L->tr = *tr;
+    snprintf(L->rate_label, sizeof L->rate_label, "%s/s", cfg->rate_unit ? cfg->rate_unit : "tok");
     L->metrics = metrics;
     for (int i = 0; i < cfg->nfreeze; i++) nn_params_freeze(ps, cfg->freeze[i], true);
     optim_config oc = optim_config_default(cfg->optim, cfg->lr);
@@ -598,7 +600,7 @@ static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool fi
     train_progress_stat st[] = {{"step", (double)L->step, "%.0f"},
                                 {"loss", L->last_loss, "%.4f"},
                                 {"lr", train_loop_lr(c, L->step > 0 ? L->step - 1 : 0), "%.2e"},
-                                {"tok/s", tps, "%.0f"}};
+                                {L->rate_label, tps, "%.0f"}};
     /* The display's "fraction" counts this process's part of the run, so the ETA is honest after a resume. */
     train_progress_report(L->progress, frac, elapsed, st, 4, final);
     if (*log_n > 0 && (final || (c->log_every > 0 && L->step % c->log_every == 0))) {
@@ -701,6 +703,12 @@ int train_loop_run_steps(train_loop *L, int64_t n) {
 const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &L->prof; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
+    char buf[4096];
+    if (!path && L->cfg.checkpoint) {
+        snprintf(buf, sizeof buf, "%s.svg", L->cfg.checkpoint);
+        path = buf;
+    }
+    if (!path) return 0;
     train_plot_series s[2] = {{"training loss", L->hist_loss.xy, L->hist_loss.n},
                               {L->has_eval && L->last_eval.n ? L->last_eval.key[0] : "evaluation", L->hist_eval.xy,
                                L->hist_eval.n}};

@@ -47,6 +47,7 @@
 
 typedef struct train_loop_config {
     const char *label;          /* progress label, e.g. "mlm" */
+    const char *rate_unit;      /* what next_batch counts, for the progress line: "tok" (default), "sent", ... */
     /* optimisation */
     optim_kind optim;           /* OPTIM_ADAMW by default */
     float lr, lr_floor;         /* peak lr; the schedule never goes below lr_floor */
@@ -106,8 +107,8 @@ typedef struct train_loop_trainer {
     /* Optional: saves / restores the trainer's own state (data cursor, RNGs, vocabulary). */
     int (*save)(void *ctx, ckpt_writer *w);
     int (*load)(void *ctx, ckpt_reader *r);
-    /* Optional: called after each optimizer update (e.g. to clamp a parameter, as CLIP clamps its
-     * log-scale after every step). Not called when cfg.no_update is set. */
+    /* Optional: called after every optimizer step (e.g. clamping a learnable temperature into its
+     * range, as open_clip does after each step). */
     void (*after_step)(void *ctx);
 } train_loop_trainer;
 
@@ -163,7 +164,7 @@ double train_loop_first_step_seconds(const train_loop *L);
 float train_loop_lr(const train_loop_config *cfg, int64_t s);
 
 /* Writes the run's loss curve (training loss per logged step, and the evaluation values) as an SVG
- * line chart to path. The history is kept in the checkpoint (/state/history/...), so a resumed run
+ * line chart to path (NULL: "<checkpoint>.svg" when the run checkpoints, else nothing). The history is kept in the checkpoint (/state/history/...), so a resumed run
  * draws its whole curve. 0 or -1. */
 int train_loop_plot(const train_loop *L, const char *path, const char *title);
 

@@ -343,3 +343,21 @@ ag_tensor *tu_fixture_param(const tu_fixture *fx, const char *name) {
     ag_tensor_set_param(t, false);
     return t;
 }
+
+int tu_metric_series(const char *path, const char *kind, const char *key, double *out, int max) {
+    size_t n = 0;
+    char *s = tu_read_file(path, &n);
+    assert_non_null(s);
+    char want_kind[64], want_key[64];
+    snprintf(want_kind, sizeof want_kind, "\"kind\":\"%s\"", kind);
+    snprintf(want_key, sizeof want_key, "\"%s\":", key);
+    int k = 0;
+    for (char *line = strtok(s, "\n"); line && k < max; line = strtok(NULL, "\n")) {
+        if (!strstr(line, want_kind)) continue;
+        char *v = strstr(line, want_key);
+        if (v) out[k++] = strtod(v + strlen(want_key), NULL);
+    }
+    free(s);
+    return k;
+}
+

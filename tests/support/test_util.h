@@ -45,6 +45,10 @@ int tu_run(const char *cmd, char **out);
 /* tu_run of "<ember> ARGS", ARGS formatted printf-style (the caller quotes paths as the shell needs). */
 int tu_run_ember(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Values of "key" in the JSON-lines metrics file's lines of the given "kind" (train, eval, test),
+ * in file order, at most max; asserts the file exists. Returns how many were found. */
+int tu_metric_series(const char *path, const char *kind, const char *key, double *out, int max);
+
 /* Fixtures: a text file of records, each two lines:
  *     name ndim d0 d1 ...
  *     v0 v1 v2 ...            (numel floats, %.9g)
