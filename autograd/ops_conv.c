@@ -2,7 +2,22 @@
 #include "ag_internal.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
+
+/* Threads: a batch of small images (a 28×28 patch embedding, a 40×96 spectrogram) gives each image
+ * a GEMM too small for OpenBLAS to thread well, and on a loaded machine every threaded GEMM is a
+ * wake-up that can wait a time slice. When there are at least as many images as OpenMP threads and
+ * the work is not tiny, images are spread over OpenMP threads instead, each running its im2col and
+ * its GEMMs single-threaded with its own scratch (OpenBLAS is set to one thread around the loop and
+ * restored after, as ops_attention.c's HEADS mode does); weight grads go to per-thread buffers
+ * summed after the loop in thread order, so results are deterministic for a given thread count. */
+#define CONV_SERIAL_WORK (1 << 20) /* multiply-adds per call below which threads cost more than they give */
+
+static int conv_threads(int64_t B, int64_t work) {
+    int nt = omp_get_max_threads();
+    return nt > 1 && B >= nt && work >= CONV_SERIAL_WORK ? nt : 1;
+}
 
 typedef struct conv_geom {
     int64_t C, H, W, O, KH, KW, Ho, Wo, stride, pad;
@@ -66,29 +81,45 @@ static void conv2d_backward(ag_graph *g, ag_node *n) {
     int64_t B = x->shape[0], HW = q.Ho * q.Wo, K = q.C * q.KH * q.KW;
     const float *dout = n->out->grad; /* [B, O, Ho·Wo] */
     bool need_x = ag_requires_grad(x), need_w = ag_requires_grad(w), need_b = b && ag_requires_grad(b);
-    float *cols = ag_arena_alloc(ag_graph_arena(g), (size_t)(K * HW) * sizeof(float)); /* [K, HW] */
     float *dx = need_x ? ag_grad(g, x) : NULL;  /* [B, C, H, W] */
     float *dw = need_w ? ag_grad(g, w) : NULL;  /* [O, K] */
     float *db = need_b ? ag_grad(g, b) : NULL;  /* [O] */
+    int nt = conv_threads(B, B * q.O * K * HW);
+    ag_arena *A = ag_graph_arena(g);
+    float *cols_all = ag_arena_alloc(A, (size_t)(nt * K * HW) * sizeof(float)); /* [nt, K, HW] scratch */
+    /* [nt, O, K] per-thread weight grads (thread 0 writes dw itself) */
+    float *dw_part = need_w && nt > 1 ? ag_arena_calloc(A, (size_t)((nt - 1) * q.O * K) * sizeof(float)) : NULL;
+    int blas = nt > 1 ? openblas_get_num_threads() : 1;
+    if (blas != 1) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t bi = 0; bi < B; bi++) {
+        int t = nt > 1 ? omp_get_thread_num() : 0;
+        float *cols = cols_all + (int64_t)t * K * HW; /* [K, HW] */
+        float *dwt = t == 0 ? dw : dw_part + (int64_t)(t - 1) * q.O * K;
         const float *gb = dout + bi * q.O * HW; /* [O, HW] */
         if (need_w) {
             im2col(cols, ag_f32(x) + bi * q.C * q.H * q.W, &q);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q.O, (int)K, (int)HW, 1.0f, gb, (int)HW,
-                        cols, (int)HW, 1.0f, dw, (int)K);
+                        cols, (int)HW, 1.0f, dwt, (int)K);
         }
         if (need_x) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)HW, (int)q.O, 1.0f, ag_f32(w),
                         (int)K, gb, (int)HW, 0.0f, cols, (int)HW);
             col2im_add(dx + bi * q.C * q.H * q.W, cols, &q);
         }
-        if (need_b)
-            for (int64_t o = 0; o < q.O; o++) {
-                double s = 0;
-                for (int64_t k = 0; k < HW; k++) s += gb[o * HW + k];
-                db[o] += (float)s;
-            }
     }
+    if (blas != 1) openblas_set_num_threads(blas);
+    for (int t = 1; need_w && t < nt; t++)
+        for (int64_t i = 0; i < q.O * K; i++) dw[i] += dw_part[(int64_t)(t - 1) * q.O * K + i];
+    if (need_b)
+        for (int64_t bi = 0; bi < B; bi++) {
+            const float *gb = dout + bi * q.O * HW; /* [O, HW] */
+            for (int64_t o = 0; o < q.O; o++) {
+                double sum = 0;
+                for (int64_t k = 0; k < HW; k++) sum += gb[o * HW + k];
+                db[o] += (float)sum;
+            }
+        }
 }
 
 ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int stride, int pad) {
@@ -111,9 +142,14 @@ ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int 
     q.Wo = (q.W + 2 * pad - q.KW) / stride + 1;
     int64_t B = x->shape[0], HW = q.Ho * q.Wo, K = q.C * q.KH * q.KW;
     ag_tensor *out = ag_new(g, AG_F32, 4, (const int64_t[]){B, q.O, q.Ho, q.Wo});
-    /* The cols buffer is scratch: backward recomputes it (cheaper than keeping B copies). */
-    float *cols = ag_arena_alloc(ag_graph_arena(g), (size_t)(K * HW) * sizeof(float)); /* [K, HW] */
+    /* The cols buffers are scratch: backward recomputes them (cheaper than keeping B copies). */
+    int nt = conv_threads(B, B * q.O * K * HW);
+    float *cols_all = ag_arena_alloc(ag_graph_arena(g), (size_t)(nt * K * HW) * sizeof(float)); /* [nt, K, HW] */
+    int blas = nt > 1 ? openblas_get_num_threads() : 1;
+    if (blas != 1) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t bi = 0; bi < B; bi++) {
+        float *cols = cols_all + (int64_t)(nt > 1 ? omp_get_thread_num() : 0) * K * HW; /* [K, HW] */
         float *y = ag_f32(out) + bi * q.O * HW; /* [O, HW] */
         im2col(cols, ag_f32(x) + bi * q.C * q.H * q.W, &q);
         if (b)
@@ -122,6 +158,7 @@ ag_tensor *ag_conv2d(ag_graph *g, ag_tensor *x, ag_tensor *w, ag_tensor *b, int 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q.O, (int)HW, (int)K, 1.0f, ag_f32(w), (int)K,
                     cols, (int)HW, b ? 1.0f : 0.0f, y, (int)HW);
     }
+    if (blas != 1) openblas_set_num_threads(blas);
     ag_node *n = ag_record(g, AG_OP_CONV2D, conv2d_backward, out, b ? 3 : 2, (ag_tensor *[]){x, w, b});
     if (n) {
         n->ip[0] = stride;
