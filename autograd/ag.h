@@ -400,7 +400,7 @@ ag_tensor *ag_w2v_hs_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tenso
  * sets the same on first use. Returns 0, or -1 (error set, nothing changed) for an unknown name or
  * a variant this CPU cannot run. Call it before training starts, not while ops run. */
 int ag_w2v_kernel_select(const char *name);
-/* The path in use, e.g. "auto (avx512; blas above 200000)" or "scalar" (static string). */
+/* The path in use, e.g. "auto (avx512; sgemm from 200 scores per block)" or "scalar" (static string). */
 const char *ag_w2v_kernel_name(void);
 
 #ifdef __cplusplus

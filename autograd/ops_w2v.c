@@ -14,7 +14,7 @@
  * run time), so the speed does not depend on which OpenBLAS core serves a small sgemm: with
  * OPENBLAS_CORETYPE=Haswell, sgemm was 3-8x slower than these kernels at word2vec's sizes, and only
  * its SkylakeX small-matrix kernels came close (bench/w2v_kernels.c, bench/RESULTS.md). sgemm on
- * gathered copies of the rows is kept for blocks large enough that it wins (W2V_BLAS_MIN_WORK).
+ * gathered copies of the rows is kept for blocks large enough that it wins (W2V_BLAS_MIN_SCORES).
  * EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces a path (ag_w2v_kernel_select). All paths
  * give the same values up to float rounding. The BLAS backward uses the gathered copies (the rows
  * the forward saw); the own kernels read the tables through the same row pointers at backward time.
@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Saved by the forward for the backward. */
 typedef struct w2v_saved {
@@ -83,10 +84,28 @@ static inline float log1p_unit(float e) {
 
 static void w2v_backward(ag_graph *g, ag_node *n);
 
-/* Above this many multiply-adds per product (nx·M·D) the BLAS path is used in auto mode: the
- * crossover measured by bench_w2v_kernels, against OpenBLAS's best small-matrix core (SkylakeX /
- * Cooperlake); with any other core our kernels stay ahead at every size measured. */
-#define W2V_BLAS_MIN_WORK 200000
+/* Auto mode hands a block to sgemm only when OpenBLAS runs a core with small-matrix kernels
+ * (SkylakeX, Cooperlake, SapphireRapids) and the block has at least this many scores (nx·M).
+ * bench_w2v_kernels measured, against those cores, sgemm (gather included) 5-25 % faster from about
+ * 200 scores up (e.g. 10 × 21, 20 × 6 and larger, at D = 100..1000) and slower below; against the
+ * Haswell, Zen and other cores our kernels won at every size measured (1.6-8x). Default word2vec
+ * windows have at most 10 × 6 = 60 scores, so they always run on our kernels. */
+#define W2V_BLAS_MIN_SCORES 200
+
+char *openblas_get_corename(void); /* OpenBLAS's own API (not in every cblas.h) */
+
+/* Whether the OpenBLAS core in use has the small-matrix sgemm kernels (read once). */
+static bool blas_has_small_kernels(void) {
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        const char *core = openblas_get_corename();
+        k = core && (!strcasecmp(core, "SkylakeX") || !strcasecmp(core, "Cooperlake") ||
+                     !strcasecmp(core, "SapphireRapids"));
+        atomic_store(&known, k);
+    }
+    return k;
+}
 
 /* The path: 0 auto, 1 BLAS, else 2 + ag_w2v_isa (a forced variant). -1 until first read. */
 static _Atomic int w2v_mode = -1;
@@ -126,8 +145,13 @@ const char *ag_w2v_kernel_name(void) {
     int m = current_mode();
     if (m == 1) return "blas";
     if (m >= 2) return ag_w2v_kernels_for((ag_w2v_isa)(m - 2))->name;
-    static char name[48];
-    snprintf(name, sizeof name, "auto (%s; blas above %d)", ag_w2v_kernels_best()->name, W2V_BLAS_MIN_WORK);
+    static char name[96];
+    if (blas_has_small_kernels())
+        snprintf(name, sizeof name, "auto (%s; sgemm from %d scores per block)", ag_w2v_kernels_best()->name,
+                 W2V_BLAS_MIN_SCORES);
+    else
+        snprintf(name, sizeof name, "auto (%s at every size: this OpenBLAS core has no small-matrix sgemm)",
+                 ag_w2v_kernels_best()->name);
     return name;
 }
 
@@ -136,7 +160,8 @@ static const ag_w2v_kernels *kernels_for_block(int64_t nx, int64_t M, int64_t D)
     int m = current_mode();
     if (m == 1) return NULL;
     if (m >= 2) return ag_w2v_kernels_for((ag_w2v_isa)(m - 2));
-    return nx * M * D >= W2V_BLAS_MIN_WORK ? NULL : ag_w2v_kernels_best();
+    (void)D; /* the crossover measured depends on nx·M, hardly on D */
+    return nx * M >= W2V_BLAS_MIN_SCORES && blas_has_small_kernels() ? NULL : ag_w2v_kernels_best();
 }
 
 /* Shared forward. labels: NULL for NS (column 0 positive), else HS codes (label = 1 − code). */
