@@ -457,6 +457,30 @@ static void test_encoded_stop_and_resume(void **s) {
     train_w2v_model_free(full);
 }
 
+/* The vocabulary counted on several threads (one shard each, merged) is the serial count's: same
+ * words, counts and ids, on a corpus whose shards cut lines in the middle. */
+static void test_parallel_vocabulary(void **s) {
+    (void)s;
+    data_vocab *ref = NULL;
+    assert_int_equal(data_vocab_build(&ref, g_corpus, 2, 0, NULL), 0);
+    for (int threads = 2; threads <= 5; threads += 3) {
+        train_w2v_options o;
+        small_options(&o);
+        o.threads = threads;
+        o.iter = 1;
+        train_w2v_model *m = NULL;
+        if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
+        assert_int_equal(m->vocab->n, ref->n);
+        assert_int_equal(m->vocab->total, ref->total);
+        for (int64_t i = 0; i < ref->n; i++) {
+            assert_string_equal(m->vocab->words[i], ref->words[i]);
+            assert_int_equal(m->vocab->counts[i], ref->counts[i]);
+        }
+        train_w2v_model_free(m);
+    }
+    data_vocab_free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_skipgram_ns),    cmocka_unit_test(test_cbow_ns),
@@ -467,6 +491,7 @@ int main(void) {
         cmocka_unit_test(test_alpha_formula),  cmocka_unit_test(test_alpha_schedule_in_runs),
         cmocka_unit_test(test_config_escapes_path),
         cmocka_unit_test(test_encoded_equals_text), cmocka_unit_test(test_encoded_stop_and_resume),
+        cmocka_unit_test(test_parallel_vocabulary),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }
