@@ -7,7 +7,7 @@
  * G = σ(s) − label in one pass and saves G; the backward turns G into row grads:
  *     dx_c = go · Σ_j G_cj y_j        dy_j = go · Σ_c G_cj x_c
  * written straight into the tables' sparse grads (no dense [V, D] buffers). The logistic and the
- * loss run as one vectorised loop (ag_fast_exp, an atanh-series log1p; errors below float rounding).
+ * loss run as one kernel call (w2v_kernels.h: logistic; errors below float rounding).
  *
  * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). ember's own kernels compute it on row
  * pointers straight into the tables (autograd/w2v_kernels.c: AVX-512, AVX2+FMA or scalar, picked at
@@ -21,7 +21,6 @@
  */
 #include "ag.h"
 #include "ag_internal.h"
-#include "fast_exp.h"
 #include "w2v_kernels.h"
 
 #include <cblas.h>
@@ -66,20 +65,6 @@ static void check_args(const char *op, const ag_tensor *win, const ag_tensor *wo
     for (int64_t i = 0; i < out_ids->numel; i++)
         AG_CHECK(b[i] >= 0 && b[i] < wout->shape[0], op, "out id %d outside [0, %lld)", b[i],
                  (long long)wout->shape[0]);
-}
-
-/* ln(1 + e) for e in [0, 1]: 2·atanh(t), t = e / (2 + e) ≤ 1/3, odd series to t¹³ (truncation
- * < 1e-8, below float rounding); a third of libm's log1pf time, which dominated the loss. */
-static inline float log1p_unit(float e) {
-    float t = e / (2.0f + e), t2 = t * t;
-    float p = 1.0f / 13;
-    p = p * t2 + 1.0f / 11;
-    p = p * t2 + 1.0f / 9;
-    p = p * t2 + 1.0f / 7;
-    p = p * t2 + 1.0f / 5;
-    p = p * t2 + 1.0f / 3;
-    p = p * t2 + 1.0f;
-    return 2.0f * t * p;
 }
 
 static void w2v_backward(ag_graph *g, ag_node *n);
@@ -204,27 +189,13 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
         for (int64_t j = 0; j < M; j++) yp[j] = W1 + (int64_t)oo[j] * D;
         k->scores(xp, nx, yp, M, D, S);
     }
-    /* The logistic part over all nx·M scores in one loop that GCC vectorises (ag_fast_exp and
-     * log1p_unit are straight-line arithmetic; libm's expf would be a call per score). */
+    /* The logistic part over all nx·M scores in one kernel call (a forced BLAS path uses the
+     * CPU's best kernel for it; it is no matrix product). */
     const int64_t K = nx * M;
     float *lab = ag_arena_alloc(ar, (size_t)K * sizeof(float)); /* [nx, M] labels 0/1 */
     for (int64_t c = 0; c < nx; c++)
         for (int64_t j = 0; j < M; j++) lab[c * M + j] = code ? (float)(1 - code[j]) : (j == 0 ? 1.0f : 0.0f);
-    float lsum = 0.0f;
-#pragma omp simd reduction(+ : lsum)
-    for (int64_t i = 0; i < K; i++) {
-        /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s) */
-        float z = lab[i] > 0.5f ? S[i] : -S[i];
-        float a = fabsf(z);
-        a = a < 87.0f ? a : 87.0f;        /* NaN and ±inf become 87: ag_fast_exp needs a number;
-                                             a NaN score still makes the loss NaN through z below */
-        float e = ag_fast_exp(-a);        /* in (0, 1] */
-        float l = log1p_unit(e);
-        float nls = z >= 0 ? l : l - z;   /* −log σ(z) */
-        float sig = (z >= 0 ? 1.0f : e) / (1.0f + e); /* σ(z) */
-        G[i] = lab[i] > 0.5f ? sig - 1.0f : 1.0f - sig;
-        lsum += nls;
-    }
+    float lsum = (k ? k : ag_w2v_kernels_best())->logistic(S, lab, K, G);
     loss = lsum;
     ag_tensor *out = ag_scalar(g, (float)loss);
     ag_tensor *ins[4] = {win, wout, in_ids, out_ids};

@@ -15,6 +15,9 @@
  */
 #include "w2v_kernels.h"
 
+#include "fast_exp.h"
+
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +55,38 @@ static void combine_scalar(const float *w, int64_t wr, int64_t wk, const float *
         }
         for (int64_t d = 0; d < D; d++) o[d] *= a;
     }
+}
+
+/* ln(1 + e) for e in [0, 1]: 2·atanh(t), t = e / (2 + e) ≤ 1/3, odd series to t¹³ (truncation
+ * < 1e-8, below float rounding); a third of libm's log1pf time, which dominated the loss. */
+static inline float log1p_unit(float e) {
+    float t = e / (2.0f + e), t2 = t * t;
+    float p = 1.0f / 13;
+    p = p * t2 + 1.0f / 11;
+    p = p * t2 + 1.0f / 9;
+    p = p * t2 + 1.0f / 7;
+    p = p * t2 + 1.0f / 5;
+    p = p * t2 + 1.0f / 3;
+    p = p * t2 + 1.0f;
+    return 2.0f * t * p;
+}
+
+static float logistic_scalar(const float *S, const float *lab, int64_t K, float *G) {
+    float lsum = 0.0f;
+    for (int64_t i = 0; i < K; i++) {
+        /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s) */
+        float z = lab[i] > 0.5f ? S[i] : -S[i];
+        float a = fabsf(z);
+        a = a < 87.0f ? a : 87.0f;        /* NaN and ±inf become 87: ag_fast_exp needs a number;
+                                             a NaN score still makes the loss NaN through z below */
+        float e = ag_fast_exp(-a);        /* in (0, 1] */
+        float l = log1p_unit(e);
+        float nls = z >= 0 ? l : l - z;   /* −log σ(z) */
+        float sig = (z >= 0 ? 1.0f : e) / (1.0f + e); /* σ(z) */
+        G[i] = lab[i] > 0.5f ? sig - 1.0f : 1.0f - sig;
+        lsum += nls;
+    }
+    return lsum;
 }
 
 #if W2V_X86
@@ -201,6 +236,58 @@ T512 static void combine_avx512(const float *w, int64_t wr, int64_t wk, const fl
     }
 }
 
+/* The scalar logistic's arithmetic on 16 lanes (the same polynomials), masked for the tail: a
+ * CBOW window's 6 scores take one pass instead of a scalar loop. */
+T512 W2V_INLINE __m512 logistic_lanes512(__m512 s, __m512 t, __m512 *G, __m512 *nls) {
+    const __mmask16 pos = _mm512_cmp_ps_mask(t, _mm512_set1_ps(0.5f), _CMP_GT_OQ);
+    const __m512 z = _mm512_mask_blend_ps(pos, _mm512_sub_ps(_mm512_setzero_ps(), s), s);
+    /* a = min(|z|, 87); minps returns its second operand for a NaN first, as the scalar clamp */
+    const __m512 a = _mm512_min_ps(_mm512_andnot_ps(_mm512_set1_ps(-0.0f), z), _mm512_set1_ps(87.0f));
+    /* e = exp(−a), ag_fast_exp's steps */
+    const __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), a);
+    const __m512 big = _mm512_set1_ps(12582912.0f);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), big), big);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    const __m512 e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    /* l = log1p(e) by the atanh series */
+    const __m512 tt = _mm512_div_ps(e, _mm512_add_ps(_mm512_set1_ps(2.0f), e)), t2 = _mm512_mul_ps(tt, tt);
+    __m512 q = _mm512_set1_ps(1.0f / 13);
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f / 11));
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f / 9));
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f / 7));
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f / 5));
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f / 3));
+    q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(1.0f));
+    const __m512 l = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f), tt), q);
+    const __mmask16 zpos = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ);
+    *nls = _mm512_mask_blend_ps(zpos, _mm512_sub_ps(l, z), l); /* −log σ(z) */
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 sig = _mm512_div_ps(_mm512_mask_blend_ps(zpos, e, one), _mm512_add_ps(one, e)); /* σ(z) */
+    *G = _mm512_mask_blend_ps(pos, _mm512_sub_ps(one, sig), _mm512_sub_ps(sig, one));
+    return z;
+}
+
+T512 static float logistic_avx512(const float *S, const float *lab, int64_t K, float *G) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < K; i += 16) {
+        const __mmask16 m = mask16(K - i);
+        __m512 g, nls;
+        logistic_lanes512(_mm512_maskz_loadu_ps(m, S + i), _mm512_maskz_loadu_ps(m, lab + i), &g, &nls);
+        _mm512_mask_storeu_ps(G + i, m, g);
+        acc = _mm512_mask_add_ps(acc, m, acc, nls);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * AVX2 + FMA: 8 floats per register, 16 registers (so smaller tiles); tails through maskload.
  * --------------------------------------------------------------------------------------------- */
@@ -318,16 +405,62 @@ T256 static void combine_avx2(const float *w, int64_t wr, int64_t wk, const floa
         }
     }
 }
+/* The same on 8 lanes (AVX2 has no mask registers: blends on compare results). */
+T256 W2V_INLINE void logistic_lanes256(__m256 s, __m256 t, __m256 *G, __m256 *nls) {
+    const __m256 pos = _mm256_cmp_ps(t, _mm256_set1_ps(0.5f), _CMP_GT_OQ);
+    const __m256 z = _mm256_blendv_ps(_mm256_sub_ps(_mm256_setzero_ps(), s), s, pos);
+    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), z), _mm256_set1_ps(87.0f));
+    const __m256 x = _mm256_sub_ps(_mm256_setzero_ps(), a);
+    const __m256 big = _mm256_set1_ps(12582912.0f);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), big), big);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    const __m256 tt = _mm256_div_ps(e, _mm256_add_ps(_mm256_set1_ps(2.0f), e)), t2 = _mm256_mul_ps(tt, tt);
+    __m256 q = _mm256_set1_ps(1.0f / 13);
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f / 11));
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f / 9));
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f / 7));
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f / 5));
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f / 3));
+    q = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(1.0f));
+    const __m256 l = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), tt), q);
+    const __m256 zpos = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ);
+    *nls = _mm256_blendv_ps(_mm256_sub_ps(l, z), l, zpos);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 sig = _mm256_div_ps(_mm256_blendv_ps(e, one, zpos), _mm256_add_ps(one, e));
+    *G = _mm256_blendv_ps(_mm256_sub_ps(one, sig), _mm256_sub_ps(sig, one), pos);
+}
+
+T256 static float logistic_avx2(const float *S, const float *lab, int64_t K, float *G) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < K; i += 8) {
+        const __m256i m = mask8(K - i);
+        __m256 g, nls;
+        logistic_lanes256(_mm256_maskload_ps(S + i, m), _mm256_maskload_ps(lab + i, m), &g, &nls);
+        _mm256_maskstore_ps(G + i, m, g);
+        acc = _mm256_add_ps(acc, _mm256_and_ps(nls, _mm256_castsi256_ps(m)));
+    }
+    return hsum256(acc);
+}
 #endif /* W2V_X86 */
 
 /* ------------------------------------------------------------------------------------------------
  * Dispatch
  * --------------------------------------------------------------------------------------------- */
 static const ag_w2v_kernels w2v_variants[AG_W2V_ISA_COUNT] = {
-    [AG_W2V_ISA_SCALAR] = {AG_W2V_ISA_SCALAR, "scalar", scores_scalar, combine_scalar},
+    [AG_W2V_ISA_SCALAR] = {AG_W2V_ISA_SCALAR, "scalar", scores_scalar, combine_scalar, logistic_scalar},
 #if W2V_X86
-    [AG_W2V_ISA_AVX2] = {AG_W2V_ISA_AVX2, "avx2", scores_avx2, combine_avx2},
-    [AG_W2V_ISA_AVX512] = {AG_W2V_ISA_AVX512, "avx512", scores_avx512, combine_avx512},
+    [AG_W2V_ISA_AVX2] = {AG_W2V_ISA_AVX2, "avx2", scores_avx2, combine_avx2, logistic_avx2},
+    [AG_W2V_ISA_AVX512] = {AG_W2V_ISA_AVX512, "avx512", scores_avx512, combine_avx512, logistic_avx512},
 #endif
 };
 

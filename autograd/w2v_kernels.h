@@ -6,6 +6,7 @@
  * from the embedding tables through row pointers (no gather copies):
  *     scores   S [R, N]   S[r][n] = x_r · y_n
  *     combine  out [R, D] out[r]  = a · Σ_k w[r·wr + k·wk] · rows[k]     (k < K)
+ *     logistic G [K] = σ(S) − labels, and the loss Σ −log σ(±S)          (K = R·N scores)
  * combine is both halves of the backward: dX = G·Y (rows = y, K = N, wr = N, wk = 1) and
  * dY = Gᵀ·X (rows = x, K = R, wr = 1, wk = N). Every variant sums in its own order, so results
  * agree with the scalar one to float rounding, not bit for bit (tests/test_w2v_kernels.c).
@@ -38,11 +39,18 @@ typedef void (*ag_w2v_scores_fn)(const float *const *x, int64_t R, const float *
 typedef void (*ag_w2v_combine_fn)(const float *w, int64_t wr, int64_t wk, const float *const *rows, int64_t K,
                                   int64_t R, int64_t D, float a, float *out);
 
+/* The logistic loss over K scores with labels t_i = lab[i] ∈ {0, 1}: writes the score grads
+ * G[i] = σ(S[i]) − t_i and returns Σ_i −log σ(z_i), z_i = S[i] if t_i = 1 else −S[i]. σ and log σ
+ * are exact to float rounding (a Cephes-polynomial e^x and an atanh series for log1p); a NaN score
+ * makes the loss NaN (the trainers' divergence guard relies on it). */
+typedef float (*ag_w2v_logistic_fn)(const float *S, const float *lab, int64_t K, float *G);
+
 typedef struct ag_w2v_kernels {
     ag_w2v_isa isa;
     const char *name; /* "scalar", "avx2", "avx512" */
     ag_w2v_scores_fn scores;
     ag_w2v_combine_fn combine;
+    ag_w2v_logistic_fn logistic;
 } ag_w2v_kernels;
 
 /* The variant for isa, or NULL when this CPU cannot run it. Scalar is always available. */
