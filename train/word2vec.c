@@ -10,6 +10,14 @@
  * numbers: epoch, word counts, alpha, RNG, byte cursor), the main thread writes the file, and the
  * workers continue. With one worker (--deterministic) the pause points depend only on the data, so
  * a resumed run repeats the uninterrupted run bit for bit.
+ *
+ * Data: the vocabulary pass counts each worker's shard on its own thread. The first epoch reads
+ * the text and encodes each shard to word ids (train/word2vec_ids.h); later epochs read the ids.
+ * The window's products run on autograd/w2v_kernels.c through the fused ops.
+ *
+ * Reading order: options; shared state; Huffman tree; training one sentence; the worker loop; the
+ * /state writer and reader; checkpoints; input checks; then train_w2v_run's steps in the order it
+ * calls them (settings, vocabulary, tables, workers, run, outcome, hand-off) and train_w2v_run.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "word2vec.h"
