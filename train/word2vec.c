@@ -32,6 +32,9 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1167,6 +1170,12 @@ static int count_vocabulary(w2v_run *r) {
     free(sh);
     free(th);
     free(started);
+#ifdef __GLIBC__
+    /* The shard tables held every distinct word (hundreds of thousands of small strings on a
+     * Wikipedia corpus); give their pages back before the tables are allocated, or they stay in
+     * the peak RSS (measured: 97 MB instead of 89 MB for the benchmark run). */
+    malloc_trim(0);
+#endif
     return rc;
 }
 
