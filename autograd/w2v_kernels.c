@@ -242,7 +242,7 @@ T512 W2V_INLINE __m512 logistic_lanes512(__m512 s, __m512 t, __m512 *G, __m512 *
     const __mmask16 pos = _mm512_cmp_ps_mask(t, _mm512_set1_ps(0.5f), _CMP_GT_OQ);
     const __m512 z = _mm512_mask_blend_ps(pos, _mm512_sub_ps(_mm512_setzero_ps(), s), s);
     /* a = min(|z|, 87); minps returns its second operand for a NaN first, as the scalar clamp */
-    const __m512 a = _mm512_min_ps(_mm512_andnot_ps(_mm512_set1_ps(-0.0f), z), _mm512_set1_ps(87.0f));
+    const __m512 a = _mm512_min_ps(_mm512_abs_ps(z), _mm512_set1_ps(87.0f)); /* abs: AVX-512F only */
     /* e = exp(−a), ag_fast_exp's steps */
     const __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), a);
     const __m512 big = _mm512_set1_ps(12582912.0f);
