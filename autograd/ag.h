@@ -415,6 +415,14 @@ ag_tensor *ag_w2v_ns_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tenso
  *   loss = Σ_c Σ_j −[t_j log σ(s_cj) + (1 − t_j) log σ(−s_cj)];  ds_cj = σ(s_cj) − t_j */
 ag_tensor *ag_w2v_hs_loss(ag_graph *g, ag_tensor *win, ag_tensor *wout, ag_tensor *in_ids,
                           ag_tensor *node_ids, ag_tensor *codes, bool mean);
+/* Which path computes the two ops' block products, for the whole process: "auto" (ember's fastest
+ * SIMD kernel for the CPU, OpenBLAS sgemm for large blocks), "blas" (always sgemm), or one variant
+ * of autograd/w2v_kernels.h: "avx512", "avx2", "scalar". The environment variable EMBER_W2V_KERNEL
+ * sets the same on first use. Returns 0, or -1 (error set, nothing changed) for an unknown name or
+ * a variant this CPU cannot run. Call it before training starts, not while ops run. */
+int ag_w2v_kernel_select(const char *name);
+/* The path in use, e.g. "auto (avx512; sgemm from 200 scores per block)" or "scalar" (static string). */
+const char *ag_w2v_kernel_name(void);
 
 #ifdef __cplusplus
 }

@@ -7,23 +7,28 @@
  * G = σ(s) − label in one pass and saves G; the backward turns G into row grads:
  *     dx_c = go · Σ_j G_cj y_j        dy_j = go · Σ_c G_cj x_c
  * written straight into the tables' sparse grads (no dense [V, D] buffers). The logistic and the
- * loss run as one vectorised loop (ag_fast_exp, an atanh-series log1p; errors below float rounding).
+ * loss run as one kernel call (w2v_kernels.h: logistic; errors below float rounding).
  *
- * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). Two kernels compute it: cblas_sgemm on
- * gathered copies of the rows, and hand-written vectorised loops on row pointers. bench/w2v_kernels.c
- * measured sgemm 2-3x faster from two input rows up (gather included) and the loops as fast or
- * faster for a single row, so that is the automatic choice; EMBER_W2V_KERNEL=blas|loops forces
- * one. Both give the same values up to float rounding. The sgemm backward uses the gathered
- * copies (the rows the forward saw); the loops read the tables as they are at backward time.
+ * The block is tiny (C ≤ 2·window, M ≤ 41, D ≈ 100). ember's own kernels compute it on row
+ * pointers straight into the tables (autograd/w2v_kernels.c: AVX-512, AVX2+FMA or scalar, picked at
+ * run time), so the speed does not depend on which OpenBLAS core serves a small sgemm: with
+ * OPENBLAS_CORETYPE=Haswell, sgemm was 3-8x slower than these kernels at word2vec's sizes, and only
+ * its SkylakeX small-matrix kernels came close (bench/w2v_kernels.c, bench/RESULTS.md). sgemm on
+ * gathered copies of the rows is kept for blocks large enough that it wins (W2V_BLAS_MIN_SCORES).
+ * EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces a path (ag_w2v_kernel_select). All paths
+ * give the same values up to float rounding. The BLAS backward uses the gathered copies (the rows
+ * the forward saw); the own kernels read the tables through the same row pointers at backward time.
  */
 #include "ag.h"
 #include "ag_internal.h"
-#include "fast_exp.h"
+#include "w2v_kernels.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Saved by the forward for the backward. */
 typedef struct w2v_saved {
@@ -31,59 +36,10 @@ typedef struct w2v_saved {
     bool mean;
     float *G;       /* [nx, M] score grads σ(s) − label (nx = 1 if mean else C) */
     float *h;       /* [D] the mean input row (mean only), else NULL */
-    float *X, *Y;   /* BLAS kernel: gathered inputs [nx, D] and outputs [M, D]; NULL for the loops */
+    float *X, *Y;   /* BLAS path: gathered inputs [nx, D] and outputs [M, D]; NULL for own kernels */
+    const float **xp, **yp; /* own kernels: row pointers to the inputs [nx] and outputs [M] */
+    const ag_w2v_kernels *k; /* own kernels: the variant the forward used; NULL for BLAS */
 } w2v_saved;
-
-/* Dot product of two D-float rows; `omp simd` lets the compiler vectorise the reduction. */
-static inline float dotf(const float *restrict a, const float *restrict b, int64_t D) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t d = 0; d < D; d++) s += a[d] * b[d];
-    return s;
-}
-
-/* Eight-float vectors (GCC/Clang vector extension: AVX with -march=native, SSE pairs otherwise). */
-typedef float v8f __attribute__((vector_size(32)));
-static inline v8f ld8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v); /* unaligned load */
-    return v;
-}
-static inline float hsum8(v8f v) {
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-
-/* s[j] = x · y_j for j < M, y_j = W + ids[j]·D: four rows at a time, so four independent FMA
- * chains share each load of x (a single dot is one latency-bound chain). */
-static void dots_block(const float *restrict x, const float *restrict W, const int32_t *ids, int64_t M, int64_t D,
-                       float *restrict s) {
-    const int64_t D8 = D & ~(int64_t)7;
-    int64_t j = 0;
-    for (; j + 4 <= M; j += 4) {
-        const float *y0 = W + (int64_t)ids[j] * D, *y1 = W + (int64_t)ids[j + 1] * D;
-        const float *y2 = W + (int64_t)ids[j + 2] * D, *y3 = W + (int64_t)ids[j + 3] * D;
-        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (int64_t d = 0; d < D8; d += 8) {
-            v8f xv = ld8(x + d);
-            a0 += xv * ld8(y0 + d);
-            a1 += xv * ld8(y1 + d);
-            a2 += xv * ld8(y2 + d);
-            a3 += xv * ld8(y3 + d);
-        }
-        float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
-        for (int64_t d = D8; d < D; d++) {
-            t0 += x[d] * y0[d];
-            t1 += x[d] * y1[d];
-            t2 += x[d] * y2[d];
-            t3 += x[d] * y3[d];
-        }
-        s[j] = t0;
-        s[j + 1] = t1;
-        s[j + 2] = t2;
-        s[j + 3] = t3;
-    }
-    for (; j < M; j++) s[j] = dotf(x, W + (int64_t)ids[j] * D, D);
-}
 
 /* y += a · x over D floats. */
 static inline void axpyf(float *restrict y, float a, const float *restrict x, int64_t D) {
@@ -111,35 +67,86 @@ static void check_args(const char *op, const ag_tensor *win, const ag_tensor *wo
                  (long long)wout->shape[0]);
 }
 
-/* ln(1 + e) for e in [0, 1]: 2·atanh(t), t = e / (2 + e) ≤ 1/3, odd series to t¹³ (truncation
- * < 1e-8, below float rounding); a third of libm's log1pf time, which dominated the loss. */
-static inline float log1p_unit(float e) {
-    float t = e / (2.0f + e), t2 = t * t;
-    float p = 1.0f / 13;
-    p = p * t2 + 1.0f / 11;
-    p = p * t2 + 1.0f / 9;
-    p = p * t2 + 1.0f / 7;
-    p = p * t2 + 1.0f / 5;
-    p = p * t2 + 1.0f / 3;
-    p = p * t2 + 1.0f;
-    return 2.0f * t * p;
-}
-
 static void w2v_backward(ag_graph *g, ag_node *n);
 
-/* Kernel choice from EMBER_W2V_KERNEL, read once: "blas" (always sgemm), "loops" (always the
- * hand loops), else automatic: sgemm for blocks of two or more input rows (skip-gram windows),
- * loops for a single input row (CBOW's mean, per-context skip-gram), where bench_w2v_kernels and
- * whole training runs measured the loops as fast or faster (no gather copies, no call overhead). */
-static bool use_blas(int64_t nx) {
-    static _Atomic int mode = -1; /* 0 auto, 1 blas, 2 loops */
-    int m = mode;
-    if (m < 0) {
-        const char *e = getenv("EMBER_W2V_KERNEL");
-        m = (e && !strcmp(e, "blas")) ? 1 : (e && !strcmp(e, "loops")) ? 2 : 0;
-        mode = m;
+/* Auto mode hands a block to sgemm only when OpenBLAS runs a core with small-matrix kernels
+ * (SkylakeX, Cooperlake, SapphireRapids) and the block has at least this many scores (nx·M).
+ * bench_w2v_kernels measured, against those cores, sgemm (gather included) 5-25 % faster from about
+ * 200 scores up (e.g. 10 × 21, 20 × 6 and larger, at D = 100..1000) and slower below; against the
+ * Haswell, Zen and other cores our kernels won at every size measured (1.6-8x). Default word2vec
+ * windows have at most 10 × 6 = 60 scores, so they always run on our kernels. */
+#define W2V_BLAS_MIN_SCORES 200
+
+char *openblas_get_corename(void); /* OpenBLAS's own API (not in every cblas.h) */
+
+/* Whether the OpenBLAS core in use has the small-matrix sgemm kernels (read once). */
+static bool blas_has_small_kernels(void) {
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        const char *core = openblas_get_corename();
+        k = core && (!strcasecmp(core, "SkylakeX") || !strcasecmp(core, "Cooperlake") ||
+                     !strcasecmp(core, "SapphireRapids"));
+        atomic_store(&known, k);
     }
-    return m == 1 || (m == 0 && nx >= 2);
+    return k;
+}
+
+/* The path: 0 auto, 1 BLAS, else 2 + ag_w2v_isa (a forced variant). -1 until first read. */
+static _Atomic int w2v_mode = -1;
+
+static int mode_of(const char *name) {
+    if (!name || !*name || !strcmp(name, "auto")) return 0;
+    if (!strcmp(name, "blas")) return 1;
+    for (int i = 0; i < AG_W2V_ISA_COUNT; i++) {
+        const ag_w2v_kernels *k = ag_w2v_kernels_for((ag_w2v_isa)i);
+        if (k && !strcmp(name, k->name)) return 2 + i;
+    }
+    return -1;
+}
+
+int ag_w2v_kernel_select(const char *name) {
+    int m = mode_of(name);
+    if (m < 0)
+        return base_error_set("EMBER_W2V_KERNEL: expected auto, blas, %s, got %s (unknown, or this CPU lacks it)",
+                              ag_w2v_kernels_best()->name, name);
+    atomic_store(&w2v_mode, m);
+    return 0;
+}
+
+/* The mode, reading EMBER_W2V_KERNEL on first use (an unknown or unsupported value means auto;
+ * ag_w2v_kernel_name says what runs). */
+static int current_mode(void) {
+    int m = atomic_load_explicit(&w2v_mode, memory_order_relaxed);
+    if (m < 0) {
+        m = mode_of(getenv("EMBER_W2V_KERNEL"));
+        if (m < 0) m = 0;
+        atomic_store(&w2v_mode, m);
+    }
+    return m;
+}
+
+const char *ag_w2v_kernel_name(void) {
+    int m = current_mode();
+    if (m == 1) return "blas";
+    if (m >= 2) return ag_w2v_kernels_for((ag_w2v_isa)(m - 2))->name;
+    static char name[96];
+    if (blas_has_small_kernels())
+        snprintf(name, sizeof name, "auto (%s; sgemm from %d scores per block)", ag_w2v_kernels_best()->name,
+                 W2V_BLAS_MIN_SCORES);
+    else
+        snprintf(name, sizeof name, "auto (%s at every size: this OpenBLAS core has no small-matrix sgemm)",
+                 ag_w2v_kernels_best()->name);
+    return name;
+}
+
+/* The own kernel variant for an nx × M × D block, or NULL for the BLAS path. */
+static const ag_w2v_kernels *kernels_for_block(int64_t nx, int64_t M, int64_t D) {
+    int m = current_mode();
+    if (m == 1) return NULL;
+    if (m >= 2) return ag_w2v_kernels_for((ag_w2v_isa)(m - 2));
+    (void)D; /* the crossover measured depends on nx·M, hardly on D */
+    return nx * M >= W2V_BLAS_MIN_SCORES && blas_has_small_kernels() ? NULL : ag_w2v_kernels_best();
 }
 
 /* Shared forward. labels: NULL for NS (column 0 positive), else HS codes (label = 1 − code). */
@@ -164,8 +171,10 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
     }
     double loss = 0.0;
     float *S = ag_arena_alloc(ar, (size_t)(nx * M) * sizeof(float)); /* [nx, M] scores */
-    float *X = NULL, *Y = NULL;
-    if (use_blas(nx)) {
+    float *X = NULL, *Y = NULL;                 /* BLAS path: [nx, D], [M, D] gathered rows */
+    const float **xp = NULL, **yp = NULL;       /* own kernels: [nx], [M] row pointers */
+    const ag_w2v_kernels *k = kernels_for_block(nx, M, D);
+    if (!k) {
         X = mean ? h : ag_arena_alloc(ar, (size_t)(nx * D) * sizeof(float)); /* [nx, D] */
         Y = ag_arena_alloc(ar, (size_t)(M * D) * sizeof(float));               /* [M, D] */
         if (!mean)
@@ -174,36 +183,26 @@ static ag_tensor *w2v_forward(ag_graph *g, int op, const char *opname, ag_tensor
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nx, (int)M, (int)D, 1.0f, X, (int)D, Y, (int)D, 0.0f,
                     S, (int)M);
     } else {
-        for (int64_t c = 0; c < nx; c++) dots_block(mean ? h : W0 + (int64_t)ii[c] * D, W1, oo, M, D, S + c * M);
+        xp = ag_arena_alloc(ar, (size_t)nx * sizeof *xp);
+        yp = ag_arena_alloc(ar, (size_t)M * sizeof *yp);
+        for (int64_t c = 0; c < nx; c++) xp[c] = mean ? h : W0 + (int64_t)ii[c] * D;
+        for (int64_t j = 0; j < M; j++) yp[j] = W1 + (int64_t)oo[j] * D;
+        k->scores(xp, nx, yp, M, D, S);
     }
-    /* The logistic part over all nx·M scores in one loop that GCC vectorises (ag_fast_exp and
-     * log1p_unit are straight-line arithmetic; libm's expf would be a call per score). */
+    /* The logistic part over all nx·M scores in one kernel call (a forced BLAS path uses the
+     * CPU's best kernel for it; it is no matrix product). */
     const int64_t K = nx * M;
     float *lab = ag_arena_alloc(ar, (size_t)K * sizeof(float)); /* [nx, M] labels 0/1 */
     for (int64_t c = 0; c < nx; c++)
         for (int64_t j = 0; j < M; j++) lab[c * M + j] = code ? (float)(1 - code[j]) : (j == 0 ? 1.0f : 0.0f);
-    float lsum = 0.0f;
-#pragma omp simd reduction(+ : lsum)
-    for (int64_t i = 0; i < K; i++) {
-        /* label 1: −log σ(s), grad σ(s) − 1; label 0: −log σ(−s), grad σ(s) */
-        float z = lab[i] > 0.5f ? S[i] : -S[i];
-        float a = fabsf(z);
-        a = a < 87.0f ? a : 87.0f;        /* NaN and ±inf become 87: ag_fast_exp needs a number;
-                                             a NaN score still makes the loss NaN through z below */
-        float e = ag_fast_exp(-a);        /* in (0, 1] */
-        float l = log1p_unit(e);
-        float nls = z >= 0 ? l : l - z;   /* −log σ(z) */
-        float sig = (z >= 0 ? 1.0f : e) / (1.0f + e); /* σ(z) */
-        G[i] = lab[i] > 0.5f ? sig - 1.0f : 1.0f - sig;
-        lsum += nls;
-    }
+    float lsum = (k ? k : ag_w2v_kernels_best())->logistic(S, lab, K, G);
     loss = lsum;
     ag_tensor *out = ag_scalar(g, (float)loss);
     ag_tensor *ins[4] = {win, wout, in_ids, out_ids};
     ag_node *node = ag_record(g, op, w2v_backward, out, 4, ins);
     if (node) {
         w2v_saved *sv = ag_arena_alloc(ar, sizeof *sv);
-        *sv = (w2v_saved){C, M, D, mean, G, h, X, Y};
+        *sv = (w2v_saved){C, M, D, mean, G, h, X, Y, xp, yp, k};
         node->saved = sv;
     }
     return out;
@@ -237,23 +236,18 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
     const int32_t *ii = ag_i32(n->in[2]), *oo = ag_i32(n->in[3]);
     const int64_t C = sv->C, M = sv->M, D = sv->D, nx = sv->mean ? 1 : C;
     const float go = n->out->grad[0];
-    const float *W0 = ag_f32(win), *W1 = ag_f32(wout);
     const float *G = sv->G;
 
     if (ag_requires_grad(win)) {
         /* dx_c = go Σ_j G_cj y_j; a mean input gives each of its C rows dh / C. */
         int32_t *rows;
         float *dx = grad_rows_begin(g, win, C, D, &rows); /* [C, D] */
-        if (sv->Y) {
+        if (!sv->k) {
             /* dX [nx, D] = go · G [nx, M] · Y [M, D] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nx, (int)D, (int)M, go, G, (int)M, sv->Y,
                         (int)D, 0.0f, dx, (int)D);
         } else {
-            for (int64_t c = 0; c < nx; c++) {
-                float *r = dx + c * D;
-                memset(r, 0, (size_t)D * sizeof(float));
-                for (int64_t j = 0; j < M; j++) axpyf(r, go * G[c * M + j], W1 + (int64_t)oo[j] * D, D);
-            }
+            sv->k->combine(G, M, 1, sv->yp, M, nx, D, go, dx);
         }
         if (sv->mean) {
             float inv = 1.0f / (float)C;
@@ -266,19 +260,12 @@ static void w2v_backward(ag_graph *g, ag_node *n) {
         /* dy_j = go Σ_c G_cj x_c */
         int32_t *rows;
         float *dy = grad_rows_begin(g, wout, M, D, &rows); /* [M, D] */
-        if (sv->X) {
+        if (!sv->k) {
             /* dY [M, D] = go · Gᵀ [M, nx] · X [nx, D] */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)D, (int)nx, go, G, (int)M, sv->X, (int)D,
                         0.0f, dy, (int)D);
         } else {
-            for (int64_t j = 0; j < M; j++) {
-                float *r = dy + j * D;
-                memset(r, 0, (size_t)D * sizeof(float));
-                for (int64_t c = 0; c < nx; c++) {
-                    const float *x = sv->mean ? sv->h : W0 + (int64_t)ii[c] * D;
-                    axpyf(r, go * G[c * M + j], x, D);
-                }
-            }
+            sv->k->combine(G, 1, M, sv->xp, nx, M, D, go, dy);
         }
         grad_rows_end(g, wout, oo, M, D, dy, rows);
     }

@@ -1,190 +1,147 @@
-/* w2v_kernels.c — word2vec's per-window block products at their real sizes: cblas_sgemm against
- * hand-written vectorisable loops (the loops ops_w2v.c uses), and the whole fused op per window.
+/* w2v_kernels.c — word2vec's per-window block products: OpenBLAS sgemm (on gathered copies) against
+ * ember's own kernels (autograd/w2v_kernels.h: scalar, AVX2+FMA, AVX-512), over a grid of shapes,
+ * to find where each wins.
  *
- * One window = C input rows (2·radius contexts, 1..10) × M output rows (target + K = 5 negatives),
- * D = 100: scores S = X·Yᵀ [C, M], then dX = G·Y [C, D] and dY = Gᵀ·X [M, D].
- * Usage: bench_w2v_kernels [reps [hand2]]  (ns per window for each C; ratio = sgemm time / hand
- * time, so < 1 means sgemm is faster; hand2 = 1 (default) uses register-blocked backward loops,
- * 0 the axpy chains of ops_w2v.c)
+ * One window = C input rows × M output rows of D floats: scores S = X·Yᵀ [C, M], then
+ * dX = G·Y [C, D] and dY = Gᵀ·X [M, D] (G a stand-in for σ(S) − label). The sgemm time includes
+ * gathering the rows into contiguous X [C, D] and Y [M, D], as the op had to. Rows are drawn at
+ * random from a 1,000-row table (cache-resident, as in training where a window's rows are hot),
+ * or a 100,000-row one with `-dram` (every row a DRAM miss). Kernels alternate in short rounds so
+ * machine load hits all alike. Every kernel's dX and dY are checked against the scalar kernel's.
+ *
+ * usage: bench_w2v_kernels [-reps N] [-dram] [-quick]
+ *   prints, per shape, ns per window for each kernel and sgemm ÷ best-own-kernel (> 1: ours faster).
+ *   The OpenBLAS core in use (openblas_get_corename) is printed first: run it with
+ *   OPENBLAS_CORETYPE as set and unset to see both.
  */
 #include "autograd/ag.h"
+#include "autograd/w2v_kernels.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef float v8f __attribute__((vector_size(32)));
-static inline v8f ld8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline float hsum8(v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+char *openblas_get_corename(void);
 
-/* y += a · x over D floats (as in ops_w2v.c). */
-static inline void axpyf(float *restrict y, float a, const float *restrict x, int64_t D) {
-#pragma omp simd
-    for (int64_t d = 0; d < D; d++) y[d] += a * x[d];
-}
-
-/* S[j] = x · y[j] for j in [0, M - M % 4), four output rows per pass; returns the first j not done. */
-static inline int scores4(const float *x, const float *const *y, int M, int D, float *S) {
-    int j = 0;
-    for (; j + 4 <= M; j += 4) {
-        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        int d = 0;
-        for (; d + 8 <= D; d += 8) {
-            v8f xv = ld8(x + d);
-            a0 += xv * ld8(y[j] + d);
-            a1 += xv * ld8(y[j + 1] + d);
-            a2 += xv * ld8(y[j + 2] + d);
-            a3 += xv * ld8(y[j + 3] + d);
-        }
-        float t0 = hsum8(a0), t1 = hsum8(a1), t2 = hsum8(a2), t3 = hsum8(a3);
-        for (; d < D; d++) {
-            t0 += x[d] * y[j][d];
-            t1 += x[d] * y[j + 1][d];
-            t2 += x[d] * y[j + 2][d];
-            t3 += x[d] * y[j + 3][d];
-        }
-        S[j] = t0, S[j + 1] = t1, S[j + 2] = t2, S[j + 3] = t3;
-    }
-    return j;
-}
-
-/* The hand loops: S = X·Yᵀ (four output rows per pass), dX = G·Y, dY = Gᵀ·X, all on row pointers
- * straight into the tables (no gather copies). */
-static void hand(const float *const *x, const float *const *y, int C, int M, int D, float *S, float *G, float *dX,
-                 float *dY) {
-    for (int c = 0; c < C; c++) {
-        int j = scores4(x[c], y, M, D, S + c * M);
-        for (; j < M; j++) {
-            float t = 0;
-#pragma omp simd reduction(+ : t)
-            for (int d = 0; d < D; d++) t += x[c][d] * y[j][d];
-            S[c * M + j] = t;
-        }
-    }
-    for (int i = 0; i < C * M; i++) G[i] = S[i] * 0.25f - 0.5f; /* stand-in for σ(s) − label */
-    for (int c = 0; c < C; c++) {
-        float *r = dX + c * D;
-        memset(r, 0, (size_t)D * sizeof(float));
-        for (int j = 0; j < M; j++) axpyf(r, G[c * M + j], y[j], D);
-    }
-    for (int j = 0; j < M; j++) {
-        float *r = dY + j * D;
-        memset(r, 0, (size_t)D * sizeof(float));
-        for (int c = 0; c < C; c++) axpyf(r, G[c * M + j], x[c], D);
-    }
-}
-
-/* out [D] = Σ_k w[k] · rows[k] (K rows): d outer in 8-float registers, k inner, one store per
- * chunk (no read-modify-write of out per row as in a chain of axpys). */
-static inline void combine_rows(float *restrict out, const float *w, int wstride, const float *const *rows, int K,
-                                int D) {
-    int d = 0;
-    for (; d + 8 <= D; d += 8) {
-        v8f acc = {0};
-        for (int k = 0; k < K; k++) acc += w[k * wstride] * ld8(rows[k] + d);
-        memcpy(out + d, &acc, sizeof acc);
-    }
-    for (; d < D; d++) {
-        float t = 0;
-        for (int k = 0; k < K; k++) t += w[k * wstride] * rows[k][d];
-        out[d] = t;
-    }
-}
-
-/* hand2: the forward as in hand(); the backward with combine_rows. */
-static void hand2(const float *const *x, const float *const *y, int C, int M, int D, float *S, float *G, float *dX,
-                  float *dY) {
-    for (int c = 0; c < C; c++) {
-        int j = scores4(x[c], y, M, D, S + c * M);
-        for (; j < M; j++) {
-            v8f a0 = {0};
-            int d = 0;
-            for (; d + 8 <= D; d += 8) a0 += ld8(x[c] + d) * ld8(y[j] + d);
-            float t = hsum8(a0);
-            for (; d < D; d++) t += x[c][d] * y[j][d];
-            S[c * M + j] = t;
-        }
-    }
-    for (int i = 0; i < C * M; i++) G[i] = S[i] * 0.25f - 0.5f;
-    for (int c = 0; c < C; c++) combine_rows(dX + c * D, G + c * M, 1, y, M, D);
-    for (int j = 0; j < M; j++) combine_rows(dY + j * D, G + j, M, x, C, D);
-}
-
-/* The same with sgemm: gather rows into contiguous X [C, D], Y [M, D], then three BLAS calls. */
-static void blas(const float *const *x, const float *const *y, int C, int M, int D, float *X, float *Y, float *S,
-                 float *G, float *dX, float *dY) {
-    for (int c = 0; c < C; c++) memcpy(X + c * D, x[c], (size_t)D * sizeof(float));
-    for (int j = 0; j < M; j++) memcpy(Y + j * D, y[j], (size_t)D * sizeof(float));
+/* The window through sgemm: gather, then three BLAS calls (as ops_w2v.c's BLAS path). */
+static void window_blas(const float *const *x, const float *const *y, int C, int M, int D, float *X, float *Y,
+                        float *S, float *G, float *dX, float *dY) {
+    for (int c = 0; c < C; c++) memcpy(X + (size_t)c * D, x[c], (size_t)D * sizeof(float));
+    for (int j = 0; j < M; j++) memcpy(Y + (size_t)j * D, y[j], (size_t)D * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, M, D, 1.0f, X, D, Y, D, 0.0f, S, M);
     for (int i = 0; i < C * M; i++) G[i] = S[i] * 0.25f - 0.5f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, D, M, 1.0f, G, M, Y, D, 0.0f, dX, D);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, D, C, 1.0f, G, M, X, D, 0.0f, dY, D);
 }
 
-int main(int argc, char **argv) {
-    long reps = argc > 1 ? atol(argv[1]) : 200000;
-    int use_hand2 = argc > 2 ? atoi(argv[2]) : 1;
-    openblas_set_num_threads(1); /* word2vec workers would call BLAS from their own threads */
-    const int D = 100, M = 6;
-    /* 1,000 rows (400 KB, cache-resident: the kernels' arithmetic, as in training where the
-     * window's rows are hot and the negatives are prefetched) and 100,000 rows (40 MB: every row
-     * a DRAM miss) */
-    const int Vs[2] = {1000, 100000};
-    for (int vi = 0; vi < 2; vi++) {
-    const int V = Vs[vi];
+/* The window through one of ember's kernels, on row pointers. */
+static void window_own(const ag_w2v_kernels *k, const float *const *x, const float *const *y, int C, int M, int D,
+                       float *S, float *G, float *dX, float *dY) {
+    k->scores(x, C, y, M, D, S);
+    for (int i = 0; i < C * M; i++) G[i] = S[i] * 0.25f - 0.5f;
+    k->combine(G, M, 1, y, M, C, D, 1.0f, dX);
+    k->combine(G, 1, M, x, C, M, D, 1.0f, dY);
+}
 
-    float *W0 = base_xaligned((size_t)V * D * sizeof(float)), *W1 = base_xaligned((size_t)V * D * sizeof(float));
+static double max_rel_diff(const float *a, const float *b, int n) {
+    double m = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+int main(int argc, char **argv) {
+    long reps = 100000;
+    int V = 1000, quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-reps") && i + 1 < argc) reps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "-dram")) V = 100000;
+        else if (!strcmp(argv[i], "-quick")) quick = 1;
+        else {
+            fprintf(stderr, "usage: bench_w2v_kernels [-reps N] [-dram] [-quick]\n");
+            return 2;
+        }
+    }
+    openblas_set_num_threads(1); /* word2vec's workers call BLAS from their own threads */
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("OpenBLAS core %s (OPENBLAS_CORETYPE=%s), rows from a %d-row table, %ld windows per cell\n",
+           openblas_get_corename(), ct ? ct : "(unset)", V, reps);
+    const ag_w2v_kernels *ks[AG_W2V_ISA_COUNT];
+    int nk = 0;
+    for (int i = 0; i < AG_W2V_ISA_COUNT; i++)
+        if ((ks[nk] = ag_w2v_kernels_for((ag_w2v_isa)i))) nk++;
+    const int Ds[] = {100, 300, 1000}, Cs[] = {1, 2, 4, 10, 20, 40}, Ms[] = {6, 21};
+    const int nD = quick ? 1 : 3, nC = 6, nM = quick ? 1 : 2;
+    const int maxC = 40, maxM = 21, maxD = 1000;
+    float *W0 = base_xaligned((size_t)V * maxD * sizeof(float)), *W1 = base_xaligned((size_t)V * maxD * sizeof(float));
     base_rng r;
     base_rng_seed(&r, 1);
-    for (long i = 0; i < (long)V * D; i++) {
+    for (long i = 0; i < (long)V * maxD; i++) {
         W0[i] = base_rng_uniform(&r) - 0.5f;
         W1[i] = base_rng_uniform(&r) - 0.5f;
     }
-    float X[10 * 100], Y[6 * 100], S[60], G[60], dX[1000], dY[600], S2[60], G2[60], dX2[1000], dY2[600];
-    printf("word2vec window kernels, D=%d, M=%d (target + 5 negatives), rows from a %d-row table, %ld reps\n", D, M,
-           V, reps);
-    printf("%4s %14s %14s %8s\n", "C", "hand ns/win", "sgemm ns/win", "ratio");
-    int Cs[] = {1, 2, 4, 6, 8, 10};
-    for (int ci = 0; ci < 6; ci++) {
-        int C = Cs[ci];
-        const float *xp[10], *yp[6];
-        double th = 0, tb = 0, maxdiff = 0;
-        /* alternate short rounds of the two kernels so machine load hits both alike */
-        const int rounds = 20;
-        for (int round = 0; round < 2 * rounds; round++) {
-            int pass = round & 1;
-            base_rng_seed(&r, 7 + (uint64_t)round); /* fresh rows for each round: no warm cache for either */
-            double t0 = base_now_sec();
-            for (long k = 0; k < reps / rounds; k++) {
+    float *X = base_xmalloc((size_t)maxC * maxD * sizeof(float)), *Y = base_xmalloc((size_t)maxM * maxD * sizeof(float));
+    float *S = base_xmalloc((size_t)maxC * maxM * sizeof(float)), *G = base_xmalloc((size_t)maxC * maxM * sizeof(float));
+    float *dX[2], *dY[2];
+    for (int i = 0; i < 2; i++) {
+        dX[i] = base_xmalloc((size_t)maxC * maxD * sizeof(float));
+        dY[i] = base_xmalloc((size_t)maxM * maxD * sizeof(float));
+    }
+    printf("%5s %4s %3s %11s", "D", "C", "M", "sgemm ns");
+    for (int i = 0; i < nk; i++) printf(" %9s ns", ks[i]->name);
+    printf(" %12s %10s\n", "sgemm/best", "max err");
+    for (int di = 0; di < nD; di++)
+        for (int mi = 0; mi < nM; mi++)
+            for (int ci = 0; ci < nC; ci++) {
+                const int D = Ds[di], M = Ms[mi], C = Cs[ci];
+                const float *xp[40], *yp[21];
+                double t[1 + AG_W2V_ISA_COUNT] = {0};
+                long per = reps * 100 / D; /* fewer windows for wider rows: similar time per cell */
+                const int rounds = 10;
+                for (int round = 0; round < rounds; round++)
+                    for (int kk = 0; kk <= nk; kk++) {
+                        base_rng_seed(&r, 7 + (uint64_t)round);
+                        double t0 = base_now_sec();
+                        for (long w = 0; w < per / rounds; w++) {
+                            for (int c = 0; c < C; c++) xp[c] = W0 + (long)base_rng_below(&r, (uint32_t)V) * D;
+                            for (int j = 0; j < M; j++) yp[j] = W1 + (long)base_rng_below(&r, (uint32_t)V) * D;
+                            if (kk == 0) window_blas(xp, yp, C, M, D, X, Y, S, G, dX[0], dY[0]);
+                            else window_own(ks[kk - 1], xp, yp, C, M, D, S, G, dX[0], dY[0]);
+                        }
+                        t[kk] += base_now_sec() - t0;
+                    }
+                /* agreement on one window: every kernel and sgemm against scalar */
                 for (int c = 0; c < C; c++) xp[c] = W0 + (long)base_rng_below(&r, (uint32_t)V) * D;
                 for (int j = 0; j < M; j++) yp[j] = W1 + (long)base_rng_below(&r, (uint32_t)V) * D;
-                if (pass == 0) (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
-                else blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
+                window_own(ks[0], xp, yp, C, M, D, S, G, dX[1], dY[1]);
+                double err = 0;
+                for (int kk = 0; kk <= nk; kk++) {
+                    if (kk == 0) window_blas(xp, yp, C, M, D, X, Y, S, G, dX[0], dY[0]);
+                    else window_own(ks[kk - 1], xp, yp, C, M, D, S, G, dX[0], dY[0]);
+                    double e = fmax(max_rel_diff(dX[0], dX[1], C * D), max_rel_diff(dY[0], dY[1], M * D));
+                    if (e > err) err = e;
+                }
+                double best = t[1];
+                for (int kk = 2; kk <= nk; kk++)
+                    if (t[kk] < best) best = t[kk];
+                printf("%5d %4d %3d %11.0f", D, C, M, 1e9 * t[0] / per);
+                for (int kk = 1; kk <= nk; kk++) printf(" %12.0f", 1e9 * t[kk] / per);
+                printf(" %11.2fx %10.1e\n", t[0] / best, err);
+                fflush(stdout);
             }
-            double t = base_now_sec() - t0;
-            if (pass == 0) th += t;
-            else tb += t;
-        }
-        /* one window through both kernels on the same rows: they must agree */
-        for (int c = 0; c < C; c++) xp[c] = W0 + (long)base_rng_below(&r, (uint32_t)V) * D;
-        for (int j = 0; j < M; j++) yp[j] = W1 + (long)base_rng_below(&r, (uint32_t)V) * D;
-        (use_hand2 ? hand2 : hand)(xp, yp, C, M, D, S, G, dX, dY);
-        blas(xp, yp, C, M, D, X, Y, S2, G2, dX2, dY2);
-        for (int i = 0; i < C * D; i++) {
-            double d = dX[i] - dX2[i];
-            if (d < 0) d = -d;
-            if (d > maxdiff) maxdiff = d;
-        }
-        printf("%4d %14.1f %14.1f %7.2fx   (max |dX diff| %.1e)\n", C, 1e9 * th / reps, 1e9 * tb / reps, tb / th,
-               maxdiff);
-    }
     free(W0);
     free(W1);
+    free(X);
+    free(Y);
+    free(S);
+    free(G);
+    for (int i = 0; i < 2; i++) {
+        free(dX[i]);
+        free(dY[i]);
     }
     return 0;
 }

@@ -53,7 +53,13 @@ static void w2v_usage(FILE *f) {
             "  --resume FILE        continue from a checkpoint (same corpus)\n"
             "  --metrics FILE       progress as JSON lines\n"
             "  --shared-negatives 0|1  one set of negatives per window (Ji et al. 2016) (1)\n"
-            "  --stop-after N       stop after N words (with a checkpoint if --checkpoint is set)\n");
+            "  --stop-after N       stop after N words (with a checkpoint if --checkpoint is set)\n"
+            "  --encode-corpus 0|1  encode the corpus to word ids in the first epoch and train\n"
+            "                       later epochs from them (1)\n"
+            "  --ids-memory MB      keep the ids in memory up to this size, else in temporary\n"
+            "                       files in $TMPDIR, removed at exit (16)\n"
+            "environment: EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces the block products'\n"
+            "  kernel (auto: the CPU's best SIMD kernel; sgemm for large blocks)\n");
 }
 
 /* int-typed flags through the shared parser (one error wording for every command). */
@@ -96,7 +102,8 @@ int cli_cmd_word2vec(int argc, char **argv) {
     train_w2v_options o;
     train_w2v_options_default(&o);
     const char *output = NULL;
-    int binary = 0, shared = 1;
+    int binary = 0, shared = 1, encode = 1;
+    int64_t ids_mb = 16;
     bool alpha_set = false;
     int64_t v64 = 0;
     for (int i = 1; i < argc; i++) {
@@ -144,6 +151,8 @@ int cli_cmd_word2vec(int argc, char **argv) {
         else if (!strcmp(a, "--metrics")) o.metrics = v;
         else if (!strcmp(a, "--shared-negatives")) rc = parse_int(a, v, 0, 1, &shared);
         else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
+        else if (!strcmp(a, "--encode-corpus")) rc = parse_int(a, v, 0, 1, &encode);
+        else if (!strcmp(a, "--ids-memory")) rc = cli_parse_i64(a, v, 0, (int64_t)1 << 40, &ids_mb);
         else {
             fprintf(stderr, "ember word2vec: unknown flag %s\n", a);
             w2v_usage(stderr);
@@ -156,6 +165,8 @@ int cli_cmd_word2vec(int argc, char **argv) {
     }
     (void)alpha_set;
     o.shared_negatives = shared != 0;
+    o.encode_corpus = encode != 0;
+    o.ids_memory = ids_mb << 20;
     if (!o.train) {
         fprintf(stderr, "ember word2vec: -train: expected a corpus file, got none\n");
         w2v_usage(stderr);

@@ -1,6 +1,8 @@
 /* main.c — the `ember` command: dispatches to subcommands (each in cli/cmd_*.c). */
 #include "cli.h"
 
+#include "autograd/ag.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +38,20 @@ static void usage(FILE *f) {
     fprintf(f, "\n`ember COMMAND --help` describes a command.\n");
 }
 
+char *openblas_get_corename(void);  /* OpenBLAS's own API (not in every cblas.h) */
+char *openblas_get_config(void);
+
+/* The version, then what decides speed on this machine: the OpenBLAS kernel in use (set by
+ * OPENBLAS_CORETYPE when present, else detected) and the Word2Vec block-product kernel. Benchmarks
+ * record these lines (bench/word2vec_vs_gensim.sh). */
 int cli_cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
+    const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
     printf("ember %s\n", EMBER_VERSION);
+    printf("openblas: core %s (OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s); %s\n", openblas_get_corename(),
+           ct ? ct : "(unset)", l2 ? l2 : "(unset)", openblas_get_config());
+    printf("word2vec block products: %s\n", ag_w2v_kernel_name());
     return 0;
 }
 

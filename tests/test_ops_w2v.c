@@ -2,6 +2,7 @@
 #include "support/test_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,15 @@ static void run_case(const char *label, case_ctx *c, bool sparse) {
     ag_tensor_set_param(w0, sparse);
     ag_tensor_set_param(w1, sparse);
     ag_tensor *ins[2] = {w0, w1};
-    tu_gradcheck(label, build, c, 2, ins, 2e-3);
+    /* every path of the block products: own SIMD kernel (auto), sgemm, the scalar fallback */
+    static const char *const paths[] = {"auto", "blas", "scalar"};
+    for (int p = 0; p < 3; p++) {
+        char l[128];
+        snprintf(l, sizeof l, "%s (%s)", label, paths[p]);
+        assert_int_equal(ag_w2v_kernel_select(paths[p]), 0);
+        tu_gradcheck(l, build, c, 2, ins, 2e-3);
+    }
+    assert_int_equal(ag_w2v_kernel_select("auto"), 0);
     ag_tensor_free(w0);
     ag_tensor_free(w1);
 }

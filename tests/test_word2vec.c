@@ -317,6 +317,170 @@ static void test_config_escapes_path(void **s) {
     free(json);
 }
 
+/* ---- the encoded corpus (train/word2vec_ids.h) ------------------------------------------------ */
+
+/* A corpus with few newlines (read with a vocabulary that lacks "</s>": a newline still ends a
+ * sentence, though it is no token of the vocabulary), rare words (out of vocabulary, skipped), long lines (the sentence cap splits them)
+ * and more than one block of the ids' offset index per shard. */
+static void write_odd_corpus(const char *path) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    base_rng r;
+    base_rng_seed(&r, 9);
+    for (int i = 0; i < 30000; i++) {
+        int k = (int)base_rng_below(&r, NCLUSTER);
+        if (base_rng_below(&r, 40) == 0) fprintf(f, "rare%d ", i); /* count 1 < min-count */
+        fprintf(f, "c%dw%u%c", k, base_rng_below(&r, PER_CLUSTER), i % 9000 == 8999 ? '\n' : ' ');
+    }
+    fclose(f);
+}
+
+/* word2vec.c's vocabulary file of the cluster words only: no "</s>", no rare words. */
+static void write_vocab_no_eos(const char *path) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int k = 0; k < NCLUSTER; k++)
+        for (int i = 0; i < PER_CLUSTER; i++) fprintf(f, "c%dw%d %d\n", k, i, 600 - 10 * i);
+    fclose(f);
+}
+
+typedef struct ids_case {
+    const char *corpus;
+    bool encode;
+    int64_t ids_memory;
+    int cbow;
+    const char *read_vocab;
+} ids_case;
+
+static train_w2v_model *run_ids(const ids_case *c, uint64_t seed, const char *ckpt, int64_t stop, const char *resume) {
+    train_w2v_options o;
+    small_options(&o);
+    o.train = c->corpus;
+    o.cbow = c->cbow;
+    o.hs = 1;
+    o.negative = 3;
+    o.sample = 1e-2;
+    o.min_count = 5;
+    o.sentence_cap = 700;
+    o.deterministic = true;
+    o.seed = seed;
+    o.encode_corpus = c->encode;
+    o.ids_memory = c->ids_memory;
+    o.checkpoint = ckpt;
+    o.stop_after_words = stop;
+    o.resume = resume;
+    o.read_vocab = resume ? NULL : c->read_vocab;
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
+    return m;
+}
+
+/* Training from the encoded ids (in memory or in a temporary file) gives the very bytes of
+ * training from the text every epoch: same tokens, same subsampling and window draws. */
+static void test_encoded_equals_text(void **s) {
+    (void)s;
+    char odd[4200], vocab[4200];
+    snprintf(odd, sizeof odd, "%s/odd.txt", tu_group_dir());
+    snprintf(vocab, sizeof vocab, "%s/odd.vocab", tu_group_dir());
+    write_odd_corpus(odd);
+    write_vocab_no_eos(vocab);
+    const char *corpora[2] = {g_corpus, odd}, *vocabs[2] = {NULL, vocab};
+    for (int ci = 0; ci < 2; ci++)
+        for (int cbow = 0; cbow <= 1; cbow++) {
+            ids_case text = {corpora[ci], false, 0, cbow, vocabs[ci]},
+                     mem = {corpora[ci], true, (int64_t)1 << 30, cbow, vocabs[ci]},
+                     disk = {corpora[ci], true, 0, cbow, vocabs[ci]};
+            train_w2v_model *a = run_ids(&text, 5, NULL, 0, NULL);
+            train_w2v_model *b = run_ids(&mem, 5, NULL, 0, NULL);
+            train_w2v_model *c = run_ids(&disk, 5, NULL, 0, NULL);
+            if (ci == 1) assert_true(data_vocab_find(a->vocab, "</s>") < 0); /* pruned, as intended */
+            if (ci == 1) assert_true(a->vocab->n == NCLUSTER * PER_CLUSTER);
+            if (ci == 0) assert_true(a->words_done == 3 * a->vocab->total); /* read counts are not the corpus's */
+            assert_same_model(a, b);
+            assert_same_model(a, c);
+            train_w2v_model_free(a);
+            train_w2v_model_free(b);
+            train_w2v_model_free(c);
+        }
+}
+
+static int64_t ckpt_cursor(const char *path) {
+    ckpt_reader *r = ckpt_open(path);
+    assert_non_null(r);
+    train_w2v_state st;
+    assert_int_equal(train_w2v_get_state(r, &st), 0);
+    assert_int_equal(st.nworkers, 1);
+    int64_t c = st.worker[0].cursor;
+    train_w2v_state_free(&st);
+    ckpt_close(r);
+    return c;
+}
+
+/* A run stopped while it reads ids writes the same byte cursor as one that reads text (the offset
+ * index + at most one block of text), and resuming it ends on the uninterrupted model. */
+static void test_encoded_stop_and_resume(void **s) {
+    (void)s;
+    char odd[4200], vocab[4200], ck_text[4200], ck_ids[4200];
+    snprintf(odd, sizeof odd, "%s/odd2.txt", tu_group_dir());
+    snprintf(vocab, sizeof vocab, "%s/odd2.vocab", tu_group_dir());
+    write_vocab_no_eos(vocab);
+    snprintf(ck_text, sizeof ck_text, "%s/stop_text.ckpt", tu_group_dir());
+    snprintf(ck_ids, sizeof ck_ids, "%s/stop_ids.ckpt", tu_group_dir());
+    write_odd_corpus(odd);
+    ids_case text = {odd, false, 0, 0, vocab}, disk = {odd, true, 0, 0, vocab};
+    train_w2v_model *full = run_ids(&disk, 11, NULL, 0, NULL);
+    const int64_t total = full->words_done;
+    /* stops at several places of epochs 2 and 3 (ids epochs), different offsets within a block */
+    const double at[] = {0.40, 0.55, 0.71, 0.93};
+    for (int i = 0; i < 4; i++) {
+        int64_t stop = (int64_t)(at[i] * (double)total);
+        train_w2v_model *pt = run_ids(&text, 11, ck_text, stop, NULL);
+        train_w2v_model *pi = run_ids(&disk, 11, ck_ids, stop, NULL);
+        assert_same_model(pt, pi);
+        int64_t ct = ckpt_cursor(ck_text), cid = ckpt_cursor(ck_ids);
+        printf("stop at %.2f of the words: cursor %lld (text) %lld (ids)\n", at[i], (long long)ct, (long long)cid);
+        assert_true(ct > 0);
+        assert_int_equal(ct, cid);
+        train_w2v_model *rest = run_ids(&disk, 11, NULL, 0, ck_ids);
+        assert_int_equal(rest->words_done, total);
+        assert_same_model(full, rest);
+        train_w2v_model_free(pt);
+        train_w2v_model_free(pi);
+        train_w2v_model_free(rest);
+    }
+    /* the final state of a finished run: same cursor too */
+    train_w2v_model *ft = run_ids(&text, 11, ck_text, 0, NULL);
+    train_w2v_model *fi = run_ids(&disk, 11, ck_ids, 0, NULL);
+    assert_int_equal(ckpt_cursor(ck_text), ckpt_cursor(ck_ids));
+    train_w2v_model_free(ft);
+    train_w2v_model_free(fi);
+    train_w2v_model_free(full);
+}
+
+/* The vocabulary counted on several threads (one shard each, merged) is the serial count's: same
+ * words, counts and ids, on a corpus whose shards cut lines in the middle. */
+static void test_parallel_vocabulary(void **s) {
+    (void)s;
+    data_vocab *ref = NULL;
+    assert_int_equal(data_vocab_build(&ref, g_corpus, 2, 0, NULL), 0);
+    for (int threads = 2; threads <= 5; threads += 3) {
+        train_w2v_options o;
+        small_options(&o);
+        o.threads = threads;
+        o.iter = 1;
+        train_w2v_model *m = NULL;
+        if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
+        assert_int_equal(m->vocab->n, ref->n);
+        assert_int_equal(m->vocab->total, ref->total);
+        for (int64_t i = 0; i < ref->n; i++) {
+            assert_string_equal(m->vocab->words[i], ref->words[i]);
+            assert_int_equal(m->vocab->counts[i], ref->counts[i]);
+        }
+        train_w2v_model_free(m);
+    }
+    data_vocab_free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_skipgram_ns),    cmocka_unit_test(test_cbow_ns),
@@ -326,6 +490,8 @@ int main(void) {
         cmocka_unit_test(test_options_and_callback),
         cmocka_unit_test(test_alpha_formula),  cmocka_unit_test(test_alpha_schedule_in_runs),
         cmocka_unit_test(test_config_escapes_path),
+        cmocka_unit_test(test_encoded_equals_text), cmocka_unit_test(test_encoded_stop_and_resume),
+        cmocka_unit_test(test_parallel_vocabulary),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }

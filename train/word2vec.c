@@ -10,6 +10,14 @@
  * numbers: epoch, word counts, alpha, RNG, byte cursor), the main thread writes the file, and the
  * workers continue. With one worker (--deterministic) the pause points depend only on the data, so
  * a resumed run repeats the uninterrupted run bit for bit.
+ *
+ * Data: the vocabulary pass counts each worker's shard on its own thread. The first epoch reads
+ * the text and encodes each shard to word ids (train/word2vec_ids.h); later epochs read the ids.
+ * The window's products run on autograd/w2v_kernels.c through the fused ops.
+ *
+ * Reading order: options; shared state; Huffman tree; training one sentence; the worker loop; the
+ * /state writer and reader; checkpoints; input checks; then train_w2v_run's steps in the order it
+ * calls them (settings, vocabulary, tables, workers, run, outcome, hand-off) and train_w2v_run.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "word2vec.h"
@@ -19,10 +27,14 @@
 #include "../data/corpus.h"
 #include "../data/sampler.h"
 #include "progress.h"
+#include "word2vec_ids.h"
 
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,6 +65,8 @@ void train_w2v_options_default(train_w2v_options *o) {
     o->shared_negatives = true;
     o->sentence_cap = 1000;
     o->progress = true;
+    o->encode_corpus = true;
+    o->ids_memory = (int64_t)16 << 20;
 }
 
 int train_w2v_check_options(const train_w2v_options *o) {
@@ -75,6 +89,8 @@ int train_w2v_check_options(const train_w2v_options *o) {
     if (o->checkpoint_every > 0 && !o->checkpoint)
         return base_error_set("word2vec: --checkpoint-every: expected a --checkpoint FILE to write to, got none");
     if (o->sentence_cap < 1) return base_error_set("word2vec: sentence cap: expected >= 1, got %d", o->sentence_cap);
+    if (o->ids_memory < 0)
+        return base_error_set("word2vec: --ids-memory: expected >= 0 bytes, got %" PRId64, o->ids_memory);
     return 0;
 }
 
@@ -82,6 +98,12 @@ int train_w2v_check_options(const train_w2v_options *o) {
  * Shared run state
  * --------------------------------------------------------------------------------------------- */
 typedef struct w2v_run w2v_run;
+
+/* Where a worker's tokens come from in the current epoch. */
+typedef enum w2v_source {
+    W2V_TEXT, /* the corpus text through data_corpus + vocabulary lookups (and, if encoding, into ids) */
+    W2V_IDS,  /* the shard's encoded ids (train/word2vec_ids.h), from the second epoch on */
+} w2v_source;
 
 typedef struct w2v_worker {
     int id;
@@ -96,18 +118,23 @@ typedef struct w2v_worker {
     int64_t word_count;            /* in-vocabulary words read in the current epoch */
     int64_t last_word_count;       /* word_count at the last alpha update */
     double alpha;
-    int64_t cursor;                /* corpus offset of the next word to read */
+    int64_t cursor;                /* corpus offset of the next word to read (see worker_cursor) */
     double loss_sum[W2V_LOSS_BUCKETS];
     int64_t loss_pairs[W2V_LOSS_BUCKETS];
+    /* the token source */
+    w2v_source source;
+    train_w2v_ids *ids;            /* this worker's shard as ids; NULL when encoding is off */
+    bool encoding;                 /* this text epoch also writes ids (it started at the shard's start) */
+    bool shard_done;               /* the current epoch's shard has been read to its end */
     /* live values for the main thread */
     _Atomic double pub_alpha;
     _Atomic double pub_loss;       /* running loss sum (published every alpha update) */
     _Atomic int64_t pub_pairs;
     /* scratch */
     int32_t *sen;   /* [sentence_cap] ids of the current sentence after subsampling */
-    int32_t *ctx;   /* [2 * window] context ids of one window */
+    int32_t *ctx;   /* [2 * window + 1] context ids of one window */
     int32_t *outs;  /* [1 + negative] target + negatives */
-    int32_t *next_negs; /* [negative] negatives drawn (and prefetched) one window ahead */
+    int32_t *next_negs; /* [negative + 1] negatives drawn (and prefetched) one window ahead */
     bool have_next;     /* next_negs is valid; never true at a sentence boundary */
     double loss_acc;                /* loss since the last publish */
     int64_t pairs_acc;
@@ -118,6 +145,7 @@ typedef struct w2v_worker {
 
 struct w2v_run {
     const train_w2v_options *o;
+    FILE *log;                       /* stderr with -debug >= 1, else NULL */
     data_vocab *vocab;
     int64_t V, D;
     int nworkers;
@@ -130,6 +158,9 @@ struct w2v_run {
     bool shared_negatives;
     int64_t corpus_size;
     const char *train_path;
+    /* resuming: the checkpoint (open until the workers have their state) and its /state */
+    ckpt_reader *resume;
+    train_w2v_state resumed;
     /* tables (heap, 64-byte aligned) and their shared tensors */
     float *syn0, *syn1, *syn1neg;    /* [V, D] each */
     ag_tensor *t0, *t1, *t1neg;
@@ -141,16 +172,30 @@ struct w2v_run {
     int32_t *points;                 /* [total] inner-node rows of syn1 */
     int32_t *codes;                  /* [total] 0/1 */
     int32_t eos_id;                  /* id of "</s>" or -1 */
+    /* the encoded corpus: kept in memory when the estimate fits the budget, else temp files */
+    bool ids_on;                     /* encode the corpus in the first full epoch (iter > 1, option on) */
+    bool ids_in_memory;
+    int64_t ids_bytes_estimate;      /* Σ count·varint bytes over the vocabulary */
+    /* workers */
+    w2v_worker *wks;                 /* [nworkers] */
+    int started;                     /* threads started (the rest count as finished) */
+    int blas_threads;                /* OpenBLAS thread count to restore (0 = untouched) */
+    train_progress *prog;
     /* progress */
     int64_t train_words;             /* vocab total (word2vec.c's train_words) */
     int64_t words_total;             /* iter * train_words */
     _Atomic int64_t words_done;
+    int64_t words_at_start;          /* words_done when the threads started (resumed runs: > 0) */
+    double seconds;                  /* training wall time */
     /* coordination */
     pthread_mutex_t mu;
     pthread_cond_t cv_main, cv_workers;
+    bool sync_made;                  /* mu and the condition variables exist */
     atomic_bool pause_req, stop_req;
     int npaused, nfinished;
     _Atomic int64_t next_ckpt;       /* words_done at which the next checkpoint is due */
+    bool ckpt_failed;
+    char ckpt_err[1024];
     bool nan_seen;
     int64_t nan_words;
     double nan_alpha;
@@ -373,6 +418,45 @@ static void worker_fail(w2v_worker *wk, const char *msg) {
     atomic_store(&wk->run->stop_req, true);
 }
 
+/* The text offset of the worker's next token (a checkpoint's data cursor) when it reads ids: the
+ * stream's block index gives the offset of the token's block, and at most one block of text is
+ * read from there with the worker's own corpus handle (idle while it reads ids). After the
+ * shard's end it is where reading the text stopped, as in a text epoch. Returns 0 or -1. */
+static int ids_cursor(w2v_worker *wk, int64_t *cursor) {
+    w2v_run *r = wk->run;
+    if (wk->shard_done) {
+        *cursor = train_w2v_ids_end_offset(wk->ids);
+        return 0;
+    }
+    int64_t off, skip;
+    train_w2v_ids_locate(wk->ids, train_w2v_ids_pos(wk->ids), &off, &skip);
+    if (skip == 0) {
+        *cursor = off;
+        return 0;
+    }
+    if (data_corpus_shard(wk->corpus, wk->id, r->nworkers) != 0 || data_corpus_seek(wk->corpus, off) != 0) return -1;
+    char word[DATA_MAX_WORD];
+    while (skip > 0) {
+        int n = data_corpus_next(wk->corpus, word, sizeof word);
+        if (n < 0) return -1;
+        if (n == 0)
+            return base_error_set("%s: the corpus changed while training (fewer words in shard %d than encoded)",
+                                  r->train_path, wk->id);
+        if (data_vocab_find(r->vocab, word) >= 0 || (n == 4 && !memcmp(word, DATA_EOS, 4))) skip--;
+    }
+    *cursor = data_corpus_tell(wk->corpus);
+    return 0;
+}
+
+/* Records the worker's data cursor for a checkpoint (text: the stream position; ids: ids_cursor). */
+static int worker_cursor(w2v_worker *wk) {
+    if (wk->source == W2V_TEXT) {
+        wk->cursor = data_corpus_tell(wk->corpus);
+        return 0;
+    }
+    return ids_cursor(wk, &wk->cursor);
+}
+
 /* Parks at a sentence boundary while the main thread checkpoints. */
 static void maybe_pause(w2v_worker *wk) {
     w2v_run *r = wk->run;
@@ -381,6 +465,7 @@ static void maybe_pause(w2v_worker *wk) {
     if (o->checkpoint_every > 0 && done >= atomic_load(&r->next_ckpt)) atomic_store(&r->pause_req, true);
     if (o->stop_after_words > 0 && done >= o->stop_after_words) atomic_store(&r->stop_req, true);
     if (!atomic_load(&r->pause_req)) return;
+    if (wk->source == W2V_IDS && worker_cursor(wk) != 0) worker_fail(wk, base_error_msg());
     pthread_mutex_lock(&r->mu);
     r->npaused++;
     pthread_cond_signal(&r->cv_main);
@@ -389,76 +474,147 @@ static void maybe_pause(w2v_worker *wk) {
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Gives up encoding (no temporary file could be created or written: a full or read-only disk):
+ * this worker then reads the text every epoch, as without encoding; training is unaffected. */
+static void drop_ids(w2v_worker *wk) {
+    if (wk->run->log)
+        fprintf(wk->run->log, "word2vec: worker %d: %s; reading the text every epoch\n", wk->id, base_error_msg());
+    train_w2v_ids_free(wk->ids);
+    wk->ids = NULL;
+    wk->encoding = false;
+}
+
+/* Positions the worker at the start of an epoch over its shard: the encoded ids when they exist;
+ * else the text, encoding it when encoding is on and another epoch will read it. Returns 0 or -1. */
+static int start_epoch(w2v_worker *wk) {
+    w2v_run *r = wk->run;
+    wk->shard_done = false;
+    if (wk->ids && train_w2v_ids_ready(wk->ids)) {
+        wk->source = W2V_IDS;
+        return train_w2v_ids_rewind(wk->ids);
+    }
+    wk->source = W2V_TEXT;
+    if (data_corpus_shard(wk->corpus, wk->id, r->nworkers) != 0) return -1;
+    wk->encoding = false;
+    if (wk->ids && wk->epoch + 1 < r->iter) {
+        if (train_w2v_ids_begin(wk->ids, data_corpus_tell(wk->corpus)) != 0) drop_ids(wk);
+        else wk->encoding = true;
+    }
+    return 0;
+}
+
+/* One token of the sentence being read (the same for both sources): counts it, ends the sentence
+ * at "</s>" or the cap, or keeps it if subsampling does. Returns true when the sentence ends. */
+static inline bool take_token(w2v_worker *wk, uint32_t tok, int64_t *len) {
+    w2v_run *r = wk->run;
+    if (tok == TRAIN_W2V_IDS_EOS) return true; /* a newline whose "</s>" was pruned */
+    int32_t id = (int32_t)tok;
+    wk->word_count++;
+    if (id == r->eos_id) return true;
+    if (r->keep[id] < ((uint64_t)1 << 32) && (base_rng_next(&wk->rng) >> 32) >= r->keep[id]) return false;
+    wk->sen[(*len)++] = id;
+    return *len >= r->sentence_cap;
+}
+
+/* Reads one sentence (up to sentence_cap kept words, ending at "</s>" or the shard's end) into
+ * wk->sen from the text, writing every token to the ids when encoding. *end: the shard ended.
+ * Returns its length, or -1 (error set). */
+static int64_t read_sentence_text(w2v_worker *wk, bool *end) {
+    w2v_run *r = wk->run;
+    char word[DATA_MAX_WORD];
+    int64_t len = 0;
+    *end = false;
+    for (;;) {
+        int n = data_corpus_next(wk->corpus, word, sizeof word);
+        if (n < 0) return -1;
+        if (n == 0) {
+            *end = true;
+            if (wk->encoding && train_w2v_ids_finish(wk->ids, data_corpus_tell(wk->corpus)) != 0) drop_ids(wk);
+            wk->encoding = false;
+            return len;
+        }
+        int32_t id = data_vocab_find(r->vocab, word);
+        uint32_t tok;
+        if (id >= 0) tok = (uint32_t)id;
+        else if (n == 4 && !memcmp(word, DATA_EOS, 4)) tok = TRAIN_W2V_IDS_EOS; /* sentence end even if pruned */
+        else continue;                                                           /* out of vocabulary */
+        if (wk->encoding) {
+            if (train_w2v_ids_put(wk->ids, tok) != 0) drop_ids(wk);
+            else if (train_w2v_ids_at_block(wk->ids)) train_w2v_ids_mark(wk->ids, data_corpus_tell(wk->corpus));
+        }
+        if (take_token(wk, tok, &len)) return len;
+    }
+}
+
+/* The same from the encoded ids. */
+static int64_t read_sentence_ids(w2v_worker *wk, bool *end) {
+    int64_t len = 0;
+    uint32_t tok = 0;
+    *end = false;
+    for (;;) {
+        int rc = train_w2v_ids_next(wk->ids, &tok);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            *end = true;
+            return len;
+        }
+        if (take_token(wk, tok, &len)) return len;
+    }
+}
+
+/* Every alpha interval (10,000 words): the shared word count, the learning rate, the loss guard.
+ * Returns false when the loss is no longer finite. */
+static bool update_alpha(w2v_worker *wk) {
+    w2v_run *r = wk->run;
+    int64_t delta = wk->word_count - wk->last_word_count;
+    int64_t done = atomic_fetch_add(&r->words_done, delta) + delta;
+    wk->last_word_count = wk->word_count;
+    wk->alpha = train_w2v_alpha(r->alpha0, done, r->words_total);
+    if (flush_loss(wk)) return true;
+    r->nan_words = done;
+    r->nan_alpha = wk->alpha;
+    r->nan_seen = true;
+    return false;
+}
+
 static void *worker_main(void *arg) {
     w2v_worker *wk = arg;
     w2v_run *r = wk->run;
-    const uint64_t full = (uint64_t)1 << 32;
-    char word[DATA_MAX_WORD];
     while (wk->epoch < r->iter) {
-        /* sentence boundary: the state here is what a checkpoint records */
-        wk->cursor = data_corpus_tell(wk->corpus);
+        /* sentence boundary: the state here is what a checkpoint records (an ids epoch computes
+         * its cursor only when a checkpoint asks for it) */
+        if (wk->source == W2V_TEXT) wk->cursor = data_corpus_tell(wk->corpus);
         maybe_pause(wk);
         if (atomic_load(&r->stop_req)) break;
-        if (wk->word_count - wk->last_word_count > W2V_ALPHA_EVERY) {
-            int64_t done = atomic_fetch_add(&r->words_done, wk->word_count - wk->last_word_count) +
-                           (wk->word_count - wk->last_word_count);
-            wk->last_word_count = wk->word_count;
-            wk->alpha = train_w2v_alpha(r->alpha0, done, r->words_total);
-            if (!flush_loss(wk)) {
-                r->nan_words = done;
-                r->nan_alpha = wk->alpha;
-                r->nan_seen = true;
-                worker_fail(wk, "loss is not finite");
-                break;
-            }
+        if (wk->word_count - wk->last_word_count > W2V_ALPHA_EVERY && !update_alpha(wk)) {
+            worker_fail(wk, "loss is not finite");
+            break;
         }
-        /* read one sentence: up to sentence_cap kept words, ending at "</s>" or the shard's end */
-        int64_t len = 0;
-        bool end = false;
-        for (;;) {
-            int n = data_corpus_next(wk->corpus, word, sizeof word);
-            if (n < 0) {
-                worker_fail(wk, base_error_msg());
-                end = true;
-                break;
-            }
-            if (n == 0) {
-                end = true;
-                break;
-            }
-            int32_t id = data_vocab_find(r->vocab, word);
-            if (id < 0) {
-                if (n == 4 && !memcmp(word, DATA_EOS, 4)) break; /* sentence end even if pruned */
-                continue;
-            }
-            wk->word_count++;
-            if (id == r->eos_id) break;
-            if (r->keep[id] < full && (base_rng_next(&wk->rng) >> 32) >= r->keep[id]) continue;
-            wk->sen[len++] = id;
-            if (len >= r->sentence_cap) break;
+        bool end;
+        int64_t len = wk->source == W2V_IDS ? read_sentence_ids(wk, &end) : read_sentence_text(wk, &end);
+        if (len < 0) {
+            worker_fail(wk, base_error_msg());
+            break;
         }
-        if (wk->failed) break;
         train_sentence(wk, len);
         if (end) {
             atomic_fetch_add(&r->words_done, wk->word_count - wk->last_word_count);
             wk->epoch++;
             wk->word_count = wk->last_word_count = 0;
-            if (wk->epoch < r->iter && data_corpus_shard(wk->corpus, wk->id, r->nworkers) != 0) {
+            wk->shard_done = true;
+            if (wk->epoch < r->iter && start_epoch(wk) != 0) {
                 worker_fail(wk, base_error_msg());
                 break;
             }
         }
     }
-    if (!wk->failed) {
-        bool ok = flush_loss(wk);
-        if (!ok) {
-            r->nan_words = atomic_load(&r->words_done);
-            r->nan_alpha = wk->alpha;
-            r->nan_seen = true;
-            worker_fail(wk, "loss is not finite");
-        }
+    if (!wk->failed && !flush_loss(wk)) {
+        r->nan_words = atomic_load(&r->words_done);
+        r->nan_alpha = wk->alpha;
+        r->nan_seen = true;
+        worker_fail(wk, "loss is not finite");
     }
-    wk->cursor = data_corpus_tell(wk->corpus);
+    if (!wk->failed && worker_cursor(wk) != 0) worker_fail(wk, base_error_msg());
     pthread_mutex_lock(&r->mu);
     wk->finished = true;
     r->nfinished++;
@@ -885,8 +1041,9 @@ static int check_text(const char *path) {
 }
 
 /* ------------------------------------------------------------------------------------------------
- * Run
+ * Run: train_w2v_run's steps, in the order it calls them
  * --------------------------------------------------------------------------------------------- */
+
 static void loss_totals(const w2v_run *r, const w2v_worker *wks, double *first, double *final, double *mean) {
     double s[W2V_LOSS_BUCKETS] = {0}, tot = 0;
     int64_t p[W2V_LOSS_BUCKETS] = {0}, ptot = 0;
@@ -920,137 +1077,191 @@ static ag_tensor *table_new(const w2v_run *r, const char *name, bool zeroed, flo
     return t;
 }
 
-static void run_free(w2v_run *r) {
-    ag_tensor_free(r->t0);
-    ag_tensor_free(r->t1);
-    ag_tensor_free(r->t1neg);
-    free(r->syn0);
-    free(r->syn1);
-    free(r->syn1neg);
-    free(r->keep);
-    data_alias_free(&r->alias);
-    free(r->path_off);
-    free(r->points);
-    free(r->codes);
-}
-
-int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
-    *out = NULL;
-    if (train_w2v_check_options(o) != 0) return -1;
-    w2v_run R;
-    memset(&R, 0, sizeof R);
-    w2v_run *r = &R;
-    r->o = o;
-    FILE *log = o->debug >= 1 ? stderr : NULL;
-    ckpt_reader *cr = NULL;
-    int rc = -1;
-    w2v_worker *wks = NULL;
-    train_progress *prog = NULL;
-    int W = 0;
-    int blas_threads = 0; /* OpenBLAS thread count to restore (0 = untouched) */
-    train_w2v_state resumed; /* the checkpoint's state when resuming */
-    memset(&resumed, 0, sizeof resumed);
-
+/* Step 1: the settings that define the maths: from the options, or, when resuming, from the
+ * checkpoint's /state with its vocabulary (the checkpoint stays open for workers_new). */
+static int run_settings(w2v_run *r) {
+    const train_w2v_options *o = r->o;
+    r->log = o->debug >= 1 ? stderr : NULL;
+    r->train_path = o->train;
     if (o->resume) {
         /* the reader's messages name the file already */
-        cr = ckpt_open(o->resume);
-        if (!cr) return base_error_prefix("--resume");
-        if (train_w2v_get_state(cr, &resumed) != 0 || resume_settings(r, cr, &resumed) != 0) goto fail;
-        r->train_path = o->train;
-        if (!r->train_path) {
-            base_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
-            goto fail;
-        }
-    } else {
-        r->train_path = o->train;
-        r->D = o->size;
-        r->window = o->window;
-        r->hs = o->hs;
-        r->negative = o->negative;
-        r->nworkers = o->deterministic ? 1 : o->threads;
-        r->iter = o->iter;
-        r->min_count = o->min_count;
-        r->cbow = o->cbow != 0;
-        r->shared_negatives = o->shared_negatives;
-        r->sentence_cap = o->sentence_cap;
-        r->sample = o->sample;
-        r->alpha0 = o->alpha > 0 ? o->alpha : (o->cbow ? 0.05 : 0.025);
-        r->seed = o->seed;
+        if (!(r->resume = ckpt_open(o->resume))) return base_error_prefix("--resume");
+        if (train_w2v_get_state(r->resume, &r->resumed) != 0 || resume_settings(r, r->resume, &r->resumed) != 0)
+            return -1;
+        if (!r->train_path)
+            return base_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
+        return 0;
     }
-    if (check_text(r->train_path) != 0) goto fail;
+    r->D = o->size;
+    r->window = o->window;
+    r->hs = o->hs;
+    r->negative = o->negative;
+    r->nworkers = o->deterministic ? 1 : o->threads;
+    r->iter = o->iter;
+    r->min_count = o->min_count;
+    r->cbow = o->cbow != 0;
+    r->shared_negatives = o->shared_negatives;
+    r->sentence_cap = o->sentence_cap;
+    r->sample = o->sample;
+    r->alpha0 = o->alpha > 0 ? o->alpha : (o->cbow ? 0.05 : 0.025);
+    r->seed = o->seed;
+    return 0;
+}
+
+/* One worker's share of the vocabulary pass: the words of shard k of W, counted into its own table. */
+typedef struct vocab_shard {
+    const char *path;
+    int k, W;
+    data_vocab *v; /* the shard's words and counts (insertion order) */
+    int rc;
+    char err[1024];
+} vocab_shard;
+
+static void *count_shard(void *arg) {
+    vocab_shard *c = arg;
+    data_corpus *cp = data_corpus_open(c->path);
+    c->v = data_vocab_new();
+    c->rc = !cp || data_corpus_shard(cp, c->k, c->W) != 0 ? -1 : 0;
+    char word[DATA_MAX_WORD];
+    int len = 0;
+    while (!c->rc && (len = data_corpus_next(cp, word, sizeof word)) > 0) data_vocab_add(c->v, word, 1);
+    if (len < 0) c->rc = -1;
+    if (c->rc) snprintf(c->err, sizeof c->err, "%s", base_error_msg()); /* errors are thread-local */
+    if (cp) data_corpus_close(cp);
+    return NULL;
+}
+
+/* The vocabulary pass on every worker's shard at once (it was a fifth of a CBOW run's wall time
+ * on two cores when one thread did it): the shard tables are merged and finished, and since
+ * data_vocab_finish sorts into the canonical order ("</s>", count descending, bytes), the result
+ * is data_vocab_build's (which prunes nothing here: Word2Vec passes no size limit). */
+static int count_vocabulary(w2v_run *r) {
+    const int W = r->nworkers;
+    if (W == 1) return data_vocab_build(&r->vocab, r->train_path, r->min_count, 0, r->log);
+    vocab_shard *sh = base_xcalloc((size_t)W, sizeof *sh);
+    pthread_t *th = base_xcalloc((size_t)W, sizeof *th);
+    bool *started = base_xcalloc((size_t)W, sizeof *started);
+    for (int k = 0; k < W; k++) sh[k] = (vocab_shard){.path = r->train_path, .k = k, .W = W};
+    for (int k = 1; k < W; k++) started[k] = pthread_create(&th[k], NULL, count_shard, &sh[k]) == 0;
+    count_shard(&sh[0]);
+    for (int k = 1; k < W; k++) {
+        if (started[k]) pthread_join(th[k], NULL);
+        else count_shard(&sh[k]); /* no thread to spare: count it here */
+    }
+    int rc = 0;
+    for (int k = 0; k < W && !rc; k++)
+        if (sh[k].rc) rc = base_error_set("%s", sh[k].err);
+    data_vocab *v = sh[0].v;
+    data_vocab_add(v, DATA_EOS, 0); /* word2vec.c keeps "</s>" at id 0 even when it never occurs */
+    for (int k = 1; k < W; k++) {
+        for (int64_t i = 0; !rc && i < sh[k].v->n; i++) data_vocab_add(v, sh[k].v->words[i], sh[k].v->counts[i]);
+        data_vocab_free(sh[k].v);
+    }
+    int64_t distinct = v->n - 1;
+    if (!rc) {
+        data_vocab_finish(v, r->min_count);
+        if (v->n <= 1)
+            rc = base_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
+                                " distinct words read",
+                                r->train_path, r->min_count, r->min_count, distinct);
+    }
+    if (rc) data_vocab_free(v);
+    else r->vocab = v;
+    free(sh);
+    free(th);
+    free(started);
+#ifdef __GLIBC__
+    /* The shard tables held every distinct word (hundreds of thousands of small strings on a
+     * Wikipedia corpus); give their pages back before the tables are allocated, or they stay in
+     * the peak RSS (measured: 97 MB instead of 89 MB for the benchmark run). */
+    malloc_trim(0);
+#endif
+    return rc;
+}
+
+/* Step 2: the corpus is text, the vocabulary (counted, read, or the checkpoint's), the corpus size
+ * (shards and cursors; a resumed run must see the same size) and the word totals. */
+static int run_vocabulary(w2v_run *r) {
+    const train_w2v_options *o = r->o;
+    if (check_text(r->train_path) != 0) return -1;
     if (!o->resume) {
         double t0 = base_now_sec();
         if (o->read_vocab) {
-            if (data_vocab_read(&r->vocab, o->read_vocab) != 0) goto fail;
+            if (data_vocab_read(&r->vocab, o->read_vocab) != 0) return -1;
             data_vocab_finish(r->vocab, o->min_count); /* word2vec.c sorts and prunes a read vocabulary */
-            if (r->vocab->n < 1 || (r->vocab->n == 1 && !strcmp(r->vocab->words[0], DATA_EOS))) {
-                base_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
-                goto fail;
-            }
-        } else {
-            if (data_vocab_build(&r->vocab, r->train_path, o->min_count, 0, log) != 0) goto fail;
+            if (r->vocab->n < 1 || (r->vocab->n == 1 && !strcmp(r->vocab->words[0], DATA_EOS)))
+                return base_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
+        } else if (count_vocabulary(r) != 0) {
+            return -1;
         }
-        if (log)
-            fprintf(log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
+        if (r->log)
+            fprintf(r->log, "word2vec: vocabulary %" PRId64 " words, %" PRId64 " training words (%.1f s)\n",
                     r->vocab->n, r->vocab->total, base_now_sec() - t0);
-        if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) goto fail;
+        if (o->save_vocab && data_vocab_save(r->vocab, o->save_vocab) != 0) return -1;
     }
-    /* The corpus size (shards, checkpoint cursors). After a vocabulary pass it is known already
-     * (corpus.c caches it), so a gzip corpus is not decompressed an extra time just to measure it. */
-    {
-        data_corpus *c = data_corpus_open(r->train_path);
-        if (!c) goto fail;
-        int64_t size = data_corpus_size(c);
-        data_corpus_close(c);
-        if (size < 0) goto fail;
-        if (o->resume && size != r->corpus_size) {
-            base_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
-                         r->train_path, size, o->resume, r->corpus_size);
-            goto fail;
-        }
-        r->corpus_size = size;
-    }
+    /* After a vocabulary pass the size is known already (corpus.c caches it), so a gzip corpus is
+     * not decompressed an extra time just to measure it. */
+    data_corpus *c = data_corpus_open(r->train_path);
+    if (!c) return -1;
+    int64_t size = data_corpus_size(c);
+    data_corpus_close(c);
+    if (size < 0) return -1;
+    if (o->resume && size != r->corpus_size)
+        return base_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
+                              r->train_path, size, o->resume, r->corpus_size);
+    r->corpus_size = size;
     r->V = r->vocab->n;
     r->train_words = r->vocab->total;
     r->words_total = (int64_t)r->iter * r->train_words;
     r->eos_id = data_vocab_find(r->vocab, DATA_EOS);
-    if (r->train_words <= 0) {
-        base_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
-        goto fail;
-    }
+    if (r->train_words <= 0) return base_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
+    return 0;
+}
 
-    /* tables */
-    {
-        const int64_t V = r->V, D = r->D;
-        r->t0 = table_new(r, "syn0", false, &r->syn0);
-        base_rng init;
-        base_rng_seed(&init, r->seed);
-        for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (base_rng_uniform(&init) - 0.5f) / (float)D;
-        if (r->hs) {
-            r->t1 = table_new(r, "syn1", true, &r->syn1);
-            build_huffman(r);
-        }
-        if (r->negative) {
-            r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg);
-            int64_t *c = base_xmalloc((size_t)V * sizeof *c);
-            memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
-            if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
-            int arc = data_alias_init(&r->alias, c, V, 0.75);
-            free(c);
-            if (arc != 0) goto fail;
-        }
-        r->keep = base_xmalloc((size_t)V * sizeof *r->keep);
-        for (int64_t i = 0; i < V; i++) {
-            double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
-            r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
-        }
+/* Step 3: the tables (syn0 random as word2vec.c, syn1/syn1neg zero), the Huffman tree (HS), the
+ * negative sampler (NS), the subsampling thresholds, and where the encoded corpus will live. */
+static int run_tables(w2v_run *r) {
+    const int64_t V = r->V, D = r->D;
+    r->t0 = table_new(r, "syn0", false, &r->syn0);
+    base_rng init;
+    base_rng_seed(&init, r->seed);
+    for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (base_rng_uniform(&init) - 0.5f) / (float)D;
+    if (r->hs) {
+        r->t1 = table_new(r, "syn1", true, &r->syn1);
+        build_huffman(r);
     }
+    if (r->negative) {
+        r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg);
+        int64_t *c = base_xmalloc((size_t)V * sizeof *c); /* [V] counts, "</s>" zeroed */
+        memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
+        if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
+        int arc = data_alias_init(&r->alias, c, V, 0.75);
+        free(c);
+        if (arc != 0) return -1;
+    }
+    r->keep = base_xmalloc((size_t)V * sizeof *r->keep);
+    for (int64_t i = 0; i < V; i++) {
+        double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
+        r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
+    }
+    /* The encoded corpus pays off from the second epoch. Its size is known before encoding: every
+     * in-vocabulary occurrence takes the varint bytes of its id (the counts are exact). */
+    r->ids_on = r->o->encode_corpus && r->iter > 1;
+    r->ids_bytes_estimate = 0;
+    for (int64_t i = 0; i < V; i++)
+        r->ids_bytes_estimate += r->vocab->counts[i] * train_w2v_ids_varint_len((uint32_t)i);
+    r->ids_in_memory = r->ids_bytes_estimate <= r->o->ids_memory;
+    return 0;
+}
 
-    /* workers */
-    W = r->nworkers;
-    wks = base_xcalloc((size_t)W, sizeof *wks);
+/* Step 4: the workers: scratch, RNG streams, the resumed state (then the checkpoint is closed),
+ * each worker's corpus handle at its shard or cursor, its graph and table views. */
+static int workers_new(w2v_run *r) {
+    const train_w2v_options *o = r->o;
+    const int W = r->nworkers;
+    r->wks = base_xcalloc((size_t)W, sizeof *r->wks);
     for (int k = 0; k < W; k++) {
-        w2v_worker *wk = &wks[k];
+        w2v_worker *wk = &r->wks[k];
         wk->id = k;
         wk->run = r;
         base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
@@ -1061,25 +1272,33 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         wk->next_negs = base_xmalloc((size_t)(r->negative + 1) * sizeof *wk->next_negs);
     }
     atomic_store(&r->next_ckpt, o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX);
-    if (cr) {
-        if (resume_state(r, cr, &resumed, wks) != 0) goto fail;
-        ckpt_close(cr);
-        cr = NULL;
+    if (r->resume) {
+        if (resume_state(r, r->resume, &r->resumed, r->wks) != 0) return -1;
+        ckpt_close(r->resume);
+        r->resume = NULL;
         if (o->checkpoint_every > 0) {
             int64_t done = atomic_load(&r->words_done), next = atomic_load(&r->next_ckpt);
             if (next <= done || next == INT64_MAX) atomic_store(&r->next_ckpt, done + o->checkpoint_every);
         } else {
             atomic_store(&r->next_ckpt, INT64_MAX);
         }
-        if (log)
-            fprintf(log, "word2vec: resuming %s at %" PRId64 " of %" PRId64 " words\n", o->resume,
+        if (r->log)
+            fprintf(r->log, "word2vec: resuming %s at %" PRId64 " of %" PRId64 " words\n", o->resume,
                     (int64_t)atomic_load(&r->words_done), r->words_total);
     }
     for (int k = 0; k < W; k++) {
-        w2v_worker *wk = &wks[k];
-        wk->corpus = data_corpus_open(r->train_path);
-        if (!wk->corpus || data_corpus_shard(wk->corpus, k, W) != 0) goto fail;
-        if (o->resume && wk->cursor > 0 && data_corpus_seek(wk->corpus, wk->cursor) != 0) goto fail;
+        w2v_worker *wk = &r->wks[k];
+        if (!(wk->corpus = data_corpus_open(r->train_path))) return -1;
+        if (r->ids_on) wk->ids = train_w2v_ids_new(r->ids_in_memory, NULL);
+        wk->source = W2V_TEXT;
+        if (data_corpus_shard(wk->corpus, k, W) != 0) return -1;
+        if (o->resume && (wk->word_count > 0 || wk->cursor != data_corpus_tell(wk->corpus))) {
+            /* mid-epoch: this epoch reads the rest of the text (no encoding: it did not start at the
+             * shard's start); the next one encodes */
+            if (data_corpus_seek(wk->corpus, wk->cursor) != 0) return -1;
+        } else if (wk->epoch < r->iter && start_epoch(wk) != 0) {
+            return -1;
+        }
         wk->g = ag_graph_new((size_t)1 << 16);
         base_rng_seed(ag_graph_rng(wk->g), r->seed + (uint64_t)k);
         wk->v0 = ag_tensor_view(r->t0);
@@ -1087,39 +1306,107 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         if (r->t1neg) wk->v1neg = ag_tensor_view(r->t1neg);
         atomic_store(&wk->pub_alpha, wk->alpha);
     }
+    if (r->log && r->ids_on)
+        fprintf(r->log, "word2vec: corpus encoded to ids in the first epoch (%.1f MB, %s); block products: %s\n",
+                (double)r->ids_bytes_estimate / 1e6, r->ids_in_memory ? "in memory" : "temporary files",
+                ag_w2v_kernel_name());
+    else if (r->log)
+        fprintf(r->log, "word2vec: corpus read as text every epoch; block products: %s\n", ag_w2v_kernel_name());
+    return 0;
+}
 
-    /* The ops' tiny sgemm calls run inside the workers: BLAS must not spawn threads of its own. */
-    blas_threads = openblas_get_num_threads();
+/* Step 5b (main thread, mu held): every live worker is parked at a sentence boundary, so the
+ * state is consistent: write the checkpoint, schedule the next one, release the workers. */
+static void checkpoint_parked(w2v_run *r) {
+    const train_w2v_options *o = r->o;
+    const char *path = o->checkpoint;
+    bool worker_failed = false;
+    for (int k = 0; k < r->nworkers; k++) worker_failed |= r->wks[k].failed; /* e.g. its cursor */
+    if (path && !atomic_load(&r->stop_req) && !worker_failed && save_checkpoint(r, r->wks, path) != 0 &&
+        !r->ckpt_failed) {
+        r->ckpt_failed = true;
+        snprintf(r->ckpt_err, sizeof r->ckpt_err, "%s", base_error_msg());
+        atomic_store(&r->stop_req, true);
+    }
+    int64_t next = atomic_load(&r->next_ckpt);
+    int64_t done = atomic_load(&r->words_done);
+    while (next <= done) next += o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX / 2;
+    atomic_store(&r->next_ckpt, next);
+    atomic_store(&r->pause_req, false);
+    pthread_cond_broadcast(&r->cv_workers);
+}
+
+/* The main thread's view of the loss between reports. */
+typedef struct w2v_reporter {
+    double last_report; /* seconds since the start of training at the last report, -1 before */
+    double prev_loss;   /* summed loss and pairs at the last report */
+    int64_t prev_pairs;
+} w2v_reporter;
+
+/* Step 5c: one progress report (bar or line, metrics, the caller's callback) from the values the
+ * workers publish every alpha interval. */
+static void report_progress(w2v_run *r, w2v_reporter *rep, double now, bool final) {
+    const train_w2v_options *o = r->o;
+    const int W = r->nworkers;
+    double loss = 0, alpha = INFINITY;
+    int64_t pairs = 0;
+    for (int k = 0; k < W; k++) {
+        loss += atomic_load_explicit(&r->wks[k].pub_loss, memory_order_relaxed);
+        pairs += atomic_load_explicit(&r->wks[k].pub_pairs, memory_order_relaxed);
+        double a = atomic_load_explicit(&r->wks[k].pub_alpha, memory_order_relaxed);
+        if (a < alpha) alpha = a;
+    }
+    double interval_loss = pairs > rep->prev_pairs ? (loss - rep->prev_loss) / (double)(pairs - rep->prev_pairs) : NAN;
+    if (pairs > rep->prev_pairs) {
+        rep->prev_loss = loss;
+        rep->prev_pairs = pairs;
+    }
+    int64_t done = atomic_load(&r->words_done);
+    double wps = now > 0 ? (double)(done - r->words_at_start) / now / W : 0;
+    double frac = r->words_total > 0 ? (double)done / (double)r->words_total : 1;
+    train_progress_stat st[] = {
+        {"words_per_sec_thread", wps, "%.0f"},
+        {"lr", alpha, "%.6f"},
+        {"loss", interval_loss, "%.4f"},
+        {"words", (double)done, "%.0f"},
+    };
+    train_progress_report(r->prog, frac, now, st, 4, final);
+    if (o->on_report) {
+        train_w2v_report x = {done, r->words_total, r->wks[0].epoch, alpha, interval_loss,
+                              pairs > 0 ? loss / (double)pairs : NAN, wps, now, final};
+        o->on_report(&x, o->report_ctx);
+    }
+}
+
+/* Step 5: runs the workers to the end (or a stop): starts the threads, then, on the calling
+ * thread, waits in 0.1 s slices, checkpointing when the workers park and reporting progress;
+ * joins them. A thread that cannot start stops the others (run_outcome reports it). */
+static int run_workers(w2v_run *r) {
+    const train_w2v_options *o = r->o;
+    const int W = r->nworkers;
+    /* Large blocks go to sgemm inside the workers: BLAS must not spawn threads of its own. */
+    r->blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    prog = train_progress_new(stderr, "word2vec", o->progress && o->debug >= 2, o->metrics);
-    if (!prog) goto fail;
+    if (!(r->prog = train_progress_new(stderr, "word2vec", o->progress && o->debug >= 2, o->metrics))) return -1;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv_main, NULL);
     pthread_cond_init(&r->cv_workers, NULL);
+    r->sync_made = true;
 
     double t_start = base_now_sec();
-    int64_t done_start = atomic_load(&r->words_done);
-    int started = 0;
+    r->words_at_start = atomic_load(&r->words_done);
     for (int k = 0; k < W; k++) {
-        if (pthread_create(&wks[k].th, NULL, worker_main, &wks[k]) != 0) {
-            base_error_set("word2vec: cannot start worker thread %d", k);
+        if (pthread_create(&r->wks[k].th, NULL, worker_main, &r->wks[k]) != 0) {
             atomic_store(&r->stop_req, true);
             break;
         }
-        started++;
+        r->started++;
     }
-    if (started < W) {
-        /* count threads that never started as finished */
-        pthread_mutex_lock(&r->mu);
-        r->nfinished += W - started;
-        pthread_mutex_unlock(&r->mu);
-    }
+    pthread_mutex_lock(&r->mu);
+    r->nfinished += W - r->started; /* threads that never started count as finished */
+    pthread_mutex_unlock(&r->mu);
 
-    /* main loop: reports every 0.1 s, checkpoints on request */
-    double last_report = -1, prev_loss = 0;
-    int64_t prev_pairs = 0;
-    int ckpt_fail = 0;
-    char ckpt_err[1024] = "";
+    w2v_reporter rep = {-1, 0, 0};
     for (;;) {
         pthread_mutex_lock(&r->mu);
         struct timespec ts;
@@ -1132,86 +1419,37 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
         if (r->nfinished < W && !(atomic_load(&r->pause_req) && r->npaused == W - r->nfinished))
             pthread_cond_timedwait(&r->cv_main, &r->mu, &ts);
         bool all_done = r->nfinished == W;
-        if (atomic_load(&r->pause_req) && r->npaused == W - r->nfinished) {
-            /* every live worker is parked at a sentence boundary: the state is consistent */
-            const char *path = o->checkpoint;
-            if (path && !atomic_load(&r->stop_req) && save_checkpoint(r, wks, path) != 0 && !ckpt_fail) {
-                ckpt_fail = 1;
-                snprintf(ckpt_err, sizeof ckpt_err, "%s", base_error_msg());
-                atomic_store(&r->stop_req, true);
-            }
-            int64_t next = atomic_load(&r->next_ckpt);
-            int64_t done = atomic_load(&r->words_done);
-            while (next <= done) next += o->checkpoint_every > 0 ? o->checkpoint_every : INT64_MAX / 2;
-            atomic_store(&r->next_ckpt, next);
-            atomic_store(&r->pause_req, false);
-            pthread_cond_broadcast(&r->cv_workers);
-        }
+        if (atomic_load(&r->pause_req) && r->npaused == W - r->nfinished) checkpoint_parked(r);
         pthread_mutex_unlock(&r->mu);
         double now = base_now_sec() - t_start;
-        if (all_done || now - last_report >= 0.1) {
-            last_report = now;
-            double loss = 0, alpha = INFINITY;
-            int64_t pairs = 0;
-            for (int k = 0; k < W; k++) {
-                loss += atomic_load_explicit(&wks[k].pub_loss, memory_order_relaxed);
-                pairs += atomic_load_explicit(&wks[k].pub_pairs, memory_order_relaxed);
-                double a = atomic_load_explicit(&wks[k].pub_alpha, memory_order_relaxed);
-                if (a < alpha) alpha = a;
-            }
-            double interval_loss = pairs > prev_pairs ? (loss - prev_loss) / (double)(pairs - prev_pairs) : NAN;
-            if (pairs > prev_pairs) {
-                prev_loss = loss;
-                prev_pairs = pairs;
-            }
-            int64_t done = atomic_load(&r->words_done);
-            double wps = now > 0 ? (double)(done - done_start) / now / W : 0;
-            double frac = r->words_total > 0 ? (double)done / (double)r->words_total : 1;
-            train_progress_stat st[] = {
-                {"words_per_sec_thread", wps, "%.0f"},
-                {"lr", alpha, "%.6f"},
-                {"loss", interval_loss, "%.4f"},
-                {"words", (double)done, "%.0f"},
-            };
-            train_progress_report(prog, frac, now, st, 4, all_done);
-            if (o->on_report) {
-                train_w2v_report rep = {done, r->words_total, wks[0].epoch, alpha, interval_loss,
-                                        pairs > 0 ? loss / (double)pairs : NAN, wps, now, all_done};
-                o->on_report(&rep, o->report_ctx);
-            }
+        if (all_done || now - rep.last_report >= 0.1) {
+            rep.last_report = now;
+            report_progress(r, &rep, now, all_done);
         }
         if (all_done) break;
     }
-    for (int k = 0; k < started; k++) pthread_join(wks[k].th, NULL);
-    double seconds = base_now_sec() - t_start;
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv_main);
-    pthread_cond_destroy(&r->cv_workers);
+    for (int k = 0; k < r->started; k++) pthread_join(r->wks[k].th, NULL);
+    r->seconds = base_now_sec() - t_start;
+    return 0;
+}
 
-    /* failures */
-    if (r->nan_seen) {
-        base_error_set("word2vec: the loss became NaN/Inf at word %" PRId64 " of %" PRId64 " (learning rate %.6g); "
-                     "training stopped; last good checkpoint: %s",
-                     r->nan_words, r->words_total, r->nan_alpha, r->last_ckpt[0] ? r->last_ckpt : "none written");
-        goto fail;
-    }
-    for (int k = 0; k < W; k++)
-        if (wks[k].failed) {
-            base_error_set("%s", wks[k].err);
-            goto fail;
-        }
-    if (started < W) goto fail;
-    if (ckpt_fail) {
-        base_error_set("word2vec: checkpoint failed: %s", ckpt_err);
-        goto fail;
-    }
-    if (o->checkpoint) {
-        /* The run's last state, finished or stopped early on request (workers are all done):
-         * a stopped run resumes from it, a finished one is a model file the eval tools read. */
-        if (save_checkpoint(r, wks, o->checkpoint) != 0) goto fail;
-    }
+/* Step 6: how the workers ended. Returns 0 when the run may be handed off, else -1 with the first
+ * cause: a NaN/Inf loss (naming where and the last good checkpoint), a worker's error, a thread
+ * that did not start, a failed checkpoint. */
+static int run_outcome(w2v_run *r) {
+    if (r->nan_seen)
+        return base_error_set("word2vec: the loss became NaN/Inf at word %" PRId64 " of %" PRId64
+                              " (learning rate %.6g); training stopped; last good checkpoint: %s",
+                              r->nan_words, r->words_total, r->nan_alpha, r->last_ckpt[0] ? r->last_ckpt : "none written");
+    for (int k = 0; k < r->nworkers; k++)
+        if (r->wks[k].failed) return base_error_set("%s", r->wks[k].err);
+    if (r->started < r->nworkers) return base_error_set("word2vec: cannot start worker thread %d", r->started);
+    if (r->ckpt_failed) return base_error_set("word2vec: checkpoint failed: %s", r->ckpt_err);
+    return 0;
+}
 
-    /* the model */
+/* Step 8: the model takes the vocabulary and the tables from the run (which then frees neither). */
+static train_w2v_model *hand_off(w2v_run *r) {
     train_w2v_model *m = base_xcalloc(1, sizeof *m);
     m->vocab = r->vocab;
     r->vocab = NULL;
@@ -1221,38 +1459,73 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     m->syn1neg = r->syn1neg;
     r->syn0 = r->syn1 = r->syn1neg = NULL;
     m->words_done = atomic_load(&r->words_done);
-    m->seconds = seconds;
-    m->threads = W;
-    m->words_per_sec_thread = seconds > 0 ? (double)(m->words_done - done_start) / seconds / W : 0;
-    loss_totals(r, wks, &m->first_loss, &m->final_loss, &m->mean_loss);
-    if (log)
-        fprintf(log, "word2vec: %" PRId64 " words in %.2f s, %.0f words/s/thread, loss %.4f -> %.4f\n", m->words_done,
-                seconds, m->words_per_sec_thread, m->first_loss, m->final_loss);
-    *out = m;
-    rc = 0;
+    m->seconds = r->seconds;
+    m->threads = r->nworkers;
+    m->words_per_sec_thread = r->seconds > 0 ? (double)(m->words_done - r->words_at_start) / r->seconds / r->nworkers : 0;
+    loss_totals(r, r->wks, &m->first_loss, &m->final_loss, &m->mean_loss);
+    if (r->log)
+        fprintf(r->log, "word2vec: %" PRId64 " words in %.2f s, %.0f words/s/thread, loss %.4f -> %.4f\n", m->words_done,
+                r->seconds, m->words_per_sec_thread, m->first_loss, m->final_loss);
+    return m;
+}
 
-fail:
-    if (blas_threads > 0) openblas_set_num_threads(blas_threads);
-    if (wks) {
-        for (int k = 0; k < W; k++) {
-            w2v_worker *wk = &wks[k];
-            if (wk->corpus) data_corpus_close(wk->corpus);
-            if (wk->g) ag_graph_free(wk->g);
-            ag_tensor_free(wk->v0);
-            ag_tensor_free(wk->v1);
-            ag_tensor_free(wk->v1neg);
-            free(wk->sen);
-            free(wk->ctx);
-            free(wk->outs);
-            free(wk->next_negs);
-        }
-        free(wks);
+static void run_free(w2v_run *r) {
+    if (r->blas_threads > 0) openblas_set_num_threads(r->blas_threads);
+    for (int k = 0; r->wks && k < r->nworkers; k++) {
+        w2v_worker *wk = &r->wks[k];
+        if (wk->corpus) data_corpus_close(wk->corpus);
+        if (wk->g) ag_graph_free(wk->g);
+        ag_tensor_free(wk->v0);
+        ag_tensor_free(wk->v1);
+        ag_tensor_free(wk->v1neg);
+        train_w2v_ids_free(wk->ids); /* closes (and so removes) a temporary file */
+        free(wk->sen);
+        free(wk->ctx);
+        free(wk->outs);
+        free(wk->next_negs);
     }
-    train_progress_free(prog);
-    if (cr) ckpt_close(cr);
-    train_w2v_state_free(&resumed);
-    run_free(r);
+    free(r->wks);
+    if (r->sync_made) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv_main);
+        pthread_cond_destroy(&r->cv_workers);
+    }
+    train_progress_free(r->prog);
+    if (r->resume) ckpt_close(r->resume);
+    train_w2v_state_free(&r->resumed);
+    ag_tensor_free(r->t0);
+    ag_tensor_free(r->t1);
+    ag_tensor_free(r->t1neg);
+    free(r->syn0);
+    free(r->syn1);
+    free(r->syn1neg);
+    free(r->keep);
+    data_alias_free(&r->alias);
+    free(r->path_off);
+    free(r->points);
+    free(r->codes);
     if (r->vocab) data_vocab_free(r->vocab);
+}
+
+/* Settings → vocabulary → tables → workers → training → outcome → final checkpoint → model. Every
+ * step returns 0 or -1 with the error set; run_free releases whatever the steps made. */
+int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
+    *out = NULL;
+    if (train_w2v_check_options(o) != 0) return -1;
+    w2v_run R;
+    memset(&R, 0, sizeof R);
+    R.o = o;
+    int rc = run_settings(&R);
+    if (!rc) rc = run_vocabulary(&R);
+    if (!rc) rc = run_tables(&R);
+    if (!rc) rc = workers_new(&R);
+    if (!rc) rc = run_workers(&R);
+    if (!rc) rc = run_outcome(&R);
+    /* Step 7: the run's last state, finished or stopped early on request (the workers are all
+     * done): a stopped run resumes from it, a finished one is a model file the eval tools read. */
+    if (!rc && o->checkpoint) rc = save_checkpoint(&R, R.wks, o->checkpoint);
+    if (!rc) *out = hand_off(&R);
+    run_free(&R);
     return rc;
 }
 

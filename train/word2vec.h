@@ -78,6 +78,12 @@ typedef struct train_w2v_options {
                                    reaches this (0 = run to the end); used to test resuming */
     bool shared_negatives;      /* Ji et al. 2016: one set of negatives per window (default true) */
     int sentence_cap;           /* words per sentence on newline-free corpora (1000) */
+    bool encode_corpus;         /* --encode-corpus: read the text once, encode it to word ids, and
+                                   train later epochs from the ids (default true; results are the
+                                   same bit for bit with --deterministic) */
+    int64_t ids_memory;         /* --ids-memory: the ids stay in memory when their exact size (known
+                                   from the counts) is at most this many bytes, else they go to
+                                   unlinked temporary files in $TMPDIR (default 16 MiB) */
     bool progress;              /* progress bar / lines on stderr (when debug >= 2) */
     train_w2v_report_fn on_report; /* optional callback per report (called from the main thread) */
     void *report_ctx;
@@ -101,7 +107,7 @@ typedef struct train_w2v_model {
 } train_w2v_model;
 
 /* word2vec.c's defaults (threads = 2, seed = 1, sentence_cap = 1000, shared_negatives = true,
- * progress = true). */
+ * progress = true, encode_corpus = true, ids_memory = 16 MiB). */
 void train_w2v_options_default(train_w2v_options *o);
 
 /* Checks the options without touching any file: size > 0, window >= 1, negative >= 0, hs in {0,1},
