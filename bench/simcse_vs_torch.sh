@@ -1,8 +1,10 @@
 #!/bin/sh
 # simcse_vs_torch.sh — `ember train contrastive` (unsupervised SimCSE with the projection head) against
 # PyTorch doing the same step (bench/torch_simcse_train.py) on the same Wikipedia sentences, back to back,
-# R rounds alternating which goes first. Prints per run: sentences/s over the training steps, wall time
-# and peak RSS; then the median ratio ember / PyTorch.
+# R rounds alternating which goes first. PyTorch runs twice a round: with its default OpenMP wait
+# policy (idle threads spin) and with OMP_WAIT_POLICY=PASSIVE, the policy ember sets for itself
+# (cli/main.c); on a loaded 2-core machine the two differ several-fold. Prints per run: sentences/s
+# over the training steps, wall time and peak RSS; then the median ratios ember / PyTorch.
 #
 # usage: bench/simcse_vs_torch.sh [-n SENTENCES] [-s STEPS] [-r ROUNDS] [-t THREADS] [-e EMBER]
 #   -n  sentences drawn from the raw Wikipedia corpus (default 20000)
@@ -50,22 +52,26 @@ run_ember() {
   echo "ember  sentences/s $sps  wall ${1} s  peak RSS $(($2 / 1024)) MB"
   echo "$sps" >> "$work/ember.sps"
 }
-run_torch() {
-  /usr/bin/time -f "%e %M" -o "$work/time" /usr/bin/python3 "$here/bench/torch_simcse_train.py" "$work/ids.txt" "$vocab" "$pad" \
+run_torch() { # $1: default | passive
+  pol=$1
+  if [ "$pol" = passive ]; then set -- env OMP_WAIT_POLICY=PASSIVE; else set -- env; fi
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" /usr/bin/python3 "$here/bench/torch_simcse_train.py" "$work/ids.txt" "$vocab" "$pad" \
     --steps "$steps" --warmup-steps 5 --threads "$threads" > "$work/torch.out" 2>&1 || { cat "$work/torch.out" >&2; exit 1; }
   sps=$(sed -n 's/.*sentences\/s=\([0-9.]*\).*/\1/p' "$work/torch.out")
   set -- $(cat "$work/time")
-  echo "torch  sentences/s $sps  wall ${1} s  peak RSS $(($2 / 1024)) MB   ($(cut -c1-60 "$work/torch.out"))"
-  echo "$sps" >> "$work/torch.sps"
+  echo "torch ($pol)  sentences/s $sps  wall ${1} s  peak RSS $(($2 / 1024)) MB   ($(cut -c1-60 "$work/torch.out"))"
+  echo "$sps" >> "$work/torch_$pol.sps"
 }
 r=1
 while [ $r -le "$rounds" ]; do
-  if [ $((r % 2)) = 1 ]; then run_ember; run_torch; else run_torch; run_ember; fi
+  if [ $((r % 2)) = 1 ]; then run_ember; run_torch default; run_torch passive
+  else run_torch passive; run_torch default; run_ember; fi
   r=$((r + 1))
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/python3 - "$work/ember.sps" "$work/torch.sps" <<'PY'
+/usr/bin/python3 - "$work/ember.sps" "$work/torch_default.sps" "$work/torch_passive.sps" <<'PY'
 import sys, statistics as st
-e = [float(x) for x in open(sys.argv[1])]; t = [float(x) for x in open(sys.argv[2])]
-print(f"median sentences/s: ember {st.median(e):.1f}, PyTorch {st.median(t):.1f}; ratio ember/PyTorch {st.median(e) / st.median(t):.2f}")
+e, d, p = ([float(x) for x in open(f)] for f in sys.argv[1:4])
+print(f"median sentences/s: ember {st.median(e):.1f}, PyTorch default policy {st.median(d):.1f}, PASSIVE {st.median(p):.1f}; "
+      f"ratio ember/PyTorch {st.median(e) / st.median(d):.2f} (default), {st.median(e) / st.median(p):.2f} (PASSIVE)")
 PY
