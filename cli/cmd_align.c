@@ -4,27 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <math.h>
 #include <omp.h>
 
 #include "experiments/align_map.h"
 #include "train/align.h"
 
-void openblas_set_num_threads(int num_threads);
-
-/* $EMBER_DATA_DIR, else <source>/../shared/data, else NULL. */
-static const char *default_data_dir(void) {
-    static char buf[4096];
-    struct stat st;
-    const char *e = getenv("EMBER_DATA_DIR");
-    if (e && *e && !stat(e, &st) && S_ISDIR(st.st_mode)) return e;
-#ifdef EMBER_SOURCE_DIR
-    snprintf(buf, sizeof buf, "%s/../shared/data", EMBER_SOURCE_DIR);
-    if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return buf;
-#endif
-    return NULL;
-}
 
 /* Data paths from --data DIR (the shared layout) unless given one by one. */
 typedef struct data_flags {
@@ -34,7 +19,7 @@ typedef struct data_flags {
 } data_flags;
 
 static void resolve_data(data_flags *f, train_align_data_options *o) {
-    const char *dir = f->data ? f->data : default_data_dir();
+    const char *dir = f->data ? f->data : cli_data_dir();
     static const char *const rel[4] = {"images/fashion-mnist", "images/mnist", "audio/fsdd_recordings.tar.gz",
                                        "audio/fsdd_labels.tsv"};
     for (int i = 0; dir && i < 4; i++)
@@ -110,7 +95,6 @@ int cli_cmd_train_align(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n = 0;
-        double x = 0;
         int rc = 0, used = 1;
         int d = data_flag(&df, &o.data, a, v);
         if (d == -2) return cli_error(cmd);
@@ -118,18 +102,16 @@ int cli_cmd_train_align(int argc, char **argv) {
             i += d;
             continue;
         }
+        int lf = cli_loop_flag(a, v, &o.loop, &used);
+        if (lf < 0) return cli_error(cmd);
+        if (lf > 0) {
+            i += used;
+            continue;
+        }
+        used = 1;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage_train(stdout);
             return 0;
-        } else if (!strcmp(a, "--checkpoint")) {
-            if (!v) rc = base_error_set("--checkpoint: expected a file");
-            o.loop.checkpoint = v;
-        } else if (!strcmp(a, "--resume")) {
-            if (!v) rc = base_error_set("--resume: expected a checkpoint file");
-            o.loop.resume = v;
-        } else if (!strcmp(a, "--metrics")) {
-            if (!v) rc = base_error_set("--metrics: expected a file");
-            o.loop.metrics = v;
         } else if (!strcmp(a, "--plot")) {
             if (!v) rc = base_error_set("--plot: expected a file");
             o.plot = v;
@@ -139,10 +121,6 @@ int cli_cmd_train_align(int argc, char **argv) {
         } else if (!strcmp(a, "--init")) {
             if (!v) rc = base_error_set("--init: expected an align checkpoint");
             o.init = v;
-        } else if (!strcmp(a, "--freeze")) {
-            if (!v) rc = base_error_set("--freeze: expected a glob");
-            else if (o.loop.nfreeze == TRAIN_LOOP_MAX_GLOBS) rc = base_error_set("--freeze: at most %d globs", TRAIN_LOOP_MAX_GLOBS);
-            else o.loop.freeze[o.loop.nfreeze++] = v;
         } else if (!strcmp(a, "--embed")) rc = cli_parse_i64(a, v, 2, 4096, &o.model.embed);
         else if (!strcmp(a, "--patch")) rc = cli_parse_i64(a, v, 1, 28, &o.model.img_patch);
         else if (!strcmp(a, "--img-d")) rc = cli_parse_i64(a, v, 4, 4096, &o.model.img_d);
@@ -159,26 +137,14 @@ int cli_cmd_train_align(int argc, char **argv) {
         else if (!strcmp(a, "--aud-batch")) rc = cli_parse_i64(a, v, 0, 65536, &o.aud_batch);
         else if (!strcmp(a, "--audio-weight")) rc = cli_parse_f64(a, v, 0, 100, &o.audio_weight);
         else if (!strcmp(a, "--eval-images")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.eval_images);
-        else if (!strcmp(a, "--steps")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.loop.steps);
-        else if (!strcmp(a, "--warmup")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.warmup);
-        else if (!strcmp(a, "--accum")) { rc = cli_parse_i64(a, v, 1, 1 << 20, &n); o.loop.accum = (int)n; }
-        else if (!strcmp(a, "--eval-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.eval_every);
-        else if (!strcmp(a, "--checkpoint-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.loop.checkpoint_every);
-        else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.loop.stop_after);
         else if (!strcmp(a, "--threads")) { rc = cli_parse_i64(a, v, 1, 1024, &n); o.threads = (int)n; }
         else if (!strcmp(a, "--seed")) { rc = cli_parse_i64(a, v, 0, INT64_MAX, &n); o.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--lr")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.lr = (float)x; }
-        else if (!strcmp(a, "--lr-floor")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.lr_floor = (float)x; }
-        else if (!strcmp(a, "--weight-decay")) { rc = cli_parse_f64(a, v, 0, 10, &x); o.loop.weight_decay = (float)x; }
-        else if (!strcmp(a, "--clip")) rc = cli_parse_f64(a, v, 0, 1e9, &o.loop.clip);
         else {
             used = 0;
             if (!strcmp(a, "--lock-image")) o.lock_image = true;
             else if (!strcmp(a, "--lock-text")) o.lock_text = true;
             else if (!strcmp(a, "--lock-audio")) o.lock_audio = true;
             else if (!strcmp(a, "--no-augment")) o.augment = false;
-            else if (!strcmp(a, "--quiet")) o.loop.quiet = true;
-            else if (!strcmp(a, "--profile")) o.loop.profile = true;
             else if (!strcmp(a, "--summary")) summary = true;
             else {
                 fprintf(stderr, "ember %s: unknown flag '%s' (ember train align --help)\n", cmd, a);
@@ -276,8 +242,7 @@ int cli_cmd_eval_align(int argc, char **argv) {
         usage_eval(stderr);
         return 2;
     }
-    omp_set_num_threads((int)threads);
-    openblas_set_num_threads((int)threads);
+    train_set_threads((int)threads);
     resolve_data(&df, &o.data);
     train_align_model m;
     if (train_align_load(model, &m)) {

@@ -12,7 +12,6 @@
 #include "../data/batch.h"
 #include "eval.h"
 
-void openblas_set_num_threads(int num_threads);
 
 /* ---- configuration ------------------------------------------------------------------------------ */
 
@@ -1093,10 +1092,7 @@ int train_align_run(const train_align_options *o) {
     if (o->img_batch < 0 || o->aud_batch < 0 || o->img_batch + o->aud_batch < 2)
         return base_error_set("--img-batch %lld, --aud-batch %lld: expected non-negative, at least one of them >= 2",
                               (long long)o->img_batch, (long long)o->aud_batch);
-    if (o->threads > 0) {
-        omp_set_num_threads(o->threads);
-        openblas_set_num_threads(o->threads);
-    }
+    train_set_threads(o->threads);
     align_run R;
     memset(&R, 0, sizeof R);
     R.o = o;

@@ -12,7 +12,6 @@
 #include "eval.h"
 #include "sentence.h"
 
-void openblas_set_num_threads(int num_threads);
 
 #define CTR_LOG_SCALE_MAX 4.605170186f /* ln 100: open_clip's clamp of the learnable logit scale */
 
@@ -530,6 +529,7 @@ static int setup_model(ctr_run *R) {
     }
     if (o->dropout >= 0) c.dropout = (float)o->dropout;
     nn_text_model_register(&R->net, &c);
+    int nmodel = R->net.ps.n; /* the model's own parameters come first; ctr.* follow */
     if (o->proj) nn_linear_init(&R->proj, &R->net.ps, "ctr.proj", c.d, c.d, true);
     if (o->learn_temperature)
         R->logit_scale = nn_params_add(&R->net.ps, "ctr.logit_scale", 1, (const int64_t[]){1}, NN_INIT_ZEROS, 0, 0, false);
@@ -540,16 +540,11 @@ static int setup_model(ctr_run *R) {
     R->dim = c.d;
     if (R->logit_scale) ag_f32(R->logit_scale)[0] = logf((float)(1.0 / o->temperature));
     if (o->init) {
-        /* every parameter of the model must come from --init; ctr.* start fresh unless --init has them */
-        rc = 0;
-        for (int i = 0; i < R->net.ps.n && !rc; i++) {
-            nn_param *p = &R->net.ps.items[i];
-            if (!strncmp(p->name, "ctr.", 4)) continue;
-            ckpt_load_report rep = {0};
-            int k = ckpt_load_params_glob(r, &R->net.ps, p->name, &rep);
-            if (k != 1) rc = base_error_set("%s: %s", src, rep.nskipped ? rep.skipped[0] : "cannot load");
-            ckpt_load_report_free(&rep);
-        }
+        /* every parameter of the model from --init, in one strict pass over a view of the model's
+         * own parameters; ctr.* start fresh (an --init contrastive model's are not carried over) */
+        nn_params model = R->net.ps;
+        model.n = nmodel;
+        rc = train_lm_load_params(r, &model);
     }
     ckpt_close(r);
     return rc;
@@ -614,10 +609,7 @@ int train_ctr_run(const train_ctr_options *o) {
     if (!(o->cosent_lambda > 0)) return base_error_set("--cosent-scale %g: expected a positive number", o->cosent_lambda);
     if (o->pool != TRAIN_POOL_MEAN && o->pool != TRAIN_POOL_CLS) return base_error_set("--pool: expected mean or cls");
     if (o->dropout >= 1) return base_error_set("--dropout %g: expected [0, 1)", o->dropout);
-    if (o->threads > 0) {
-        omp_set_num_threads(o->threads);
-        openblas_set_num_threads(o->threads);
-    }
+    train_set_threads(o->threads);
     ctr_run R;
     memset(&R, 0, sizeof R);
     R.o = o;

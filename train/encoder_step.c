@@ -8,7 +8,6 @@
 #include <string.h>
 
 /* OpenBLAS's thread control (declared in its cblas.h on Debian; repeated here for other builds). */
-void openblas_set_num_threads(int num_threads);
 
 train_encoder_step_config train_encoder_step_config_default(void) {
     train_encoder_step_config c;
@@ -47,8 +46,7 @@ int train_encoder_step_init(train_encoder_step *s, const train_encoder_step_conf
         return base_error_set("--d %lld is not a multiple of --heads %lld", (long long)c->d, (long long)c->heads);
     if (c->vocab > INT32_MAX) return base_error_set("--vocab %lld: expected at most %d", (long long)c->vocab, INT32_MAX);
     s->cfg = *c;
-    omp_set_num_threads(c->threads);
-    openblas_set_num_threads(c->threads);
+    train_set_threads(c->threads);
     nn_mlm_encoder_init(&s->model, c->vocab, c->seq, c->d, c->layers, c->heads, 0);
     train_loop_config lc = train_loop_config_default();
     lc.label = "encoder-step";

@@ -12,7 +12,6 @@
 
 #include "../data/batch.h"
 
-void openblas_set_num_threads(int num_threads);
 
 
 train_lm_options train_lm_options_default(nn_text_kind kind) {
@@ -539,10 +538,7 @@ int train_lm_run(const train_lm_options *o) {
     if (!(o->mask_prob > 0 && o->mask_prob < 1)) return base_error_set("--mask-prob %g: expected (0, 1)", o->mask_prob);
     if (o->model.max_seq < 2) return base_error_set("--seq %lld: expected at least 2", (long long)o->model.max_seq);
     if (!(o->valid_frac > 0 && o->valid_frac < 0.5)) return base_error_set("--valid-frac %g: expected (0, 0.5)", o->valid_frac);
-    if (o->threads > 0) {
-        omp_set_num_threads(o->threads);
-        openblas_set_num_threads(o->threads);
-    }
+    train_set_threads(o->threads);
     lm_run R;
     memset(&R, 0, sizeof R);
     R.o = o;

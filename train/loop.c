@@ -1,8 +1,10 @@
 /* loop.c — the shared training loop: accumulate, clip, step, schedule, evaluate, checkpoint, resume, report (loop.h). */
 #include "loop.h"
 
+
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,14 @@ struct train_loop {
     bool has_eval;
     train_loop_profile prof;
 };
+
+void openblas_set_num_threads(int num_threads);
+
+void train_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
 
 train_loop_config train_loop_config_default(void) {
     train_loop_config c;

@@ -83,6 +83,10 @@ typedef struct train_loop_config {
 
 train_loop_config train_loop_config_default(void);
 
+/* Sets the threads of both pools a trainer's step uses, OpenMP (the ops) and OpenBLAS (the
+ * matmuls), to n; n <= 0 leaves them as they are. */
+void train_set_threads(int n);
+
 /* One evaluation's figures: score decides the best checkpoint (higher is better: give -loss or
  * -perplexity for losses); every named value goes to the metrics and the progress line. */
 #define TRAIN_EVAL_MAX 8
