@@ -25,13 +25,13 @@ for row in $rows; do
     w2v-frozen)   run w2v-frozen finetune --task sst2 --init "$vec" --freeze 'embedding.*' --new-words skip --epochs 5 --lr 1e-2 ;;
     w2v-unfrozen) run w2v-unfrozen finetune --task sst2 --init "$vec" --epochs 2 --lr 1e-3 ;;
     enc-frozen)   run enc-frozen finetune --task sst2 --init "$mlm" --freeze 'tok.*' --freeze 'pos.*' --freeze 'enc.*' \
-                      --epochs 1 --lr 1e-3 --checkpoint "$out/enc-frozen.ckpt" ;;
-    enc-full)     run enc-full finetune --task sst2 --init "$mlm" --epochs 1 --lr 5e-5 --warmup 200 \
+                      --epochs 2 --lr 1e-2 --checkpoint "$out/enc-frozen.ckpt" ;;
+    enc-full)     run enc-full finetune --task sst2 --init "$mlm" --epochs 1 --lr 1e-4 --warmup 200 \
                       --checkpoint "$out/enc-full.ckpt" ;;
     enc-gradual)  run enc-gradual finetune --task sst2 --init "$mlm" --freeze 'tok.*' --freeze 'pos.*' --freeze 'enc.*' \
                       --unfreeze '0.2ep:enc.norm.*' --unfreeze '0.2ep:enc.layers.3.*' --unfreeze '0.4ep:enc.layers.2.*' \
                       --unfreeze '0.6ep:enc.layers.1.*' --unfreeze '0.8ep:enc.layers.0.*' --unfreeze '0.8ep:pos.*' \
-                      --unfreeze '0.8ep:tok.*' --lr-decay 0.8 --epochs 1 --lr 1e-4 --warmup 100 \
+                      --unfreeze '0.8ep:tok.*' --lr-decay 0.8 --group 'task.*:lr=1e-3' --epochs 1 --lr 2e-4 --warmup 100 \
                       --checkpoint "$out/enc-gradual.ckpt" ;;
     stsb)         run stsb finetune --task stsb --init "$mlm" --epochs 4 --lr 5e-5 --warmup 50 --batch 16 \
                       --checkpoint "$out/stsb.ckpt" ;;

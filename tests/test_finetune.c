@@ -546,7 +546,7 @@ static void test_sst2_bow(void **state) {
     const char *sub = tu_group_path("sst2_sub.tsv");
     FILE *f = fopen(sub, "w");
     fputs("label\tsentence\n", f);
-    for (int64_t i = 0; i < s->n && i < 20000; i++) fprintf(f, "%d\t%s\n", s->label[i], s->text[i]);
+    for (int64_t i = 0; i < s->n && i < 10000; i++) fprintf(f, "%d\t%s\n", s->label[i], s->text[i]);
     fclose(f);
     data_labeled_free(s);
     char *out = NULL;
@@ -557,8 +557,8 @@ static void test_sst2_bow(void **state) {
     assert_int_equal(rc, 0);
     free(out);
     double acc = final_metric(m, "best_dev", "dev_accuracy");
-    printf("SST-2, bag-of-words logistic regression on 20,000 training phrases: dev accuracy %.2f\n", acc);
-    assert_true(acc > 72);
+    printf("SST-2, bag-of-words logistic regression on 10,000 training phrases: dev accuracy %.2f\n", acc);
+    assert_true(acc > 70);
     free(trc);
     free(dev);
 }
