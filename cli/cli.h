@@ -34,7 +34,7 @@ int cli_parse_f64(const char *flag, const char *text, double lo, double hi, doub
 int cli_error(const char *command);
 
 /* The training-loop flags every loop trainer takes (--steps, --lr, --lr-floor, --warmup, --schedule,
- * --weight-decay, --clip, --accum, --freeze, --unfreeze, --patience, --decay-all, --eval-every, --checkpoint,
+ * --weight-decay, --clip, --accum, --freeze, --unfreeze, --patience, --decay-all, --lazy-adam, --eval-every, --checkpoint,
  * --checkpoint-every, --resume, --best, --metrics, --stop-after, --quiet, --profile) into c.
  * Returns 1 when a is one of them (*used = values consumed: 0 or 1), 0 when it is not, -1 with an
  * error on a bad value. */

@@ -95,6 +95,7 @@ int cli_loop_flag(const char *a, const char *v, train_loop_config *c, int *used)
     else {
         *used = 0;
         if (!strcmp(a, "--decay-all")) c->decay_all = true;
+        else if (!strcmp(a, "--lazy-adam")) c->lazy_adam = true;
         else if (!strcmp(a, "--quiet")) c->quiet = true;
         else if (!strcmp(a, "--profile")) c->profile = true;
         else return 0;

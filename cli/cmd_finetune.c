@@ -34,6 +34,7 @@ static void usage(FILE *f) {
             "optimisation (AdamW, warmup then linear decay; no weight decay on norms, biases, embeddings):\n"
             "  --epochs F (3) | --steps N   --batch N (32)  --lr F (2e-5)  --warmup N  --weight-decay F (0.01)\n"
             "  --schedule cosine|linear|constant  --clip F (1.0)  --accum N  --decay-all\n"
+            "  --lazy-adam        a table with row-sparse grads (bag of vectors) updates only the batch's rows (LazyAdam)\n"
             "run:\n"
             "  --eval-every N (half an epoch)  --patience N (early stop after N evaluations without a better dev)\n"
             "  --checkpoint FILE  --checkpoint-every N  --resume FILE  --best FILE  --metrics FILE  --plot FILE.svg\n"

@@ -5,12 +5,12 @@
 #
 # W2V_VECTORS: Word2Vec trained on the 17.3M-word corpus (experiments in bench/RESULTS.md: `ember
 # word2vec -train wiki.txt -size 300 ... -binary 1`); MLM_CHECKPOINT: experiments/pretrain_mlm.sh's
-# model. Rows: bow w2v-frozen w2v-unfrozen enc-frozen enc-full enc-gradual stsb (default: all).
+# model. Rows: bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb (default: all).
 # Each row writes OUT_DIR/<row>.log (the command is its first line) and, for encoder rows, a
 # checkpoint; the figures are the log's last lines (dev / test accuracy, time, peak RSS).
 set -euo pipefail
 out=${1:?OUT_DIR}; vec=${2:?W2V_VECTORS}; mlm=${3:?MLM_CHECKPOINT}; shift 3
-rows=${*:-bow w2v-frozen w2v-unfrozen enc-frozen enc-full enc-gradual stsb}
+rows=${*:-bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb}
 ember=${EMBER:-$(dirname "$0")/../build/ember}
 threads=${THREADS:-2}
 mkdir -p "$out"
@@ -24,6 +24,7 @@ for row in $rows; do
     bow)          run bow finetune --task sst2 --init bow --epochs 2 --lr 0.05 --batch 64 --weight-decay 0 --warmup 0 ;;
     w2v-frozen)   run w2v-frozen finetune --task sst2 --init "$vec" --freeze 'embedding.*' --new-words skip --epochs 5 --lr 1e-2 ;;
     w2v-unfrozen) run w2v-unfrozen finetune --task sst2 --init "$vec" --epochs 2 --lr 1e-3 ;;
+    w2v-lazy)     run w2v-lazy finetune --task sst2 --init "$vec" --epochs 2 --lr 1e-3 --lazy-adam ;;
     enc-frozen)   run enc-frozen finetune --task sst2 --init "$mlm" --freeze 'tok.*' --freeze 'pos.*' --freeze 'enc.*' \
                       --epochs 2 --lr 1e-2 --checkpoint "$out/enc-frozen.ckpt" ;;
     enc-full)     run enc-full finetune --task sst2 --init "$mlm" --epochs 1 --lr 1e-4 --warmup 200 \

@@ -18,8 +18,11 @@
  *   - SGD with only a row-sparse grad: lazy row updates (only named rows are read or written; weight
  *     decay and momentum are applied to those rows only — a documented extension: PyTorch's sparse
  *     SGD supports neither);
- *   - Adam/AdamW: always dense. A row-sparse grad is scattered (summed with any dense grad) into a
- *     per-row scratch, so every row's moments decay as torch.optim.Adam on the densified grad;
+ *   - Adam/AdamW: dense. A row-sparse grad is scattered (summed with any dense grad) into a
+ *     per-row scratch, so every row's moments decay as torch.optim.Adam on the densified grad —
+ *     unless cfg.lazy_sparse: then a parameter with only a row-sparse grad updates just the named rows
+ *     (LazyAdam: their moments, their decoupled decay; the others are not touched), so a step costs
+ *     the batch's rows, not the table's;
  *   - SparseAdam: the parameter must carry only a row-sparse grad (a dense grad is a programming
  *     error, as in PyTorch). Weight decay, if set, is L2 on the named rows (an extension; PyTorch's
  *     SparseAdam has none).
@@ -400,6 +403,14 @@ static void step_adam(optim *o, int i) {
     ctx.a.bc2_sqrt = (float)sqrt(bc2);
     ctx.m = slot_get(o, i, 0);
     ctx.v = slot_get(o, i, 1);
+    if (c->lazy_sparse && !t->grad && sg) { /* LazyAdam: the named rows only */
+        int64_t w = sg->width;
+        for (int64_t k = 0; k < sg->n; k++) {
+            int64_t r = sg->rows[k];
+            adam_kernel(ag_f32(t) + r * w, sg->vals + k * w, ctx.m + r * w, ctx.v + r * w, w, ctx.a);
+        }
+        return;
+    }
     run_dense(o, t, sg, adam_chunk, &ctx);
 }
 

@@ -24,6 +24,9 @@ typedef struct optim_config {
     float beta1, beta2, eps;   /* Adam family */
     float weight_decay;        /* SGD/Adam: L2 added to the grad; AdamW: decoupled */
     bool amsgrad;              /* reserved: must be false */
+    bool lazy_sparse;          /* Adam/AdamW: a parameter whose grad is row-sparse only updates just the named
+                                * rows (TensorFlow Addons' LazyAdam; AdamW's decay on those rows only) instead
+                                * of decaying every row's moments as torch.optim.Adam on the densified grad */
 } optim_config;
 
 /* Defaults as PyTorch: SGD(lr, momentum 0), Adam(lr, 0.9, 0.999, 1e-8), AdamW(wd 0.01). */

@@ -568,6 +568,46 @@ static void test_schedules(void **state) {
     assert_float_equal(optim_schedule_lr(&s, 95), 0.005, 1e-9);
 }
 
+/* LazyAdam (optim_config.lazy_sparse): rows absent from a step's sparse grad keep their bytes, while
+ * dense Adam on the densified grad moves them by their momentum; a row named at every step follows
+ * dense Adam exactly (same moments, same bias correction). */
+static void test_lazy_adam_rows(void **state) {
+    (void)state;
+    float end[2][50];
+    for (int lazy = 0; lazy < 2; lazy++) {
+        nn_params ps;
+        nn_params_init(&ps);
+        ag_tensor *e = nn_params_add(&ps, "emb", AG_SHAPE(10, 5), NN_INIT_NORMAL, 1.0f, 0, true);
+        base_rng r;
+        base_rng_seed(&r, 9);
+        nn_params_alloc(&ps, &r);
+        optim_config c = optim_config_default(OPTIM_ADAMW, 0.1f);
+        c.lazy_sparse = lazy;
+        optim *o = optim_new(&ps, c);
+        float vals[10] = {1, 2, 3, 4, 5, -1, -2, -3, -4, -5};
+        int32_t rows1[2] = {1, 4}, rows2[1] = {4};
+        ag_sparse_grad_add(e, 2, rows1, vals);
+        optim_step(o);
+        nn_params_zero_grad(&ps);
+        float after1[50];
+        memcpy(after1, e->data, sizeof after1);
+        ag_sparse_grad_add(e, 1, rows2, vals + 5);
+        optim_step(o);
+        nn_params_zero_grad(&ps);
+        const float *x = e->data;
+        if (lazy) { /* step 2 named row 4 only: every other row is as step 1 left it */
+            for (int rr = 0; rr < 10; rr++)
+                if (rr != 4) assert_memory_equal(after1 + rr * 5, x + rr * 5, 5 * sizeof(float));
+        } else { /* dense: row 1's momentum moves it in step 2 */
+            assert_memory_not_equal(after1 + 5, x + 5, 5 * sizeof(float));
+        }
+        memcpy(end[lazy], x, sizeof end[lazy]);
+        optim_free(o);
+        nn_params_free(&ps);
+    }
+    assert_memory_equal(end[0] + 20, end[1] + 20, 5 * sizeof(float)); /* row 4: identical */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_trajectories),
@@ -577,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_sparse_sgd_momentum_lazy),
         cmocka_unit_test(test_subset_optimizers),
         cmocka_unit_test(test_frozen_untouched),
+        cmocka_unit_test(test_lazy_adam_rows),
         cmocka_unit_test(test_frozen_untouched_sparse_adam),
         cmocka_unit_test(test_sparse_adam_rejects_dense),
         cmocka_unit_test(test_state_by_name_and_resume),

@@ -217,6 +217,7 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
     for (int i = 0; i < cfg->nfreeze; i++) nn_params_freeze(ps, cfg->freeze[i], true);
     optim_config oc = optim_config_default(cfg->optim, cfg->lr);
     oc.weight_decay = cfg->weight_decay;
+    oc.lazy_sparse = cfg->lazy_adam;
     if (cfg->optim != OPTIM_SGD) {
         oc.beta1 = cfg->beta1;
         oc.beta2 = cfg->beta2;
@@ -262,11 +263,11 @@ static char *config_document(const train_loop *L) {
     FILE *f = open_memstream(&buf, &size);
     if (!f) return base_xstrdup("{}");
     fprintf(f, "{\"trainer\":%s,\"loop\":{\"optim\":\"%s\",\"lr\":%.9g,\"lr_floor\":%.9g,\"weight_decay\":%.9g,"
-               "\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"decay_all\":%s,\"schedule\":%d,\"warmup\":%lld,"
+               "\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"decay_all\":%s,\"lazy_adam\":%s,\"schedule\":%d,\"warmup\":%lld,"
                "\"steps\":%lld,\"accum\":%d,\"clip\":%.9g,\"seed\":%llu,\"freeze\":[",
             c->config_json ? c->config_json : "{}", optim_kind_name(c->optim), (double)c->lr, (double)c->lr_floor,
             (double)c->weight_decay, (double)c->beta1, (double)c->beta2, (double)c->eps,
-            c->decay_all ? "true" : "false", (int)c->sched, (long long)c->warmup, (long long)c->steps, c->accum,
+            c->decay_all ? "true" : "false", c->lazy_adam ? "true" : "false", (int)c->sched, (long long)c->warmup, (long long)c->steps, c->accum,
             c->clip, (unsigned long long)c->seed);
     for (int i = 0; i < c->nfreeze; i++) {
         if (i) fputc(',', f);

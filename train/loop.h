@@ -66,6 +66,7 @@ typedef struct train_loop_config {
     float lr, lr_floor;         /* peak lr; the schedule never goes below lr_floor */
     float weight_decay, beta1, beta2, eps;
     bool decay_all;             /* false (default): no weight decay on norms, biases, embeddings */
+    bool lazy_adam;             /* Adam/AdamW update only the named rows of row-sparse grads (optim_config.lazy_sparse) */
     optim_schedule_kind sched;  /* OPTIM_SCHED_WARMUP_COSINE (default), _WARMUP_LINEAR or _CONSTANT */
     int64_t warmup;             /* steps of linear warmup from 0 (step s gets lr · s / warmup) */
     int64_t steps;              /* optimizer steps in the whole run */
