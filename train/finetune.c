@@ -290,21 +290,20 @@ static void add_head(ft_run *R, nn_params *ps) {
     nn_linear_init(&R->out, ps, "task.out", R->pairs ? 4 * R->dim : R->dim, R->classes, true);
 }
 
-/* Partial load of src's parameters into ps (selected by --load minus --skip), with the report the
- * user sees; a shape or dtype mismatch of a selected parameter is an error naming both. Parameters
- * named in `allowed_extra` globs may be in the file without being in the model (reported as ignored). */
-static int load_report(ft_run *R, ckpt_reader *r, nn_params *ps, int nbody, bool quiet) {
+/* Partial load of the file's parameters into ps (selected by --load minus --skip), with the report the
+ * user sees: loaded, newly initialised (the model's parameters not loaded), ignored (in the file, not
+ * in the model, e.g. a contrastive run's ctr.*). A shape or dtype mismatch of a selected parameter is
+ * an error naming both; no parameter loaded at all is an error too. */
+static int load_report(ft_run *R, ckpt_reader *r, nn_params *ps, bool quiet) {
     const train_ft_options *o = R->o;
     /* a view of the selected parameters */
     nn_params view = *ps;
     view.items = base_xmalloc((size_t)(ps->n ? ps->n : 1) * sizeof *view.items);
     view.n = 0;
-    int nsel_skipped = 0;
     for (int i = 0; i < ps->n; i++) {
         bool skip = false;
         for (int k = 0; k < o->nskip; k++) skip |= fnmatch(o->skip[k], ps->items[i].name, 0) == 0;
         if (!skip) view.items[view.n++] = ps->items[i];
-        else nsel_skipped++;
     }
     ckpt_load_report rep = {0};
     int n = ckpt_load_params_glob(r, &view, o->load, &rep);
@@ -326,9 +325,8 @@ static int load_report(ft_run *R, ckpt_reader *r, nn_params *ps, int nbody, bool
         for (int i = 0; i < ps->n; i++) {
             bool loaded = false;
             for (int k = 0; k < rep.nloaded && !loaded; k++) loaded = !strcmp(rep.loaded[k], ps->items[i].name);
-            if (!loaded && fresh++ < 12) fprintf(stderr, "%s%s", fresh == 1 ? "finetune: newly initialised: " : "",
-                                                 ps->items[i].name - 0);
-            if (!loaded && fresh <= 12) fputc(' ', stderr);
+            if (!loaded && fresh++ < 12)
+                fprintf(stderr, "%s%s ", fresh == 1 ? "finetune: newly initialised: " : "", ps->items[i].name);
         }
         if (fresh > 12) fprintf(stderr, "... (%d in all)", fresh);
         if (fresh) fputc('\n', stderr);
@@ -341,9 +339,7 @@ static int load_report(ft_run *R, ckpt_reader *r, nn_params *ps, int nbody, bool
         }
         if (nign > 8) fprintf(stderr, " ... (%d in all)", nign);
         if (nign) fputc('\n', stderr);
-        (void)nsel_skipped;
     }
-    (void)nbody;
     ckpt_load_report_free(&rep);
     return rc;
 }
@@ -370,14 +366,13 @@ static int setup_encoder(ft_run *R, const char *src) {
     if (o->enc_dropout >= 0) c.dropout = (float)o->enc_dropout;
     R->kind = FT_ENCODER;
     nn_text_model_register(&R->net, &c);
-    int nbody = R->net.ps.n;
     R->dim = c.d;
     add_head(R, &R->net.ps);
     base_rng rng;
     base_rng_seed(&rng, o->seed);
     nn_params_alloc(&R->net.ps, &rng);
     R->ps = &R->net.ps;
-    if (o->init) rc = load_report(R, r, R->ps, nbody, o->loop.quiet || o->loop.resume);
+    if (o->init) rc = load_report(R, r, R->ps, o->loop.quiet || o->loop.resume);
     ckpt_close(r);
     char d[256];
     snprintf(d, sizeof d, "%s encoder d %lld, %lld layers, %s pooling", nn_text_kind_name(c.kind), (long long)c.d,
@@ -1020,7 +1015,7 @@ static long peak_rss_mb(void) {
 
 /* The best model's parameters back in place: the best checkpoint's when the run saved one, else the
  * in-memory snapshot, else the last step's. Returns a description. */
-static const char *restore_best(ft_run *R, train_loop *L) {
+static const char *restore_best(ft_run *R) {
     const train_loop_config *c = &R->o->loop;
     char path[4200];
     const char *best = c->best;
@@ -1040,7 +1035,6 @@ static const char *restore_best(ft_run *R, train_loop *L) {
         memcpy(R->ps->values, R->best, (size_t)values_size(R->ps) * sizeof(float));
         return "the best dev evaluation";
     }
-    (void)L;
     return "the last step";
 }
 
@@ -1119,7 +1113,7 @@ int train_ft_run(const train_ft_options *o) {
     double wall = base_now_sec() - t0;
     if (rc != 0) goto out;
     /* the best model on dev, evaluated on dev and test; predictions written */
-    const char *from = restore_best(&R, L);
+    const char *from = restore_best(&R);
     ag_graph *g = train_loop_graph(L);
     ag_graph_reset(g);
     ag_set_training(g, false);
