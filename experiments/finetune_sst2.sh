@@ -5,12 +5,12 @@
 #
 # W2V_VECTORS: Word2Vec trained on the 17.3M-word corpus (experiments in bench/RESULTS.md: `ember
 # word2vec -train wiki.txt -size 300 ... -binary 1`); MLM_CHECKPOINT: experiments/pretrain_mlm.sh's
-# model. Rows: bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb (default: all).
+# model. Rows: bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb stsb-w2v (default: all).
 # Each row writes OUT_DIR/<row>.log (the command is its first line) and, for encoder rows, a
 # checkpoint; the figures are the log's last lines (dev / test accuracy, time, peak RSS).
 set -euo pipefail
 out=${1:?OUT_DIR}; vec=${2:?W2V_VECTORS}; mlm=${3:?MLM_CHECKPOINT}; shift 3
-rows=${*:-bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb}
+rows=${*:-bow w2v-frozen w2v-unfrozen w2v-lazy enc-frozen enc-full enc-gradual stsb stsb-w2v}
 ember=${EMBER:-$(dirname "$0")/../build/ember}
 threads=${THREADS:-2}
 mkdir -p "$out"
@@ -36,6 +36,7 @@ for row in $rows; do
                       --checkpoint "$out/enc-gradual.ckpt" ;;
     stsb)         run stsb finetune --task stsb --init "$mlm" --epochs 4 --lr 5e-5 --warmup 50 --batch 16 \
                       --checkpoint "$out/stsb.ckpt" ;;
+    stsb-w2v)     run stsb-w2v finetune --task stsb --init "$vec" --epochs 4 --lr 1e-3 --batch 16 --lazy-adam ;;
     *) echo "unknown row $row" >&2; exit 2 ;;
     esac
     grep -E "^ember|finetune: (the best|[0-9]+ steps)|Maximum resident" "$out/$row.log" || true

@@ -70,6 +70,7 @@ typedef struct ft_run {
     bool pairs;                 /* the pairs task (else classify) */
     int kind;                   /* FT_ENCODER, FT_BOV, FT_BOW */
     int64_t classes;            /* outputs of the head (1 for pairs) */
+    double score_lo, score_hi;  /* pairs: the training scores' range; targets are scaled to [0, 1] */
     nn_text_model net;          /* encoder */
     data_tokenizer *tok;
     nn_params bps;              /* bag of vectors / words: embedding.weight [V, D] + task.* */
@@ -237,6 +238,13 @@ static int read_split(ft_run *R, ft_split *s, const char *path, const char *role
 static int check_labels(ft_run *R) {
     if (R->pairs) {
         R->classes = 1;
+        R->score_lo = R->score_hi = R->tr.score[0];
+        for (int64_t i = 1; i < R->tr.n; i++) {
+            if (R->tr.score[i] < R->score_lo) R->score_lo = R->tr.score[i];
+            if (R->tr.score[i] > R->score_hi) R->score_hi = R->tr.score[i];
+        }
+        if (!(R->score_hi > R->score_lo))
+            return base_error_set("%s: every training pair has the score %g: nothing to learn", R->tr.path, R->score_lo);
         return 0;
     }
     int64_t C = R->o->classes;
@@ -287,7 +295,18 @@ static void add_head(ft_run *R, nn_params *ps) {
         R->bias = nn_params_add(ps, "task.bias", 1, (const int64_t[]){R->classes}, NN_INIT_ZEROS, 0, 0, false);
         return;
     }
-    nn_linear_init(&R->out, ps, "task.out", R->pairs ? 4 * R->dim : R->dim, R->classes, true);
+    if (R->pairs) nn_linear_init(&R->out, ps, "task.out", R->dim, R->dim, true); /* a projection before the cosine */
+    else nn_linear_init(&R->out, ps, "task.out", R->dim, R->classes, true);
+}
+
+/* After allocation: the pairs projection starts as the identity (bias 0), so training starts from the
+ * pretrained vectors' own cosines. */
+static void init_head(ft_run *R) {
+    if (!R->pairs || R->kind == FT_BOW) return;
+    float *w = ag_f32(R->out.weight);
+    memset(w, 0, (size_t)(R->dim * R->dim) * sizeof(float));
+    for (int64_t i = 0; i < R->dim; i++) w[i * R->dim + i] = 1.0f;
+    memset(ag_f32(R->out.bias), 0, (size_t)R->dim * sizeof(float));
 }
 
 /* Partial load of the file's parameters into ps (selected by --load minus --skip), with the report the
@@ -372,6 +391,7 @@ static int setup_encoder(ft_run *R, const char *src) {
     base_rng_seed(&rng, o->seed);
     nn_params_alloc(&R->net.ps, &rng);
     R->ps = &R->net.ps;
+    init_head(R);
     if (o->init) rc = load_report(R, r, R->ps, o->loop.quiet || o->loop.resume);
     ckpt_close(r);
     char d[256];
@@ -449,6 +469,7 @@ static int setup_bag(ft_run *R, const train_vectors *vec) {
     base_rng_seed(&rng, o->seed);
     nn_params_alloc(&R->bps, &rng);
     R->ps = &R->bps;
+    init_head(R);
     R->wcount = base_xmalloc((size_t)V * sizeof(int64_t));
     for (int64_t i = 0; i < V; i++) R->wcount[i] = R->words->counts[i];
     char d[512];
@@ -563,25 +584,24 @@ static ag_tensor *pool_texts(ft_run *R, ag_graph *g, const int32_t *tid, int64_t
     return ag_reshape(g, ag_matmul(g, w, h, false, false), AG_SHAPE(n, D));
 }
 
-/* The head's outputs for n examples (ids in a[n], b[n] for pairs): [n, classes]. */
+/* The head's outputs for n examples (ids in a[n], b[n] for pairs): classify [n, classes] logits;
+ * pairs [n, 1] cosines of the projected pooled vectors. */
 static ag_tensor *forward(ft_run *R, ag_graph *g, const int32_t *a, const int32_t *b, int64_t n, bool train) {
     ag_tensor *u = pool_texts(R, g, a, n);
     if (!u) return NULL;
     if (R->kind == FT_BOW) return ag_add(g, u, R->bias); /* [n, C] + [C] */
-    ag_tensor *f = u;
-    if (R->pairs) {
-        ag_tensor *v = pool_texts(R, g, b, n);
-        if (!v) return NULL;
-        ag_tensor *d = ag_sub(g, u, v);
-        ag_tensor *absd = ag_add(g, ag_relu(g, d), ag_relu(g, ag_neg(g, d))); /* |u − v| */
-        ag_tensor *parts[4] = {u, v, absd, ag_mul(g, u, v)};
-        f = ag_concat(g, 4, parts, 1); /* [n, 4D] */
-    }
-    if (train && R->o->dropout > 0) f = ag_dropout(g, f, (float)R->o->dropout);
-    return nn_linear_forward(g, &R->out, f);
+    float p = train ? (float)R->o->dropout : 0.0f;
+    if (p > 0) u = ag_dropout(g, u, p);
+    if (!R->pairs) return nn_linear_forward(g, &R->out, u);
+    ag_tensor *v = pool_texts(R, g, b, n);
+    if (!v) return NULL;
+    if (p > 0) v = ag_dropout(g, v, p);
+    ag_tensor *cos = ag_cosine_similarity(g, nn_linear_forward(g, &R->out, u), nn_linear_forward(g, &R->out, v), 1e-8f);
+    return ag_reshape(g, cos, AG_SHAPE(n, 1));
 }
 
-/* Mean loss of n outputs against labels y or gold scores. */
+/* Mean loss of n outputs against labels y, or against gold scores scaled to [0, 1] (pairs:
+ * sentence-transformers' CosineSimilarityLoss). */
 static ag_tensor *task_loss(ft_run *R, ag_graph *g, ag_tensor *out, const int32_t *y, const float *gold, int64_t n) {
     if (!R->pairs) return ag_cross_entropy(g, out, ag_from_i32(g, AG_SHAPE(n), y), -1, AG_MEAN);
     ag_tensor *d = ag_sub(g, ag_reshape(g, out, AG_SHAPE(n)), ag_from_f32(g, AG_SHAPE(n), gold));
@@ -640,7 +660,7 @@ static ag_tensor *ft_loss(void *ctx, ag_graph *g) {
         a[i] = R->tr.a[e];
         if (R->pairs) {
             b[i] = R->tr.b[e];
-            R->gold[i] = R->tr.score[e];
+            R->gold[i] = (float)((R->tr.score[e] - R->score_lo) / (R->score_hi - R->score_lo));
         } else {
             R->y[i] = R->tr.label[e];
         }
@@ -669,9 +689,9 @@ static int predict(ft_run *R, ag_graph *g, const ft_split *s, double *pred, doub
         }
         const float *o = ag_f32(out);
         for (int64_t i = 0; i < n; i++) {
-            if (R->pairs) {
-                double d = o[i] - s->score[s0 + i];
-                pred[s0 + i] = o[i];
+            if (R->pairs) { /* the cosine back on the training scores' scale */
+                double sc = R->score_lo + (double)o[i] * (R->score_hi - R->score_lo), d = sc - s->score[s0 + i];
+                pred[s0 + i] = sc;
                 loss += d * d;
                 continue;
             }
@@ -762,6 +782,8 @@ static int put_finetune(ft_run *R, ckpt_writer *w) {
     if (!rc) rc = ckpt_put_string(w, "/finetune/task", R->pairs ? "pairs" : "classify");
     if (!rc) rc = ckpt_put_string(w, "/finetune/kind", kind_names[R->kind]);
     if (!rc) rc = ckpt_put_i64(w, "/finetune/classes", R->classes);
+    if (!rc && R->pairs) rc = ckpt_put_f64(w, "/finetune/score_lo", R->score_lo);
+    if (!rc && R->pairs) rc = ckpt_put_f64(w, "/finetune/score_hi", R->score_hi);
     if (!rc) rc = ckpt_put_i64(w, "/finetune/max_len", R->max_len);
     if (!rc) rc = ckpt_put_string(w, "/finetune/pool", R->o->pool == TRAIN_POOL_CLS ? "cls" : "mean");
     /* an encoder's checkpoint is also read as a sentence encoder (`ember eval sts`): its pooling */
@@ -842,6 +864,7 @@ static char *trainer_json(const ft_run *R) {
     FILE *f = open_memstream(&buf, &size);
     fprintf(f, "{\"trainer\":\"finetune\",\"task\":\"%s\",\"kind\":\"%s\",\"classes\":%lld,\"d\":%lld,", R->pairs ? "pairs" : "classify",
             kind_names[R->kind], (long long)R->classes, (long long)R->dim);
+    if (R->pairs) fprintf(f, "\"head\":\"cosine\",\"score_range\":[%.9g,%.9g],", R->score_lo, R->score_hi);
     if (R->kind == FT_ENCODER)
         fprintf(f, "\"model\":\"%s\",\"layers\":%lld,\"vocab\":%lld,\"tokenizer_fingerprint\":\"%016llx\",\"pool\":\"%s\",",
                 nn_text_kind_name(R->net.cfg.kind), (long long)R->net.cfg.layers, (long long)R->net.cfg.vocab,
@@ -1183,6 +1206,8 @@ int train_ft_evaluate(const char *model, const char *data, const char *predictio
     R.max_len = o.max_len;
     R.pairs = task && !strcmp(task, "pairs");
     R.classes = classes;
+    if (!rc && R.pairs && (ckpt_get_f64(r, "/finetune/score_lo", &R.score_lo) || ckpt_get_f64(r, "/finetune/score_hi", &R.score_hi)))
+        rc = -1;
     ag_graph *g = NULL;
     base_rng rng; /* the values are all overwritten by the load */
     base_rng_seed(&rng, 1);

@@ -5,9 +5,11 @@
  *                 head: pooled sentence vector → dropout → linear → C logits; cross-entropy;
  *                 metric accuracy × 100.
  *   pairs         sentence pairs with a gold score (STS Benchmark, SICK relatedness, or `s1 TAB s2
- *                 TAB score`); a bi-encoder head: features [u, v, |u−v|, u⊙v] of the two pooled
- *                 vectors (InferSent / SentEval) → dropout → linear → 1 score; mean squared error
- *                 on the raw score (as GLUE STS-B fine-tuning); metric Spearman × 100.
+ *                 TAB score`); a bi-encoder head: each pooled vector → dropout → linear (D → D,
+ *                 initialised to the identity) and the cosine of the two; mean squared error against
+ *                 the gold score scaled to [0, 1] by the training scores' range (sentence-
+ *                 transformers' Dense + CosineSimilarityLoss); metric Spearman × 100; predictions
+ *                 are the cosine mapped back to the score range.
  *   `sst2`, `stsb` and `sick-r` name those tasks with the shared data's files as defaults (SICK's
  *   TRAIN / TRIAL / TEST rows for train / dev / test).
  *
