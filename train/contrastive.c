@@ -152,20 +152,9 @@ static int add_text(ctr_run *R, const char *s, int64_t *cap) {
         t->hash = fnv1a(s, len, 0xcbf29ce484222325ull);
         return (int)R->ntexts++;
     }
-    int32_t *raw = NULL;
-    int64_t nr = 0;
-    if (data_tokenizer_encode(R->tok, (const uint8_t *)s, len, &raw, &nr, 1)) return -1;
-    bool cls = R->net.cfg.kind == NN_TEXT_MLM;
-    int64_t max = R->o->max_len - (cls ? 1 : 0);
-    if (nr > max) nr = max;
     ctr_text *t = &R->texts[R->ntexts];
-    t->ids = base_xmalloc((size_t)(nr + 2) * sizeof(int32_t));
-    int64_t k = 0;
-    if (cls) t->ids[k++] = R->tok->special[DATA_TOK_CLS];
-    memcpy(t->ids + k, raw, (size_t)nr * sizeof(int32_t));
-    k += nr;
-    if (k == 0) t->ids[k++] = R->tok->special[DATA_TOK_SEP]; /* an LM model's empty text still needs a position */
-    free(raw);
+    int64_t k;
+    if (train_lm_encode_text(R->tok, R->net.cfg.kind, s, len, R->o->max_len, true, &t->ids, &k)) return -1;
     t->n = (int32_t)k;
     t->hash = fnv1a(s, len, 0xcbf29ce484222325ull);
     return (int)R->ntexts++;

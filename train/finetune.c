@@ -163,18 +163,8 @@ static int64_t add_text(ft_run *R, const char *s) {
         t->n = (int32_t)k; /* 0: no known word; the text pools to a zero vector */
         return R->ntexts++;
     }
-    int32_t *raw = NULL;
-    int64_t nr = 0;
-    if (data_tokenizer_encode(R->tok, (const uint8_t *)s, strlen(s), &raw, &nr, 1)) return -1;
-    bool cls = R->net.cfg.kind == NN_TEXT_MLM;
-    if (nr > max - cls) nr = max - cls;
-    t->ids = base_xmalloc((size_t)(nr + 2) * sizeof(int32_t));
-    int64_t k = 0;
-    if (cls) t->ids[k++] = R->tok->special[DATA_TOK_CLS];
-    memcpy(t->ids + k, raw, (size_t)nr * sizeof(int32_t));
-    k += nr;
-    if (k == 0) t->ids[k++] = R->tok->special[DATA_TOK_SEP]; /* an LM model's empty text still needs a position */
-    free(raw);
+    int64_t k;
+    if (train_lm_encode_text(R->tok, R->net.cfg.kind, s, strlen(s), max, true, &t->ids, &k)) return -1;
     t->n = (int32_t)k;
     return R->ntexts++;
 }

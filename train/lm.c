@@ -677,19 +677,26 @@ void train_lm_model_free(train_lm_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int train_lm_encode_for_model(const train_lm_model *m, const char *text, size_t len, int32_t **ids, int64_t *n) {
+int train_lm_encode_text(const data_tokenizer *tok, nn_text_kind kind, const char *text, size_t len, int64_t max,
+                         bool nonempty, int32_t **ids, int64_t *n) {
     int32_t *raw = NULL;
     int64_t nr = 0;
-    if (data_tokenizer_encode(m->tok, (const uint8_t *)text, len, &raw, &nr, 1)) return -1;
-    bool cls = m->net.cfg.kind == NN_TEXT_MLM;
-    int64_t max = m->net.cfg.max_seq - (cls ? 1 : 0);
-    if (nr > max) nr = max;
-    int32_t *out = base_xmalloc((size_t)(nr + 1) * sizeof(int32_t));
+    if (data_tokenizer_encode(tok, (const uint8_t *)text, len, &raw, &nr, 1)) return -1;
+    bool cls = kind == NN_TEXT_MLM;
+    if (nr > max - cls) nr = max - cls;
+    if (nr < 0) nr = 0;
+    int32_t *out = base_xmalloc((size_t)(nr + 2) * sizeof(int32_t));
     int64_t k = 0;
-    if (cls) out[k++] = m->tok->special[DATA_TOK_CLS];
+    if (cls) out[k++] = tok->special[DATA_TOK_CLS];
     memcpy(out + k, raw, (size_t)nr * sizeof(int32_t));
+    k += nr;
+    if (k == 0 && nonempty) out[k++] = tok->special[DATA_TOK_SEP];
     free(raw);
     *ids = out;
-    *n = k + nr;
+    *n = k;
     return 0;
+}
+
+int train_lm_encode_for_model(const train_lm_model *m, const char *text, size_t len, int32_t **ids, int64_t *n) {
+    return train_lm_encode_text(m->tok, m->net.cfg.kind, text, len, m->net.cfg.max_seq, false, ids, n);
 }

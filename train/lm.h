@@ -88,6 +88,12 @@ int train_lm_put_model(ckpt_writer *w, const nn_text_config *c);
 int train_lm_get_config(ckpt_reader *r, nn_text_config *c);
 int train_lm_load_params(ckpt_reader *r, nn_params *ps);
 
+/* Tokens of a text as a text model of this kind reads it: [CLS] first for MLM models, cut to max
+ * tokens in all; with nonempty, a text that has no token at all gets one [SEP] (a position to pool).
+ * ids heap [*n]. 0 or -1 (the tokenizer's error). */
+int train_lm_encode_text(const data_tokenizer *tok, nn_text_kind kind, const char *text, size_t len, int64_t max,
+                         bool nonempty, int32_t **ids, int64_t *n);
+
 /* Tokens of a text as the model sees them: MLM prefixes [CLS]; both cut to the model's positions.
  * ids heap [*n]. */
 int train_lm_encode_for_model(const train_lm_model *m, const char *text, size_t len, int32_t **ids, int64_t *n);
