@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist_loop.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -171,6 +172,10 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
             base_error_set("--freeze '%s': matches no parameter (names: %s)", cfg->freeze[i], names);
             return NULL;
         }
+    /* data parallel (dist_loop.h): only rank 0 prints progress and writes metrics */
+    train_loop_config cfg_rank = *cfg;
+    if (!train_dist_writer()) cfg_rank.quiet = true, cfg_rank.metrics = NULL;
+    cfg = &cfg_rank;
     FILE *metrics = NULL;
     if (cfg->metrics) {
         /* Appended to on resume (one file tells the whole run), truncated by a fresh run. */
@@ -339,6 +344,9 @@ static int get_series(ckpt_reader *r, const char *path, series *s) {
 }
 
 int train_loop_save(train_loop *L, const char *path) {
+    bool write = true; /* data parallel (dist_loop.h): the ranks agree on the bytes, rank 0 writes */
+    if (train_dist_save_gate(L->ps, &write)) return base_error_prefix("saving %s", path);
+    if (!write) return 0;
     ckpt_writer_options wo = {.no_fsync = L->cfg.no_fsync};
     ckpt_writer *w = ckpt_writer_begin_opts(path, &wo);
     if (!w) return -1;
@@ -553,6 +561,7 @@ static int one_step(train_loop *L) {
     const train_loop_config *c = &L->cfg;
     nn_params_zero_grad(L->ps);
     double loss_sum = 0;
+    int64_t tokens0 = L->tokens;
     float seed = 1.0f / (float)c->accum; /* the step's gradient is the mean over micro-batches */
     for (int m = 0; m < c->accum; m++) {
         double t0 = base_now_sec();
@@ -575,6 +584,8 @@ static int one_step(train_loop *L) {
         if (L->steps_here > 0) L->tokens_here += ntok; /* not counted for the process's first step */
         L->micro_steps++;
     }
+    /* data parallel (dist_loop.h): grads, loss and tokens averaged / summed over ranks */
+    train_dist_step(L->ps, &loss_sum, tokens0, &L->tokens, L->steps_here > 0 ? &L->tokens_here : NULL);
     double t0 = base_now_sec();
     double norm = optim_clip_grad_norm(L->ps, c->clip > 0 ? c->clip : INFINITY);
     if (!isfinite(norm)) return report_bad_grad(L, norm);
@@ -631,6 +642,7 @@ static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool fi
 int train_loop_run(train_loop *L) {
     const train_loop_config *c = &L->cfg;
     if (train_loop_resume(L)) return -1;
+    train_dist_begin(L->ps, ag_graph_rng(L->g)); /* data parallel: rank 0's parameters everywhere */
     struct sigaction sa, old_int, old_term;
     if (c->handle_signals) {
         g_stop_signal = 0;
@@ -651,7 +663,7 @@ int train_loop_run(train_loop *L) {
     int64_t first_step = L->step;
     bool stop_requested = false;
     while (L->step < c->steps) {
-        if (g_stop_signal || (c->stop_after > 0 && L->step - first_step >= c->stop_after)) {
+        if (train_dist_any(g_stop_signal || (c->stop_after > 0 && L->step - first_step >= c->stop_after))) {
             stop_requested = true;
             break;
         }
@@ -704,7 +716,10 @@ int train_loop_run(train_loop *L) {
 
 int train_loop_run_steps(train_loop *L, int64_t n) {
     if (train_loop_resume(L)) return -1;
-    if (L->t_start == 0) L->t_start = base_now_sec();
+    if (L->t_start == 0) {
+        L->t_start = base_now_sec();
+        train_dist_begin(L->ps, ag_graph_rng(L->g)); /* data parallel: rank 0's parameters everywhere */
+    }
     for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++)
         if (timed_step(L)) return -1;
     return 0;
