@@ -230,8 +230,9 @@ int cli_cmd_word2vec(int argc, char **argv) {
     int rc = 0;
     if (dist_active() && writer && o.debug >= 1) {
         dist_stats st = dist_get_stats();
-        fprintf(stderr, "word2vec: %d ranks: %.2f s of %.2f s in table averaging (%.0f MB all-reduced by rank 0, %d syncs "
-                        "per epoch)\n", dist_size(), st.seconds, m->seconds, (double)st.bytes / 1e6, o.dist_syncs);
+        fprintf(stderr, "word2vec: %d ranks: main thread %.2f s waiting for the other ranks and %.2f s exchanging "
+                        "tables (%.0f MB all-reduced, %d syncs per epoch) of %.2f s; the workers train meanwhile\n",
+                dist_size(), st.wait_seconds, st.seconds, (double)st.bytes / 1e6, o.dist_syncs, m->seconds);
     }
     if (output && writer) {
         if (ckpt_export_word2vec(output, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim,

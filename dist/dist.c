@@ -233,6 +233,9 @@ void dist_allgatherv(const void *send, int64_t bytes, void *recv, int64_t *count
 
 void dist_barrier(void) {
 #ifdef EMBER_HAVE_MPI
-    if (dist_active()) MPI_Barrier(MPI_COMM_WORLD);
+    if (!dist_active()) return;
+    double t0 = base_now_sec();
+    MPI_Barrier(MPI_COMM_WORLD);
+    g_stats.wait_seconds += base_now_sec() - t0;
 #endif
 }

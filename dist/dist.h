@@ -60,7 +60,8 @@ int64_t dist_bucket_elems(void);
 /* Time spent inside collectives and bytes this rank sent into them since the start (or the last
  * reset): the communication share of a step. */
 typedef struct dist_stats {
-    double seconds;
+    double seconds;      /* in reductions, broadcasts and gathers */
+    double wait_seconds; /* in dist_barrier: waiting for the slowest rank (load imbalance, not transfer) */
     int64_t bytes;
     int64_t calls;
 } dist_stats;

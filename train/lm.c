@@ -626,6 +626,12 @@ int train_lm_run(const train_lm_options *o_in) {
             for (int i = 0; ev && i < ev->n; i++) fprintf(stderr, ", %s %.4f", ev->key[i], ev->value[i]);
             fputc('\n', stderr);
         }
+        if (!o->loop.quiet && dist_active()) { /* data parallel: the communication share */
+            dist_stats st = dist_get_stats();
+            fprintf(stderr, "%s: %d ranks x %d threads: %.2f s of %.1f s wall in collectives (%lld calls, %.1f MB "
+                            "reduced by rank 0)\n", o->loop.label, dist_size(), o->threads, st.seconds, wall,
+                    (long long)st.calls, (double)st.bytes / 1e6);
+        }
         if (o->test && rc == 0 && dist_rank() == 0) { /* data parallel: rank 0 tests and draws */
             int32_t *tid = NULL;
             int64_t tn = 0, tw = 0;

@@ -1267,7 +1267,8 @@ static int workers_new(w2v_run *r) {
         w2v_worker *wk = &r->wks[k];
         wk->id = k;
         wk->run = r;
-        base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
+        /* data parallel: worker k of rank q draws as worker q·W + k would (rank 0: unchanged) */
+        base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)(dist_rank() * W + k) + 1);
         wk->alpha = r->alpha0;
         wk->sen = base_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
         wk->ctx = base_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
@@ -1415,7 +1416,7 @@ static int run_workers(w2v_run *r) {
         pthread_mutex_lock(&r->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_nsec += (r->sync.on ? 10 : 100) * 1000000L; /* data parallel: syncs are taken on time */
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;

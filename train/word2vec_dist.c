@@ -17,6 +17,8 @@ int train_w2v_sync_init(train_w2v_sync *s, float *const table[TRAIN_W2V_SYNC_TAB
                               "by rank 0", dist_size());
     if (per_epoch < 1) per_epoch = 1;
     s->on = true;
+    const char *mode = getenv("EMBER_W2V_SYNC"); /* "avg" or "sum" of the ranks' changes (measured: DISTRIBUTED.md) */
+    s->sum = !(mode && !strcmp(mode, "avg"));
     s->nsync = iter * per_epoch - 1; /* the last one is the final sync */
     s->every = rank_words / (iter * per_epoch);
     if (s->every < 1) s->every = 1;
@@ -37,6 +39,7 @@ int train_w2v_sync_init(train_w2v_sync *s, float *const table[TRAIN_W2V_SYNC_TAB
  * exact: no worker is running), S += avg. */
 static void sync_once(train_w2v_sync *s, bool exact) {
     double t0 = base_now_sec();
+    dist_barrier(); /* the ranks reach a sync at different times: the wait is counted apart from the exchange */
     int64_t bucket = dist_bucket_elems();
     for (int t = 0; t < TRAIN_W2V_SYNC_TABLES; t++) {
         float *W = s->table[t], *S = s->snap[t];
@@ -44,7 +47,8 @@ static void sync_once(train_w2v_sync *s, bool exact) {
             int64_t k = s->n[t] - off < bucket ? s->n[t] - off : bucket;
             float *w = W + off, *sn = S + off, *dl = s->d_local, *da = s->d_avg;
             for (int64_t i = 0; i < k; i++) da[i] = dl[i] = w[i] - sn[i];
-            dist_allreduce_avg_f32(da, k);
+            if (s->sum) dist_allreduce_sum_f32(da, k);
+            else dist_allreduce_avg_f32(da, k);
             if (exact) {
                 for (int64_t i = 0; i < k; i++) w[i] = sn[i] = sn[i] + da[i];
             } else {

@@ -28,6 +28,7 @@
 
 typedef struct train_w2v_sync {
     bool on;                                  /* more than one rank */
+    bool sum;                                 /* add the ranks' changes (default) instead of averaging them */
     float *table[TRAIN_W2V_SYNC_TABLES];      /* live tables (syn0, syn1, syn1neg; NULL = absent) */
     float *snap[TRAIN_W2V_SYNC_TABLES];       /* [n] the last averaged tables */
     int64_t n[TRAIN_W2V_SYNC_TABLES];         /* floats per table */

@@ -12,6 +12,8 @@
 #include "nn/nn.h"
 #include "train/dist_loop.h"
 #include "train/loop.h"
+#include "train/word2vec.h"
+#include "data/world.h"
 
 static int g_rank, g_size;
 
@@ -306,6 +308,59 @@ static void test_loop_resume(void **state) {
     if (g_rank == 0) tu_rmtree(dir);
 }
 
+/* Word2Vec on 2 ranks: the shards partition the corpus (the ranks' words add up to iter × the
+ * corpus's words), and after the final average every rank holds the same tables, bit for bit. */
+static void test_word2vec_ranks(void **state) {
+    (void)state;
+    char dir[256] = "";
+    if (g_rank == 0) {
+        char *d = tu_tempdir();
+        snprintf(dir, sizeof dir, "%s", d);
+        free(d);
+    }
+    dist_broadcast(dir, sizeof dir, 0);
+    char corpus[512];
+    snprintf(corpus, sizeof corpus, "%s/world.txt", dir);
+    if (g_rank == 0) assert_int_equal(data_world_write(corpus, 3, 3000), 0);
+    dist_barrier();
+    train_w2v_options o;
+    train_w2v_options_default(&o);
+    o.train = corpus;
+    o.size = 16;
+    o.threads = 1;
+    o.iter = 3;
+    o.min_count = 2;
+    o.debug = 0;
+    o.progress = false;
+    o.dist_syncs = 4;
+    train_w2v_model *m = NULL;
+    assert_int_equal(train_w2v_run(&o, &m), 0);
+    int64_t words = m->words_done;
+    dist_allreduce_sum_i64(&words, 1);
+    assert_int_equal(words, (int64_t)o.iter * m->vocab->total);
+    assert_true(m->words_done > 0 && m->words_done < words); /* both ranks trained */
+    int64_t n = m->vocab->n * m->dim;
+    uint64_t h[2] = {dist_hash(m->syn0, (size_t)n * sizeof(float)), dist_hash(m->syn1neg, (size_t)n * sizeof(float))};
+    uint64_t all[32];
+    dist_allgather(h, sizeof h, all);
+    for (int r = 1; r < g_size; r++) {
+        assert_true(all[2 * r] == all[0]);
+        assert_true(all[2 * r + 1] == all[1]);
+    }
+    assert_true(isfinite(m->final_loss) && m->final_loss < m->first_loss);
+    /* on several ranks a resume or periodic checkpoints are refused, on every rank */
+    o.checkpoint_every = 1000;
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s/w.ckpt", dir);
+    o.checkpoint = ck;
+    train_w2v_model *m2 = NULL;
+    assert_int_equal(train_w2v_run(&o, &m2), -1);
+    assert_non_null(strstr(base_error_msg(), "not supported"));
+    train_w2v_model_free(m);
+    dist_barrier();
+    if (g_rank == 0) tu_rmtree(dir);
+}
+
 int main(void) {
     setenv("EMBER_DIST_BUCKET", "1024", 1);
     if (dist_init(false)) {
@@ -325,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_gathered_info_nce),
         cmocka_unit_test(test_loop_matches_one_process),
         cmocka_unit_test(test_loop_resume),
+        cmocka_unit_test(test_word2vec_ranks),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (failed) dist_abort(1, "mpi_dist: a test failed"); /* the other ranks may wait in a collective */
