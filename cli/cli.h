@@ -20,7 +20,9 @@ int cli_cmd_tokenizer(int argc, char **argv);
 int cli_cmd_train_align(int argc, char **argv);
 int cli_cmd_eval_align(int argc, char **argv);
 int cli_cmd_train_contrastive(int argc, char **argv); /* `ember train contrastive` (cmd_contrastive.c) */
-int cli_eval_sentences(int argc, char **argv);        /* `ember eval sts|probe` (cmd_eval_sent.c); argv[0] = "sts" | "probe" */
+int cli_eval_sentences(int argc, char **argv);
+int cli_cmd_finetune(int argc, char **argv);          /* `ember finetune` (cmd_finetune.c) */
+int cli_eval_finetune(int argc, char **argv);         /* `ember eval finetune` (cmd_finetune.c); argv[0] = "finetune" */        /* `ember eval sts|probe` (cmd_eval_sent.c); argv[0] = "sts" | "probe" */
 
 /* cli_util.c. Parses a base-10 integer in [lo, hi] (text may be NULL: a missing value). On failure
  * sets ag_error "FLAG: expected an integer in [lo, hi], got 'TEXT'" (">= lo" when hi is INT64_MAX)
@@ -32,7 +34,7 @@ int cli_parse_f64(const char *flag, const char *text, double lo, double hi, doub
 int cli_error(const char *command);
 
 /* The training-loop flags every loop trainer takes (--steps, --lr, --lr-floor, --warmup, --schedule,
- * --weight-decay, --clip, --accum, --freeze, --decay-all, --eval-every, --checkpoint,
+ * --weight-decay, --clip, --accum, --freeze, --unfreeze, --patience, --decay-all, --eval-every, --checkpoint,
  * --checkpoint-every, --resume, --best, --metrics, --stop-after, --quiet, --profile) into c.
  * Returns 1 when a is one of them (*used = values consumed: 0 or 1), 0 when it is not, -1 with an
  * error on a bad value. */

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -55,7 +56,24 @@ int cli_loop_flag(const char *a, const char *v, train_loop_config *c, int *used)
         if (!v) rc = base_error_set("--freeze: expected a glob");
         else if (c->nfreeze == TRAIN_LOOP_MAX_GLOBS) rc = base_error_set("--freeze: at most %d globs", TRAIN_LOOP_MAX_GLOBS);
         else c->freeze[c->nfreeze++] = v;
-    } else if (!strcmp(a, "--schedule")) {
+    } else if (!strcmp(a, "--unfreeze")) {
+        /* STEP:GLOB or EPOCHSep:GLOB (e.g. 300:enc.layers.3.* or 1ep:enc.layers.2.*) */
+        const char *colon = v ? strchr(v, ':') : NULL;
+        char *end = NULL;
+        double x2 = colon ? strtod(v, &end) : -1;
+        bool ep = end && end != v && !strncmp(end, "ep", 2) && end + 2 == colon;
+        if (!colon || !colon[1] || !end || end == v || (end != colon && !ep) || !(x2 >= 0) || (!ep && x2 != floor(x2)))
+            rc = base_error_set("--unfreeze: expected STEP:GLOB or EPOCHSep:GLOB (e.g. 300:enc.layers.3.* or 1ep:task.*), "
+                                "got '%s'", v ? v : "");
+        else if (c->nunfreeze == TRAIN_LOOP_MAX_GLOBS) rc = base_error_set("--unfreeze: at most %d entries", TRAIN_LOOP_MAX_GLOBS);
+        else {
+            train_loop_unfreeze *u = &c->unfreeze[c->nunfreeze++];
+            u->glob = colon + 1;
+            u->step = ep ? 0 : (int64_t)x2;
+            u->epoch = ep ? (x2 > 0 ? x2 : 0) : 0;
+        }
+    } else if (!strcmp(a, "--patience")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &c->patience);
+    else if (!strcmp(a, "--schedule")) {
         if (v && !strcmp(v, "cosine")) c->sched = OPTIM_SCHED_WARMUP_COSINE;
         else if (v && !strcmp(v, "linear")) c->sched = OPTIM_SCHED_WARMUP_LINEAR;
         else if (v && !strcmp(v, "constant")) c->sched = OPTIM_SCHED_CONSTANT;

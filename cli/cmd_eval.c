@@ -300,6 +300,7 @@ int cli_cmd_eval(int argc, char **argv) {
                    "       ember eval wordsim VECTORS [...]   word-similarity Spearman rho\n"
                    "       ember eval sts MODEL|VECTORS [...]  sentence similarity: Spearman x 100 on STS-B / SICK-R\n"
                    "       ember eval probe MODEL|VECTORS --task sst2   logistic-regression probe accuracy\n"
+                   "       ember eval finetune MODEL --data FILE        a finetune checkpoint's accuracy / Spearman\n"
                    "       ember eval align MODEL [...]        images/speech/text: zero-shot accuracy, retrieval, map\n"
                    "`ember eval analogy --help` for the options.\n");
         return argc < 2 ? 2 : 0;
@@ -307,8 +308,9 @@ int cli_cmd_eval(int argc, char **argv) {
     if (!strcmp(argv[1], "analogy")) return eval_analogy(argc - 1, argv + 1);
     if (!strcmp(argv[1], "wordsim")) return eval_wordsim(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sts") || !strcmp(argv[1], "probe")) return cli_eval_sentences(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "finetune")) return cli_eval_finetune(argc - 1, argv + 1);
     if (!strcmp(argv[1], "align")) return cli_cmd_eval_align(argc - 1, argv + 1);
-    fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy, wordsim, sts, probe or align)\n", argv[1]);
+    fprintf(stderr, "ember eval: unknown evaluation '%s' (expected analogy, wordsim, sts, probe, finetune or align)\n", argv[1]);
     return 2;
 }
 

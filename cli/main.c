@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"version", cli_cmd_version, "print the version"},
     {"word2vec", cli_cmd_word2vec, "train word vectors (word2vec.c's flags: skip-gram/CBOW, NS/HS)"},
     {"train", cli_cmd_train, "pretrain a text encoder: train mlm (BERT-style masked LM) | train lm (next-token, Thinker-style) | train align (images, speech, text in one space)"},
+    {"finetune", cli_cmd_finetune, "fine-tune a pretrained encoder or word vectors on a task (SST-2, STS-B, SICK), with frozen layers and gradual unfreezing"},
     {"embed", cli_cmd_embed, "contextual embeddings from a trained model: one vector per input line, or per token"},
     {"demo", cli_cmd_demo, "train word vectors on the built-in chapter world (or --corpus FILE) and show them"},
     {"eval", cli_cmd_eval, "evaluate word vectors: analogy accuracy, word-similarity Spearman"},

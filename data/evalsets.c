@@ -306,7 +306,9 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
     if (fmt == DATA_PAIRS_AUTO) {
         const char *p = buf;
         if (len >= 3 && (unsigned char)p[0] == 0xEF) p += 3;
-        fmt = !strncmp(p, "pair_ID", 7) ? DATA_PAIRS_SICK : DATA_PAIRS_STSB;
+        int tabs = 0;
+        for (const char *q = p; q < buf + len && *q != '\n'; q++) tabs += *q == '\t';
+        fmt = !strncmp(p, "pair_ID", 7) ? DATA_PAIRS_SICK : tabs == 2 ? DATA_PAIRS_PLAIN : DATA_PAIRS_STSB;
     }
     data_sentence_pairs *s = base_xcalloc(1, sizeof *s);
     s->pool = buf;
@@ -340,8 +342,14 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
         snprintf(copy, sizeof copy, "%s", excerpt(line));
         char *f[12];
         int nf = split_tab(line, f, 12);
-        int si = 4, ai = sick ? 1 : 5, bi = sick ? 2 : 6;
-        if (!sick && nf != 7 && nf != 9) {
+        int plain = fmt == DATA_PAIRS_PLAIN;
+        int si = plain ? 2 : 4, ai = sick ? 1 : plain ? 0 : 5, bi = sick ? 2 : plain ? 1 : 6;
+        if (plain && nf != 3) {
+            base_error_set("%s:%lld: expected 3 TAB-separated fields (sentence1, sentence2, score), got %d: '%s'", path,
+                           (long long)it.lineno, nf, copy);
+            goto fail;
+        }
+        if (!sick && !plain && nf != 7 && nf != 9) {
             base_error_set("%s:%lld: expected 7 or 9 TAB-separated fields (genre, file, year, id, score, "
                          "sentence1, sentence2[, source1, source2]), got %d: '%s'",
                          path, (long long)it.lineno, nf, copy);
@@ -356,7 +364,7 @@ int data_pairs_read(data_sentence_pairs **out, const char *path, data_pairs_form
         float v;
         if (parse_float(f[si], &v)) {
             base_error_set("%s:%lld: expected a number as the %s (field %d), got '%s'", path, (long long)it.lineno,
-                         sick ? "relatedness score" : "similarity score", si + 1, excerpt(f[si]));
+                         sick ? "relatedness score" : plain ? "score" : "similarity score", si + 1, excerpt(f[si]));
             goto fail;
         }
         if (s->n == cap) {
@@ -404,6 +412,8 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
     int64_t cap = 1024;
     s->text = base_xmalloc((size_t)cap * sizeof(char *));
     s->label = base_xmalloc((size_t)cap * sizeof(int32_t));
+    s->line = base_xmalloc((size_t)cap * sizeof(int64_t));
+    int64_t blank = 0; /* the first blank line since the last row: an error unless only blank lines follow */
     line_iter it;
     line_iter_init(&it, buf, len);
     char *line = line_next(&it);
@@ -413,7 +423,15 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
         goto fail;
     }
     while ((line = line_next(&it))) {
-        if (is_blank(line)) continue;
+        if (is_blank(line)) {
+            if (!blank) blank = it.lineno;
+            continue;
+        }
+        if (blank) {
+            base_error_set("%s:%lld: empty line (expected 'label<TAB>sentence'; only the end of the file may be blank)",
+                           path, (long long)blank);
+            goto fail;
+        }
         char copy[64];
         snprintf(copy, sizeof copy, "%s", excerpt(line));
         char *f[2];
@@ -431,11 +449,17 @@ int data_labeled_read(data_labeled_sentences **out, const char *path) {
                          excerpt(f[0]));
             goto fail;
         }
+        if (is_blank(f[1])) {
+            base_error_set("%s:%lld: the sentence (field 2) is empty", path, (long long)it.lineno);
+            goto fail;
+        }
         if (s->n == cap) {
             cap *= 2;
             s->text = base_xrealloc(s->text, (size_t)cap * sizeof(char *));
             s->label = base_xrealloc(s->label, (size_t)cap * sizeof(int32_t));
+            s->line = base_xrealloc(s->line, (size_t)cap * sizeof(int64_t));
         }
+        s->line[s->n] = it.lineno;
         s->text[s->n] = f[1];
         s->label[s->n++] = (int32_t)lab;
     }
@@ -454,6 +478,7 @@ void data_labeled_free(data_labeled_sentences *s) {
     if (!s) return;
     free(s->text);
     free(s->label);
+    free(s->line);
     free(s->pool);
     free(s);
 }

@@ -53,9 +53,10 @@ char *data_slurp(const char *path, size_t *len);
 
 /* ---- sentence pairs -------------------------------------------------------------------------- */
 typedef enum {
-    DATA_PAIRS_AUTO = 0, /* SICK if the first line starts with "pair_ID", else STS Benchmark */
+    DATA_PAIRS_AUTO = 0, /* SICK if the first line starts with "pair_ID", plain if it has 3 fields, else STS Benchmark */
     DATA_PAIRS_STSB,
     DATA_PAIRS_SICK,
+    DATA_PAIRS_PLAIN,    /* sentence1 TAB sentence2 TAB score, no header */
 } data_pairs_format;
 
 typedef struct data_sentence_pairs {
@@ -74,6 +75,7 @@ typedef struct data_labeled_sentences {
     int64_t n;
     char **text;     /* [n] strings in pool */
     int32_t *label;  /* [n] */
+    int64_t *line;   /* [n] 1-based line of each row in the file (for errors about a row) */
     char *pool;
 } data_labeled_sentences;
 

@@ -103,7 +103,33 @@ int nn_params_freeze(nn_params *ps, const char *glob, bool frozen) {
         else p->t->flags |= AG_REQUIRES_GRAD;
         ag_zero_grad(p->t);
     }
+    if (matched) nn_params_regrad(ps);
     return matched;
+}
+
+void nn_params_regrad(nn_params *ps) {
+    if (!ps->allocated) return;
+    int64_t dense = 0;
+    for (int i = 0; i < ps->n; i++) {
+        const nn_param *p = &ps->items[i];
+        if (!p->frozen && !(p->t->flags & AG_SPARSE_GRAD)) dense += padded(p->t->numel);
+    }
+    free(ps->grads);
+    ps->grads = base_xaligned((size_t)(dense ? dense : 1) * sizeof(float));
+    memset(ps->grads, 0, (size_t)(dense ? dense : 1) * sizeof(float));
+    int64_t goff = 0;
+    for (int i = 0; i < ps->n; i++) {
+        ag_tensor *t = ps->items[i].t;
+        if (t->flags & AG_OWNS_GRAD) { /* a grad the engine allocated on its own (never for a laid-out set) */
+            free(t->grad);
+            t->flags &= ~(uint32_t)AG_OWNS_GRAD;
+        }
+        t->grad = NULL;
+        if (ps->items[i].frozen || (t->flags & AG_SPARSE_GRAD)) continue;
+        t->grad = ps->grads + goff;
+        goff += padded(t->numel);
+    }
+    ps->total_dense = dense;
 }
 
 int64_t nn_params_count(const nn_params *ps, const char *prefix) {

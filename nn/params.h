@@ -33,7 +33,8 @@ typedef struct nn_params {
     nn_param *items;
     int n, cap;
     float *values;     /* [total] one block for all values (after alloc) */
-    float *grads;      /* [total_dense] one block for the dense grads (sparse params have none) */
+    float *grads;      /* [total_dense] one block for the dense grads of unfrozen parameters (sparse and
+                        * frozen parameters have none) */
     int64_t total, total_dense;
     bool allocated;
 } nn_params;
@@ -52,8 +53,13 @@ void nn_param_reinit(nn_param *p, base_rng *rng);
 
 nn_param *nn_params_find(const nn_params *ps, const char *name); /* NULL if absent */
 /* Freezes (or unfreezes) every parameter whose name matches the fnmatch(3) glob; returns how many
- * matched. A frozen parameter loses AG_REQUIRES_GRAD so no op records a grad for it. */
+ * matched. A frozen parameter loses AG_REQUIRES_GRAD so no op records a grad for it, and (once the
+ * set is allocated) the grad block is re-laid by nn_params_regrad, so it has no grad storage either. */
 int nn_params_freeze(nn_params *ps, const char *glob, bool frozen);
+/* Re-lays the dense grad block over the unfrozen dense parameters only (frozen ones get grad NULL):
+ * freezing saves the gradient memory as well as its compute. Every grad is zero afterwards. Called
+ * by nn_params_freeze; a no-op before nn_params_alloc. */
+void nn_params_regrad(nn_params *ps);
 /* Number of scalars in parameters whose name starts with prefix (NULL or "" = all). */
 int64_t nn_params_count(const nn_params *ps, const char *prefix);
 int64_t nn_params_count_trainable(const nn_params *ps);

@@ -699,7 +699,8 @@ int train_lm_load_params(ckpt_reader *r, nn_params *ps) {
     size_t k = 0;
     for (int i = 0; !rc && i < rep.nskipped; i++) {
         const char *s = rep.skipped[i];
-        if (!strncmp(s, "ctr.", 4) && strstr(s, ": in file but not in model")) continue; /* a trainer's own */
+        if ((!strncmp(s, "ctr.", 4) || !strncmp(s, "task.", 5)) && strstr(s, ": in file but not in model"))
+            continue; /* a trainer's own: the contrastive projection / temperature, a finetune's task head */
         if (bad++ < 4 && k < sizeof msg - 2) k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s", k ? "; " : "", s);
     }
     if (!rc && bad)

@@ -82,8 +82,8 @@ void train_lm_model_free(train_lm_model *m);
 
 /* The pieces of a text-model checkpoint, for trainers that build on one (train/contrastive.c):
  * /model/... written and read (the config is checked), and the parameters loaded strictly except
- * that parameters named "ctr.*" in the file (a contrastive trainer's projection head and
- * temperature, used in training only) are allowed and ignored. */
+ * that parameters named "ctr.*" or "task.*" in the file (a contrastive trainer's projection head and
+ * temperature, used in training only; a finetune's task head) are allowed and ignored. */
 int train_lm_put_model(ckpt_writer *w, const nn_text_config *c);
 int train_lm_get_config(ckpt_reader *r, nn_text_config *c);
 int train_lm_load_params(ckpt_reader *r, nn_params *ps);

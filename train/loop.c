@@ -80,6 +80,9 @@ struct train_loop {
     train_eval_result last_eval;
     bool has_eval;
     train_loop_profile prof;
+    bool unfrozen[TRAIN_LOOP_MAX_GLOBS]; /* cfg.unfreeze[i] applied */
+    int64_t evals_since_best;            /* early stopping (in the checkpoint) */
+    bool stopped_early;
 };
 
 void openblas_set_num_threads(int num_threads);
@@ -172,6 +175,31 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
             base_error_set("--freeze '%s': matches no parameter (names: %s)", cfg->freeze[i], names);
             return NULL;
         }
+    if (cfg->nunfreeze < 0 || cfg->nunfreeze > TRAIN_LOOP_MAX_GLOBS) {
+        base_error_set("--unfreeze: at most %d entries, got %d", TRAIN_LOOP_MAX_GLOBS, cfg->nunfreeze);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->nunfreeze; i++) {
+        if (cfg->unfreeze[i].epoch > 0) {
+            base_error_set("--unfreeze %gep:%s: this trainer counts optimizer steps: give a step (N:GLOB)",
+                           cfg->unfreeze[i].epoch, cfg->unfreeze[i].glob ? cfg->unfreeze[i].glob : "");
+            return NULL;
+        }
+        if (cfg->unfreeze[i].step < 0 || !cfg->unfreeze[i].glob) {
+            base_error_set("--unfreeze %lld:%s: expected a step >= 0 and a glob", (long long)cfg->unfreeze[i].step,
+                           cfg->unfreeze[i].glob ? cfg->unfreeze[i].glob : "");
+            return NULL;
+        }
+        if (nn_params_match_count(ps, cfg->unfreeze[i].glob) == 0) {
+            base_error_set("--unfreeze %lld:%s: the glob matches no parameter", (long long)cfg->unfreeze[i].step,
+                           cfg->unfreeze[i].glob);
+            return NULL;
+        }
+    }
+    if (cfg->patience < 0) {
+        base_error_set("--patience %lld: expected a number of evaluations >= 0", (long long)cfg->patience);
+        return NULL;
+    }
     /* data parallel (dist_loop.h): only rank 0 prints progress and writes metrics */
     train_loop_config cfg_rank = *cfg;
     if (!train_dist_writer()) cfg_rank.quiet = true, cfg_rank.metrics = NULL;
@@ -249,7 +277,13 @@ static char *config_document(const train_loop *L) {
         if (i) fputc(',', f);
         base_json_str(f, c->freeze[i]);
     }
-    fputs("]}}", f);
+    fputs("],\"unfreeze\":[", f);
+    for (int i = 0; i < c->nunfreeze; i++) {
+        fprintf(f, "%s{\"step\":%lld,\"glob\":", i ? "," : "", (long long)c->unfreeze[i].step);
+        base_json_str(f, c->unfreeze[i].glob);
+        fputc('}', f);
+    }
+    fprintf(f, "],\"patience\":%lld}}", (long long)c->patience);
     fclose(f);
     return buf;
 }
@@ -343,6 +377,91 @@ static int get_series(ckpt_reader *r, const char *path, series *s) {
     return ckpt_get_f32_array(r, path, s->xy, 2, (const int64_t[]){info.shape[0], 2});
 }
 
+void train_loop_unfreeze_epochs(train_loop_config *c, double steps_per_epoch) {
+    for (int i = 0; i < c->nunfreeze; i++)
+        if (c->unfreeze[i].epoch > 0) {
+            c->unfreeze[i].step = (int64_t)llround(c->unfreeze[i].epoch * steps_per_epoch);
+            c->unfreeze[i].epoch = 0;
+        }
+}
+
+/* The names of the frozen parameters, one per line ("" when none): heap. */
+static char *frozen_names(const nn_params *ps) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) return base_xstrdup("");
+    for (int i = 0, k = 0; i < ps->n; i++)
+        if (ps->items[i].frozen) fprintf(f, "%s%s", k++ ? "\n" : "", ps->items[i].name);
+    fclose(f);
+    return buf;
+}
+
+/* Applies every unfreezing entry due by the current step that is not applied yet. */
+static void apply_unfreeze(train_loop *L) {
+    for (int i = 0; i < L->cfg.nunfreeze; i++) {
+        const train_loop_unfreeze *u = &L->cfg.unfreeze[i];
+        if (L->unfrozen[i] || u->step > L->step) continue;
+        int n = nn_params_freeze(L->ps, u->glob, false);
+        L->unfrozen[i] = true;
+        if (L->metrics) {
+            fprintf(L->metrics, "{\"kind\":\"unfreeze\",\"step\":%lld,\"glob\":", (long long)L->step);
+            base_json_str(L->metrics, u->glob);
+            fprintf(L->metrics, ",\"params\":%d,\"trainable\":%lld}\n", n, (long long)nn_params_count_trainable(L->ps));
+            fflush(L->metrics);
+        }
+        if (!L->cfg.quiet)
+            fprintf(stderr, "%s: step %lld: unfroze %d parameter%s matching '%s' (%lld trainable scalars now)\n",
+                    L->cfg.label, (long long)L->step, n, n == 1 ? "" : "s", u->glob,
+                    (long long)nn_params_count_trainable(L->ps));
+    }
+}
+
+/* On resume: the schedule's entries due by the restored step count as applied, and the frozen set is
+ * the checkpoint's (/state/frozen), exactly as the interrupted run had it. A frozen set that differs
+ * from what this run's --freeze/--unfreeze give at that step is reported (the checkpoint's wins). */
+static int restore_frozen(train_loop *L, ckpt_reader *r) {
+    for (int i = 0; i < L->cfg.nunfreeze; i++)
+        if (L->cfg.unfreeze[i].step <= L->step) {
+            nn_params_freeze(L->ps, L->cfg.unfreeze[i].glob, false);
+            L->unfrozen[i] = true;
+        }
+    if (!ckpt_has(r, "/state/frozen")) return 0; /* written before freezing was recorded */
+    char *stored = NULL;
+    if (ckpt_get_string(r, "/state/frozen", &stored)) return -1;
+    char *now = frozen_names(L->ps);
+    if (strcmp(now, stored) != 0) {
+        for (int i = 0; i < L->ps->n; i++) L->ps->items[i].frozen = false;
+        for (char *p = stored, *e; *p; p = e + (*e != 0)) {
+            e = p + strcspn(p, "\n");
+            char save = *e;
+            *e = 0;
+            nn_param *q = nn_params_find(L->ps, p);
+            if (!q) {
+                base_error_set("%s: /state/frozen names '%s', which this model does not have", ckpt_reader_path(r), p);
+                *e = save;
+                free(stored);
+                free(now);
+                return -1;
+            }
+            q->frozen = true;
+            *e = save;
+        }
+        for (int i = 0; i < L->ps->n; i++) { /* flags and grad storage follow the frozen marks */
+            nn_param *q = &L->ps->items[i];
+            if (q->frozen) q->t->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
+            else q->t->flags |= AG_REQUIRES_GRAD;
+        }
+        nn_params_regrad(L->ps);
+        if (!L->cfg.quiet)
+            fprintf(stderr, "%s: note: the checkpoint's frozen parameters at step %lld differ from what --freeze/--unfreeze "
+                            "give; resuming with the checkpoint's\n", L->cfg.label, (long long)L->step);
+    }
+    free(stored);
+    free(now);
+    return 0;
+}
+
 int train_loop_save(train_loop *L, const char *path) {
     bool write = true; /* data parallel (dist_loop.h): the ranks agree on the bytes, rank 0 writes */
     if (train_dist_save_gate(L->ps, &write)) return base_error_prefix("saving %s", path);
@@ -361,6 +480,12 @@ int train_loop_save(train_loop *L, const char *path) {
     if (!rc) rc = ckpt_put_i64(w, "/state/tokens", L->tokens);
     if (!rc) rc = ckpt_put_f64(w, "/state/elapsed", elapsed);
     if (!rc && L->has_best) rc = ckpt_put_f64(w, "/state/best_score", L->best_score);
+    if (!rc) rc = ckpt_put_i64(w, "/state/evals_since_best", L->evals_since_best);
+    if (!rc) {
+        char *names = frozen_names(L->ps);
+        rc = ckpt_put_string(w, "/state/frozen", names);
+        free(names);
+    }
     if (!rc) rc = ckpt_put_rng(w, "/state/rng/graph", ag_graph_rng(L->g));
     if (!rc) rc = put_series(w, "/state/history/loss", &L->hist_loss);
     if (!rc) rc = put_series(w, "/state/history/eval", &L->hist_eval);
@@ -405,6 +530,9 @@ int train_loop_resume(train_loop *L) {
         if (ckpt_get_f64(r, "/state/best_score", &L->best_score)) goto out;
         L->has_best = true;
     }
+    if (ckpt_has(r, "/state/evals_since_best") && ckpt_get_i64(r, "/state/evals_since_best", &L->evals_since_best))
+        goto out;
+    if (restore_frozen(L, r)) goto out;
     if (get_series(r, "/state/history/loss", &L->hist_loss) || get_series(r, "/state/history/eval", &L->hist_eval))
         goto out;
     if (L->tr.load && L->tr.load(L->tr.ctx, r)) goto out;
@@ -522,7 +650,9 @@ static int run_eval(train_loop *L) {
         for (int i = 0; i < n; i++) fprintf(stderr, " %s %.4f", st[i].key, st[i].value);
         fputc('\n', stderr);
     }
+    if (L->has_best && !(res.score > L->best_score)) L->evals_since_best++;
     if (!L->has_best || res.score > L->best_score) {
+        L->evals_since_best = 0;
         L->best_score = res.score;
         L->has_best = true;
         const char *best = L->cfg.best;
@@ -667,6 +797,7 @@ int train_loop_run(train_loop *L) {
             stop_requested = true;
             break;
         }
+        apply_unfreeze(L);
         if (timed_step(L)) {
             rc = -1;
             break;
@@ -675,9 +806,15 @@ int train_loop_run(train_loop *L) {
         log_n++;
         report_step(L, &log_loss, &log_n, false);
         bool last = L->step == c->steps;
-        if (c->eval_every > 0 && (L->step % c->eval_every == 0) && !last && run_eval(L)) {
-            rc = -1;
-            break;
+        if (c->eval_every > 0 && (L->step % c->eval_every == 0) && !last) {
+            if (run_eval(L)) {
+                rc = -1;
+                break;
+            }
+            if (c->patience > 0 && L->evals_since_best >= c->patience) {
+                L->stopped_early = true;
+                break;
+            }
         }
         if (c->checkpoint && c->checkpoint_every > 0 && L->step % c->checkpoint_every == 0 && !last &&
             train_loop_save(L, c->checkpoint)) {
@@ -685,7 +822,13 @@ int train_loop_run(train_loop *L) {
             break;
         }
     }
-    if (rc == 0 && L->step == c->steps) {
+    if (rc == 0 && L->stopped_early) {
+        report_step(L, &log_loss, &log_n, true);
+        if (!c->quiet)
+            fprintf(stderr, "%s: early stop at step %lld of %lld: no better evaluation in %lld in a row (best %.4f)\n",
+                    c->label, (long long)L->step, (long long)c->steps, (long long)c->patience, L->best_score);
+        if (c->checkpoint && train_loop_save(L, c->checkpoint)) rc = -1;
+    } else if (rc == 0 && L->step == c->steps) {
         report_step(L, &log_loss, &log_n, true);
         if (run_eval(L)) rc = -1;
         else if (c->checkpoint && train_loop_save(L, c->checkpoint)) rc = -1;
@@ -720,12 +863,15 @@ int train_loop_run_steps(train_loop *L, int64_t n) {
         L->t_start = base_now_sec();
         train_dist_begin(L->ps, ag_graph_rng(L->g)); /* data parallel: rank 0's parameters everywhere */
     }
-    for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++)
+    for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++) {
+        apply_unfreeze(L);
         if (timed_step(L)) return -1;
+    }
     return 0;
 }
 
 const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &L->prof; }
+bool train_loop_stopped_early(const train_loop *L) { return L->stopped_early; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
     char buf[4096];

@@ -5,7 +5,8 @@
  *   zero grads → for each of `accum` micro-batches: next_batch → loss (trainer) → backward of
  *   loss / accum → arena reset;  NaN/Inf guard → clip → lr from the schedule → optimizer step
  *
- * and everything around it: freezing by glob, parameter groups (no weight decay on norms, biases
+ * and everything around it: freezing by glob and gradual unfreezing on a step schedule (a frozen
+ * parameter has no grad storage, no optimizer state and its bytes never change), parameter groups (no weight decay on norms, biases
  * and embeddings unless asked), evaluation every N steps with best-checkpoint keeping, atomic
  * checkpoints every N steps holding everything a run needs (parameters, optimizer moments, step,
  * every RNG, the data cursor, the config), bit-exact resume, a progress bar on a terminal and plain
@@ -24,8 +25,10 @@
  *
  * Checkpoint layout (checkpoints/ckpt.h, docs/CHECKPOINTS.md): /config (the trainer's JSON),
  * /params, /optim, /state/step (optimizer steps done), /state/micro_steps, /state/tokens,
- * /state/best_score (when evaluating), /state/rng/graph (dropout), /state/elapsed (seconds of
- * training so far); the trainer adds its own under /state (e.g. /state/data/..., /state/rng/mask).
+ * /state/best_score (when evaluating), /state/evals_since_best, /state/rng/graph (dropout),
+ * /state/elapsed (seconds of training so far), /state/frozen (the names of the parameters frozen at
+ * that step, one per line: with the unfreezing schedule in /config it says where the schedule
+ * stands); the trainer adds its own under /state (e.g. /state/data/..., /state/rng/mask).
  *
  * Determinism: with a fixed thread count the step is a deterministic function of (parameters,
  * optimizer state, RNG states, data cursor), all of which the checkpoint holds; so a run stopped
@@ -45,6 +48,16 @@
 #define TRAIN_LOOP_STOPPED 3 /* train_loop_run's status after a signal: checkpoint saved, run incomplete */
 #define TRAIN_LOOP_MAX_GLOBS 32
 
+/* One entry of a gradual-unfreezing schedule (ULMFiT): once `step` optimizer steps are done, every
+ * parameter matching the fnmatch(3) glob is unfrozen (trained from the next step on). */
+typedef struct train_loop_unfreeze {
+    int64_t step;
+    double epoch;     /* > 0: given in epochs (`--unfreeze 2ep:GLOB`); a trainer that knows its steps per
+                       * epoch converts it (train_loop_unfreeze_epochs) before train_loop_new */
+    const char *glob;
+} train_loop_unfreeze;
+
+
 typedef struct train_loop_config {
     const char *label;          /* progress label, e.g. "mlm" */
     const char *rate_unit;      /* what next_batch counts, for the progress line: "tok" (default), "sent", ... */
@@ -60,8 +73,12 @@ typedef struct train_loop_config {
     double clip;                /* global grad-norm clip, 0 = off (default 1.0) */
     const char *freeze[TRAIN_LOOP_MAX_GLOBS]; /* fnmatch globs of parameters to freeze */
     int nfreeze;
+    train_loop_unfreeze unfreeze[TRAIN_LOOP_MAX_GLOBS]; /* gradual unfreezing, applied in step order */
+    int nunfreeze;
     /* evaluation */
     int64_t eval_every;         /* steps between evaluations (0 = only at the end, if the trainer evaluates) */
+    int64_t patience;           /* early stopping: stop after this many evaluations in a row without a
+                                 * better score (0 = never); the best checkpoint is the result */
     /* checkpoints */
     const char *checkpoint;     /* path, or NULL for none */
     int64_t checkpoint_every;   /* steps between checkpoints (0 = only at the end / on a signal) */
@@ -82,6 +99,8 @@ typedef struct train_loop_config {
 } train_loop_config;
 
 train_loop_config train_loop_config_default(void);
+/* Converts every unfreezing entry given in epochs to a step (round(epoch · steps_per_epoch)). */
+void train_loop_unfreeze_epochs(train_loop_config *c, double steps_per_epoch);
 
 /* Sets the threads of both pools a trainer's step uses, OpenMP (the ops) and OpenBLAS (the
  * matmuls), to n; n <= 0 leaves them as they are. */
@@ -131,6 +150,8 @@ int train_loop_resume(train_loop *L);
  * TRAIN_LOOP_STOPPED after SIGINT/SIGTERM (checkpoint saved), -1 with an error (a non-finite loss
  * or gradient names the step and the first non-finite tensor; the last checkpoint is untouched). */
 int train_loop_run(train_loop *L);
+/* Whether the last train_loop_run stopped early (cfg->patience evaluations without improvement). */
+bool train_loop_stopped_early(const train_loop *L);
 
 /* Runs up to n more steps (not past cfg->steps) without evaluations, checkpoints or progress: for
  * benchmarks and callers that drive the loop themselves. Restores cfg->resume first. 0 or -1. */
