@@ -874,6 +874,7 @@ const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &
 bool train_loop_stopped_early(const train_loop *L) { return L->stopped_early; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
+    if (!train_dist_writer()) return 0; /* data parallel: rank 0 draws */
     char buf[4096];
     if (!path && L->cfg.checkpoint) {
         snprintf(buf, sizeof buf, "%s.svg", L->cfg.checkpoint);
