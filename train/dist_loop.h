@@ -1,8 +1,8 @@
 /* dist_loop.h — the training loop's data-parallel hook (docs/DISTRIBUTED.md): start identical, average grads, agree on stops, one writer.
  *
- * train/loop.c calls these at five delimited places; with one rank (a build without MPI, or a run
- * not started by mpirun) each is a no-op or returns at once, so the single-process loop is
- * unchanged. With N ranks, every rank runs the same loop on its own shard of each global batch:
+ * train/loop.c calls these at six places marked "data parallel"; with one rank (a build without
+ * MPI, or a run not started by mpirun) each is a no-op or returns at once, so the single-process
+ * loop is unchanged. With N ranks, every rank runs the same loop on its own shard of each global batch:
  *
  *   start        parameters broadcast from rank 0; rank r > 0 derives its own dropout stream
  *   each step    after the micro-batches' backward, before clipping: dense grads averaged with
