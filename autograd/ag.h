@@ -237,6 +237,8 @@ typedef enum ag_op {
     AG_OP_DROPOUT_ADD,
     /* contrastive losses (ops_contrastive.c) */
     AG_OP_COSENT,
+    /* data parallel (ops_dist.c) */
+    AG_OP_DIST_GATHER,
     AG_OP_COUNT
 } ag_op;
 
@@ -337,6 +339,15 @@ ag_tensor *ag_info_nce(ag_graph *g, ag_tensor *a, ag_tensor *b, ag_tensor *scale
  * m + log(e^{−m} + Σ e^{λ(cos_j − cos_i) − m}), m = max(0, max term). dcos_j += λ w_ij,
  * dcos_i −= λ w_ij with w_ij = e^{term_ij} / (1 + Σ e^{term}). */
 ag_tensor *ag_cosent(ag_graph *g, ag_tensor *cos, ag_tensor *gold, float lambda);
+
+/* All-gather across data-parallel ranks (dist/dist.h), open_clip's gather_with_grad: x [N_r, ...]
+ * on rank r → [Σ N, ...], the ranks' rows in rank order (N may differ by rank). Backward: the
+ * output grads of every rank are summed (all-reduce) and each rank takes the rows of its own x,
+ * so a loss computed from the gathered rows on every rank sends each rank the gradient of all of
+ * them (torch.distributed.nn.all_gather's rule); the loop's gradient average then makes the step
+ * the single-process step of the whole batch. Every rank must call it at the same place. In one
+ * process it is the identity (a copy). */
+ag_tensor *ag_dist_gather(ag_graph *g, ag_tensor *x);
 
 /* Fused scaled-dot-product attention, softmax(q kᵀ · scale + bias + masks) v.
  * q [B, H, T, Dh]; k, v [B, Hkv, S, Dh] with H a multiple of Hkv (grouped-query attention: head h

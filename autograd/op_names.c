@@ -22,6 +22,7 @@ static const char *const op_names[] = {
     "w2v_ns_loss", "w2v_hs_loss",
     "dropout_add",
     "cosent",
+    "dist_gather",
 };
 
 static_assert(sizeof op_names / sizeof op_names[0] == AG_OP_COUNT, "op_names out of step with enum ag_op");

@@ -1,5 +1,6 @@
 /* cmd_word2vec.c — `ember word2vec`: word2vec.c's command line (same flags, same defaults) on ember's trainer. */
 #include "cli.h"
+#include "dist/dist.h"
 
 #include "autograd/ag.h"
 #include "checkpoints/export.h"
@@ -58,6 +59,7 @@ static void w2v_usage(FILE *f) {
             "                       later epochs from them (1)\n"
             "  --ids-memory MB      keep the ids in memory up to this size, else in temporary\n"
             "                       files in $TMPDIR, removed at exit (16)\n"
+            "  --dist-syncs N       on several MPI ranks: table averagings per epoch (8; docs/DISTRIBUTED.md)\n"
             "environment: EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces the block products'\n"
             "  kernel (auto: the CPU's best SIMD kernel; sgemm for large blocks)\n");
 }
@@ -153,6 +155,7 @@ int cli_cmd_word2vec(int argc, char **argv) {
         else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
         else if (!strcmp(a, "--encode-corpus")) rc = parse_int(a, v, 0, 1, &encode);
         else if (!strcmp(a, "--ids-memory")) rc = cli_parse_i64(a, v, 0, (int64_t)1 << 40, &ids_mb);
+        else if (!strcmp(a, "--dist-syncs")) rc = parse_int(a, v, 1, 1000000, &o.dist_syncs);
         else {
             fprintf(stderr, "ember word2vec: unknown flag %s\n", a);
             w2v_usage(stderr);
@@ -212,13 +215,26 @@ int cli_cmd_word2vec(int argc, char **argv) {
         print_error();
         return 1;
     }
+    /* data parallel (docs/DISTRIBUTED.md): every rank trains; rank 0 alone reports and writes */
+    bool writer = dist_rank() == 0;
+    if (!writer) {
+        o.save_vocab = o.metrics = o.checkpoint = NULL;
+        o.debug = 0;
+        o.progress = false;
+    }
     train_w2v_model *m = NULL;
     if (train_w2v_run(&o, &m) != 0) {
         print_error();
         return 1;
     }
     int rc = 0;
-    if (output) {
+    if (dist_active() && writer && o.debug >= 1) {
+        dist_stats st = dist_get_stats();
+        fprintf(stderr, "word2vec: %d ranks: main thread %.2f s waiting for the other ranks and %.2f s exchanging "
+                        "tables (%.0f MB all-reduced, %d syncs per epoch) of %.2f s; the workers train meanwhile\n",
+                dist_size(), st.wait_seconds, st.seconds, (double)st.bytes / 1e6, o.dist_syncs, m->seconds);
+    }
+    if (output && writer) {
         if (ckpt_export_word2vec(output, (const char *const *)m->vocab->words, m->syn0, m->vocab->n, m->dim,
                                  binary != 0) != 0) {
             print_error();

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "autograd/ag.h"
+#include "dist/dist.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,8 +82,36 @@ static void omp_passive_reexec(char **argv) {
     unsetenv("EMBER_SET_OMP_WAIT");
 }
 
+/* Data parallel (docs/DISTRIBUTED.md): MPI starts when a launcher started us, or with --dist
+ * (taken out of argv here, so every command accepts it). A command that fails on one rank makes
+ * every rank exit (dist_abort) instead of leaving them waiting in a collective. */
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
     omp_passive_reexec(argv);
+    bool force = false;
+    int k = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && !strcmp(argv[i], "--dist")) force = true;
+        else argv[k++] = argv[i];
+    }
+    argc = k;
+    argv[argc] = NULL;
+    if (dist_init(force)) {
+        fprintf(stderr, "ember: %s\n", base_error_msg());
+        return 2;
+    }
+    int rc = run_command(argc, argv);
+    if (rc != 0 && rc != 3 && dist_active()) { /* 3: every rank stopped together (signal, --stop-after) */
+        char msg[64];
+        snprintf(msg, sizeof msg, "exiting with status %d", rc);
+        dist_abort(rc, msg);
+    }
+    dist_finalize();
+    return rc;
+}
+
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -32,6 +32,7 @@ struct data_corpus {
     bool eof;      /* the file has no bytes after buf[len) */
     int64_t size;  /* uncompressed size, -1 until known */
     int64_t start, end; /* current shard: words beginning in [start, end) */
+    int outer_k, outer_n; /* data_corpus_set_outer_shard (0 / 0 = none) */
     struct stat st;     /* identity of the file, the key of the size cache */
 };
 
@@ -254,8 +255,18 @@ int64_t data_corpus_size(data_corpus *c) {
     return total;
 }
 
+void data_corpus_set_outer_shard(data_corpus *c, int k, int n) {
+    BASE_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_set_outer_shard", "shard %d of %d", k, n);
+    c->outer_k = k;
+    c->outer_n = n;
+}
+
 int data_corpus_shard(data_corpus *c, int k, int n) {
     BASE_CHECK(n >= 1 && k >= 0 && k < n, "data_corpus_shard", "shard %d of %d", k, n);
+    if (c->outer_n > 1) { /* shard k of n inside outer shard outer_k: the (outer_k·n + k)-th of outer_n·n */
+        k += c->outer_k * n;
+        n *= c->outer_n;
+    }
     int64_t size = data_corpus_size(c);
     if (size < 0) return -1;
     /* Compute in 128 bits: k*size overflows int64 only for absurd sizes, but it costs nothing. */

@@ -37,6 +37,9 @@ int64_t data_corpus_size(data_corpus *c);
 /* Positions the stream at the start of shard k of n (0 <= k < n) and sets the shard's end.
  * Returns 0, or -1 with an error. data_corpus_open starts at shard 0 of 1 (the whole file). */
 int data_corpus_shard(data_corpus *c, int k, int n);
+/* Makes every later data_corpus_shard(c, k', n') read shard k·n' + k' of n·n': the file split in n
+ * outer shards (the ranks of a data-parallel run), each split again (a rank's worker threads). */
+void data_corpus_set_outer_shard(data_corpus *c, int k, int n);
 
 /* Reads the next word into buf (size max, NUL-terminated, max >= 8). Returns its length (> 0),
  * 0 at the end of the shard, or -1 on a read error (corrupt or truncated gzip: base_error_msg names

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../data/batch.h"
+#include "../dist/dist.h"
 #include "../data/evalsets.h"
 #include "eval.h"
 #include "sentence.h"
@@ -89,7 +90,8 @@ typedef struct ctr_run {
     uint64_t data_hash;
     data_order order;
     int64_t *batch_ex;          /* [batch] example indices of the current micro-batch */
-    int32_t *tid;               /* [3 · batch] text ids of one forward */
+    int32_t *tid;               /* [3 · batch] text ids of the (global) batch: anchors, positives, negatives */
+    int32_t *tid_local;         /* [3 · batch] the ones this rank encodes (data parallel: its rows of each) */
     uint64_t *hash;             /* [3 · batch] their hashes */
     int32_t *x, *pad;           /* [3 · batch, max_len] ids and padding flags of one forward */
     float *w;                   /* [3 · batch, max_len] pooling weights */
@@ -315,7 +317,7 @@ static int64_t ctr_next_batch(void *ctx) {
     ctr_run *R = ctx;
     for (int64_t i = 0; i < R->o->batch; i++) R->batch_ex[i] = data_order_next(&R->order);
     int per = R->loss == TRAIN_CTR_SIMCSE ? 1 : R->hard_neg ? 3 : 2;
-    return per * R->o->batch;
+    return per * (R->o->batch / dist_size()); /* this rank's texts; the loop sums the ranks' */
 }
 
 bool train_ctr_negative_mask(const uint64_t *ha, const uint64_t *hb, const uint64_t *hc, int64_t B, int64_t M,
@@ -353,13 +355,29 @@ static ag_tensor *ctr_loss(void *ctx, ag_graph *g) {
         tid[B + i] = e->b;
         if (views == 3) tid[2 * B + i] = e->c;
     }
-    ag_tensor *z = encode(R, g, tid, views * B, true); /* [views·B, D] */
+    /* Data parallel (docs/DISTRIBUTED.md): rank r encodes rows [r·Bl, (r+1)·Bl) of each view and
+     * the vectors are all-gathered with their gradient (open_clip's gather_with_grad), so every
+     * rank computes the loss of the whole batch — negatives from the global batch — and the
+     * loop's gradient average makes the step the single-process step. */
+    int size = dist_size();
+    int64_t Bl = B / size, off = Bl * dist_rank();
+    for (int v = 0; v < views; v++) memcpy(R->tid_local + v * Bl, tid + v * B + off, (size_t)Bl * sizeof(int32_t));
+    ag_tensor *z = encode(R, g, size > 1 ? R->tid_local : tid, views * Bl, true); /* [views·Bl, D] */
     if (!z) return NULL;
-    ag_tensor *a = ag_slice(g, z, 0, 0, B), *b = ag_slice(g, z, 0, B, (views - 1) * B);
+    ag_tensor *a = ag_slice(g, z, 0, 0, Bl), *b = ag_slice(g, z, 0, Bl, (views - 1) * Bl);
     if (R->loss == TRAIN_CTR_COSENT) {
         for (int64_t i = 0; i < B; i++) R->gold[i] = R->ex[R->batch_ex[i]].score;
-        ag_tensor *cos = ag_sum(g, ag_mul(g, a, b), 1, false); /* [B]: rows are unit vectors */
+        ag_tensor *cos = ag_sum(g, ag_mul(g, a, b), 1, false); /* [Bl]: rows are unit vectors */
+        if (size > 1) cos = ag_dist_gather(g, cos);             /* [B] */
         return ag_cosent(g, cos, ag_from_f32(g, AG_SHAPE(B), R->gold), (float)R->o->cosent_lambda);
+    }
+    if (size > 1) {
+        a = ag_dist_gather(g, a); /* [B, D] */
+        if (views == 3) /* [positives of all ranks; hard negatives of all ranks], as the mask's columns */
+            b = ag_concat(g, 2, (ag_tensor *[]){ag_dist_gather(g, ag_slice(g, b, 0, 0, Bl)),
+                                                ag_dist_gather(g, ag_slice(g, b, 0, Bl, Bl))}, 0);
+        else
+            b = ag_dist_gather(g, b);
     }
     ag_tensor *scale = R->logit_scale ? ag_exp(g, R->logit_scale) : ag_scalar(g, (float)(1.0 / R->o->temperature));
     return ag_info_nce(g, a, b, scale, negative_mask(R, g, B, (views - 1) * B), R->o->symmetric);
@@ -581,6 +599,7 @@ static void ctr_free(ctr_run *R) {
     free(R->tid);
     free(R->hash);
     free(R->x);
+    free(R->tid_local);
     free(R->pad);
     free(R->w);
     free(R->mask);
@@ -588,7 +607,13 @@ static void ctr_free(ctr_run *R) {
     data_pairs_free(R->eval);
 }
 
-int train_ctr_run(const train_ctr_options *o) {
+int train_ctr_run(const train_ctr_options *o_in) {
+    train_ctr_options o_rank = *o_in; /* data parallel: ranks other than 0 print nothing */
+    if (dist_rank() > 0) o_rank.loop.quiet = true;
+    const train_ctr_options *o = &o_rank;
+    if (o->batch % dist_size())
+        return base_error_set("--batch %lld: the global batch must be a multiple of the %d ranks", (long long)o->batch,
+                              dist_size());
     if (!o->data) return base_error_set("--data FILE is required");
     if (o->batch < 2 || o->batch > 4096) return base_error_set("--batch %lld: expected 2 .. 4096", (long long)o->batch);
     if (o->max_len < 2) return base_error_set("--max-len %lld: expected at least 2", (long long)o->max_len);
@@ -617,6 +642,7 @@ int train_ctr_run(const train_ctr_options *o) {
     int64_t B = o->batch, rows = 3 * B;
     R.batch_ex = base_xmalloc((size_t)B * sizeof(int64_t));
     R.tid = base_xmalloc((size_t)rows * sizeof(int32_t));
+    R.tid_local = base_xmalloc((size_t)rows * sizeof(int32_t));
     R.hash = base_xmalloc((size_t)rows * sizeof(uint64_t));
     R.x = base_xmalloc((size_t)(rows * o->max_len) * sizeof(int32_t));
     R.pad = base_xmalloc((size_t)(rows * o->max_len) * sizeof(int32_t));
@@ -674,7 +700,7 @@ int train_ctr_run(const train_ctr_options *o) {
         if (ev) fprintf(stderr, ", sts_spearman %.2f (best %.2f)", ev->value[0], train_loop_best_score(L));
         fputc('\n', stderr);
     }
-    if (rc == 0 || rc == TRAIN_LOOP_STOPPED) {
+    if ((rc == 0 || rc == TRAIN_LOOP_STOPPED) && dist_rank() == 0) {
         {
             char title[256];
             snprintf(title, sizeof title, "ember train contrastive (%s): %s d %lld, %lld layers, batch %lld",

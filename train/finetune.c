@@ -14,6 +14,7 @@
 #include "../data/batch.h"
 #include "../data/evalsets.h"
 #include "../data/vocab.h"
+#include "../dist/dist.h"
 #include "eval.h"
 #include "lm.h"
 #include "sentence.h"
@@ -638,15 +639,16 @@ static int64_t ft_next_batch(void *ctx) {
     int64_t B = R->o->batch;
     if (R->pool_next >= R->pool_batches) fill_pool(R);
     memcpy(R->batch_ex, R->pool + R->pool_slot[R->pool_next++] * B, (size_t)B * sizeof(int64_t));
-    return B;
+    return B / dist_size(); /* data parallel: this rank's examples; the loop sums the ranks' */
 }
 
 static ag_tensor *ft_loss(void *ctx, ag_graph *g) {
     ft_run *R = ctx;
-    int64_t B = R->o->batch;
+    /* data parallel (docs/DISTRIBUTED.md): rank r trains rows [r·B/N, (r+1)·B/N) of the global batch */
+    int64_t B = R->o->batch / dist_size(), off = B * dist_rank();
     int32_t *a = R->y + B, *b = a + B; /* y holds [labels B | a B | b B] */
     for (int64_t i = 0; i < B; i++) {
-        int64_t e = R->batch_ex[i];
+        int64_t e = R->batch_ex[off + i];
         a[i] = R->tr.a[e];
         if (R->pairs) {
             b[i] = R->tr.b[e];
@@ -1051,7 +1053,13 @@ static const char *restore_best(ft_run *R) {
     return "the last step";
 }
 
-int train_ft_run(const train_ft_options *o) {
+int train_ft_run(const train_ft_options *o_in) {
+    train_ft_options o_rank = *o_in; /* data parallel: rank 0 alone prints and writes predictions */
+    if (dist_rank() > 0) o_rank.loop.quiet = true, o_rank.predictions = NULL;
+    const train_ft_options *o = &o_rank;
+    if (o->batch % dist_size())
+        return base_error_set("--batch %lld: the global batch must be a multiple of the %d ranks", (long long)o->batch,
+                              dist_size());
     if (o->batch < 1 || o->batch > 4096) return base_error_set("--batch %lld: expected 1 .. 4096", (long long)o->batch);
     if (o->max_len < 0) return base_error_set("--max-len %lld: expected at least 1", (long long)o->max_len);
     if (!(o->dropout >= 0 && o->dropout < 1)) return base_error_set("--dropout %g: expected [0, 1)", o->dropout);

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "../data/batch.h"
+#include "../dist/dist.h"
 
 
 
@@ -100,6 +101,12 @@ typedef struct lm_run {
     int32_t *sel_y;  /* [B·T] their labels */
     int64_t nsel;
     uint64_t corpus_hash;
+    /* data parallel (docs/DISTRIBUTED.md): this rank trains rows [row0, row0 + B_local) of each
+     * global batch of o->batch rows; every rank draws the whole batch (order and masking), so the
+     * cursor and the RNGs are the same everywhere and the union of the shards is the batch a single
+     * process would train on */
+    int64_t B_local, row0;
+    float loss_scale; /* MLM: this rank's share of the batch's masked positions · ranks (1 in one process) */
 } lm_run;
 
 static uint64_t hash_ids(const int32_t *ids, int64_t n) {
@@ -200,7 +207,23 @@ static int64_t lm_next_batch(void *ctx) {
     int64_t B = R->o->batch, T = R->T;
     for (int64_t b = 0; b < B; b++) fill_seq(R, R->train_ids, data_order_next(&R->order), R->x + b * T, R->y + b * T);
     if (R->model.cfg.kind == NN_TEXT_MLM) mask_batch(R, R->x, R->y, B, &R->mask_rng);
-    return B * T;
+    if (R->B_local == B) return B * T;
+    /* This rank's shard: its rows moved to the front, its masked positions listed. The loss is the
+     * mean over the whole batch's masked positions once the ranks' grads are averaged: rank r's
+     * mean is weighted by (its positions · ranks / all positions). */
+    int64_t nall = R->nsel, Bl = R->B_local;
+    memmove(R->x, R->x + R->row0 * T, (size_t)(Bl * T) * sizeof(int32_t));
+    memmove(R->y, R->y + R->row0 * T, (size_t)(Bl * T) * sizeof(int32_t));
+    if (R->model.cfg.kind == NN_TEXT_MLM) {
+        R->nsel = 0;
+        for (int64_t i = 0; i < Bl * T; i++)
+            if (R->y[i] != TRAIN_LM_IGNORE) {
+                R->sel[R->nsel] = (int32_t)i;
+                R->sel_y[R->nsel++] = R->y[i];
+            }
+        R->loss_scale = (float)((double)R->nsel * (double)dist_size() / (double)nall);
+    }
+    return Bl * T;
 }
 
 /* Loss of rows x [B, T] with labels y: MLM at the nsel selected positions only (the head runs on
@@ -237,7 +260,8 @@ static ag_tensor *batch_loss(lm_run *R, ag_graph *g, const int32_t *x, const int
 
 static ag_tensor *lm_loss(void *ctx, ag_graph *g) {
     lm_run *R = ctx;
-    return batch_loss(R, g, R->x, R->y, R->o->batch, NULL);
+    ag_tensor *loss = batch_loss(R, g, R->x, R->y, R->B_local, NULL);
+    return loss && R->loss_scale != 1.0f ? ag_mul_scalar(g, loss, R->loss_scale) : loss;
 }
 
 /* Evaluation over the first max_seqs (0 = all) sequences of a token stream ids [n] whose text has
@@ -532,7 +556,10 @@ static void lm_free(lm_run *R) {
     free(R->sel_y);
 }
 
-int train_lm_run(const train_lm_options *o) {
+int train_lm_run(const train_lm_options *o_in) {
+    train_lm_options o_rank = *o_in; /* data parallel: ranks other than 0 print nothing */
+    if (dist_rank() > 0) o_rank.loop.quiet = true;
+    const train_lm_options *o = &o_rank;
     if (o->ncorpus < 1) return base_error_set("--corpus FILE is required");
     if (o->batch < 1 || o->batch > 1 << 16) return base_error_set("--batch %lld: expected 1 .. 65536", (long long)o->batch);
     if (!(o->mask_prob > 0 && o->mask_prob < 1)) return base_error_set("--mask-prob %g: expected (0, 1)", o->mask_prob);
@@ -542,6 +569,12 @@ int train_lm_run(const train_lm_options *o) {
     lm_run R;
     memset(&R, 0, sizeof R);
     R.o = o;
+    R.B_local = o->batch / dist_size();
+    R.row0 = R.B_local * dist_rank();
+    R.loss_scale = 1.0f;
+    if (o->batch % dist_size())
+        return base_error_set("--batch %lld: the global batch must be a multiple of the %d ranks", (long long)o->batch,
+                              dist_size());
     int rc = -1;
     char *tj = NULL;
     train_loop *L = NULL;
@@ -593,7 +626,13 @@ int train_lm_run(const train_lm_options *o) {
             for (int i = 0; ev && i < ev->n; i++) fprintf(stderr, ", %s %.4f", ev->key[i], ev->value[i]);
             fputc('\n', stderr);
         }
-        if (o->test && rc == 0) {
+        if (!o->loop.quiet && dist_active()) { /* data parallel: the communication share */
+            dist_stats st = dist_get_stats();
+            fprintf(stderr, "%s: %d ranks x %d threads: %.2f s of %.1f s wall in collectives (%lld calls, %.1f MB "
+                            "reduced by rank 0)\n", o->loop.label, dist_size(), o->threads, st.seconds, wall,
+                    (long long)st.calls, (double)st.bytes / 1e6);
+        }
+        if (o->test && rc == 0 && dist_rank() == 0) { /* data parallel: rank 0 tests and draws */
             int32_t *tid = NULL;
             int64_t tn = 0, tw = 0;
             train_eval_result tr_res;
@@ -617,7 +656,7 @@ int train_lm_run(const train_lm_options *o) {
             }
             free(tid);
         }
-        {
+        if (dist_rank() == 0) {
             char title[256];
             snprintf(title, sizeof title, "ember train %s: d %lld, %lld layers, seq %lld, vocab %lld",
                      nn_text_kind_name(mc.kind), (long long)mc.d, (long long)mc.layers, (long long)mc.max_seq,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist_loop.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -199,6 +200,10 @@ train_loop *train_loop_new(const train_loop_config *cfg, nn_params *ps, const tr
         base_error_set("--patience %lld: expected a number of evaluations >= 0", (long long)cfg->patience);
         return NULL;
     }
+    /* data parallel (dist_loop.h): only rank 0 prints progress and writes metrics */
+    train_loop_config cfg_rank = *cfg;
+    if (!train_dist_writer()) cfg_rank.quiet = true, cfg_rank.metrics = NULL;
+    cfg = &cfg_rank;
     FILE *metrics = NULL;
     if (cfg->metrics) {
         /* Appended to on resume (one file tells the whole run), truncated by a fresh run. */
@@ -459,6 +464,9 @@ static int restore_frozen(train_loop *L, ckpt_reader *r) {
 }
 
 int train_loop_save(train_loop *L, const char *path) {
+    bool write = true; /* data parallel (dist_loop.h): the ranks agree on the bytes, rank 0 writes */
+    if (train_dist_save_gate(L->ps, &write)) return base_error_prefix("saving %s", path);
+    if (!write) return 0;
     ckpt_writer_options wo = {.no_fsync = L->cfg.no_fsync};
     ckpt_writer *w = ckpt_writer_begin_opts(path, &wo);
     if (!w) return -1;
@@ -684,6 +692,7 @@ static int one_step(train_loop *L) {
     const train_loop_config *c = &L->cfg;
     nn_params_zero_grad(L->ps);
     double loss_sum = 0;
+    int64_t tokens0 = L->tokens;
     float seed = 1.0f / (float)c->accum; /* the step's gradient is the mean over micro-batches */
     for (int m = 0; m < c->accum; m++) {
         double t0 = base_now_sec();
@@ -706,6 +715,8 @@ static int one_step(train_loop *L) {
         if (L->steps_here > 0) L->tokens_here += ntok; /* not counted for the process's first step */
         L->micro_steps++;
     }
+    /* data parallel (dist_loop.h): grads, loss and tokens averaged / summed over ranks */
+    train_dist_step(L->ps, &loss_sum, tokens0, &L->tokens, L->steps_here > 0 ? &L->tokens_here : NULL);
     double t0 = base_now_sec();
     double norm = optim_clip_grad_norm(L->ps, c->clip > 0 ? c->clip : INFINITY);
     if (!isfinite(norm)) return report_bad_grad(L, norm);
@@ -762,6 +773,7 @@ static void report_step(train_loop *L, double *log_loss, int64_t *log_n, bool fi
 int train_loop_run(train_loop *L) {
     const train_loop_config *c = &L->cfg;
     if (train_loop_resume(L)) return -1;
+    train_dist_begin(L->ps, ag_graph_rng(L->g)); /* data parallel: rank 0's parameters everywhere */
     struct sigaction sa, old_int, old_term;
     if (c->handle_signals) {
         g_stop_signal = 0;
@@ -782,7 +794,7 @@ int train_loop_run(train_loop *L) {
     int64_t first_step = L->step;
     bool stop_requested = false;
     while (L->step < c->steps) {
-        if (g_stop_signal || (c->stop_after > 0 && L->step - first_step >= c->stop_after)) {
+        if (train_dist_any(g_stop_signal || (c->stop_after > 0 && L->step - first_step >= c->stop_after))) {
             stop_requested = true;
             break;
         }
@@ -848,7 +860,10 @@ int train_loop_run(train_loop *L) {
 
 int train_loop_run_steps(train_loop *L, int64_t n) {
     if (train_loop_resume(L)) return -1;
-    if (L->t_start == 0) L->t_start = base_now_sec();
+    if (L->t_start == 0) {
+        L->t_start = base_now_sec();
+        train_dist_begin(L->ps, ag_graph_rng(L->g)); /* data parallel: rank 0's parameters everywhere */
+    }
     for (int64_t i = 0; i < n && L->step < L->cfg.steps; i++) {
         apply_unfreeze(L);
         if (timed_step(L)) return -1;
@@ -860,6 +875,7 @@ const train_loop_profile *train_loop_get_profile(const train_loop *L) { return &
 bool train_loop_stopped_early(const train_loop *L) { return L->stopped_early; }
 
 int train_loop_plot(const train_loop *L, const char *path, const char *title) {
+    if (!train_dist_writer()) return 0; /* data parallel: rank 0 draws */
     char buf[4096];
     if (!path && L->cfg.checkpoint) {
         snprintf(buf, sizeof buf, "%s.svg", L->cfg.checkpoint);

@@ -27,6 +27,7 @@
 #include "../data/corpus.h"
 #include "../data/sampler.h"
 #include "progress.h"
+#include "word2vec_dist.h"
 #include "word2vec_ids.h"
 
 #include <cblas.h>
@@ -67,6 +68,7 @@ void train_w2v_options_default(train_w2v_options *o) {
     o->progress = true;
     o->encode_corpus = true;
     o->ids_memory = (int64_t)16 << 20;
+    o->dist_syncs = 8;
 }
 
 int train_w2v_check_options(const train_w2v_options *o) {
@@ -200,6 +202,7 @@ struct w2v_run {
     int64_t nan_words;
     double nan_alpha;
     char last_ckpt[4096];            /* path of the last checkpoint written in this run, "" if none */
+    train_w2v_sync sync;             /* data parallel: table averaging across ranks (word2vec_dist.h) */
 };
 
 double train_w2v_alpha(double alpha0, int64_t words_done, int64_t words_total) {
@@ -1212,7 +1215,7 @@ static int run_vocabulary(w2v_run *r) {
     r->corpus_size = size;
     r->V = r->vocab->n;
     r->train_words = r->vocab->total;
-    r->words_total = (int64_t)r->iter * r->train_words;
+    r->words_total = (int64_t)r->iter * r->train_words / dist_size(); /* data parallel: this rank's share */
     r->eos_id = data_vocab_find(r->vocab, DATA_EOS);
     if (r->train_words <= 0) return base_error_set("%s: the vocabulary has no word with a count > 0", r->train_path);
     return 0;
@@ -1264,7 +1267,8 @@ static int workers_new(w2v_run *r) {
         w2v_worker *wk = &r->wks[k];
         wk->id = k;
         wk->run = r;
-        base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k + 1);
+        /* data parallel: worker k of rank q draws as worker q·W + k would (rank 0: unchanged) */
+        base_rng_seed(&wk->rng, r->seed * 0x9E3779B97F4A7C15ull + (uint64_t)(dist_rank() * W + k) + 1);
         wk->alpha = r->alpha0;
         wk->sen = base_xmalloc((size_t)r->sentence_cap * sizeof *wk->sen);
         wk->ctx = base_xmalloc((size_t)(2 * r->window + 1) * sizeof *wk->ctx);
@@ -1289,6 +1293,7 @@ static int workers_new(w2v_run *r) {
     for (int k = 0; k < W; k++) {
         w2v_worker *wk = &r->wks[k];
         if (!(wk->corpus = data_corpus_open(r->train_path))) return -1;
+        data_corpus_set_outer_shard(wk->corpus, dist_rank(), dist_size()); /* data parallel: this rank's part */
         if (r->ids_on) wk->ids = train_w2v_ids_new(r->ids_in_memory, NULL);
         wk->source = W2V_TEXT;
         if (data_corpus_shard(wk->corpus, k, W) != 0) return -1;
@@ -1411,7 +1416,7 @@ static int run_workers(w2v_run *r) {
         pthread_mutex_lock(&r->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_nsec += (r->sync.on ? 10 : 100) * 1000000L; /* data parallel: syncs are taken on time */
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -1427,8 +1432,10 @@ static int run_workers(w2v_run *r) {
             report_progress(r, &rep, now, all_done);
         }
         if (all_done) break;
+        train_w2v_sync_poll(&r->sync, atomic_load(&r->words_done)); /* data parallel: averaging due */
     }
     for (int k = 0; k < r->started; k++) pthread_join(r->wks[k].th, NULL);
+    train_w2v_sync_final(&r->sync); /* data parallel: the same tables on every rank */
     r->seconds = base_now_sec() - t_start;
     return 0;
 }
@@ -1505,6 +1512,7 @@ static void run_free(w2v_run *r) {
     free(r->points);
     free(r->codes);
     if (r->vocab) data_vocab_free(r->vocab);
+    train_w2v_sync_free(&r->sync);
 }
 
 /* Settings → vocabulary → tables → workers → training → outcome → final checkpoint → model. Every
@@ -1518,6 +1526,11 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
     int rc = run_settings(&R);
     if (!rc) rc = run_vocabulary(&R);
     if (!rc) rc = run_tables(&R);
+    if (!rc) /* data parallel (word2vec_dist.h): no-op in one process */
+        rc = train_w2v_sync_init(&R.sync, (float *[]){R.syn0, R.syn1, R.syn1neg},
+                                 (int64_t[]){R.V * R.D, R.syn1 ? R.V * R.D : 0, R.syn1neg ? R.V * R.D : 0},
+                                 R.words_total, R.iter, o->dist_syncs,
+                                 o->resume || o->checkpoint_every > 0 || o->stop_after_words > 0);
     if (!rc) rc = workers_new(&R);
     if (!rc) rc = run_workers(&R);
     if (!rc) rc = run_outcome(&R);

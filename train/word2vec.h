@@ -85,6 +85,7 @@ typedef struct train_w2v_options {
                                    from the counts) is at most this many bytes, else they go to
                                    unlinked temporary files in $TMPDIR (default 16 MiB) */
     bool progress;              /* progress bar / lines on stderr (when debug >= 2) */
+    int dist_syncs;             /* --dist-syncs: table averagings per epoch on several ranks (8; word2vec_dist.h) */
     train_w2v_report_fn on_report; /* optional callback per report (called from the main thread) */
     void *report_ctx;
 } train_w2v_options;
