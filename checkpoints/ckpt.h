@@ -129,6 +129,11 @@ const char *ckpt_reader_path(const ckpt_reader *r);
 int ckpt_format_version(const ckpt_reader *r);
 const char *ckpt_ember_version(const ckpt_reader *r); /* "" if absent */
 bool ckpt_verified(const ckpt_reader *r);             /* true if the integrity line was checked */
+/* Where ckpt_open reports a checkpoint it opened without an integrity line ("warning: <path>: no
+ * integrity line: its contents are not verified ..."); NULL (the default) reports nothing. The
+ * `ember` command sets stderr, so every read-only tool (similar, eval, export, embed) warns;
+ * training refuses such a file for --resume unless told to trust it. Not thread-safe: set once. */
+void ckpt_set_unverified_warnings(FILE *f);
 
 typedef enum ckpt_dtype {
     CKPT_OTHER = 0, CKPT_F32, CKPT_F64, CKPT_I32, CKPT_I64, CKPT_U64, CKPT_U8, CKPT_STRING

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "autograd/ag.h"
+#include "checkpoints/ckpt.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ static void omp_passive_reexec(char **argv) {
 
 int main(int argc, char **argv) {
     omp_passive_reexec(argv);
+    ckpt_set_unverified_warnings(stderr); /* read-only tools warn about checkpoints they cannot verify */
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cli_cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n", argv[1]);
