@@ -863,6 +863,8 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
     return rc;
 }
 
+int ckpt_check_integrity(const char *path) { return verify_file(path); }
+
 static FILE *g_unverified_warnings; /* ckpt_set_unverified_warnings */
 
 void ckpt_set_unverified_warnings(FILE *f) { g_unverified_warnings = f; }
@@ -921,7 +923,7 @@ ckpt_reader *ckpt_open(const char *path) {
     if (!r->verified && g_unverified_warnings)
         fprintf(g_unverified_warnings,
                 "warning: %s: no integrity line: its contents are not verified (a damaged file may give wrong "
-                "values silently)\n", path);
+                "values silently, or crash HDF5's parser)\n", path);
     return r;
 }
 

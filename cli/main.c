@@ -53,6 +53,8 @@ int cli_cmd_version(int argc, char **argv) {
     printf("openblas: core %s (OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s); %s\n", openblas_get_corename(),
            ct ? ct : "(unset)", l2 ? l2 : "(unset)", openblas_get_config());
     printf("word2vec block products: %s\n", ag_w2v_kernel_name());
+    const char *data = cli_data_dir();
+    printf("data sets: %s\n", data ? data : "none found (set EMBER_DATA_DIR to the shared data directory)");
     return 0;
 }
 
