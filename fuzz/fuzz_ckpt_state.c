@@ -24,9 +24,9 @@ static int64_t take_i64(fz_in *in) {
     static const int64_t pick[] = {-1, 0, 1, 2, 3, 5, 10, 1000, 100000, 100001, INT32_MAX, INT64_MAX, INT64_MIN};
     uint8_t k = take8(in);
     if (k < 13 * 16) return pick[k % 13];
-    int64_t v = 0;
+    uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = (v << 8) | take8(in);
-    return v;
+    return (int64_t)v;
 }
 
 static double take_f64(fz_in *in) {

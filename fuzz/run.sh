@@ -109,7 +109,8 @@ for h in $harnesses; do
     [ -d "$seeds/$name" ] && cp "$seeds/$name"/* "$corp/" 2>/dev/null || true
     log="$work/$h/log.txt"
     set +e
-    (cd "$work/$h" && ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+    mkdir -p "$work/$h/tmp"
+    (cd "$work/$h" && TMPDIR="$work/$h/tmp" ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$OLDPWD/$bdir/$h" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -timeout=10 -print_final_stats=1 "$corp" >"$log" 2>&1)
