@@ -101,7 +101,7 @@ fi
 if [ $# -gt 0 ]; then harnesses="$*"; else harnesses=$(cd fuzz && ls fuzz_*.c | sed 's/\.c$//'); fi
 total_exec=0
 failed=0
-printf '%-16s %10s %8s %6s  %s\n' harness executions exec/s crash "corpus (files)"
+printf '%-16s %10s %8s %6s %6s  %s\n' harness executions exec/s cov crash "corpus (files)"
 for h in $harnesses; do
     name=${h#fuzz_}
     corp="$work/$h/corpus"
@@ -118,13 +118,14 @@ for h in $harnesses; do
     set -e
     execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
     rate=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
     crash=0
     if [ $rc -ne 0 ]; then
         crash=1
         failed=1
     fi
     total_exec=$((total_exec + ${execs:-0}))
-    printf '%-16s %10s %8s %6s  %s\n' "$h" "${execs:-?}" "${rate:-?}" "$crash" "$(ls "$corp" | wc -l)"
+    printf '%-16s %10s %8s %6s %6s  %s\n' "$h" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$crash" "$(ls "$corp" | wc -l)"
     if [ $rc -ne 0 ]; then
         grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -8 | sed 's/^/    /'
     fi

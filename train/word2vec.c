@@ -1000,8 +1000,9 @@ static void conflict_add(w2v_conflicts *c, const char *fmt, ...) {
 /* Strict resume (PyTorch's strict load_state_dict, for flags): every setting the caller gave
  * explicitly must equal the checkpoint's, else the resumed run would silently train other maths
  * than the command line says. All conflicts are named at once with both values. -iter may exceed
- * the checkpoint's with extend (more epochs); a finished run is refused without it, since it has
- * nothing left to train. Sets r->iter. */
+ * the checkpoint's with extend (more epochs); a finished run resumed without it has nothing left to
+ * train (r->nothing_to_train: the run is handed off as it is, with a note saying how to extend).
+ * Sets r->iter. */
 static int check_resume_flags(w2v_run *r, const train_w2v_state *st) {
     const train_w2v_options *o = r->o;
     const char *file = o->resume;

@@ -146,10 +146,11 @@ int train_w2v_check_options(const train_w2v_options *o);
 
 /* Builds (or reads, or resumes) the vocabulary, trains, and returns the model in *out.
  * Returns 0, or -1 with base_error_msg() set (bad corpus, empty vocabulary, unreadable checkpoint,
- * a checkpoint without integrity line, flags that conflict with the checkpoint, a different corpus,
- * a finished run resumed without a larger -iter and extend, the tables not fitting in memory (the
- * size asked for is named), NaN/Inf loss — naming the step, the learning rate and the last good
- * checkpoint), or TRAIN_W2V_STOPPED after a signal (the message says what was saved). On failure
+ * a checkpoint without integrity line unless trust_unverified, flags that conflict with the
+ * checkpoint, a different corpus, the tables not fitting in memory (the size asked for is named),
+ * NaN/Inf loss — naming the step, the learning rate and the last good
+ * checkpoint), or TRAIN_W2V_STOPPED after a signal (the message says what was saved). Resuming a
+ * finished run without extend trains nothing and returns its model as it is. On failure
  * *out is NULL and nothing has been written except checkpoints taken before the failure. */
 int train_w2v_run(const train_w2v_options *o, train_w2v_model **out);
 
