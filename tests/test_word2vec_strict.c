@@ -4,6 +4,7 @@
  * first-hour frictions (directories, -output = -train, --version, duplicate vectors, out of memory). */
 #include "support/test_util.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "checkpoints/ckpt.h"
+#include "train/word2vec.h"
 
 static char g_corpus[4096], g_big[4096];
 
@@ -257,13 +259,13 @@ static void test_signal_saves(void **s) {
     snprintf(ck, sizeof ck, "%s/sig.ckpt", tu_group_dir());
     snprintf(full, sizeof full, "%s/sigfull.bin", tu_group_dir());
     snprintf(part, sizeof part, "%s/sigpart.bin", tu_group_dir());
-    const char *common = "-size 16 -iter 10 -min-count 1 -debug 0 -binary 1 --deterministic --seed 3 -cbow 0";
+    const char *common = "-size 16 -iter 20 -min-count 1 -debug 0 -binary 1 --deterministic --seed 3 -cbow 0";
     char *out = NULL;
     assert_int_equal(ember(&out, "word2vec -train %s -output %s %s", g_big, full, common), 0);
     free(out);
     const int sigs[2] = {SIGINT, SIGTERM};
     for (int k = 0; k < 2; k++) {
-        snprintf(args, sizeof args, "-train %s -output %s %s --checkpoint %s --checkpoint-every 200000", g_big, part,
+        snprintf(args, sizeof args, "-train %s -output %s %s --checkpoint %s --checkpoint-every 20000", g_big, part,
                  common, ck);
         int rc = run_and_signal(&out, ck, sigs[k], args);
         if (rc != 3) fail_msg("expected exit 3 after signal %d, got %d: %s", sigs[k], rc, out);
@@ -280,11 +282,11 @@ static void test_signal_saves(void **s) {
         assert_true(ckpt_verified(r));
         ckpt_close(r);
         int64_t at = words_done(ck);
-        assert_true(at > 0 && at < 10 * 20 * 800 * 11);
+        assert_true(at > 0 && at < 20 * 20 * 800 * 11);
         rc = ember(&out, "%s -debug 0", resume);
         assert_int_equal(rc, 0);
         free(out);
-        assert_int_equal(words_done(ck), 10 * 20 * 800 * 11);
+        assert_int_equal(words_done(ck), 20 * 20 * 800 * 11);
         size_t na = 0, nb = 0;
         char *a = tu_read_file(full, &na), *b = tu_read_file(part, &nb);
         assert_int_equal(na, nb);
@@ -419,13 +421,54 @@ static void test_oom_is_clean(void **s) {
 #endif
 }
 
+/* The running loss the reports show continues across a resume: the final report's whole-run mean of
+ * a stopped-and-resumed deterministic run equals the uninterrupted run's (it restarted at zero
+ * before, so it was the resumed part's mean only). */
+static void on_report(const train_w2v_report *r, void *ctx) {
+    if (r->final) *(double *)ctx = r->loss_total;
+}
+
+static double run_loss(const char *ck, int64_t stop, const char *resume) {
+    train_w2v_options o;
+    train_w2v_options_default(&o);
+    o.train = g_corpus;
+    o.size = 8;
+    o.iter = 3;
+    o.min_count = 1;
+    o.cbow = 0;
+    o.debug = 0;
+    o.deterministic = true;
+    o.checkpoint = ck;
+    o.stop_after_words = stop;
+    o.resume = resume;
+    double total = NAN;
+    o.on_report = on_report;
+    o.report_ctx = &total;
+    train_w2v_model *m = NULL;
+    if (train_w2v_run(&o, &m) != 0) fail_msg("train_w2v_run: %s", base_error_msg());
+    train_w2v_model_free(m);
+    return total;
+}
+
+static void test_resumed_loss_continues(void **s) {
+    (void)s;
+    char ck[4200];
+    snprintf(ck, sizeof ck, "%s/loss.ckpt", tu_group_dir());
+    double full = run_loss(NULL, 0, NULL);
+    double part = run_loss(ck, 12000, NULL);
+    double resumed = run_loss(NULL, 0, ck);
+    printf("whole-run mean loss: uninterrupted %.9f, first part %.9f, resumed %.9f\n", full, part, resumed);
+    assert_true(isfinite(full) && isfinite(resumed));
+    assert_true(fabs(resumed - full) <= 1e-9 * fabs(full));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conflicting_flags), cmocka_unit_test(test_extend_finished),
         cmocka_unit_test(test_same_size_other_corpus), cmocka_unit_test(test_unverified),
         cmocka_unit_test(test_signal_saves), cmocka_unit_test(test_stale_temps),
         cmocka_unit_test(test_frictions), cmocka_unit_test(test_duplicate_vectors),
-        cmocka_unit_test(test_oom_is_clean),
+        cmocka_unit_test(test_oom_is_clean),        cmocka_unit_test(test_resumed_loss_continues),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_tempdir_teardown);
 }
