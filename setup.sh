@@ -33,10 +33,30 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${EMBER_CMAKE_ARGS:-} >build-conf
 # The demo needs only the `ember` command; the tests need everything.
 target=""
 [ "$what" = demo ] && target="--target ember"
+# The build runs in the background into build.log while this shows its progress: one line redrawn
+# on a terminal, a line per 20 % otherwise (CI logs). A build from scratch takes about a minute.
 # shellcheck disable=SC2086
-cmake --build build -j"$jobs" $target >build-configure.log 2>&1 || {
-    grep -E 'error|Error' build-configure.log >&2 || cat build-configure.log >&2
-    echo "setup: build failed (full log: build-configure.log)" >&2; exit 1; }
+cmake --build build -j"$jobs" $target >build.log 2>&1 &
+build_pid=$!
+shown=-1
+while kill -0 "$build_pid" 2>/dev/null; do
+    pct=$(grep -o '^\[ *[0-9]*%\]' build.log 2>/dev/null | tail -1 | tr -d '[]% ')
+    pct=${pct:-0}
+    last=$(grep -E '^\[ *[0-9]+%\] (Building|Linking)' build.log 2>/dev/null | tail -1 | sed 's/^.*Building C object //; s/^.*Linking C //; s/\.dir\// /; s/\.o$//')
+    if [ -t 2 ]; then
+        printf '\rsetup: building ember %3s%%  %-60.60s' "$pct" "$last" >&2
+    elif [ $((pct / 20)) -gt "$shown" ]; then
+        shown=$((pct / 20))
+        echo "setup: building ember: $pct%" >&2
+    fi
+    sleep 1
+done
+[ -t 2 ] && printf '\r%-80s\r' '' >&2
+if ! wait "$build_pid"; then
+    grep -E 'error|Error' build.log >&2 || cat build.log >&2
+    echo "setup: build failed (full log: build.log)" >&2; exit 1
+fi
+echo "setup: built build/ember (run it as ./build/ember, or install: cmake --install build --prefix DIR)" >&2
 
 case "$what" in
 demo) exec ./build/ember demo "$@" ;;

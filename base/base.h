@@ -20,6 +20,7 @@
 #ifndef EMBER_BASE_H
 #define EMBER_BASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,6 +74,18 @@ double base_now_sec(void);
 /* msg without a leading "<path>: " (zlib's gzerror() prefixes the file name; our messages already
  * name it), else msg itself. Returns a pointer into msg. */
 const char *base_strip_path_prefix(const char *msg, const char *path);
+
+/* Atomic saves (checkpoints, exports) write "<target>.tmp.<pid>" and rename it over <target>; a
+ * save killed before the rename leaves that file behind. base_temp_parse: true if path has that
+ * form, with the target (at most size-1 bytes) and the pid written out. */
+bool base_temp_parse(const char *path, char *target, size_t size, long *pid);
+/* True if process pid exists (kill(pid, 0) did not fail with ESRCH). */
+bool base_pid_alive(long pid);
+/* Removes the temp files of target ("<target>.tmp.<pid>" in its directory) whose process no
+ * longer exists: the remains of killed saves. Files of live processes (a save running now) and of
+ * this process are kept. A pid reused by an unrelated live process keeps its file until that
+ * process is gone. Returns the number removed (errors are ignored: cleaning is best effort). */
+int base_remove_stale_temps(const char *target);
 
 /* ------------------------------------------------------------------------------------------------
  * Random numbers (base/rng.c): xoshiro256**; the whole state is 4 words so checkpoints can store

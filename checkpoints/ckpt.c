@@ -442,6 +442,9 @@ ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options 
         base_error_set("%s: is a directory, expected a checkpoint file path", path);
         goto fail;
     }
+    /* Temp files of saves to this path whose process is gone (killed mid-save) are never
+     * renamed into place: remove them, or every kill leaves a checkpoint-sized file behind. */
+    base_remove_stale_temps(path);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_userblock(fcpl, UB_SIZE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
@@ -860,6 +863,12 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
     return rc;
 }
 
+int ckpt_check_integrity(const char *path) { return verify_file(path); }
+
+static FILE *g_unverified_warnings; /* ckpt_set_unverified_warnings */
+
+void ckpt_set_unverified_warnings(FILE *f) { g_unverified_warnings = f; }
+
 ckpt_reader *ckpt_open(const char *path) {
     h5_init();
     if (!path || !path[0]) {
@@ -911,6 +920,10 @@ ckpt_reader *ckpt_open(const char *path) {
     r->verified = v == 1;
     if (read_attr_string(f, "/", "ember_version", r->ember_version, sizeof r->ember_version) <= 0)
         r->ember_version[0] = 0;
+    if (!r->verified && g_unverified_warnings)
+        fprintf(g_unverified_warnings,
+                "warning: %s: no integrity line: its contents are not verified (a damaged file may give wrong "
+                "values silently, or crash HDF5's parser)\n", path);
     return r;
 }
 

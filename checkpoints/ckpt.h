@@ -129,6 +129,15 @@ const char *ckpt_reader_path(const ckpt_reader *r);
 int ckpt_format_version(const ckpt_reader *r);
 const char *ckpt_ember_version(const ckpt_reader *r); /* "" if absent */
 bool ckpt_verified(const ckpt_reader *r);             /* true if the integrity line was checked */
+/* Where ckpt_open reports a checkpoint it opened without an integrity line ("warning: <path>: no
+ * integrity line: its contents are not verified ..."); NULL (the default) reports nothing. The
+ * `ember` command sets stderr, so every read-only tool (similar, eval, export, embed) warns;
+ * training refuses such a file for --resume unless told to trust it. Not thread-safe: set once. */
+void ckpt_set_unverified_warnings(FILE *f);
+/* The integrity check ckpt_open starts with, alone (no HDF5 call): 1 if the integrity line is there
+ * and size and hash match, 0 if there is no line but an HDF5 signature (ckpt_open would hand such a
+ * file to HDF5 unverified), -1 with an error otherwise (truncated, corrupt, not a checkpoint). */
+int ckpt_check_integrity(const char *path);
 
 typedef enum ckpt_dtype {
     CKPT_OTHER = 0, CKPT_F32, CKPT_F64, CKPT_I32, CKPT_I64, CKPT_U64, CKPT_U8, CKPT_STRING

@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "autograd/ag.h"
 #include "train/loop.h"
@@ -103,14 +104,31 @@ int cli_loop_flag(const char *a, const char *v, train_loop_config *c, int *used)
     return rc ? -1 : 1;
 }
 
+/* True when the running `ember` is the one in its build tree (not an installed copy): only then is
+ * the source tree's ../shared/data a sensible default. */
+static bool running_from_build_tree(void) {
+#ifdef EMBER_BUILD_DIR
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return false;
+    exe[n] = '\0';
+    size_t k = strlen(EMBER_BUILD_DIR);
+    return !strncmp(exe, EMBER_BUILD_DIR, k) && exe[k] == '/';
+#else
+    return false;
+#endif
+}
+
 const char *cli_data_dir(void) {
     static char buf[4096];
     struct stat st;
     const char *e = getenv("EMBER_DATA_DIR");
     if (e && *e && !stat(e, &st) && S_ISDIR(st.st_mode)) return e;
 #ifdef EMBER_SOURCE_DIR
-    snprintf(buf, sizeof buf, "%s/../shared/data", EMBER_SOURCE_DIR);
-    if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return buf;
+    if (running_from_build_tree()) {
+        snprintf(buf, sizeof buf, "%s/../shared/data", EMBER_SOURCE_DIR);
+        if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return buf;
+    }
 #endif
     return NULL;
 }

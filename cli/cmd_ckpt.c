@@ -75,7 +75,23 @@ static int print_item(const char *path, const ckpt_info *info, void *vctx) {
     return 0;
 }
 
+/* A "<target>.tmp.<pid>" file is what an atomic save writes before renaming it into place: say so,
+ * whatever its contents (a killed save may have got as far as a complete, verified file). */
+static void temp_note(FILE *f, const char *file) {
+    char target[4096];
+    long pid = 0;
+    if (!base_temp_parse(file, target, sizeof target, &pid)) return;
+    fprintf(f,
+            "note: %s is not a checkpoint but the temporary file of a save to %s by process %ld (%s); "
+            "the checkpoint is %s\n",
+            file, target, pid,
+            base_pid_alive(pid) ? "still running: a save in progress"
+                                : "no longer running: a save killed before it finished, removed by the next save",
+            target);
+}
+
 static int cmd_info(const char *file, bool json) {
+    temp_note(json ? stderr : stdout, file);
     ckpt_reader *r = ckpt_open(file);
     if (!r) {
         fprintf(stderr, "ember ckpt info: %s\n", base_error_msg());
@@ -108,6 +124,7 @@ static int cmd_info(const char *file, bool json) {
                "  \"ember_version\": ",
                bytes, ckpt_verified(r) ? "true" : "false", CKPT_FORMAT, ckpt_format_version(r));
         base_json_str(stdout, ckpt_ember_version(r));
+        printf(",\n  \"temporary_file\": %s", base_temp_parse(file, NULL, 0, NULL) ? "true" : "false");
         printf(",\n  \"param_tensors\": %" PRId64 ",\n  \"param_count\": %" PRId64 ",\n", c.param_tensors, c.param_count);
         if (has_step) printf("  \"step\": %" PRId64 ",\n", step);
         else printf("  \"step\": null,\n");
@@ -151,6 +168,10 @@ static int cmd_export(int argc, char **argv) {
     const char *file = NULL, *out = NULL, *param = NULL, *format = "text", *meta = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
         if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(a, "--param") && i + 1 < argc) param = argv[++i];
         else if (!strcmp(a, "--format") && i + 1 < argc) format = argv[++i];

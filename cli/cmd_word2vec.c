@@ -51,7 +51,13 @@ static void w2v_usage(FILE *f) {
             "  --checkpoint FILE    checkpoint path (default OUTPUT.ckpt.h5 when checkpointing);\n"
             "                       the run's final state is saved there when it ends\n"
             "  --checkpoint-every N checkpoint every N words (0 = never)\n"
-            "  --resume FILE        continue from a checkpoint (same corpus)\n"
+            "  --resume FILE        continue from a checkpoint (same corpus). The checkpoint's settings\n"
+            "                       are kept: a flag given with a different value (-size -window -sample\n"
+            "                       -hs -negative -threads -iter -min-count -alpha -cbow --seed\n"
+            "                       --shared-negatives) is refused, naming both values\n"
+            "  --extend             with --resume and -iter N: train the checkpoint on to N epochs\n"
+            "                       (N > its -iter; also continues a finished run)\n"
+            "  --trust-unverified   resume from a checkpoint without an integrity line (refused otherwise)\n"
             "  --metrics FILE       progress as JSON lines\n"
             "  --shared-negatives 0|1  one set of negatives per window (Ji et al. 2016) (1)\n"
             "  --stop-after N       stop after N words (with a checkpoint if --checkpoint is set)\n"
@@ -60,6 +66,8 @@ static void w2v_usage(FILE *f) {
             "  --ids-memory MB      keep the ids in memory up to this size, else in temporary\n"
             "                       files in $TMPDIR, removed at exit (16)\n"
             "  --dist-syncs N       on several MPI ranks: table averagings per epoch (8; docs/DISTRIBUTED.md)\n"
+            "signals: SIGINT/SIGTERM stop at the next sentence, save the checkpoint (when one is set)\n"
+            "  and exit 3, printing the command that resumes; a second signal exits at once\n"
             "environment: EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces the block products'\n"
             "  kernel (auto: the CPU's best SIMD kernel; sgemm for large blocks)\n");
 }
@@ -106,7 +114,6 @@ int cli_cmd_word2vec(int argc, char **argv) {
     const char *output = NULL;
     int binary = 0, shared = 1, encode = 1;
     int64_t ids_mb = 16;
-    bool alpha_set = false;
     int64_t v64 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -116,6 +123,15 @@ int cli_cmd_word2vec(int argc, char **argv) {
         }
         if (!strcmp(a, "--deterministic")) {
             o.deterministic = true;
+            o.given |= TRAIN_W2V_GIVEN_THREADS;
+            continue;
+        }
+        if (!strcmp(a, "--extend")) {
+            o.extend = true;
+            continue;
+        }
+        if (!strcmp(a, "--trust-unverified")) {
+            o.trust_unverified = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -127,31 +143,33 @@ int cli_cmd_word2vec(int argc, char **argv) {
         int rc = 0;
         if (!strcmp(a, "-train")) o.train = v;
         else if (!strcmp(a, "-output")) output = v;
-        else if (!strcmp(a, "-size")) rc = cli_parse_i64(a, v, 1, 100000, &o.size);
-        else if (!strcmp(a, "-window")) rc = parse_int(a, v, 1, 1000, &o.window);
-        else if (!strcmp(a, "-sample")) rc = parse_f64(a, v, 0, &o.sample);
-        else if (!strcmp(a, "-hs")) rc = parse_int(a, v, 0, 1, &o.hs);
-        else if (!strcmp(a, "-negative")) rc = parse_int(a, v, 0, 1000, &o.negative);
-        else if (!strcmp(a, "-threads")) rc = parse_int(a, v, 1, 1024, &o.threads);
-        else if (!strcmp(a, "-iter")) rc = parse_int(a, v, 1, 100000, &o.iter);
-        else if (!strcmp(a, "-min-count")) rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.min_count);
+        else if (!strcmp(a, "-size")) rc = cli_parse_i64(a, v, 1, 100000, &o.size), o.given |= TRAIN_W2V_GIVEN_SIZE;
+        else if (!strcmp(a, "-window")) rc = parse_int(a, v, 1, 1000, &o.window), o.given |= TRAIN_W2V_GIVEN_WINDOW;
+        else if (!strcmp(a, "-sample")) rc = parse_f64(a, v, 0, &o.sample), o.given |= TRAIN_W2V_GIVEN_SAMPLE;
+        else if (!strcmp(a, "-hs")) rc = parse_int(a, v, 0, 1, &o.hs), o.given |= TRAIN_W2V_GIVEN_HS;
+        else if (!strcmp(a, "-negative")) rc = parse_int(a, v, 0, 1000, &o.negative), o.given |= TRAIN_W2V_GIVEN_NEGATIVE;
+        else if (!strcmp(a, "-threads")) rc = parse_int(a, v, 1, 1024, &o.threads), o.given |= TRAIN_W2V_GIVEN_THREADS;
+        else if (!strcmp(a, "-iter")) rc = parse_int(a, v, 1, 100000, &o.iter), o.given |= TRAIN_W2V_GIVEN_ITER;
+        else if (!strcmp(a, "-min-count"))
+            rc = cli_parse_i64(a, v, 1, INT64_MAX, &o.min_count), o.given |= TRAIN_W2V_GIVEN_MIN_COUNT;
         else if (!strcmp(a, "-alpha")) {
             rc = parse_f64(a, v, 0, &o.alpha);
             if (!rc && !(o.alpha > 0)) rc = base_error_set("word2vec: -alpha: expected a number > 0, got \"%s\"", v);
-            alpha_set = true;
+            o.given |= TRAIN_W2V_GIVEN_ALPHA;
         } else if (!strcmp(a, "-binary")) rc = parse_int(a, v, 0, 1, &binary);
-        else if (!strcmp(a, "-cbow")) rc = parse_int(a, v, 0, 1, &o.cbow);
+        else if (!strcmp(a, "-cbow")) rc = parse_int(a, v, 0, 1, &o.cbow), o.given |= TRAIN_W2V_GIVEN_CBOW;
         else if (!strcmp(a, "-save-vocab")) o.save_vocab = v;
         else if (!strcmp(a, "-read-vocab")) o.read_vocab = v;
         else if (!strcmp(a, "-debug")) rc = parse_int(a, v, 0, 100, &o.debug);
         else if (!strcmp(a, "--seed")) {
             rc = cli_parse_i64(a, v, 0, INT64_MAX, &v64);
             o.seed = (uint64_t)v64;
+            o.given |= TRAIN_W2V_GIVEN_SEED;
         } else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
         else if (!strcmp(a, "--checkpoint-every")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.checkpoint_every);
         else if (!strcmp(a, "--resume")) o.resume = v;
         else if (!strcmp(a, "--metrics")) o.metrics = v;
-        else if (!strcmp(a, "--shared-negatives")) rc = parse_int(a, v, 0, 1, &shared);
+        else if (!strcmp(a, "--shared-negatives")) rc = parse_int(a, v, 0, 1, &shared), o.given |= TRAIN_W2V_GIVEN_SHARED;
         else if (!strcmp(a, "--stop-after")) rc = cli_parse_i64(a, v, 0, INT64_MAX, &o.stop_after_words);
         else if (!strcmp(a, "--encode-corpus")) rc = parse_int(a, v, 0, 1, &encode);
         else if (!strcmp(a, "--ids-memory")) rc = cli_parse_i64(a, v, 0, (int64_t)1 << 40, &ids_mb);
@@ -166,10 +184,10 @@ int cli_cmd_word2vec(int argc, char **argv) {
             return 2;
         }
     }
-    (void)alpha_set;
     o.shared_negatives = shared != 0;
     o.encode_corpus = encode != 0;
     o.ids_memory = ids_mb << 20;
+    o.handle_signals = true;
     if (!o.train) {
         fprintf(stderr, "ember word2vec: -train: expected a corpus file, got none\n");
         w2v_usage(stderr);
@@ -186,6 +204,19 @@ int cli_cmd_word2vec(int argc, char **argv) {
     }
     if (train_w2v_check_options(&o) != 0) {
         print_error();
+        return 2;
+    }
+    /* A directory where a file is expected, and an output that would overwrite the corpus. */
+    struct stat st_train, st_out;
+    if (stat(o.train, &st_train) == 0 && S_ISDIR(st_train.st_mode)) {
+        fprintf(stderr, "ember word2vec: -train %s: expected a corpus file (plain or gzip text), got a directory\n",
+                o.train);
+        return 1;
+    }
+    if (output && (!strcmp(output, o.train) || (stat(output, &st_out) == 0 && stat(o.train, &st_train) == 0 &&
+                                                st_out.st_dev == st_train.st_dev && st_out.st_ino == st_train.st_ino))) {
+        fprintf(stderr, "ember word2vec: -output %s: is the -train corpus; writing the vectors would destroy it\n",
+                output);
         return 2;
     }
     /* Refuse unwritable outputs before spending the training time. */
@@ -223,7 +254,21 @@ int cli_cmd_word2vec(int argc, char **argv) {
         o.progress = false;
     }
     train_w2v_model *m = NULL;
-    if (train_w2v_run(&o, &m) != 0) {
+    int trc = train_w2v_run(&o, &m);
+    if (trc == TRAIN_W2V_STOPPED) {
+        print_error();
+        if (o.checkpoint) {
+            /* the command that continues the run: the checkpoint keeps every training setting */
+            fprintf(stderr, "resume with: ember word2vec -train %s --resume %s", o.train, o.checkpoint);
+            if (output) fprintf(stderr, " -output %s%s", output, binary ? " -binary 1" : "");
+            if (o.checkpoint_every > 0)
+                fprintf(stderr, " --checkpoint %s --checkpoint-every %" PRId64, o.checkpoint, o.checkpoint_every);
+            else fprintf(stderr, " --checkpoint %s", o.checkpoint);
+            fprintf(stderr, "\n");
+        }
+        return 3;
+    }
+    if (trc != 0) {
         print_error();
         return 1;
     }

@@ -3,6 +3,7 @@
 
 #include "autograd/ag.h"
 #include "dist/dist.h"
+#include "checkpoints/ckpt.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,6 +55,8 @@ int cli_cmd_version(int argc, char **argv) {
     printf("openblas: core %s (OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s); %s\n", openblas_get_corename(),
            ct ? ct : "(unset)", l2 ? l2 : "(unset)", openblas_get_config());
     printf("word2vec block products: %s\n", ag_w2v_kernel_name());
+    const char *data = cli_data_dir();
+    printf("data sets: %s\n", data ? data : "none found (set EMBER_DATA_DIR to the shared data directory)");
     return 0;
 }
 
@@ -89,6 +92,7 @@ static int run_command(int argc, char **argv);
 
 int main(int argc, char **argv) {
     omp_passive_reexec(argv);
+    ckpt_set_unverified_warnings(stderr); /* read-only tools warn about checkpoints they cannot verify */
     bool force = false;
     int k = 0;
     for (int i = 0; i < argc; i++) {
@@ -120,6 +124,7 @@ static int run_command(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cli_cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "ember: unknown command '%s'\n\n", argv[1]);

@@ -351,3 +351,67 @@ int data_corpus_seek(data_corpus *c, int64_t offset) {
     if (offset < 0) return base_error_set("%s: cannot seek to negative offset %lld", c->path, (long long)offset);
     return corpus_reposition(c, offset);
 }
+
+/* ------------------------------------------------------------------------------------------------
+ * Fingerprint (see corpus.h): FNV-1a 64 over (size, sampled regions), each region as (offset, bytes)
+ * ---------------------------------------------------------------------------------------------- */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Hashes n bytes at off into *h. Returns 0 or -1 (errno set; a short read is EIO). */
+static int fnv_region(int fd, int64_t off, int64_t n, uint8_t *buf, uint64_t *h) {
+    *h = fnv1a(*h, &off, sizeof off);
+    while (n > 0) {
+        ssize_t got = pread(fd, buf, (size_t)(n < CORPUS_BUF ? n : CORPUS_BUF), (off_t)off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            if (got == 0) errno = EIO;
+            return -1;
+        }
+        *h = fnv1a(*h, buf, (size_t)got);
+        off += got;
+        n -= got;
+    }
+    return 0;
+}
+
+int data_corpus_fingerprint(const char *path, uint64_t *out) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return base_error_set("%s: cannot open corpus: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return base_error_set("%s: cannot stat corpus: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return base_error_set("%s: expected a corpus file, got a directory", path);
+    }
+    const int64_t size = (int64_t)st.st_size, MiB = (int64_t)1 << 20, BLK = 4096, NBLK = 64;
+    uint8_t *buf = base_xmalloc(CORPUS_BUF);
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, &size, sizeof size);
+    int rc = 0;
+    if (size <= 2 * MiB) {
+        rc = fnv_region(fd, 0, size, buf, &h);
+    } else {
+        rc = fnv_region(fd, 0, MiB, buf, &h);
+        const int64_t span = size - 2 * MiB; /* bytes between the first and the last MiB */
+        for (int64_t k = 0; k < NBLK && !rc && span >= BLK; k++)
+            rc = fnv_region(fd, MiB + (span - BLK) * k / (NBLK - 1), BLK, buf, &h);
+        if (!rc) rc = fnv_region(fd, size - MiB, MiB, buf, &h);
+    }
+    int e = errno;
+    free(buf);
+    close(fd);
+    if (rc) return base_error_set("%s: cannot read corpus: %s", path, strerror(e));
+    *out = h;
+    return 0;
+}

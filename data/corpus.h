@@ -51,4 +51,12 @@ int64_t data_corpus_tell(const data_corpus *c);
 /* Seeks to an offset previously returned by data_corpus_tell (within the current shard). */
 int data_corpus_seek(data_corpus *c, int64_t offset);
 
+/* A content fingerprint of the corpus file as stored on disk (plain or gzip bytes, not
+ * decompressed): a 64-bit FNV-1a hash of its size, its first and last MiB and 64 blocks of 4 KiB
+ * spread evenly between them. Cheap (at most ~2.3 MiB read) and catches another corpus of the same
+ * size, an edited or re-compressed one; an edit confined to the unsampled bytes of a file larger
+ * than 2 MiB that keeps its size is not seen (a full hash would cost a read of the whole corpus on
+ * every resume). Returns 0, or -1 with an error naming the file. */
+int data_corpus_fingerprint(const char *path, uint64_t *out);
+
 #endif

@@ -3,10 +3,12 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "autograd/ag.h"
@@ -54,6 +56,8 @@ static void vectors_finish(train_vectors *v) {
     v->hash = base_xmalloc((size_t)hs * sizeof(int64_t));
     v->fold = base_xmalloc((size_t)hs * sizeof(int64_t));
     for (int64_t i = 0; i < hs; i++) v->hash[i] = v->fold[i] = -1;
+    v->ndup = 0;
+    v->first_dup = -1;
     for (int64_t i = 0; i < n; i++) {
         uint64_t h = hash_str(v->words[i], false) & (uint64_t)(hs - 1);
         bool dup = false;
@@ -62,6 +66,7 @@ static void vectors_finish(train_vectors *v) {
             h = (h + 1) & (uint64_t)(hs - 1);
         }
         if (!dup) v->hash[h] = i;
+        else if (v->ndup++ == 0) v->first_dup = i;
         h = hash_str(v->words[i], true) & (uint64_t)(hs - 1);
         dup = false;
         while (v->fold[h] >= 0) {
@@ -160,17 +165,30 @@ fail:
 
 int train_vectors_load(train_vectors **out, const char *path, const char *param) {
     *out = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return base_error_set("%s: expected a vectors file (word2vec text or binary) or an ember checkpoint, got a "
+                              "directory", path);
     int h = looks_hdf5(path);
     if (h < 0) return base_error_set("%s: cannot open: %s", path, strerror(errno));
-    if (h) return load_checkpoint(out, path, param);
-    ckpt_embeddings e;
-    if (ckpt_import_word2vec(path, CKPT_W2V_AUTO, &e)) return -1;
-    if (e.n == 0 || e.dim <= 0) {
-        ckpt_embeddings_free(&e);
-        return base_error_set("%s: expected at least one word vector, got none", path);
+    int rc = 0;
+    if (h) {
+        rc = load_checkpoint(out, path, param);
+    } else {
+        ckpt_embeddings e;
+        if (ckpt_import_word2vec(path, CKPT_W2V_AUTO, &e)) return -1;
+        if (e.n == 0 || e.dim <= 0) {
+            ckpt_embeddings_free(&e);
+            return base_error_set("%s: expected at least one word vector, got none", path);
+        }
+        *out = train_vectors_adopt(e.n, e.dim, e.words, e.vecs);
     }
-    *out = train_vectors_adopt(e.n, e.dim, e.words, e.vecs);
-    return 0;
+    if (!rc && (*out)->ndup > 0)
+        fprintf(stderr, "warning: %s: %" PRId64 " duplicate word%s (first: '%s', vector %" PRId64
+                        "); the first vector of each word is used, the others are never neighbours\n",
+                path, (*out)->ndup, (*out)->ndup > 1 ? "s" : "", (*out)->words[(*out)->first_dup],
+                (*out)->first_dup + 1);
+    return rc;
 }
 
 /* Case-folded id of w restricted to the first lim vectors (compute-accuracy searches only the
@@ -401,6 +419,9 @@ int train_nearest(const train_vectors *v, const float *query, const int64_t *exc
     for (int64_t i = 0; i < v->n; i++) {
         bool skip = false;
         for (int e = 0; e < nexclude; e++) skip |= exclude[e] == i;
+        /* a duplicate row is shadowed by its word's first row: listing it would show a word (or the
+         * query itself) twice */
+        if (v->ndup > 0 && !skip && train_vectors_find(v, v->words[i], false) != i) skip = true;
         if (skip) continue;
         float c = sc[i];
         if (cnt == k && !(c > out[k - 1].cosine)) continue;

@@ -34,6 +34,9 @@ typedef struct train_vectors {
     int64_t *hash;    /* [hash_size] exact lookup: slot -> id or -1 */
     int64_t *fold;    /* [hash_size] ASCII case-folded lookup: slot -> smallest id with that folding */
     int64_t hash_size;
+    int64_t ndup;     /* rows whose word an earlier row already has: lookups find the first row,
+                         and the duplicates are never listed as neighbours */
+    int64_t first_dup;/* the first such row, -1 if none */
 } train_vectors;
 
 /* Copies n words and an [n, dim] matrix into a new vector set (normalises, builds lookups). */

@@ -38,9 +38,12 @@
 #endif
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define W2V_ALPHA_EVERY 10000 /* word2vec.c: the learning rate is recomputed every 10,000 words */
@@ -93,7 +96,26 @@ int train_w2v_check_options(const train_w2v_options *o) {
     if (o->sentence_cap < 1) return base_error_set("word2vec: sentence cap: expected >= 1, got %d", o->sentence_cap);
     if (o->ids_memory < 0)
         return base_error_set("word2vec: --ids-memory: expected >= 0 bytes, got %" PRId64, o->ids_memory);
+    if (o->extend && !o->resume)
+        return base_error_set("word2vec: --extend: expected --resume FILE (it trains a checkpoint for more epochs), got none");
+    if (o->extend && !(o->given & TRAIN_W2V_GIVEN_ITER))
+        return base_error_set("word2vec: --extend: expected -iter N (the new total number of epochs), got none");
     return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Signals: the first SIGINT/SIGTERM asks the run to stop at the next sentence boundary (the main
+ * thread sees the flag within 0.1 s); a second one takes the default action (the user insists).
+ * --------------------------------------------------------------------------------------------- */
+static volatile sig_atomic_t g_w2v_signal;
+
+static void on_w2v_signal(int sig) {
+    if (g_w2v_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_w2v_signal = sig;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -159,6 +181,9 @@ struct w2v_run {
     int sentence_cap;
     bool shared_negatives;
     int64_t corpus_size;
+    uint64_t corpus_fingerprint;     /* data_corpus_fingerprint of train_path */
+    int iter_saved;                  /* resuming: the checkpoint's -iter (< iter when extended) */
+    bool nothing_to_train;           /* resuming a finished run without extending it */
     const char *train_path;
     /* resuming: the checkpoint (open until the workers have their state) and its /state */
     ckpt_reader *resume;
@@ -203,6 +228,9 @@ struct w2v_run {
     double nan_alpha;
     char last_ckpt[4096];            /* path of the last checkpoint written in this run, "" if none */
     train_w2v_sync sync;             /* data parallel: table averaging across ranks (word2vec_dist.h) */
+    int stop_signal;                 /* the signal that stopped the run (0: none) */
+    bool signals_set;                /* old_int/old_term hold the handlers to restore */
+    struct sigaction old_int, old_term;
 };
 
 double train_w2v_alpha(double alpha0, int64_t words_done, int64_t words_total) {
@@ -716,6 +744,7 @@ int train_w2v_put_state(ckpt_writer *w, const train_w2v_state *s) {
     if (!rc) rc = ckpt_put_u64_array(w, p->seed, &s->seed, 1);
     if (!rc) rc = ckpt_put_string(w, p->train, s->train ? s->train : "");
     if (!rc) rc = ckpt_put_i64(w, p->corpus_size, s->corpus_size);
+    if (!rc && s->has_fingerprint) rc = ckpt_put_u64_array(w, W2V_STATE "corpus_fingerprint", &s->corpus_fingerprint, 1);
     if (!rc) rc = ckpt_put_i64(w, p->next_checkpoint, s->next_checkpoint);
 #define PUT_WORKER_I64(path, field)                                                                \
     do {                                                                                           \
@@ -795,6 +824,9 @@ static int get_settings(ckpt_reader *r, const w2v_state_paths *p, train_w2v_stat
     s->alpha = f[1];
     if (ckpt_get_u64_array(r, p->seed, &s->seed, 1) || ckpt_get_i64(r, p->corpus_size, &s->corpus_size) ||
         ckpt_get_i64(r, "/state/words_done", &s->words_done) || ckpt_get_i64(r, p->next_checkpoint, &s->next_checkpoint))
+        return -1;
+    s->has_fingerprint = !p->doubles_as_bits && ckpt_has(r, W2V_STATE "corpus_fingerprint");
+    if (s->has_fingerprint && ckpt_get_u64_array(r, W2V_STATE "corpus_fingerprint", &s->corpus_fingerprint, 1))
         return -1;
     if (s->corpus_size < 0) return base_error_set("%s: %s: expected >= 0 bytes, got %" PRId64, file, p->corpus_size, s->corpus_size);
     if (s->words_done < 0) return base_error_set("%s: /state/words_done: expected >= 0, got %" PRId64, file, s->words_done);
@@ -904,7 +936,8 @@ static void state_of_run(w2v_run *r, const w2v_worker *wks, train_w2v_worker_sta
         .size = r->D, .min_count = r->min_count, .window = r->window, .hs = r->hs, .negative = r->negative,
         .iter = r->iter, .cbow = r->cbow, .sentence_cap = r->sentence_cap, .shared_negatives = r->shared_negatives,
         .sample = r->sample, .alpha = r->alpha0, .seed = r->seed, .train = r->train_path,
-        .corpus_size = r->corpus_size, .words_done = atomic_load(&r->words_done),
+        .corpus_size = r->corpus_size, .has_fingerprint = true, .corpus_fingerprint = r->corpus_fingerprint,
+        .words_done = atomic_load(&r->words_done),
         .next_checkpoint = atomic_load(&r->next_ckpt), .nworkers = r->nworkers, .worker = worker,
     };
     for (int k = 0; k < r->nworkers; k++) {
@@ -946,6 +979,83 @@ static int save_checkpoint(w2v_run *r, w2v_worker *wks, const char *path) {
     return 0;
 }
 
+/* Appends "; "-separated text to a conflict list (bounded; the count is kept even when full). */
+typedef struct w2v_conflicts {
+    char msg[3072];
+    size_t len;
+    int n;
+} w2v_conflicts;
+
+static void conflict_add(w2v_conflicts *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conflict_add(w2v_conflicts *c, const char *fmt, ...) {
+    if (c->len + 8 < sizeof c->msg) {
+        if (c->n) c->len += (size_t)snprintf(c->msg + c->len, sizeof c->msg - c->len, "; ");
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(c->msg + c->len, sizeof c->msg - c->len, fmt, ap);
+        va_end(ap);
+        if (k > 0) c->len += (size_t)k;
+        if (c->len >= sizeof c->msg) c->len = sizeof c->msg - 1;
+    }
+    c->n++;
+}
+
+/* Strict resume (PyTorch's strict load_state_dict, for flags): every setting the caller gave
+ * explicitly must equal the checkpoint's, else the resumed run would silently train other maths
+ * than the command line says. All conflicts are named at once with both values. -iter may exceed
+ * the checkpoint's with extend (more epochs); a finished run resumed without it has nothing left to
+ * train (r->nothing_to_train: the run is handed off as it is, with a note saying how to extend).
+ * Sets r->iter. */
+static int check_resume_flags(w2v_run *r, const train_w2v_state *st) {
+    const train_w2v_options *o = r->o;
+    const char *file = o->resume;
+    w2v_conflicts c = {.len = 0};
+#define W2V_CMP_I(bit, flag, now, saved)                                                                    \
+    if ((o->given & (bit)) && (int64_t)(now) != (int64_t)(saved))                                            \
+        conflict_add(&c, "%s %" PRId64 " given, %" PRId64 " in the checkpoint", flag, (int64_t)(now), (int64_t)(saved));
+#define W2V_CMP_F(bit, flag, now, saved)                                                                    \
+    if ((o->given & (bit)) && (double)(now) != (double)(saved))                                              \
+        conflict_add(&c, "%s %.10g given, %.10g in the checkpoint", flag, (double)(now), (double)(saved));
+    W2V_CMP_I(TRAIN_W2V_GIVEN_SIZE, "-size", o->size, st->size);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_WINDOW, "-window", o->window, st->window);
+    W2V_CMP_F(TRAIN_W2V_GIVEN_SAMPLE, "-sample", o->sample, st->sample);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_HS, "-hs", o->hs, st->hs);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_NEGATIVE, "-negative", o->negative, st->negative);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_THREADS, o->deterministic ? "--deterministic: workers" : "-threads",
+              o->deterministic ? 1 : o->threads, st->nworkers);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_MIN_COUNT, "-min-count", o->min_count, st->min_count);
+    W2V_CMP_F(TRAIN_W2V_GIVEN_ALPHA, "-alpha", o->alpha, st->alpha);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_CBOW, "-cbow", o->cbow, st->cbow);
+    W2V_CMP_I(TRAIN_W2V_GIVEN_SHARED, "--shared-negatives", o->shared_negatives, st->shared_negatives);
+    if ((o->given & TRAIN_W2V_GIVEN_SEED) && o->seed != st->seed)
+        conflict_add(&c, "--seed %" PRIu64 " given, %" PRIu64 " in the checkpoint", o->seed, st->seed);
+#undef W2V_CMP_I
+#undef W2V_CMP_F
+    r->iter = st->iter;
+    r->iter_saved = st->iter;
+    if (o->given & TRAIN_W2V_GIVEN_ITER) {
+        if (o->extend && o->iter > st->iter) r->iter = o->iter;
+        else if (o->extend)
+            conflict_add(&c, "-iter %d given with --extend, expected more than the checkpoint's %d epochs", o->iter,
+                         st->iter);
+        else if (o->iter != st->iter)
+            conflict_add(&c, "-iter %d given, %d in the checkpoint%s", o->iter, st->iter,
+                         o->iter > st->iter ? " (add --extend to train the checkpoint for more epochs)" : "");
+    }
+    if (c.n)
+        return base_error_set("%s: --resume: %d flag%s conflict%s with the checkpoint: %s (a resumed run keeps the "
+                              "checkpoint's settings: drop these flags or give the checkpoint's values)",
+                              file, c.n, c.n > 1 ? "s" : "", c.n > 1 ? "" : "s", c.msg);
+    bool finished = true;
+    for (int k = 0; k < st->nworkers; k++) finished &= st->worker[k].epoch >= st->iter;
+    r->nothing_to_train = finished && r->iter == st->iter;
+    if (r->nothing_to_train && r->log)
+        fprintf(r->log, "word2vec: %s: the run is finished (all %d epochs, %" PRId64 " words): nothing to train, "
+                        "its vectors are written as they are; to train more epochs give -iter N --extend with N > %d\n",
+                file, st->iter, st->words_done, st->iter);
+    return 0;
+}
+
 /* Resume, part 1 (before the tables exist): the settings of the checkpoint's state, and its
  * vocabulary in checkpoint order. */
 static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st) {
@@ -954,8 +1064,7 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *s
     r->hs = st->hs;
     r->negative = st->negative;
     r->nworkers = st->nworkers;
-    r->iter = st->iter;
-    r->min_count = st->min_count;
+    r->min_count = st->min_count; /* r->iter: check_resume_flags */
     r->cbow = st->cbow != 0;
     r->shared_negatives = st->shared_negatives;
     r->sentence_cap = st->sentence_cap;
@@ -1007,6 +1116,18 @@ static int resume_state(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st, 
         memcpy(wk->loss_sum, ws->loss_sum, sizeof wk->loss_sum);
         memcpy(wk->loss_pairs, ws->loss_pairs, sizeof wk->loss_pairs);
         wk->rng = ws->rng;
+        /* the running loss the reports read continues from the stored buckets, as in the
+         * uninterrupted run (the reporter starts from the same totals: run_workers) */
+        double ls = 0;
+        int64_t lp = 0;
+        for (int b = 0; b < W2V_LOSS_BUCKETS; b++) {
+            ls += ws->loss_sum[b];
+            lp += ws->loss_pairs[b];
+        }
+        atomic_store(&wk->pub_loss, ls);
+        atomic_store(&wk->pub_pairs, lp);
+        /* an extended run continues on the linear schedule of its new length */
+        if (r->iter > r->iter_saved) wk->alpha = train_w2v_alpha(r->alpha0, st->words_done, r->words_total);
     }
     return 0;
 }
@@ -1017,6 +1138,9 @@ static int resume_state(w2v_run *r, ckpt_reader *cr, const train_w2v_state *st, 
 
 /* Rejects binary data: NUL bytes or many control bytes in the first 64 KiB (plain or gzip). */
 static int check_text(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return base_error_set("%s: expected a corpus file (plain or gzip text), got a directory", path);
     gzFile f = gzopen(path, "rb");
     if (!f) return base_error_set("%s: cannot open corpus: %s", path, strerror(errno));
     static const int N = 65536;
@@ -1072,7 +1196,17 @@ static void loss_totals(const w2v_run *r, const w2v_worker *wks, double *first, 
 static ag_tensor *table_new(const w2v_run *r, const char *name, bool zeroed, float **data) {
     const int64_t shape[2] = {r->V, r->D};
     size_t bytes = (size_t)(r->V * r->D) * sizeof(float);
-    *data = base_xaligned(bytes);
+    void *p = NULL;
+    /* user-sized (vocabulary × -size): out of memory is the user's error to hear, not an abort */
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+        int ntab = 1 + (r->hs != 0) + (r->negative > 0);
+        base_error_set("word2vec: out of memory: table %s needs %.2f GB (%" PRId64 " words x -size %" PRId64
+                       " x 4 bytes); the %d tables need %.2f GB; try a smaller -size or a larger -min-count",
+                       name, (double)bytes / 1e9, r->V, r->D, ntab, (double)bytes * ntab / 1e9);
+        *data = NULL;
+        return NULL;
+    }
+    *data = p;
     if (zeroed) memset(*data, 0, bytes);
     ag_tensor *t = ag_tensor_wrap(AG_F32, 2, shape, *data);
     t->name = name;
@@ -1089,7 +1223,13 @@ static int run_settings(w2v_run *r) {
     if (o->resume) {
         /* the reader's messages name the file already */
         if (!(r->resume = ckpt_open(o->resume))) return base_error_prefix("--resume");
-        if (train_w2v_get_state(r->resume, &r->resumed) != 0 || resume_settings(r, r->resume, &r->resumed) != 0)
+        if (!ckpt_verified(r->resume) && !o->trust_unverified)
+            return base_error_set("%s: --resume: no integrity line (not written by ember's checkpoint writer, or "
+                                  "its first 512 bytes were overwritten): its contents cannot be verified, so it is "
+                                  "not trained on; pass --trust-unverified to resume from it anyway",
+                                  o->resume);
+        if (train_w2v_get_state(r->resume, &r->resumed) != 0 || check_resume_flags(r, &r->resumed) != 0 ||
+            resume_settings(r, r->resume, &r->resumed) != 0)
             return -1;
         if (!r->train_path)
             return base_error_set("%s: --resume needs -train (the corpus the checkpoint was trained on)", o->resume);
@@ -1212,6 +1352,15 @@ static int run_vocabulary(w2v_run *r) {
     if (o->resume && size != r->corpus_size)
         return base_error_set("%s: corpus has %" PRId64 " bytes, the checkpoint %s was trained on %" PRId64 " bytes",
                               r->train_path, size, o->resume, r->corpus_size);
+    if (data_corpus_fingerprint(r->train_path, &r->corpus_fingerprint) != 0) return -1;
+    if (o->resume && r->resumed.has_fingerprint && r->corpus_fingerprint != r->resumed.corpus_fingerprint)
+        return base_error_set("%s: corpus content differs from the one the checkpoint %s was trained on (%s; "
+                              "fingerprint %016" PRIx64 ", checkpoint %016" PRIx64 "; same size, %" PRId64 " bytes)",
+                              r->train_path, o->resume, r->resumed.train ? r->resumed.train : "?",
+                              r->corpus_fingerprint, r->resumed.corpus_fingerprint, size);
+    if (o->resume && !r->resumed.has_fingerprint && r->log)
+        fprintf(r->log, "word2vec: warning: %s holds no corpus fingerprint (written by an older ember): only the "
+                        "corpus size was checked\n", o->resume);
     r->corpus_size = size;
     r->V = r->vocab->n;
     r->train_words = r->vocab->total;
@@ -1225,16 +1374,16 @@ static int run_vocabulary(w2v_run *r) {
  * negative sampler (NS), the subsampling thresholds, and where the encoded corpus will live. */
 static int run_tables(w2v_run *r) {
     const int64_t V = r->V, D = r->D;
-    r->t0 = table_new(r, "syn0", false, &r->syn0);
+    if (!(r->t0 = table_new(r, "syn0", false, &r->syn0))) return -1;
     base_rng init;
     base_rng_seed(&init, r->seed);
     for (int64_t i = 0; i < V * D; i++) r->syn0[i] = (base_rng_uniform(&init) - 0.5f) / (float)D;
     if (r->hs) {
-        r->t1 = table_new(r, "syn1", true, &r->syn1);
+        if (!(r->t1 = table_new(r, "syn1", true, &r->syn1))) return -1;
         build_huffman(r);
     }
     if (r->negative) {
-        r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg);
+        if (!(r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg))) return -1;
         int64_t *c = base_xmalloc((size_t)V * sizeof *c); /* [V] counts, "</s>" zeroed */
         memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
         if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
@@ -1281,14 +1430,18 @@ static int workers_new(w2v_run *r) {
         ckpt_close(r->resume);
         r->resume = NULL;
         if (o->checkpoint_every > 0) {
+            /* the uninterrupted run checkpoints at multiples of N (checkpoint_parked): keep the
+             * stored point when it is on that schedule, else take the next multiple */
+            const int64_t N = o->checkpoint_every;
             int64_t done = atomic_load(&r->words_done), next = atomic_load(&r->next_ckpt);
-            if (next <= done || next == INT64_MAX) atomic_store(&r->next_ckpt, done + o->checkpoint_every);
+            if (next <= done || next > done + N || next % N != 0) atomic_store(&r->next_ckpt, (done / N + 1) * N);
         } else {
             atomic_store(&r->next_ckpt, INT64_MAX);
         }
         if (r->log)
-            fprintf(r->log, "word2vec: resuming %s at %" PRId64 " of %" PRId64 " words\n", o->resume,
-                    (int64_t)atomic_load(&r->words_done), r->words_total);
+            fprintf(r->log, "word2vec: resuming %s at %" PRId64 " of %" PRId64 " words%s\n", o->resume,
+                    (int64_t)atomic_load(&r->words_done), r->words_total,
+                    r->iter > r->iter_saved ? " (extended: more epochs than the checkpoint's)" : "");
     }
     for (int k = 0; k < W; k++) {
         w2v_worker *wk = &r->wks[k];
@@ -1297,7 +1450,8 @@ static int workers_new(w2v_run *r) {
         if (r->ids_on) wk->ids = train_w2v_ids_new(r->ids_in_memory, NULL);
         wk->source = W2V_TEXT;
         if (data_corpus_shard(wk->corpus, k, W) != 0) return -1;
-        if (o->resume && (wk->word_count > 0 || wk->cursor != data_corpus_tell(wk->corpus))) {
+        if (o->resume && wk->epoch < r->iter_saved &&
+            (wk->word_count > 0 || wk->cursor != data_corpus_tell(wk->corpus))) {
             /* mid-epoch: this epoch reads the rest of the text (no encoding: it did not start at the
              * shard's start); the next one encodes */
             if (data_corpus_seek(wk->corpus, wk->cursor) != 0) return -1;
@@ -1398,6 +1552,16 @@ static int run_workers(w2v_run *r) {
     pthread_cond_init(&r->cv_workers, NULL);
     r->sync_made = true;
 
+    if (o->handle_signals) {
+        g_w2v_signal = 0;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_w2v_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &r->old_int);
+        sigaction(SIGTERM, &sa, &r->old_term);
+        r->signals_set = true;
+    }
     double t_start = base_now_sec();
     r->words_at_start = atomic_load(&r->words_done);
     for (int k = 0; k < W; k++) {
@@ -1412,7 +1576,15 @@ static int run_workers(w2v_run *r) {
     pthread_mutex_unlock(&r->mu);
 
     w2v_reporter rep = {-1, 0, 0};
+    for (int k = 0; k < W; k++) { /* a resumed run's totals so far (resume_state) */
+        rep.prev_loss += atomic_load(&r->wks[k].pub_loss);
+        rep.prev_pairs += atomic_load(&r->wks[k].pub_pairs);
+    }
     for (;;) {
+        if (g_w2v_signal && r->signals_set && !r->stop_signal) {
+            r->stop_signal = g_w2v_signal; /* workers stop at their next sentence boundary */
+            atomic_store(&r->stop_req, true);
+        }
         pthread_mutex_lock(&r->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1438,6 +1610,15 @@ static int run_workers(w2v_run *r) {
     train_w2v_sync_final(&r->sync); /* data parallel: the same tables on every rank */
     r->seconds = base_now_sec() - t_start;
     return 0;
+}
+
+/* Puts back the SIGINT/SIGTERM handlers run_workers replaced (after the final checkpoint, so a
+ * second signal during that save still takes the default action through on_w2v_signal). */
+static void restore_signals(w2v_run *r) {
+    if (!r->signals_set) return;
+    sigaction(SIGINT, &r->old_int, NULL);
+    sigaction(SIGTERM, &r->old_term, NULL);
+    r->signals_set = false;
 }
 
 /* Step 6: how the workers ended. Returns 0 when the run may be handed off, else -1 with the first
@@ -1532,11 +1713,23 @@ int train_w2v_run(const train_w2v_options *o, train_w2v_model **out) {
                                  R.words_total, R.iter, o->dist_syncs,
                                  o->resume || o->checkpoint_every > 0 || o->stop_after_words > 0);
     if (!rc) rc = workers_new(&R);
-    if (!rc) rc = run_workers(&R);
-    if (!rc) rc = run_outcome(&R);
+    if (!rc && !R.nothing_to_train) rc = run_workers(&R);
+    if (!rc && !R.nothing_to_train) rc = run_outcome(&R);
     /* Step 7: the run's last state, finished or stopped early on request (the workers are all
      * done): a stopped run resumes from it, a finished one is a model file the eval tools read. */
     if (!rc && o->checkpoint) rc = save_checkpoint(&R, R.wks, o->checkpoint);
+    if (!rc && R.stop_signal) {
+        /* stopped by a signal: the state is in the checkpoint; no model (the run is incomplete) */
+        int64_t done = atomic_load(&R.words_done);
+        if (o->checkpoint)
+            base_error_set("word2vec: stopped by %s at word %" PRId64 " of %" PRId64 "; checkpoint saved to %s",
+                           R.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", done, R.words_total, o->checkpoint);
+        else
+            base_error_set("word2vec: stopped by %s at word %" PRId64 " of %" PRId64 " (no --checkpoint: nothing saved)",
+                           R.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", done, R.words_total);
+        rc = TRAIN_W2V_STOPPED;
+    }
+    restore_signals(&R);
     if (!rc) *out = hand_off(&R);
     run_free(&R);
     return rc;

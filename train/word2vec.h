@@ -84,11 +84,40 @@ typedef struct train_w2v_options {
     int64_t ids_memory;         /* --ids-memory: the ids stay in memory when their exact size (known
                                    from the counts) is at most this many bytes, else they go to
                                    unlinked temporary files in $TMPDIR (default 16 MiB) */
+    uint32_t given;             /* TRAIN_W2V_GIVEN_* bits: the flags the caller set explicitly. On
+                                   --resume each one must equal the checkpoint's value (strict
+                                   resume: a conflict is refused, naming the flag and both values) */
+    bool extend;                /* --extend: with --resume, -iter may exceed the checkpoint's (train
+                                   more epochs, e.g. after a finished run) */
+    bool trust_unverified;      /* --trust-unverified: resume from a checkpoint without an integrity
+                                   line (refused otherwise) */
+    bool handle_signals;        /* SIGINT/SIGTERM stop the run at the next sentence boundary, save
+                                   the checkpoint (if one is set) and return TRAIN_W2V_STOPPED */
     bool progress;              /* progress bar / lines on stderr (when debug >= 2) */
     int dist_syncs;             /* --dist-syncs: table averagings per epoch on several ranks (8; word2vec_dist.h) */
     train_w2v_report_fn on_report; /* optional callback per report (called from the main thread) */
     void *report_ctx;
 } train_w2v_options;
+
+/* Bits of train_w2v_options.given: settings that define a run's maths, compared on --resume. */
+enum {
+    TRAIN_W2V_GIVEN_SIZE = 1u << 0,      /* -size */
+    TRAIN_W2V_GIVEN_WINDOW = 1u << 1,    /* -window */
+    TRAIN_W2V_GIVEN_SAMPLE = 1u << 2,    /* -sample */
+    TRAIN_W2V_GIVEN_HS = 1u << 3,        /* -hs */
+    TRAIN_W2V_GIVEN_NEGATIVE = 1u << 4,  /* -negative */
+    TRAIN_W2V_GIVEN_THREADS = 1u << 5,   /* -threads or --deterministic (the number of workers) */
+    TRAIN_W2V_GIVEN_ITER = 1u << 6,      /* -iter */
+    TRAIN_W2V_GIVEN_MIN_COUNT = 1u << 7, /* -min-count */
+    TRAIN_W2V_GIVEN_ALPHA = 1u << 8,     /* -alpha */
+    TRAIN_W2V_GIVEN_CBOW = 1u << 9,      /* -cbow */
+    TRAIN_W2V_GIVEN_SEED = 1u << 10,     /* --seed */
+    TRAIN_W2V_GIVEN_SHARED = 1u << 11,   /* --shared-negatives */
+};
+
+/* train_w2v_run's status after SIGINT/SIGTERM (handle_signals): the run stopped early, its state
+ * is in the checkpoint (if one was set; the error message says where), no model is returned. */
+#define TRAIN_W2V_STOPPED 3
 
 /* A trained model. Owned by the caller after train_w2v_run; free with train_w2v_model_free. */
 typedef struct train_w2v_model {
@@ -118,7 +147,11 @@ int train_w2v_check_options(const train_w2v_options *o);
 
 /* Builds (or reads, or resumes) the vocabulary, trains, and returns the model in *out.
  * Returns 0, or -1 with base_error_msg() set (bad corpus, empty vocabulary, unreadable checkpoint,
- * NaN/Inf loss — naming the step, the learning rate and the last good checkpoint). On failure
+ * a checkpoint without integrity line unless trust_unverified, flags that conflict with the
+ * checkpoint, a different corpus, the tables not fitting in memory (the size asked for is named),
+ * NaN/Inf loss — naming the step, the learning rate and the last good
+ * checkpoint), or TRAIN_W2V_STOPPED after a signal (the message says what was saved). Resuming a
+ * finished run without extend trains nothing and returns its model as it is. On failure
  * *out is NULL and nothing has been written except checkpoints taken before the failure. */
 int train_w2v_run(const train_w2v_options *o, train_w2v_model **out);
 
@@ -156,6 +189,9 @@ typedef struct train_w2v_state {
     uint64_t seed;
     const char *train;       /* corpus path at save time, for people (a resume names its -train) */
     int64_t corpus_size;     /* corpus bytes: resuming on a corpus of another size is refused */
+    bool has_fingerprint;    /* false for checkpoints written before ember stored it */
+    uint64_t corpus_fingerprint; /* data_corpus_fingerprint of the corpus file: a resume on another
+                                    corpus (even one of the same size) is refused */
     /* progress */
     int64_t words_done;      /* corpus words processed, all workers and epochs */
     int64_t next_checkpoint; /* words_done at which the next periodic checkpoint is due */
