@@ -7,6 +7,7 @@
 
 #include "autograd/ag.h"
 #include "experiments/chapter_basics.h"
+#include "train/eval.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ember chapter basics [--json] [--seed N]\n\n"
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
 int cli_cmd_chapter(int argc, char **argv) {
     bool json = false;
     uint64_t seed = 42;
-    const char *which = NULL;
+    const char *which = NULL, *vectors = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -34,6 +35,8 @@ int cli_cmd_chapter(int argc, char **argv) {
                 return cli_error("chapter");
             seed = (uint64_t)v;
             i++;
+        } else if (!strcmp(argv[i], "--vectors") && i + 1 < argc) {
+            vectors = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "ember chapter: unknown flag '%s'\n\n", argv[i]);
             usage(stderr);
@@ -51,11 +54,18 @@ int cli_cmd_chapter(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    exp_basics_report r;
-    if (exp_basics_run(&r, seed) != 0) {
+    train_vectors *v = NULL;
+    if (vectors && train_vectors_load(&v, vectors, NULL) != 0) {
         fprintf(stderr, "ember chapter basics: %s\n", base_error_msg());
         return 1;
     }
+    exp_basics_report r;
+    if (exp_basics_run_with(&r, seed, v, vectors) != 0) {
+        train_vectors_free(v);
+        fprintf(stderr, "ember chapter basics: %s\n", base_error_msg());
+        return 1;
+    }
+    train_vectors_free(v);
     exp_basics_print(&r, stdout, json);
     exp_basics_free(&r);
     return 0;
