@@ -450,7 +450,7 @@ static void vit_build(vit_model *m) {
     nn_patch_embed_init(&m->pe, &m->ps, "patch", 224, 224, 16, 3, 128, true, true);
     nn_block_config bc = nn_block_config_default(128, 2, 512);
     nn_encoder_init(&m->enc, &m->ps, "vit", 4, bc, false);
-    nn_rms_norm_init(&m->norm, &m->ps, "vit.norm", 128, 1e-6f);
+    nn_rms_norm_init(&m->norm, &m->ps, "vit.norm", 128, 1e-5f);
 }
 
 static void vit_free(vit_model *m) {
