@@ -405,6 +405,18 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
         }
         fprintf(f, "</section>\n");
     }
+    /* A self-check a browser runs on load (the test reads it back from the rendered DOM): every
+     * section present, every figure laid out with a non-empty box and drawn content. */
+    fprintf(f, "<script>\nwindow.addEventListener('load', function () {\n"
+               "  var ok = 0, bad = 0, secs = document.querySelectorAll('section.chapter-section').length;\n"
+               "  document.querySelectorAll('svg.fig').forEach(function (s) {\n"
+               "    var r = s.getBoundingClientRect(), b = s.getBBox();\n"
+               "    if (r.width > 0 && r.height > 0 && b.width > 0 && b.height > 0 && s.childElementCount > 1) ok++; else bad++;\n"
+               "  });\n"
+               "  document.body.setAttribute('data-sections', secs);\n"
+               "  document.body.setAttribute('data-figures-rendered', ok);\n"
+               "  document.body.setAttribute('data-figures-failed', bad);\n"
+               "});\n</script>\n");
     fprintf(f, "</body></html>\n");
     if (fclose(f) != 0 || rename(tmp, path) != 0) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     return 0;
