@@ -12,6 +12,7 @@
 
 #include "autograd/ag.h"
 #include "checkpoints/export.h"
+#include "data/tokenizer.h"
 #include "train/eval.h"
 #include "train/word2vec.h"
 
@@ -247,6 +248,7 @@ void exp_chapter_free(exp_chapter *c) {
     }
     free(c->s);
     train_vectors_free(c->w2v);
+    data_tokenizer_free(c->tok);
     memset(c, 0, sizeof *c);
 }
 

@@ -16,6 +16,7 @@
 #include "chapter_basics.h"
 
 struct train_vectors;
+struct data_tokenizer;
 
 typedef struct exp_chapter_options {
     const char *data_dir;   /* ../shared/data (NULL: sections that need data say so and are skipped) */
@@ -35,7 +36,7 @@ void exp_chapter_options_default(exp_chapter_options *o);
 typedef struct exp_section {
     char id[24];             /* "basics", "positional", ... */
     char title[160];
-    char source[600];        /* data and models used: trained here (sizes, time) or reused (path) */
+    char source[1200];       /* data and models used: trained here (sizes, time) or reused (path) */
     exp_basics_report r;
     int nfig;
     char *fig[EXP_MAX_FIGS]; /* SVG documents (heap, no XML prolog) */
@@ -51,6 +52,8 @@ typedef struct exp_chapter {
     /* Models shared between sections, built once (owned). */
     struct train_vectors *w2v; /* Word2Vec trained on the Wikipedia corpus */
     char w2v_source[400];
+    struct data_tokenizer *tok; /* the 5,000-piece BPE of `tokens` (256 bytes + 4,739 merges + 5 specials) */
+    char tok_source[400];
     double seconds;            /* whole run */
 } exp_chapter;
 
@@ -81,6 +84,8 @@ const char *exp_model(const exp_chapter_options *o, const char *name);
 /* Writes the first max_bytes of a (gzip) corpus to "<out_dir>/<name>" unless it is already there
  * with that size; returns the path (static rotating buffer) or NULL with an error. */
 const char *exp_cut_corpus(const exp_chapter_options *o, const char *src, int64_t max_bytes, const char *name);
+/* The 5,000-token BPE on raw Wikipedia (trained once per run, or bpe5000.tok from --models): c->tok. */
+int exp_chapter_tokenizer(exp_chapter *c, const exp_chapter_options *o);
 /* Word2Vec on the Wikipedia corpus (trained once per run, or loaded from --models): c->w2v. */
 int exp_chapter_w2v(exp_chapter *c, const exp_chapter_options *o);
 void exp_log(const exp_chapter_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
