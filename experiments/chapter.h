@@ -75,7 +75,9 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
 exp_section *exp_section_new(exp_chapter *c, const char *id, const char *title);
 /* Takes ownership of svg (heap). */
 void exp_section_fig(exp_section *s, char *svg, const char *caption);
-/* "<data_dir>/<rel>" in a static rotating buffer, or NULL when data_dir is NULL or the file is absent. */
+/* "<data_dir>/<rel>" in a static rotating buffer (8 in rotation, shared with exp_out, exp_model and
+ * exp_cut_corpus: copy a path that must outlive later calls), or NULL when data_dir is NULL or the
+ * file is absent. */
 const char *exp_data(const exp_chapter_options *o, const char *rel);
 /* "<out_dir>/<name>" (static rotating buffer). */
 const char *exp_out(const exp_chapter_options *o, const char *name);
@@ -88,6 +90,9 @@ const char *exp_cut_corpus(const exp_chapter_options *o, const char *src, int64_
 int exp_chapter_tokenizer(exp_chapter *c, const exp_chapter_options *o);
 /* Word2Vec on the Wikipedia corpus (trained once per run, or loaded from --models): c->w2v. */
 int exp_chapter_w2v(exp_chapter *c, const exp_chapter_options *o);
+/* Values of `key` and "step" on the "train" lines of a training loop's JSON-lines metrics file: up
+ * to max points into step[], val[]; returns how many (0 if the file is absent). */
+int exp_metrics_series(const char *path, const char *key, double *step, double *val, int max);
 void exp_log(const exp_chapter_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sections (one file each). Each fills s; returns 0, or -1 with an error (recorded as skipped). */

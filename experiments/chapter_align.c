@@ -46,7 +46,9 @@ int exp_section_align(exp_chapter *c, exp_section *s, const exp_chapter_options 
         remove(met);
         t.loop.checkpoint = ck;
         t.loop.metrics = met;
-        t.plot = exp_out(o, "align_loss.svg");
+        static char plot[4200]; /* own copy: exp_out's buffers rotate */
+        snprintf(plot, sizeof plot, "%s", exp_out(o, "align_loss.svg"));
+        t.plot = plot;
         exp_log(o, "training the three towers into one 256-d space (%lld steps of 128 images + 32 recordings)",
                 (long long)t.loop.steps);
         double t0 = base_now_sec();

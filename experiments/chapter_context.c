@@ -14,19 +14,17 @@
 
 #define SETF EXP_SETF
 
-/* Reads "loss" (and "grad_norm") of the train lines of a metrics file: up to max points. */
-int exp_metrics_series(const char *path, const char *key, double *step, double *val, int max);
 int exp_metrics_series(const char *path, const char *key, double *step, double *val, int max) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char line[4096], want[64];
-    snprintf(want, sizeof want, "\"%s\": ", key);
+    snprintf(want, sizeof want, "\"%s\":", key);
     int n = 0;
     while (n < max && fgets(line, sizeof line, f)) {
         if (!strstr(line, "\"train\"")) continue;
-        const char *p = strstr(line, want), *q = strstr(line, "\"step\": ");
+        const char *p = strstr(line, want), *q = strstr(line, "\"step\":");
         if (!p || !q) continue;
-        step[n] = strtod(q + 8, NULL);
+        step[n] = strtod(q + 7, NULL); /* strtod skips the optional space after the colon */
         val[n] = strtod(p + strlen(want), NULL);
         n++;
     }
@@ -43,14 +41,19 @@ static int mlm_model(exp_chapter *c, const exp_chapter_options *o, const char **
         return 0;
     }
     if (exp_chapter_tokenizer(c, o) != 0) return -1;
-    const char *src = exp_data(o, "corpus/enwiki_wikiextractor_AA-AB.txt.gz");
-    if (!src) return base_error_set("the raw Wikipedia corpus is not in the data directory");
+    const char *found = exp_data(o, "corpus/enwiki_wikiextractor_AA-AB.txt.gz");
+    if (!found) return base_error_set("the raw Wikipedia corpus is not in the data directory");
+    /* own copies: exp_out/exp_data return rotating buffers that later calls reuse */
+    char src[4096], tokp[4200], plot[4200];
+    snprintf(src, sizeof src, "%s", found);
+    snprintf(tokp, sizeof tokp, "%s", exp_out(o, "bpe5000.tok"));
+    snprintf(plot, sizeof plot, "%s", exp_out(o, "mlm_loss.svg"));
     train_lm_options t = train_lm_options_default(NN_TEXT_MLM);
     t.model = nn_text_config_mlm(0, 64, 128, 2, 4);
     t.corpus[0] = src;
     t.ncorpus = 1;
     t.max_bytes = o->quick ? 2000000 : 30000000;
-    t.tokenizer = exp_out(o, "bpe5000.tok");
+    t.tokenizer = tokp;
     t.batch = 32;
     t.threads = o->threads;
     t.seed = o->seed;
@@ -65,7 +68,7 @@ static int mlm_model(exp_chapter *c, const exp_chapter_options *o, const char **
     remove(met);
     t.loop.checkpoint = ck;
     t.loop.metrics = met;
-    t.plot = exp_out(o, "mlm_loss.svg");
+    t.plot = plot;
     exp_log(o, "training a masked LM (d 128, 2 layers, 4 heads, seq 64, batch 32, %lld steps) on %s", (long long)t.loop.steps,
             src);
     double t0 = base_now_sec();
@@ -223,14 +226,20 @@ int exp_section_context(exp_chapter *c, exp_section *s, const exp_chapter_option
                     "embeddings for the same word");
     SETF(it->ember, "cos(bank in \"%s\", bank in \"%s\") = %.3f; mean cosine within a sense %.3f, across senses %.3f%s",
          RIVER[0], MONEY[0], c00, within, across,
-         within > across ? " (the senses separate)" : " (this small model does not separate the senses: within is not above across)");
+         within > across + 0.02 ? " (the senses separate)"
+         : within > across      ? " (the senses barely separate: this model is small and briefly trained)"
+                                : " (this small model does not separate the senses: within is not above across)");
     char pr[600], pm[600];
     mask_predictions(&m, RIVER[0], fr[0], cr[0], 8, pr, sizeof pr);
     mask_predictions(&m, MONEY[0], fm[0], cm[0], 8, pm, sizeof pm);
     it = exp_item_add(&s->r, "context.nearest_words", EXP_INFO, NAN);
     SETF(it->what, "the words the masked LM puts in bank's place in each sentence (bank masked, top 8 pieces)");
     SETF(it->claim, "attention adjusts the embedding based on surrounding words (geological vs financial meaning)");
-    SETF(it->ember, "river sentence: %s | money sentence: %s", pr, pm);
+    double st0[4096], lv0[4096];
+    int nl = exp_metrics_series(exp_out(o, "mlm_metrics.jsonl"), "loss", st0, lv0, 4096);
+    char fl[80] = "";
+    if (nl > 0) snprintf(fl, sizeof fl, " (final masked-LM loss %.2f: the model mostly predicts frequent pieces)", lv0[nl - 1]);
+    SETF(it->ember, "river sentence: %s | money sentence: %s%s", pr, pm, fl);
     /* figure: the 6x6 cosine matrix */
     float mat[36];
     for (int i = 0; i < 6; i++)

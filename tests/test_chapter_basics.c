@@ -146,7 +146,7 @@ static void test_cli(void **state) {
     assert_non_null(strstr(out, "[MISMATCH] cosine similarity of car"));
     free(out);
     assert_int_equal(tu_run_ember(&out, "chapter nosuch"), 2);
-    assert_non_null(strstr(out, "expected an experiment name (basics), got 'nosuch'"));
+    assert_non_null(strstr(out, "expected an experiment name (basics, positional, multimodal, tokens, words, eval, context, tips, align, all), got 'nosuch'"));
     free(out);
     assert_int_equal(tu_run_ember(&out, "chapter basics --seed x"), 2);
     free(out);

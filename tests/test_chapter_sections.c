@@ -142,12 +142,31 @@ static void test_figures_and_html(void **state) {
     exp_chapter_free(&c);
 }
 
+/* The loop's metrics lines as written by train/loop.c (no spaces after the colons). */
+static void test_metrics_series(void **state) {
+    (void)state;
+    char *p = tu_write_tmp(tu_group_dir(), "m.jsonl",
+                           "{\"kind\":\"train\",\"step\":10,\"loss\":6.5,\"grad_norm\":0.6}\n"
+                           "{\"kind\":\"eval\",\"step\":10,\"loss\":9}\n"
+                           "{\"kind\": \"train\", \"step\": 20, \"loss\": 6.25}\n");
+    double st[4], v[4];
+    assert_int_equal(exp_metrics_series(p, "loss", st, v, 4), 2);
+    assert_float_equal(st[0], 10, 0);
+    assert_float_equal(v[0], 6.5, 0);
+    assert_float_equal(st[1], 20, 0);
+    assert_float_equal(v[1], 6.25, 0);
+    assert_int_equal(exp_metrics_series(p, "grad_norm", st, v, 4), 1);
+    assert_int_equal(exp_metrics_series("/nonexistent", "loss", st, v, 4), 0);
+    free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positional),
         cmocka_unit_test(test_multimodal),
         cmocka_unit_test(test_skip_and_errors),
         cmocka_unit_test(test_figures_and_html),
+        cmocka_unit_test(test_metrics_series),
     };
     return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }
