@@ -182,15 +182,16 @@ int exp_section_context(exp_chapter *c, exp_section *s, const exp_chapter_option
             /* the lookup in a river sentence and in a money sentence is the same row */
             const float *a = v->vec + id * v->dim, *b = v->vec + id * v->dim;
             double cs = train_cosine(a, b, v->dim);
+            bool same = memcmp(a, b, (size_t)v->dim * sizeof *a) == 0; /* the identical row, bit for bit */
             train_neighbor nb[10];
             int k = train_similar(v, "bank", 10, nb);
             char buf[600];
             size_t bo = 0;
             for (int i = 0; i < k; i++) bo += (size_t)snprintf(buf + bo, sizeof buf - bo, "%s%s (%.2f)", i ? ", " : "", v->words[nb[i].id], (double)nb[i].cosine);
-            exp_basics_item *it = exp_item_add(&s->r, "context.static_bank", cs == 1.0 ? EXP_MATCH : EXP_MISMATCH, cs);
+            exp_basics_item *it = exp_item_add(&s->r, "context.static_bank", same ? EXP_MATCH : EXP_MISMATCH, cs);
             SETF(it->what, "Word2Vec (static): \"bank\" in a river sentence vs a money sentence");
             SETF(it->claim, "Static embedding (Word2Vec): \"bank\" → always the same vector, regardless of context");
-            SETF(it->ember, "cosine %.6f (one table row, exactly the same vector). One list of neighbours must serve both senses: %s", cs, buf);
+            SETF(it->ember, "the same table row, bit for bit (cosine %.6f in double precision). One list of neighbours must serve both senses: %s", cs, buf);
         }
     }
     const char *path = NULL;

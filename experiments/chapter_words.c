@@ -139,8 +139,10 @@ int exp_section_words(exp_chapter *c, exp_section *s, const exp_chapter_options 
     SETF(it->claim, "cat sits with dog, kitten and puppy, away from car and truck; find_similar(cat) → dog, kitten, "
                     "feline, pet, animal");
     char rk[120];
-    snprintf(rk, sizeof rk, "kitten %s%.0d, dog %s%.0d among the 100 nearest", rk_kitten ? "#" : "not", rk_kitten,
-             rk_dog ? "#" : "not", rk_dog);
+    char rk1[24] = "not in the top 100", rk2[24] = "not in the top 100";
+    if (rk_kitten) snprintf(rk1, sizeof rk1, "#%d", rk_kitten);
+    if (rk_dog) snprintf(rk2, sizeof rk2, "#%d", rk_dog);
+    snprintf(rk, sizeof rk, "kitten %s, dog %s", rk1, rk2);
     SETF(it->what, "nearest words to \"cat\" after training on Wikipedia");
     SETF(it->ember, "%s: top 10: %s (%s); cos(cat, dog) %.3f, cos(cat, kitten) %.3f, cos(cat, car) %.3f%s",
          near ? "as claimed" : "differs", after, rk, cd, ck, cc,
@@ -624,10 +626,11 @@ int exp_section_eval(exp_chapter *c, exp_section *s, const exp_chapter_options *
                        "measured at 50/100/200/300 on %s",
              o->quick ? "3 MB of Wikipedia, 1 epoch" : "the whole Wikipedia corpus (17.3M words), 1 epoch each");
         SETF(it->claim, "larger dimensions are more expressive but cost memory and time");
-        SETF(it->ember, "%s | %s | %s | %s | %s (%s). Memory and time grow linearly with the dimension; quality %s",
+        SETF(it->ember, "%s | %s | %s | %s | %s. Memory and time grow with the dimension; quality %s",
              rows[0], rows[1], rows[2], rows[3], rows[4],
-             grows ? "analogy accuracy grows with the dimension" : "no steady gain on this corpus size",
-             grows ? "grows with diminishing returns on a corpus this small" : "saturates early: the corpus, not the width, limits it");
+             grows ? "grows with it, with diminishing returns"
+                   : "does not, at this amount of training (one epoch each; the 5-epoch 100-d model of `words` reaches "
+                     "36% on the analogies): the data and the training, not the width, limit it here");
         if (!s->source[0])
             snprintf(s->source, sizeof s->source, "%.400s. Sweep: %.300s, %.150s.", c->w2v_source, corpus, hows[0]);
     }
