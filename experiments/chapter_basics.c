@@ -17,7 +17,7 @@ const char *exp_status_name(exp_status s) {
     return s == EXP_MATCH ? "match" : s == EXP_MISMATCH ? "MISMATCH" : "info";
 }
 
-static exp_basics_item *add_item(exp_basics_report *r, const char *id, exp_status st, double value) {
+exp_basics_item *exp_item_add(exp_basics_report *r, const char *id, exp_status st, double value) {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 32;
         r->items = base_xrealloc(r->items, (size_t)r->cap * sizeof *r->items);
@@ -31,17 +31,18 @@ static exp_basics_item *add_item(exp_basics_report *r, const char *id, exp_statu
 }
 
 /* printf into a fixed field (truncation is acceptable for report text). */
-static void setf(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void setf(char *dst, size_t size, const char *fmt, ...) {
+void exp_setf(char *dst, size_t size, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, size, fmt, ap);
     va_end(ap);
 }
-#define SETF(field, ...) setf(field, sizeof field, __VA_ARGS__)
+#define SETF EXP_SETF
+#define add_item exp_item_add
+#define commas exp_commas
 
 /* 1234567 → "1,234,567" in one of 8 rotating static buffers (several per printf). */
-static const char *commas(int64_t v) {
+const char *exp_commas(int64_t v) {
     static _Thread_local char bufs[8][32];
     static _Thread_local int k;
     char *b = bufs[k++ & 7], tmp[32];
@@ -432,20 +433,24 @@ int64_t exp_basics_thinker_params(int64_t vocab) {
     return n;
 }
 
-/* ViT-tiny: patch conv 3→128, 16×16 stride 16 (with bias); CLS [1, 1, 128]; learned positions
- * [197, 128]; 4 pre-norm blocks (LayerNorm; attention 2 heads with biases; GELU MLP 512 with
- * biases); final LayerNorm. No classifier head. */
+/* ViT-tiny as μOmni builds it (omni/vision_encoder.py and configs/vision_tiny.json at the chapter's
+ * commit ae4594a): patch conv 3→128, 16×16 stride 16 (with bias); CLS [1, 1, 128]; learned
+ * positions [197, 128]; 4 nn.TransformerEncoderLayer blocks (pre-norm LayerNorm; attention 2 heads
+ * with biases; GELU MLP 512 with biases); a final RMSNorm with a weight only (omni/utils.py). No
+ * classifier head. The final norm is built on its own because it differs from the blocks' norms. */
 typedef struct {
     nn_params ps;
     nn_patch_embed pe;
     nn_encoder enc;
+    nn_rms_norm norm;
 } vit_model;
 
 static void vit_build(vit_model *m) {
     nn_params_init(&m->ps);
     nn_patch_embed_init(&m->pe, &m->ps, "patch", 224, 224, 16, 3, 128, true, true);
     nn_block_config bc = nn_block_config_default(128, 2, 512);
-    nn_encoder_init(&m->enc, &m->ps, "vit", 4, bc, true);
+    nn_encoder_init(&m->enc, &m->ps, "vit", 4, bc, false);
+    nn_rms_norm_init(&m->norm, &m->ps, "vit.norm", 128, 1e-5f);
 }
 
 static void vit_free(vit_model *m) {
@@ -461,16 +466,33 @@ int64_t exp_basics_vit_tiny_params(void) {
     return n;
 }
 
-/* PyTorch builds of the same modules (tests/fixtures/gen_nn.py, records count.*). */
-static const int64_t TORCH_THINKER_5000 = 6494464, TORCH_THINKER_32000 = 20318464, TORCH_VIT_TINY = 917120;
+int64_t exp_basics_projector_params(void) {
+    nn_params ps;
+    nn_params_init(&ps);
+    nn_linear pv, pa;
+    nn_linear_init(&pv, &ps, "proj_v", 128, 256, true);
+    nn_linear_init(&pa, &ps, "proj_a", 192, 256, true);
+    int64_t n = nn_params_count(&ps, NULL);
+    nn_params_free(&ps);
+    return n;
+}
+
+/* PyTorch builds of the same modules: the Thinker counts from tests/fixtures/gen_nn.py (records
+ * count.*); ViT-tiny and the projectors from μOmni's own classes at ae4594a under PyTorch 1.13
+ * (nn.TransformerEncoderLayer ×4 + conv + cls + pos + RMSNorm weight; nn.Linear(128/192, 256)).
+ * gen_nn.py's count.vit_tiny (917,120) ends in a LayerNorm, whose bias (128) μOmni's RMSNorm lacks. */
+static const int64_t TORCH_THINKER_5000 = 6494464, TORCH_THINKER_32000 = 20318464, TORCH_VIT_TINY = 916992,
+                     TORCH_VIT_TINY_LAYERNORM = 917120, TORCH_PROJ_V = 33024, TORCH_PROJ_A = 49408;
 
 static void model_sizes(exp_basics_report *r) {
     const int64_t vocabs[2] = {5000, 32000}, torch_counts[2] = {TORCH_THINKER_5000, TORCH_THINKER_32000};
+    int64_t tok_params[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         thinker_model m;
         thinker_build(&m, vocabs[k]);
         const nn_params *ps = &m.ps;
         int64_t n = nn_params_count(ps, NULL);
+        tok_params[k] = nn_params_count(ps, "tok.");
         char id[48];
         snprintf(id, sizeof id, "muomni.thinker%lld", (long long)vocabs[k]);
         exp_basics_item *it = add_item(r, id, n == torch_counts[k] ? EXP_MATCH : EXP_MISMATCH, (double)n);
@@ -485,22 +507,127 @@ static void model_sizes(exp_basics_report *r) {
              commas(nn_params_count(ps, "thinker.norm.")), commas(nn_params_count(ps, "head.")));
         thinker_free(&m);
     }
+    /* The vocabulary the chapter states vs the one μOmni's code uses. */
+    exp_basics_item *it = add_item(r, "muomni.vocab", EXP_MISMATCH, 32000);
+    SETF(it->what, "the Thinker's vocabulary size");
+    SETF(it->claim, "\"μOmni uses BPE with 5000 tokens\"; tok_emb \"vocab=5000 ... 5000 x 256 = 1,280,000\"");
+    SETF(it->ember, "differs: μOmni's code at the chapter's commit (configs/thinker_tiny.json, omni_sft_tiny.json) sets "
+                    "vocab_size 32,000, a SentencePiece BPE trained to 32,000 pieces. Its token table is then "
+                    "32,000 x 256 = %s parameters (ember's nn_embedding count), not %s, and the whole Thinker "
+                    "%s, not %s",
+         commas(tok_params[1]), commas(tok_params[0]), commas(TORCH_THINKER_32000), commas(TORCH_THINKER_5000));
+
     vit_model m;
     vit_build(&m);
     const nn_params *ps = &m.ps;
     int64_t n = nn_params_count(ps, NULL);
-    exp_basics_item *it = add_item(r, "muomni.vit_tiny", n == TORCH_VIT_TINY ? EXP_MATCH : EXP_MISMATCH, (double)n);
+    it = add_item(r, "muomni.vit_tiny", n == TORCH_VIT_TINY ? EXP_MATCH : EXP_MISMATCH, (double)n);
     SETF(it->what, "μOmni ViT-tiny parameters (224x224, 16x16 patches -> 196 + CLS, 128-dim, 4 layers, 2 heads, FFN 512; "
-                   "biases everywhere, LayerNorm, GELU, final LayerNorm, no classifier)");
-    SETF(it->claim, "PyTorch build of the same modules (gen_nn.py): %s", commas(TORCH_VIT_TINY));
-    SETF(it->ember, "%s = patch conv %s + CLS %s + positions %s + 4 blocks %s (each %s) + final norm %s", commas(n),
+                   "LayerNorm blocks with biases, GELU, final RMSNorm with weight only, no classifier)");
+    SETF(it->claim, "μOmni's ViTTiny (vision_tiny.json) built in PyTorch: %s (a LayerNorm-ended build gives %s: "
+                    "+128 for a norm bias μOmni's RMSNorm does not have)",
+         commas(TORCH_VIT_TINY), commas(TORCH_VIT_TINY_LAYERNORM));
+    SETF(it->ember, "%s = patch conv %s + CLS %s + positions %s + 4 blocks %s (each %s) + final RMSNorm %s", commas(n),
          commas(nn_params_count(ps, "patch.proj.")), commas(nn_params_count(ps, "patch.cls")),
          commas(nn_params_count(ps, "patch.pos")), commas(nn_params_count(ps, "vit.layers.")),
          commas(nn_params_count(ps, "vit.layers.0.")), commas(nn_params_count(ps, "vit.norm.")));
     vit_free(&m);
+
+    int64_t np = exp_basics_projector_params();
+    it = add_item(r, "muomni.projectors", np == TORCH_PROJ_V + TORCH_PROJ_A ? EXP_MATCH : EXP_MISMATCH, (double)np);
+    SETF(it->what, "μOmni's projectors into the Thinker's 256-d space (sft_omni.py: proj_v, proj_a, nn.Linear with bias)");
+    SETF(it->claim, "\"Vision Projector (Linear 128→256)\", \"Audio Projector (Linear 192→256)\"; PyTorch: %s + %s = %s",
+         commas(TORCH_PROJ_V), commas(TORCH_PROJ_A), commas(TORCH_PROJ_V + TORCH_PROJ_A));
+    SETF(it->ember, "%s = proj_v 128 x 256 + 256 (%s) + proj_a 192 x 256 + 256 (%s)", commas(np), commas(128 * 256 + 256),
+         commas(192 * 256 + 256));
 }
 
-int exp_basics_run(exp_basics_report *r, uint64_t seed) {
+/* ---------------------------------------------------------------------------------------------
+ * 7. what the chapter states but μOmni's code does not do; the dimension table
+ * ------------------------------------------------------------------------------------------ */
+static void init_and_dims(exp_basics_report *r, uint64_t seed) {
+    /* Draw the 5000 x 256 table both ways through ember's init and measure the spread. */
+    double sd[2];
+    const float sig[2] = {1.0f, 0.02f};
+    for (int k = 0; k < 2; k++) {
+        nn_params ps;
+        nn_params_init(&ps);
+        nn_embedding e;
+        nn_embedding_config c = nn_embedding_config_default(5000, 256);
+        c.a = sig[k];
+        nn_embedding_init(&e, &ps, "tok", c);
+        base_rng rng;
+        base_rng_seed(&rng, seed);
+        nn_params_alloc(&ps, &rng);
+        const float *w = ag_f32(e.weight);
+        double s2 = 0;
+        for (int64_t i = 0; i < e.weight->numel; i++) s2 += (double)w[i] * w[i];
+        sd[k] = sqrt(s2 / (double)e.weight->numel);
+        nn_params_free(&ps);
+    }
+    exp_basics_item *it = add_item(r, "muomni.embedding_init", EXP_MISMATCH, sd[0]);
+    SETF(it->what, "initial spread of the Thinker's token embeddings");
+    SETF(it->claim, "initial rows look like [0.0231, -0.0145, 0.0367, ...] (\"random noise\"); tip: "
+                    "nn.init.normal_(std=0.02) \"prevents large initial values\"");
+    SETF(it->ember, "differs: μOmni's ThinkerLM (omni/thinker.py) creates nn.Embedding(vocab, d) and never re-initialises "
+                    "it, so its rows are PyTorch's default N(0, 1): measured std %.4f over a 5000 x 256 table drawn that way, "
+                    "against %.4f for N(0, 0.02). Values like 0.0231 come from the std-0.02 tip, not from μOmni's code "
+                    "(`chapter tips` measures what the difference does to training)",
+         sd[0], sd[1]);
+
+    it = add_item(r, "dims.gpt3", EXP_MISMATCH, 12288);
+    SETF(it->what, "the dimension table's GPT-3 row vs the chapter's own GPT-3 count");
+    SETF(it->claim, "table: \"2048-4096 ... GPT-3, Large models\"; parameter count: \"GPT-3 ... d_model = 12,288\"");
+    SETF(it->ember, "differs: the chapter contradicts itself. GPT-3 175B is 12,288 wide (the width its own count uses: "
+                    "50,257 x 12,288 = %s); 2,048-4,096 covers only the smaller GPT-3 variants (XL 2,048, 6.7B 4,096). "
+                    "The row should read up to 12,288",
+         commas((int64_t)50257 * 12288));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * 8. RoPE: q·k depends only on the offset m − n
+ * ------------------------------------------------------------------------------------------ */
+static void rope_check(exp_basics_report *r, ag_graph *g, uint64_t seed) {
+    enum { DH = 64, PAIRS = 2000 };
+    base_rng rng;
+    base_rng_seed(&rng, seed ^ 0x7a11);
+    double worst = 0, scale = 0;
+    int64_t worst_m = 0, worst_n = 0, worst_s = 0;
+    float q[DH], k[DH];
+    for (int p = 0; p < PAIRS; p++) {
+        for (int i = 0; i < DH; i++) {
+            q[i] = (float)base_rng_normal(&rng);
+            k[i] = (float)base_rng_normal(&rng);
+        }
+        int64_t m = (int64_t)(base_rng_uniform(&rng) * 512), n = (int64_t)(base_rng_uniform(&rng) * 512);
+        int64_t s = 1 + (int64_t)(base_rng_uniform(&rng) * 1024);
+        ag_tensor *qt = ag_from_f32(g, AG_SHAPE(1, 1, 1, DH), q), *kt = ag_from_f32(g, AG_SHAPE(1, 1, 1, DH), k);
+        const float *q1 = ag_f32(ag_rope(g, qt, m, 10000.0f, false)), *k1 = ag_f32(ag_rope(g, kt, n, 10000.0f, false));
+        const float *q2 = ag_f32(ag_rope(g, qt, m + s, 10000.0f, false)), *k2 = ag_f32(ag_rope(g, kt, n + s, 10000.0f, false));
+        double d1 = 0, d2 = 0;
+        for (int i = 0; i < DH; i++) {
+            d1 += (double)q1[i] * k1[i];
+            d2 += (double)q2[i] * k2[i];
+        }
+        scale = fmax(scale, fabs(d1));
+        if (fabs(d1 - d2) > worst) {
+            worst = fabs(d1 - d2);
+            worst_m = m, worst_n = n, worst_s = s;
+        }
+        ag_graph_reset(g);
+    }
+    exp_basics_item *it = add_item(r, "positions.rope_offset", worst < 1e-4 * fmax(scale, 1) ? EXP_MATCH : EXP_MISMATCH, worst);
+    SETF(it->what, "RoPE: q·k(m, n) vs q·k(m+s, n+s) for %d random pairs (head dim %d, θ 10000, half-split as μOmni)",
+         PAIRS, DH);
+    SETF(it->claim, "RoPE \"doesn't add, rotates\": the score depends on the offset m - n only");
+    SETF(it->ember, "largest |q·k(m,n) - q·k(m+s,n+s)| = %.3g (at m=%lld, n=%lld, s=%lld; m, n < 512, s <= 1024) against "
+                    "scores up to %.1f: equal to float rounding (ag_rope, scores in double)",
+         worst, (long long)worst_m, (long long)worst_n, (long long)worst_s, scale);
+}
+
+int exp_basics_run(exp_basics_report *r, uint64_t seed) { return exp_basics_run_with(r, seed, NULL, NULL); }
+
+int exp_basics_run_with(exp_basics_report *r, uint64_t seed, const train_vectors *v, const char *source) {
     memset(r, 0, sizeof *r);
     ag_graph *g = ag_graph_new(0);
     ag_no_grad_begin(g);
@@ -511,7 +638,111 @@ int exp_basics_run(exp_basics_report *r, uint64_t seed) {
     ag_no_grad_end(g);
     if (rc == 0) rc = positions(r, g, seed);
     if (rc == 0) model_sizes(r);
+    if (rc == 0) init_and_dims(r, seed);
+    if (rc == 0) rope_check(r, g, seed);
+    if (rc == 0) exp_basics_vector_items(r, v, source ? source : "given vectors");
     ag_graph_free(g);
     if (rc != 0) exp_basics_free(r);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * 9. the chapter's find_similar and analogy code, run as written
+ * ------------------------------------------------------------------------------------------ */
+typedef struct {
+    double s;
+    int64_t id;
+} sim_id;
+
+static int sim_id_cmp(const void *a, const void *b) { /* ascending, as numpy's argsort */
+    const sim_id *x = a, *y = b;
+    return x->s < y->s ? -1 : x->s > y->s ? 1 : (x->id > y->id) - (x->id < y->id);
+}
+
+/* cos(query, every row) sorted ascending: the chapter's `similarities.argsort()`. sims [n] heap. */
+static sim_id *argsort_cosines(const float *q, const float *rows, int64_t n, int64_t d) {
+    sim_id *s = base_xmalloc((size_t)n * sizeof *s);
+    for (int64_t i = 0; i < n; i++) s[i] = (sim_id){train_cosine(q, rows + i * d, d), i};
+    qsort(s, (size_t)n, sizeof *s, sim_id_cmp);
+    return s;
+}
+
+void exp_basics_vector_items(exp_basics_report *r, const train_vectors *v, const char *source) {
+    if (!v) {
+        /* No trained vectors: the flaw is structural, so show it on the chapter's own three vectors. */
+        static const float vec[3 * 4] = {0.2f, -0.5f, 0.3f, 0.8f, 0.3f, -0.4f, 0.2f, 0.7f, -0.8f, 0.6f, -0.2f, 0.1f};
+        static const char *names[3] = {"cat", "dog", "car"};
+        sim_id *s = argsort_cosines(vec, vec, 3, 4);
+        exp_basics_item *it = add_item(r, "code.find_similar", EXP_MISMATCH, s[2].s);
+        SETF(it->what, "the chapter's find_similar run as written (argsort()[-top_k:]) on its own cat/dog/car vectors");
+        SETF(it->claim, "find_similar(cat) \"Returns: [dog_id, kitten_id, feline_id, pet_id, animal_id]\"");
+        SETF(it->ember, "differs: argsort is ascending, so [-top_k:] lists the best match LAST and that match is the query "
+                        "itself (cosine 1): with top_k=2 it returns [%s (%.4f), %s (%.4f)]. Fix: drop the query id and "
+                        "reverse (argsort()[::-1][1:top_k+1]), as ember's `similar` does. Real-vector run: `chapter all`.",
+             names[s[1].id], s[1].s, names[s[2].id], s[2].s);
+        free(s);
+        it = add_item(r, "code.analogy", EXP_INFO, NAN);
+        SETF(it->what, "the chapter's analogy code (king - man + woman, nearest row) on real vectors");
+        SETF(it->claim, "print(id_to_word[closest_id])  # → \"queen\"");
+        SETF(it->ember, "needs trained vectors: run `ember chapter basics --vectors FILE` or `ember chapter all`");
+        return;
+    }
+    const char *want[4] = {"cat", "king", "man", "woman"};
+    int64_t id[4];
+    for (int k = 0; k < 4; k++) id[k] = train_vectors_find(v, want[k], false);
+    const int64_t n = v->n, d = v->dim;
+    char buf[600];
+    if (id[0] >= 0) {
+        sim_id *s = argsort_cosines(v->vec + id[0] * d, v->vec, n, d);
+        int o = 0;
+        for (int64_t i = n - 5; i < n; i++)
+            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s (%.3f)", i > n - 5 ? ", " : "", v->words[s[i].id], s[i].s);
+        train_neighbor nb[5];
+        int k = train_similar(v, "cat", 5, nb);
+        char mine[400];
+        int o2 = 0;
+        for (int i = 0; i < k; i++)
+            o2 += snprintf(mine + o2, sizeof mine - (size_t)o2, "%s%s (%.3f)", i ? ", " : "", v->words[nb[i].id],
+                           (double)nb[i].cosine);
+        bool self_last = s[n - 1].id == id[0];
+        exp_basics_item *it = add_item(r, "code.find_similar", self_last ? EXP_MISMATCH : EXP_MATCH, s[n - 1].s);
+        SETF(it->what, "the chapter's find_similar run as written (argsort()[-5:]) on real vectors (%s)", source);
+        SETF(it->claim, "find_similar(cat) \"Returns: [dog_id, kitten_id, feline_id, pet_id, animal_id]\"");
+        SETF(it->ember, "%s: the code returns [%s], ascending, the last one \"cat\" itself. Excluding the query and "
+                        "sorting descending (ember `similar`): %s",
+             self_last ? "differs" : "as claimed", buf, mine);
+        free(s);
+    }
+    if (id[1] >= 0 && id[2] >= 0 && id[3] >= 0) {
+        float *q = base_xmalloc((size_t)d * sizeof *q);
+        for (int64_t j = 0; j < d; j++) q[j] = v->vec[id[1] * d + j] - v->vec[id[2] * d + j] + v->vec[id[3] * d + j];
+        sim_id *s = argsort_cosines(q, v->vec, n, d);
+        int o = 0;
+        for (int64_t i = n - 1; i >= n - 5; i--)
+            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s (%.3f)", i < n - 1 ? ", " : "", v->words[s[i].id], s[i].s);
+        int64_t queen_rank = -1;
+        for (int64_t i = n - 1; i >= 0; i--)
+            if (!strcmp(v->words[s[i].id], "queen")) {
+                queen_rank = n - i;
+                break;
+            }
+        train_neighbor nb[5];
+        int k = train_analogy_query(v, "king", "man", "woman", 5, nb);
+        char mine[400];
+        int o2 = 0;
+        for (int i = 0; i < k; i++)
+            o2 += snprintf(mine + o2, sizeof mine - (size_t)o2, "%s%s (%.3f)", i ? ", " : "", v->words[nb[i].id],
+                           (double)nb[i].cosine);
+        const char *top = v->words[s[n - 1].id];
+        exp_basics_item *it = add_item(r, "code.analogy", strcmp(top, "queen") ? EXP_MISMATCH : EXP_MATCH, (double)queen_rank);
+        SETF(it->what, "the chapter's analogy code run as written (raw king - man + woman, nearest row, no exclusion) on "
+                       "real vectors (%s)",
+             source);
+        SETF(it->claim, "print(id_to_word[closest_id])  # → \"queen\"");
+        SETF(it->ember, "%s: the code answers \"%s\"; its top 5: %s (queen is #%lld). The query words must be excluded "
+                        "(word2vec's compute-accuracy does): 3CosAdd with exclusion (ember `analogy`): %s",
+             strcmp(top, "queen") ? "differs" : "as claimed", top, buf, (long long)queen_rank, mine);
+        free(s);
+        free(q);
+    }
 }

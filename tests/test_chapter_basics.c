@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "experiments/chapter_basics.h"
+#include "train/eval.h"
 #include "support/test_util.h"
 
 static exp_basics_report R;
@@ -80,17 +81,64 @@ static void test_model_sizes_match_pytorch(void **state) {
     tu_fixture_free(fx);
     assert_float_equal((double)exp_basics_thinker_params(5000), t5, 0);
     assert_float_equal((double)exp_basics_thinker_params(32000), t32, 0);
-    assert_float_equal((double)exp_basics_vit_tiny_params(), vit, 0);
+    /* gen_nn.py's ViT ends in a LayerNorm; μOmni's ends in an RMSNorm without a bias (128 fewer). */
+    assert_float_equal(vit, 917120.0, 0);
+    assert_float_equal((double)exp_basics_vit_tiny_params(), vit - 128, 0);
+    assert_float_equal(item("muomni.vit_tiny")->value, 916992.0, 0);
+    /* proj_v Linear(128, 256) + proj_a Linear(192, 256), with biases */
+    assert_float_equal((double)exp_basics_projector_params(), 33024.0 + 49408.0, 0);
+    assert_int_equal(item("muomni.projectors")->status, EXP_MATCH);
     assert_int_equal(item("muomni.thinker5000")->status, EXP_MATCH);
     assert_int_equal(item("muomni.thinker32000")->status, EXP_MATCH);
     assert_int_equal(item("muomni.vit_tiny")->status, EXP_MATCH);
+}
+
+/* What the chapter states but μOmni's code does not do is flagged, with the true value. */
+static void test_flags_and_checks(void **state) {
+    (void)state;
+    assert_int_equal(item("muomni.vocab")->status, EXP_MISMATCH);
+    assert_float_equal(item("muomni.vocab")->value, 32000.0, 0);
+    assert_non_null(strstr(item("muomni.vocab")->ember, "8,192,000"));
+    assert_int_equal(item("muomni.embedding_init")->status, EXP_MISMATCH);
+    assert_float_equal(item("muomni.embedding_init")->value, 1.0, 0.01); /* the N(0, 1) table's measured std */
+    assert_int_equal(item("dims.gpt3")->status, EXP_MISMATCH);
+    assert_float_equal(item("dims.gpt3")->value, 12288.0, 0);
+    /* RoPE: q·k is unchanged by a common shift, to float rounding */
+    assert_int_equal(item("positions.rope_offset")->status, EXP_MATCH);
+    assert_true(item("positions.rope_offset")->value < 1e-2);
+    /* find_similar as written returns the query itself, last */
+    assert_int_equal(item("code.find_similar")->status, EXP_MISMATCH);
+    assert_float_equal(item("code.find_similar")->value, 1.0, 1e-6);
+    assert_non_null(strstr(item("code.find_similar")->ember, "[dog (0.9866), cat (1.0000)]"));
+}
+
+/* The code items on vectors built so that king - man + woman is nearest to king (as on real data). */
+static void test_code_items_on_vectors(void **state) {
+    (void)state;
+    char *words[6] = {"king", "queen", "man", "woman", "cat", "dog"};
+    const float vec[6 * 3] = {1.0f, 0.1f, 0.0f,  0.7f, 0.1f, 0.6f,  0.1f, 1.0f, 0.0f,
+                              0.1f, 0.9f, 0.3f,  0.0f, 0.0f, 1.0f,  0.05f, 0.0f, 1.0f};
+    train_vectors *v = train_vectors_from(6, 3, words, vec);
+    exp_basics_report r = {0};
+    exp_basics_vector_items(&r, v, "test vectors");
+    const exp_basics_item *fs = exp_basics_find(&r, "code.find_similar"), *an = exp_basics_find(&r, "code.analogy");
+    assert_non_null(fs);
+    assert_non_null(an);
+    assert_int_equal(fs->status, EXP_MISMATCH);
+    assert_non_null(strstr(fs->ember, "dog (0.999), cat (1.000)]"));
+    /* king - man + woman = [1.0, 0.0, 0.3]: nearest without exclusion is king (0.953 vs queen 0.909) */
+    assert_int_equal(an->status, EXP_MISMATCH);
+    assert_non_null(strstr(an->ember, "the code answers \"king\""));
+    assert_non_null(strstr(an->ember, "ember `analogy`): queen"));
+    exp_basics_free(&r);
+    train_vectors_free(v);
 }
 
 static void test_cli(void **state) {
     (void)state;
     char *out = NULL;
     assert_int_equal(tu_run_ember(&out, "chapter basics --json"), 0);
-    assert_non_null(strstr(out, "\"experiment\": \"chapter basics\", \"mismatches\": 1,"));
+    assert_non_null(strstr(out, "\"experiment\": \"chapter basics\", \"mismatches\": 5,"));
     assert_non_null(strstr(out, "\"id\": \"cosine.cat_car\""));
     assert_non_null(strstr(out, "\"status\": \"mismatch\""));
     free(out);
@@ -98,7 +146,7 @@ static void test_cli(void **state) {
     assert_non_null(strstr(out, "[MISMATCH] cosine similarity of car"));
     free(out);
     assert_int_equal(tu_run_ember(&out, "chapter nosuch"), 2);
-    assert_non_null(strstr(out, "expected an experiment name (basics), got 'nosuch'"));
+    assert_non_null(strstr(out, "expected an experiment name (basics, positional, multimodal, tokens, words, eval, context, tips, align, all), got 'nosuch'"));
     free(out);
     assert_int_equal(tu_run_ember(&out, "chapter basics --seed x"), 2);
     free(out);
@@ -113,6 +161,8 @@ int main(void) {
         cmocka_unit_test(test_one_hot_cosine_counts_lookup),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_model_sizes_match_pytorch),
+        cmocka_unit_test(test_flags_and_checks),
+        cmocka_unit_test(test_code_items_on_vectors),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
