@@ -65,7 +65,7 @@ static void w2v_usage(FILE *f) {
             "                       later epochs from them (1)\n"
             "  --ids-memory MB      keep the ids in memory up to this size, else in temporary\n"
             "                       files in $TMPDIR, removed at exit (16)\n"
-            "  --dist-syncs N       on several MPI ranks: table averagings per epoch (8; docs/DISTRIBUTED.md)\n"
+            "  --dist-syncs N       on several MPI ranks: table averagings per epoch (32; docs/DISTRIBUTED.md)\n"
             "signals: SIGINT/SIGTERM stop at the next sentence, save the checkpoint (when one is set)\n"
             "  and exit 3, printing the command that resumes; a second signal exits at once\n"
             "environment: EMBER_W2V_KERNEL=auto|blas|avx512|avx2|scalar forces the block products'\n"

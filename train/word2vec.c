@@ -71,7 +71,7 @@ void train_w2v_options_default(train_w2v_options *o) {
     o->progress = true;
     o->encode_corpus = true;
     o->ids_memory = (int64_t)16 << 20;
-    o->dist_syncs = 8;
+    o->dist_syncs = 32;
 }
 
 int train_w2v_check_options(const train_w2v_options *o) {

@@ -94,7 +94,7 @@ typedef struct train_w2v_options {
     bool handle_signals;        /* SIGINT/SIGTERM stop the run at the next sentence boundary, save
                                    the checkpoint (if one is set) and return TRAIN_W2V_STOPPED */
     bool progress;              /* progress bar / lines on stderr (when debug >= 2) */
-    int dist_syncs;             /* --dist-syncs: table averagings per epoch on several ranks (8; word2vec_dist.h) */
+    int dist_syncs;             /* --dist-syncs: table averagings per epoch on several ranks (32; word2vec_dist.h) */
     train_w2v_report_fn on_report; /* optional callback per report (called from the main thread) */
     void *report_ctx;
 } train_w2v_options;
