@@ -95,7 +95,9 @@ int data_idx_read(const char *path, data_idx *out) {
             goto fail;
         }
         out->dims[i] = d;
-        numel *= d;
+        /* compared before multiplying: two 2^32 - 1 sizes overflow int64 (found by fuzz/fuzz_idx) */
+        if ((int64_t)d > IDX_MAX_NUMEL / numel) numel = IDX_MAX_NUMEL + 1;
+        else numel *= d;
         if (numel > IDX_MAX_NUMEL) {
             base_error_set("%s: byte %d: dimensions give more than %lld elements (damaged header?)", path, 4 + 4 * i,
                          (long long)IDX_MAX_NUMEL);

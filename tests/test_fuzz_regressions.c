@@ -50,9 +50,25 @@ static void test_idx_huge_header(void **s) {
     free(gz);
 }
 
+/* fuzz_idx (second find): dimensions 0xffffffff x 0xffffffff overflowed the element count (signed
+ * overflow, UBSan) before the size check saw it. Now the check comes first: a clean "more than" error. */
+static void test_idx_dims_overflow(void **s) {
+    (void)s;
+    const unsigned char hdr[16] = {0, 0, 8, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4};
+    char *path = tu_path_join(tu_group_dir(), "overflow.idx");
+    assert_int_equal(tu_write_file(path, hdr, sizeof hdr), 0);
+    data_idx x;
+    int rc = data_idx_read(path, &x);
+    printf("  %s: %s\n", path, base_error_msg());
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(base_error_msg(), "byte 8: dimensions give more than"));
+    free(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_huge_header),
+        cmocka_unit_test(test_idx_dims_overflow),
     };
     return cmocka_run_group_tests(tests, tu_group_tempdir_setup, tu_group_tempdir_teardown);
 }
