@@ -7,7 +7,8 @@
 #
 # Environment: EMBER_DATA_DIR (default ../shared/data), EMBER_BIN (a built `ember` for checkpoint,
 # tokenizer and vector seeds; default build/ember), FUZZ_BUILD (default build-fuzz), FUZZ_WORK
-# (seed and crash directory, default a temp dir). Prints one line per harness (executions, crashes)
+# (seed and crash directory, default a temp dir), FUZZ_SEED (libFuzzer's -seed, default 1: a CI run
+# replays the same mutations, so a failure can be replayed; set another to explore). Prints one line per harness (executions, crashes)
 # and a total; exits 1 if any harness crashed, leaving the crashing input in FUZZ_WORK/<harness>/.
 set -eu # no pipefail: `zcat | head` ends zcat with SIGPIPE by design
 cd "$(dirname "$0")/.."
@@ -112,7 +113,7 @@ for h in $harnesses; do
     mkdir -p "$work/$h/tmp"
     (cd "$work/$h" && TMPDIR="$work/$h/tmp" ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$OLDPWD/$bdir/$h" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        "$OLDPWD/$bdir/$h" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -timeout=10 -print_final_stats=1 "$corp" >"$log" 2>&1)
     rc=$?
     set -e
