@@ -660,8 +660,7 @@ int train_ctr_run(const train_ctr_options *o_in) {
     }
     if (!R.eval) lc.eval_every = 0;
     /* the output head is not part of the sentence encoder: keep its bytes */
-    const char *head = R.net.cfg.kind == NN_TEXT_MLM ? "head.*" : "head*";
-    if (!R.bov && nn_params_match_count(R.ps, head) > 0 && lc.nfreeze < TRAIN_LOOP_MAX_GLOBS) lc.freeze[lc.nfreeze++] = head;
+    if (!R.bov) train_lm_freeze_head(&R.net, &lc);
     train_loop_trainer tr = {.ctx = &R, .next_batch = ctr_next_batch, .loss = ctr_loss,
                              .eval = R.eval ? ctr_eval : NULL, .save = ctr_save, .load = ctr_load,
                              .after_step = ctr_after_step};

@@ -1105,10 +1105,7 @@ int train_ft_run(const train_ft_options *o_in) {
     train_loop_unfreeze_epochs(&lc, steps_per_epoch);
     if (lc.eval_every == 0) lc.eval_every = (int64_t)ceil(steps_per_epoch / 2); /* twice an epoch */
     /* the MLM / LM output head is not part of the task's model: keep its bytes, no grads */
-    if (R.kind == FT_ENCODER) {
-        const char *head = R.net.cfg.kind == NN_TEXT_MLM ? "head.*" : "head*";
-        if (nn_params_match_count(R.ps, head) > 0 && lc.nfreeze < TRAIN_LOOP_MAX_GLOBS) lc.freeze[lc.nfreeze++] = head;
-    }
+    if (R.kind == FT_ENCODER) train_lm_freeze_head(&R.net, &lc);
     train_loop_trainer tr = {.ctx = &R, .next_batch = ft_next_batch, .loss = ft_loss, .eval = ft_eval,
                              .save = ft_save, .load = ft_load};
     L = train_loop_new(&lc, R.ps, &tr);

@@ -691,6 +691,11 @@ int train_lm_load_model(const char *path, train_lm_model *m) {
     return rc;
 }
 
+void train_lm_freeze_head(const nn_text_model *m, train_loop_config *c) {
+    const char *head = m->cfg.kind == NN_TEXT_MLM ? "head.*" : "head*";
+    if (nn_params_match_count(&m->ps, head) > 0 && c->nfreeze < TRAIN_LOOP_MAX_GLOBS) c->freeze[c->nfreeze++] = head;
+}
+
 int train_lm_load_params(ckpt_reader *r, nn_params *ps) {
     ckpt_load_report rep = {0};
     int n = ckpt_load_params_glob(r, ps, "*", &rep);

@@ -84,6 +84,9 @@ void train_lm_model_free(train_lm_model *m);
  * /model/... written and read (the config is checked), and the parameters loaded strictly except
  * that parameters named "ctr.*" or "task.*" in the file (a contrastive trainer's projection head and
  * temperature, used in training only; a finetune's task head) are allowed and ignored. */
+/* Freezes the model's MLM / LM output head (unused by trainers that pool hidden states: contrastive,
+ * finetune; its bytes are kept so the checkpoint still loads as its kind) by adding its glob to c. */
+void train_lm_freeze_head(const nn_text_model *m, train_loop_config *c);
 int train_lm_put_model(ckpt_writer *w, const nn_text_config *c);
 int train_lm_get_config(ckpt_reader *r, nn_text_config *c);
 int train_lm_load_params(ckpt_reader *r, nn_params *ps);

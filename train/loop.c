@@ -432,28 +432,28 @@ static int restore_frozen(train_loop *L, ckpt_reader *r) {
     if (ckpt_get_string(r, "/state/frozen", &stored)) return -1;
     char *now = frozen_names(L->ps);
     if (strcmp(now, stored) != 0) {
-        for (int i = 0; i < L->ps->n; i++) L->ps->items[i].frozen = false;
+        /* every name is checked first, so a bad file changes nothing */
         for (char *p = stored, *e; *p; p = e + (*e != 0)) {
             e = p + strcspn(p, "\n");
             char save = *e;
             *e = 0;
-            nn_param *q = nn_params_find(L->ps, p);
-            if (!q) {
-                base_error_set("%s: /state/frozen names '%s', which this model does not have", ckpt_reader_path(r), p);
-                *e = save;
+            bool known = nn_params_find(L->ps, p) != NULL;
+            if (!known) base_error_set("%s: /state/frozen names '%s', which this model does not have", ckpt_reader_path(r), p);
+            *e = save;
+            if (!known) {
                 free(stored);
                 free(now);
                 return -1;
             }
-            q->frozen = true;
+        }
+        nn_params_freeze(L->ps, "*", false);
+        for (char *p = stored, *e; *p; p = e + (*e != 0)) { /* parameter names hold no glob characters */
+            e = p + strcspn(p, "\n");
+            char save = *e;
+            *e = 0;
+            nn_params_freeze(L->ps, p, true);
             *e = save;
         }
-        for (int i = 0; i < L->ps->n; i++) { /* flags and grad storage follow the frozen marks */
-            nn_param *q = &L->ps->items[i];
-            if (q->frozen) q->t->flags &= ~(uint32_t)AG_REQUIRES_GRAD;
-            else q->t->flags |= AG_REQUIRES_GRAD;
-        }
-        nn_params_regrad(L->ps);
         if (!L->cfg.quiet)
             fprintf(stderr, "%s: note: the checkpoint's frozen parameters at step %lld differ from what --freeze/--unfreeze "
                             "give; resuming with the checkpoint's\n", L->cfg.label, (long long)L->step);
