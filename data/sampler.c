@@ -38,8 +38,17 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
     int32_t *large = malloc((size_t)n * sizeof *large); /* [n] stack of columns with q >= T */
     a->prob = malloc((size_t)n * sizeof *a->prob);
     a->alias = malloc((size_t)n * sizeof *a->alias);
-    BASE_CHECK(q && small && large && a->prob && a->alias, "data_alias_init", "out of memory for %lld words",
-             (long long)n);
+    if (!q || !small || !large || !a->prob || !a->alias) { /* n is the user's vocabulary: not an abort */
+        free(q);
+        free(small);
+        free(large);
+        free(a->prob);
+        free(a->alias);
+        a->prob = NULL;
+        a->alias = NULL;
+        return base_error_set("alias sampler: out of memory for the negative-sampling table of %lld words (%.1f MB)",
+                              (long long)n, (double)n * (2 * sizeof *q + 2 * sizeof *small) / 1e6);
+    }
     const long double scale = (long double)n * (long double)T / (long double)W;
     uint64_t sum = 0;
     for (int64_t i = 0; i < n; i++) {

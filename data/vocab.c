@@ -43,14 +43,19 @@ void data_vocab_free(data_vocab *v) {
     free(v);
 }
 
-/* Rebuilds the hash for ids 0..n-1 at a size that keeps the load <= 0.5. */
-static void vocab_rehash(data_vocab *v) {
+/* Rebuilds the hash for ids 0..n-1 at a size that keeps the load <= 0.5. Returns 0, or -1 when
+ * the larger table cannot be allocated (the old one is kept, still valid for ids 0..n-1). */
+static int vocab_rehash(data_vocab *v) {
     int64_t size = 2048;
     while (size < 2 * v->n + 2) size <<= 1;
     if (size != v->hash_size) {
-        free(v->hash);
-        v->hash = base_xmalloc((size_t)size * sizeof *v->hash);
-        v->hash_size = size;
+        int32_t *h = malloc((size_t)size * sizeof *h);
+        if (!h && v->hash_size < size) return -1;
+        if (h) { /* else the current, larger table serves (so shrinking never fails) */
+            free(v->hash);
+            v->hash = h;
+            v->hash_size = size;
+        }
     }
     memset(v->hash, 0xff, (size_t)size * sizeof *v->hash);
     uint64_t mask = (uint64_t)size - 1;
@@ -59,6 +64,19 @@ static void vocab_rehash(data_vocab *v) {
         while (v->hash[s] >= 0) s = (s + 1) & mask;
         v->hash[s] = (int32_t)i;
     }
+    return 0;
+}
+
+int64_t data_vocab_bytes(const data_vocab *v) {
+    return v->str_bytes + v->cap * (int64_t)(sizeof *v->words + sizeof *v->counts) +
+           v->hash_size * (int64_t)sizeof *v->hash;
+}
+
+static int32_t vocab_oom(const data_vocab *v) {
+    base_error_set("out of memory: the vocabulary has %" PRId64 " distinct words, %.1f MB so far (a corpus with "
+                   "fewer distinct words, or more memory, is needed)",
+                   v->n, (double)data_vocab_bytes(v) / 1e6);
+    return -1;
 }
 
 int32_t data_vocab_find(const data_vocab *v, const char *w) {
@@ -85,21 +103,44 @@ int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count) {
         }
         s = (s + 1) & mask;
     }
-    BASE_CHECK(v->n < INT32_MAX, "data_vocab_add", "vocabulary exceeds %d words", INT32_MAX);
-    if (v->n == v->cap) {
-        v->cap *= 2;
-        v->words = base_xrealloc(v->words, (size_t)v->cap * sizeof *v->words);
-        v->counts = base_xrealloc(v->counts, (size_t)v->cap * sizeof *v->counts);
+    if (v->n >= INT32_MAX) {
+        base_error_set("the vocabulary exceeds %d distinct words", INT32_MAX);
+        return -1;
     }
+    if (v->n == v->cap) {
+        /* both arrays grow before either is committed, so a failure leaves v as it was */
+        char **words = realloc(v->words, (size_t)v->cap * 2 * sizeof *words);
+        if (!words) return vocab_oom(v);
+        v->words = words;
+        int64_t *counts = realloc(v->counts, (size_t)v->cap * 2 * sizeof *counts);
+        if (!counts) return vocab_oom(v);
+        v->counts = counts;
+        v->cap *= 2;
+    }
+    size_t len = strlen(w) + 1;
+    char *copy = malloc(len);
+    if (!copy) return vocab_oom(v);
+    memcpy(copy, w, len);
     int32_t id = (int32_t)v->n++;
-    v->words[id] = base_xstrdup(w);
+    v->words[id] = copy;
     v->counts[id] = count;
-    v->total += count;
     if (2 * v->n + 2 > v->hash_size) {
-        vocab_rehash(v);
+        if (vocab_rehash(v) != 0) {
+            v->n--;
+            free(copy);
+            return vocab_oom(v);
+        }
     } else {
         v->hash[s] = id;
     }
+    v->str_bytes += (int64_t)len;
+    v->total += count;
+    return id;
+}
+
+int32_t data_vocab_xadd(data_vocab *v, const char *w, int64_t count) {
+    int32_t id = data_vocab_add(v, w, count);
+    BASE_CHECK(id >= 0, "data_vocab_xadd", "%s", base_error_msg());
     return id;
 }
 
@@ -132,13 +173,22 @@ static int64_t vocab_drop_below(data_vocab *v, int64_t min_count) {
     return dropped;
 }
 
-void data_vocab_finish(data_vocab *v, int64_t min_count) {
+int data_vocab_finish(data_vocab *v, int64_t min_count) {
     vocab_drop_below(v, min_count);
-    int32_t *order = base_xmalloc((size_t)(v->n ? v->n : 1) * sizeof *order);
+    size_t n = (size_t)(v->n ? v->n : 1);
+    int32_t *order = malloc(n * sizeof *order);
+    char **w = malloc(n * sizeof *w);
+    int64_t *c = malloc(n * sizeof *c);
+    if (!order || !w || !c) {
+        free(order);
+        free(w);
+        free(c);
+        vocab_oom(v);
+        BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_finish", "a smaller hash cannot fail"); /* freeable, findable */
+        return -1;
+    }
     for (int64_t i = 0; i < v->n; i++) order[i] = (int32_t)i;
     qsort_r(order, (size_t)v->n, sizeof *order, vocab_cmp, v);
-    char **w = base_xmalloc((size_t)v->cap * sizeof *w);
-    int64_t *c = base_xmalloc((size_t)v->cap * sizeof *c);
     for (int64_t i = 0; i < v->n; i++) {
         w[i] = v->words[order[i]];
         c[i] = v->counts[order[i]];
@@ -148,7 +198,9 @@ void data_vocab_finish(data_vocab *v, int64_t min_count) {
     free(v->counts);
     v->words = w;
     v->counts = c;
-    vocab_rehash(v);
+    v->cap = (int64_t)n;
+    BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_finish", "a smaller hash cannot fail");
+    return 0;
 }
 
 int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_count, int64_t max_size, FILE *log) {
@@ -156,18 +208,22 @@ int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_coun
     data_corpus *c = data_corpus_open(corpus_path);
     if (!c) return -1;
     data_vocab *v = data_vocab_new();
-    data_vocab_add(v, DATA_EOS, 0); /* word2vec.c keeps "</s>" at id 0 even when it never occurs */
+    data_vocab_xadd(v, DATA_EOS, 0); /* word2vec.c keeps "</s>" at id 0 even when it never occurs */
     char word[DATA_MAX_WORD];
     int64_t read_words = 0, prune_k = 1;
     FILE *lg = log ? log : stderr; /* pruning changes the counts: it is always reported */
     int len;
     while ((len = data_corpus_next(c, word, sizeof word)) > 0) {
-        data_vocab_add(v, word, 1);
+        if (data_vocab_add(v, word, 1) < 0) {
+            base_error_prefix("%s: after %" PRId64 " words", corpus_path, read_words);
+            len = -1;
+            break;
+        }
         read_words++;
         if (max_size > 0 && v->n > max_size) {
             /* word2vec.c's ReduceVocab: drop words of count <= k, k growing by one per prune. */
             int64_t dropped = vocab_drop_below(v, prune_k + 1);
-            vocab_rehash(v);
+            BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_build", "out of memory for the hash of %" PRId64 " words", v->n);
             fprintf(lg, "vocab: pruned %" PRId64 " words of count <= %" PRId64 " at %" PRId64 " words read\n", dropped,
                     prune_k, read_words);
             prune_k++;
@@ -180,7 +236,11 @@ int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_coun
     }
     data_corpus_close(c);
     int64_t distinct = v->n - 1;
-    data_vocab_finish(v, min_count);
+    if (data_vocab_finish(v, min_count) != 0) {
+        base_error_prefix("%s: sorting the vocabulary", corpus_path);
+        data_vocab_free(v);
+        return -1;
+    }
     if (v->n <= 1) {
         base_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
                      " distinct words read",
@@ -257,7 +317,10 @@ int data_vocab_read(data_vocab **out, const char *path) {
                               data_vocab_find(v, line) + 1);
             break;
         }
-        data_vocab_add(v, line, cnt);
+        if (data_vocab_add(v, line, cnt) < 0) {
+            rc = base_error_prefix("%s: line %" PRId64, path, lineno);
+            break;
+        }
     }
     if (rc == 0 && ferror(f)) rc = base_error_set("%s: read failed after line %" PRId64, path, lineno);
     if (rc == 0 && v->n == 0) rc = base_error_set("%s: expected \"word count\" lines, got an empty file", path);

@@ -19,19 +19,29 @@ typedef struct data_vocab {
     int32_t *hash;
     int64_t hash_size;
     int64_t cap;
+    int64_t str_bytes; /* bytes held by the words' strings (for the out-of-memory message) */
 } data_vocab;
 
 data_vocab *data_vocab_new(void);
 void data_vocab_free(data_vocab *v);
 
-/* Adds count to word w (inserting it if new); returns its id (valid until the next sort). */
+/* Adds count to word w (inserting it if new); returns its id (valid until the next sort), or -1
+ * when memory runs out, with an error giving the vocabulary's size ("out of memory: the vocabulary
+ * has 31000000 distinct words, 1843.2 MB so far"): a corpus of user-chosen size is user input, so
+ * this is not an abort. v is unchanged then (w not added) and stays usable and freeable. */
 int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count);
+/* The same for words already held in memory elsewhere (a data set, a checkpoint's list): running
+ * out of memory there aborts, as base_xmalloc does. */
+int32_t data_vocab_xadd(data_vocab *v, const char *w, int64_t count);
+/* Bytes the vocabulary's strings and tables hold now. */
+int64_t data_vocab_bytes(const data_vocab *v);
 /* Id of w, or -1 if absent. Hot path: called once per corpus word during training. */
 int32_t data_vocab_find(const data_vocab *v, const char *w);
 
 /* Drops words with count < min_count (except "</s>"), then sorts into the canonical order and
- * rebuilds the hash; recomputes total. */
-void data_vocab_finish(data_vocab *v, int64_t min_count);
+ * rebuilds the hash; recomputes total. Returns 0, or -1 (out of memory, error set) with the words
+ * kept but unsorted. */
+int data_vocab_finish(data_vocab *v, int64_t min_count);
 
 /* One pass over a corpus: counts every word, prunes as word2vec.c does when the table exceeds
  * max_size (0 = unlimited: drop words of count <= k with k growing from 1, each prune reported on

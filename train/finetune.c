@@ -400,7 +400,7 @@ static data_vocab *count_words(const ft_split *s, bool pairs) {
             char *buf;
             int64_t m = train_sent_words(side ? s->raw_b[i] : s->raw_a[i], &buf);
             const char *w = buf;
-            for (int64_t j = 0; j < m; j++, w += strlen(w) + 1) data_vocab_add(v, w, 1);
+            for (int64_t j = 0; j < m; j++, w += strlen(w) + 1) data_vocab_xadd(v, w, 1);
             free(buf);
         }
     return v;
@@ -415,7 +415,7 @@ static void add_known_words(ft_run *R, const ft_split *s, const train_vectors *v
             int64_t m = train_sent_words(side ? s->raw_b[i] : s->raw_a[i], &buf);
             const char *w = buf;
             for (int64_t j = 0; j < m; j++, w += strlen(w) + 1)
-                if (data_vocab_find(R->words, w) < 0 && train_vectors_find(vec, w, false) >= 0) data_vocab_add(R->words, w, 0);
+                if (data_vocab_find(R->words, w) < 0 && train_vectors_find(vec, w, false) >= 0) data_vocab_xadd(R->words, w, 0);
             free(buf);
         }
 }
@@ -439,7 +439,7 @@ static int setup_bag(ft_run *R, const train_vectors *vec) {
             if (added < 8 && ex < sizeof examples) ex += (size_t)snprintf(examples + ex, sizeof examples - ex, " %s", w);
             added++;
         }
-        data_vocab_add(R->words, w, cnt->counts[i]);
+        data_vocab_xadd(R->words, w, cnt->counts[i]);
     }
     int64_t ntrain_words = cnt->n;
     data_vocab_free(cnt);
@@ -1232,7 +1232,7 @@ int train_ft_evaluate(const char *model, const char *data, const char *predictio
         if (!rc) {
             R.kind = !strcmp(kind, "bow") ? FT_BOW : FT_BOV;
             R.words = data_vocab_new();
-            for (int64_t i = 0; i < n; i++) data_vocab_add(R.words, words[i], counts[i]);
+            for (int64_t i = 0; i < n; i++) data_vocab_xadd(R.words, words[i], counts[i]);
             R.dim = info.shape[1];
             nn_params_init(&R.bps);
             R.emb = nn_params_add(&R.bps, "embedding.weight", 2, (const int64_t[]){n, R.dim}, NN_INIT_ZEROS, 0, 0, true);

@@ -1089,7 +1089,7 @@ static int resume_settings(w2v_run *r, ckpt_reader *cr, const train_w2v_state *s
             data_vocab_free(v);
             return base_error_set("%s: /vocab/words: word %" PRId64 " is a duplicate or has a negative count", file, i);
         }
-        data_vocab_add(v, words[i], counts[i]); /* ids = checkpoint order */
+        data_vocab_xadd(v, words[i], counts[i]); /* ids = checkpoint order */
     }
     ckpt_free_words(words, n);
     free(counts);
@@ -1267,7 +1267,14 @@ static void *count_shard(void *arg) {
     c->rc = !cp || data_corpus_shard(cp, c->k, c->W) != 0 ? -1 : 0;
     char word[DATA_MAX_WORD];
     int len = 0;
-    while (!c->rc && (len = data_corpus_next(cp, word, sizeof word)) > 0) data_vocab_add(c->v, word, 1);
+    int64_t nread = 0;
+    while (!c->rc && (len = data_corpus_next(cp, word, sizeof word)) > 0) {
+        if (data_vocab_add(c->v, word, 1) < 0) {
+            c->rc = base_error_prefix("%s: shard %d of %d, after %" PRId64 " words", c->path, c->k, c->W, nread);
+            break;
+        }
+        nread++;
+    }
     if (len < 0) c->rc = -1;
     if (c->rc) snprintf(c->err, sizeof c->err, "%s", base_error_msg()); /* errors are thread-local */
     if (cp) data_corpus_close(cp);
@@ -1295,15 +1302,17 @@ static int count_vocabulary(w2v_run *r) {
     for (int k = 0; k < W && !rc; k++)
         if (sh[k].rc) rc = base_error_set("%s", sh[k].err);
     data_vocab *v = sh[0].v;
-    data_vocab_add(v, DATA_EOS, 0); /* word2vec.c keeps "</s>" at id 0 even when it never occurs */
+    if (!rc && data_vocab_add(v, DATA_EOS, 0) < 0) rc = -1; /* word2vec.c keeps "</s>" at id 0 always */
     for (int k = 1; k < W; k++) {
-        for (int64_t i = 0; !rc && i < sh[k].v->n; i++) data_vocab_add(v, sh[k].v->words[i], sh[k].v->counts[i]);
+        for (int64_t i = 0; !rc && i < sh[k].v->n; i++)
+            if (data_vocab_add(v, sh[k].v->words[i], sh[k].v->counts[i]) < 0)
+                rc = base_error_prefix("%s: merging the shards' vocabularies", r->train_path);
         data_vocab_free(sh[k].v);
     }
     int64_t distinct = v->n - 1;
     if (!rc) {
-        data_vocab_finish(v, r->min_count);
-        if (v->n <= 1)
+        if (data_vocab_finish(v, r->min_count) != 0) rc = base_error_prefix("%s: sorting the vocabulary", r->train_path);
+        else if (v->n <= 1)
             rc = base_error_set("%s: no word occurs at least %" PRId64 " times (min-count %" PRId64 "); %" PRId64
                                 " distinct words read",
                                 r->train_path, r->min_count, r->min_count, distinct);
@@ -1331,7 +1340,8 @@ static int run_vocabulary(w2v_run *r) {
         double t0 = base_now_sec();
         if (o->read_vocab) {
             if (data_vocab_read(&r->vocab, o->read_vocab) != 0) return -1;
-            data_vocab_finish(r->vocab, o->min_count); /* word2vec.c sorts and prunes a read vocabulary */
+            /* word2vec.c sorts and prunes a read vocabulary */
+            if (data_vocab_finish(r->vocab, o->min_count) != 0) return base_error_prefix("%s", o->read_vocab);
             if (r->vocab->n < 1 || (r->vocab->n == 1 && !strcmp(r->vocab->words[0], DATA_EOS)))
                 return base_error_set("%s: no word has count >= %" PRId64 " (min-count)", o->read_vocab, o->min_count);
         } else if (count_vocabulary(r) != 0) {
@@ -1384,14 +1394,16 @@ static int run_tables(w2v_run *r) {
     }
     if (r->negative) {
         if (!(r->t1neg = table_new(r, "syn1neg", true, &r->syn1neg))) return -1;
-        int64_t *c = base_xmalloc((size_t)V * sizeof *c); /* [V] counts, "</s>" zeroed */
+        int64_t *c = malloc((size_t)V * sizeof *c); /* [V] counts, "</s>" zeroed */
+        if (!c) return base_error_set("word2vec: out of memory: %" PRId64 " words' counts", V);
         memcpy(c, r->vocab->counts, (size_t)V * sizeof *c);
         if (r->eos_id >= 0 && V > 1) c[r->eos_id] = 0; /* word2vec.c never uses "</s>" as a negative */
         int arc = data_alias_init(&r->alias, c, V, 0.75);
         free(c);
         if (arc != 0) return -1;
     }
-    r->keep = base_xmalloc((size_t)V * sizeof *r->keep);
+    r->keep = malloc((size_t)V * sizeof *r->keep);
+    if (!r->keep) return base_error_set("word2vec: out of memory: %" PRId64 " words' subsampling table", V);
     for (int64_t i = 0; i < V; i++) {
         double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
         r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
