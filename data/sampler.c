@@ -36,18 +36,15 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
     uint64_t *q = malloc((size_t)n * sizeof *q);     /* [n] integer mass, then residual mass */
     int32_t *small = malloc((size_t)n * sizeof *small); /* [n] stack of columns with q < T */
     int32_t *large = malloc((size_t)n * sizeof *large); /* [n] stack of columns with q >= T */
-    a->prob = malloc((size_t)n * sizeof *a->prob);
-    a->alias = malloc((size_t)n * sizeof *a->alias);
-    if (!q || !small || !large || !a->prob || !a->alias) { /* n is the user's vocabulary: not an abort */
+    a->cell = malloc((size_t)n * sizeof *a->cell);
+    if (!q || !small || !large || !a->cell) { /* n is the user's vocabulary: not an abort */
         free(q);
         free(small);
         free(large);
-        free(a->prob);
-        free(a->alias);
-        a->prob = NULL;
-        a->alias = NULL;
+        free(a->cell);
+        a->cell = NULL;
         return base_error_set("alias sampler: out of memory for the negative-sampling table of %lld words (%.1f MB)",
-                              (long long)n, (double)n * (2 * sizeof *q + 2 * sizeof *small) / 1e6);
+                              (long long)n, (double)n * (sizeof *q + 2 * sizeof *small + sizeof *a->cell) / 1e6);
     }
     const long double scale = (long double)n * (long double)T / (long double)W;
     uint64_t sum = 0;
@@ -75,8 +72,8 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
     }
     while (ns > 0 && nl > 0) {
         int32_t s = small[--ns], l = large[nl - 1];
-        a->prob[s] = (uint32_t)q[s];
-        a->alias[s] = l;
+        a->cell[s].prob = (uint32_t)q[s];
+        a->cell[s].alias = l;
         q[l] -= T - q[s];
         if (q[l] < T) {
             nl--;
@@ -88,8 +85,8 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
     while (nl > 0) {
         int32_t l = large[--nl];
         BASE_CHECK(q[l] == T, "data_alias_init", "column %d has mass %llu, expected 2^32", l, (unsigned long long)q[l]);
-        a->prob[l] = (uint32_t)(T - 1);
-        a->alias[l] = l;
+        a->cell[l].prob = (uint32_t)(T - 1);
+        a->cell[l].alias = l;
     }
     a->n = n;
     free(q);
@@ -99,15 +96,14 @@ int data_alias_init(data_alias *a, const int64_t *counts, int64_t n, double powe
 }
 
 void data_alias_free(data_alias *a) {
-    free(a->prob);
-    free(a->alias);
+    free(a->cell);
     memset(a, 0, sizeof *a);
 }
 
 double data_alias_prob(const data_alias *a, int64_t i) {
     const double T = 4294967296.0;
-    double m = a->prob[i];
+    double m = a->cell[i].prob;
     for (int64_t j = 0; j < a->n; j++)
-        if (a->alias[j] == i) m += T - (double)a->prob[j];
+        if (a->cell[j].alias == i) m += T - (double)a->cell[j].prob;
     return m / ((double)a->n * T);
 }

@@ -56,8 +56,8 @@ static void test_alias_exact(void **state) {
         assert_true(fabs(got - want) < 1e-9);
         if (counts[i] == 0) {
             assert_true(got == 0.0);
-            assert_int_equal(a.prob[i], 0);
-            for (int64_t j = 0; j < n; j++) assert_true(a.alias[j] != i);
+            assert_int_equal(a.cell[i].prob, 0);
+            for (int64_t j = 0; j < n; j++) assert_true(a.cell[j].alias != i);
         }
     }
     assert_true(fabs(sum - 1.0) < 1e-12);
@@ -70,7 +70,7 @@ static void test_alias_exact(void **state) {
     for (int i = 1; i < 1000; i++) skew[i] = 1;
     assert_int_equal(data_alias_init(&a, skew, 1000, 0.75), 0);
     assert_true(data_alias_prob(&a, 999) > 0);
-    assert_true(a.prob[999] > 0);
+    assert_true(a.cell[999].prob > 0);
     assert_int_equal(data_alias_draw(&a, 0xFFFFFFFFull << 32), 999);
     data_alias_free(&a);
 
@@ -100,8 +100,8 @@ static void test_alias_draws(void **state) {
         const double T = 4294967296.0;
         double *m = calloc((size_t)n, sizeof *m);
         for (int64_t j = 0; j < n; j++) {
-            m[j] += a.prob[j];
-            m[a.alias[j]] += T - (double)a.prob[j];
+            m[j] += a.cell[j].prob;
+            m[a.cell[j].alias] += T - (double)a.cell[j].prob;
         }
         for (int64_t i = 0; i < n; i++) {
             double rel = fabs(m[i] / ((double)n * T) - p[i]) / p[i];

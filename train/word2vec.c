@@ -193,6 +193,7 @@ struct w2v_run {
     ag_tensor *t0, *t1, *t1neg;
     /* samplers */
     uint64_t *keep;                  /* [V] subsampling threshold in 2^32 units (2^32 = always) */
+    int64_t nsub;                    /* ids >= nsub are always kept: 1 + the last id with keep < 2^32 */
     data_alias alias;                /* negatives over count^0.75, "</s>" excluded */
     /* Huffman paths: word w's path is points/codes[path_off[w] .. path_off[w+1]) */
     int64_t *path_off;               /* [V + 1] */
@@ -542,7 +543,10 @@ static inline bool take_token(w2v_worker *wk, uint32_t tok, int64_t *len) {
     int32_t id = (int32_t)tok;
     wk->word_count++;
     if (id == r->eos_id) return true;
-    if (r->keep[id] < ((uint64_t)1 << 32) && (base_rng_next(&wk->rng) >> 32) >= r->keep[id]) return false;
+    /* Only frequent words are subsampled, and ids go by count, so the test reads a short hot prefix
+     * of keep[] instead of a random place in a table of the whole vocabulary (a cache miss). */
+    if (id < r->nsub && r->keep[id] < ((uint64_t)1 << 32) && (base_rng_next(&wk->rng) >> 32) >= r->keep[id])
+        return false;
     wk->sen[(*len)++] = id;
     return *len >= r->sentence_cap;
 }
@@ -1407,6 +1411,7 @@ static int run_tables(w2v_run *r) {
     for (int64_t i = 0; i < V; i++) {
         double p = data_subsample_keep(r->vocab->counts[i], r->train_words, r->sample);
         r->keep[i] = p >= 1.0 ? ((uint64_t)1 << 32) : (uint64_t)(p * 4294967296.0);
+        if (r->keep[i] < ((uint64_t)1 << 32)) r->nsub = i + 1;
     }
     /* The encoded corpus pays off from the second epoch. Its size is known before encoding: every
      * in-vocabulary occurrence takes the varint bytes of its id (the counts are exact). */
