@@ -200,11 +200,20 @@ static void test_resume_bit_exact(void **state) {
         free(out);
         assert_int_equal(tu_run_ember(&out, "train %s --corpus %s " SMALL " --dropout 0.1 --accum 2 --steps 12 "
                                             "--eval-every 5 --checkpoint %s --resume %s", kinds[k], g_world, cut, cut), 0);
+        assert_null(strstr(out, "loop setting")); /* same settings: nothing to note */
         free(out);
         int64_t n = compare_params(full, cut, NULL, true);
         printf("%s: resumed at step 7 of 12: %lld parameter tensors byte-identical to the uninterrupted run\n", kinds[k],
                (long long)n);
         assert_true(n > 10);
+        /* loop settings may change on resume, but each change is named with both values */
+        assert_int_equal(tu_run_ember(&out, "train %s --corpus %s " SMALL " --dropout 0.1 --accum 2 --steps 14 --lr 0.002 "
+                                            "--eval-every 5 --checkpoint %s --resume %s", kinds[k], g_world, cut, cut), 0);
+        printf("%s", out);
+        assert_non_null(strstr(out, "resuming with 2 loop settings changed from the checkpoint's"));
+        assert_non_null(strstr(out, "steps checkpoint 12, now 14"));
+        assert_non_null(strstr(out, "now 0.002"));
+        free(out);
     }
 }
 

@@ -311,11 +311,14 @@ static const char *json_value_end(const char *v) {
     return v;
 }
 
-/* The "trainer" member of a stored configuration document, as a heap string ("" if absent). */
-static char *trainer_member(const char *doc) {
-    const char *p = strstr(doc, "{\"trainer\":");
+/* The member `key` ("trainer" or "loop") of a configuration document, as a heap string ("" if
+ * absent). The two are the document's only top-level members. */
+static char *config_member(const char *doc, const char *key) {
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(doc, pat);
     if (!p) return base_xstrdup("");
-    p += strlen("{\"trainer\":");
+    p += strlen(pat);
     size_t n = (size_t)(json_value_end(p) - p);
     char *out = base_xmalloc(n + 1);
     memcpy(out, p, n);
@@ -512,7 +515,7 @@ int train_loop_resume(train_loop *L) {
     if (ckpt_get_config_json(r, &doc)) goto out;
     /* The trainer's settings (model shape, data, tokenizer) must match: anything else would train
      * a different model from these bytes. Loop settings (lr, steps, ...) may change on resume. */
-    file_tr = trainer_member(doc);
+    file_tr = config_member(doc, "trainer");
     const char *now_tr = L->cfg.config_json ? L->cfg.config_json : "{}";
     if (strcmp(file_tr, now_tr) != 0) {
         char diff[2048];
@@ -520,6 +523,19 @@ int train_loop_resume(train_loop *L) {
         base_error_set("%s: written by a run with different settings (%d): %s", L->cfg.resume, nd ? nd : 1,
                      nd ? diff : "configuration differs");
         goto out;
+    }
+    /* Loop settings may change on resume (a longer --steps, a new --lr), as in PyTorch, but not
+     * silently: every one that differs is listed. */
+    if (!L->cfg.quiet) {
+        char *file_loop = config_member(doc, "loop"), *now_doc = config_document(L), *now_loop = config_member(now_doc, "loop");
+        char diff[2048];
+        int nd = file_loop[0] && now_loop[0] ? json_flat_diff(file_loop, now_loop, diff, sizeof diff) : 0;
+        if (nd)
+            fprintf(stderr, "%s: note: resuming with %d loop setting%s changed from the checkpoint's: %s\n", L->cfg.label, nd,
+                    nd == 1 ? "" : "s", diff);
+        free(file_loop);
+        free(now_doc);
+        free(now_loop);
     }
     if (ckpt_load_params(r, L->ps, true) < 0) goto out;
     if (ckpt_load_optim(r, L->opt)) goto out;
