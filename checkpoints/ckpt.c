@@ -1225,7 +1225,7 @@ ckpt_reader *ckpt_open(const char *path) {
     if (!r->verified && g_unverified_warnings)
         fprintf(g_unverified_warnings,
                 "warning: %s: no integrity line: its contents are not verified (a damaged file may give wrong "
-                "values silently, or crash HDF5's parser)\n", path);
+                "values silently)\n", path);
     return r;
 }
 

@@ -164,10 +164,13 @@ static int load_in_child(const char *path, const nn_params *ps, int64_t rows) {
     }
 }
 
-/* A file without the integrity line goes straight to HDF5: run flips in a child so a crash inside
- * HDF5 is counted rather than taking the test down. Asserted: such a file opens as unverified, no
- * flip or scribble crashes or aborts the reader, and (the reason for the integrity line, and for
- * refusing unverified files for training) some flips load different values without any error. */
+/* A file without the integrity line is not hashed: ckpt_open has a child process read it whole
+ * first (a crash there is an error, test_unverified_crash_is_contained), and HDF5 then parses it in
+ * the caller. Flips run in a child here too, so that a crash the probe missed is counted rather
+ * than taking the test down. Asserted: such a file opens as unverified, no flip or scribble crashes
+ * or aborts the reader, and (the reason for the integrity line, and for refusing unverified files
+ * for training) some flips load different values without any error: the probe only catches what
+ * HDF5 cannot parse, not well-formed wrong numbers. */
 static void test_bit_flips_unprotected(void **state) {
     (void)state;
     nn_params ps;
