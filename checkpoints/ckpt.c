@@ -871,25 +871,27 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
  *
  * Why: a file without the integrity line (written by h5py or another tool, or an ember file whose
  * user block was zeroed) reaches HDF5 unchecked, and HDF5 1.10's parser is not hardened: some
- * damaged files make it segfault (an out-of-range global heap index in a string attribute read by
- * ckpt_open itself; a damaged B-tree address under H5Literate, docs/FUZZING.md). So before the
- * calling process lets HDF5 parse such a file, a forked child reads all of it -- every link from
- * the root, every attribute, every dataset's values, a superset of what ember's readers touch --
- * and reports through a pipe what it is about to read. A crash, an HDF5 error or a hang in the
- * child becomes an error in the caller naming the object; only a file the child read whole is
- * opened here. Verified files (the hash matched) never fork.
+ * damaged files make it segfault -- an out-of-range global heap index in a string attribute and an
+ * integer precision of 0 in an attribute's datatype (both read by ckpt_open itself), a damaged
+ * B-tree under H5Literate (docs/FUZZING.md). So before the calling process lets HDF5 parse such a
+ * file, a forked child reads all of it -- every link from the root, every attribute, every
+ * dataset's values, with the memory types ember's readers use -- and reports through a pipe what
+ * it is about to read. A crash, an HDF5 error or a hang in the child becomes an error in the caller
+ * naming the object; only a file the child read whole is opened here. Verified files (the hash
+ * matched) never fork.
  *
  * Fork and threads: the child is a copy of the calling thread only. It calls nothing but HDF5,
- * malloc, write, alarm and _exit. glibc's malloc resets its locks in the child; OpenBLAS's and
- * OpenMP's pools are idle threads the child never uses; Hogwild workers do not run while a
- * checkpoint is being opened (resume happens before the workers start). HDF5 here is built
- * thread-safe: its global lock is taken only by a thread inside an HDF5 call, and ember calls HDF5
- * from one thread at a time, the one calling ckpt_open -- had another thread held it, the child
- * would block and the timeout would report it, never a wrong answer. The child never returns to
- * the caller's code: _exit skips atexit handlers (HDF5's H5close, LeakSanitizer) and stdio buffers
- * inherited from the parent are never flushed twice. Under mpirun each rank forks its own child,
- * which makes no MPI call and touches no MPI buffer (Open MPI's fork warning concerns children that
- * use registered memory); only rank-local files are probed, so ranks do not wait on each other.
+ * malloc, signal set-up, setitimer, write and _exit. glibc's malloc resets its locks in the child;
+ * OpenBLAS's and OpenMP's pools are idle threads the child never uses; Hogwild workers do not run
+ * while a checkpoint is opened (resume happens before they start). HDF5 here is built thread-safe:
+ * its global lock is held only by a thread inside an HDF5 call, and ember calls HDF5 from one
+ * thread at a time, the one calling ckpt_open; had another thread held it, the child would block
+ * and the time limit would report it, never a wrong answer. The child never returns to the
+ * caller's code: _exit skips atexit handlers (HDF5's H5close, LeakSanitizer) and never flushes stdio
+ * buffers inherited from the parent. Under mpirun each rank that opens an unverified file forks its
+ * own child; the child makes no MPI call and touches no MPI buffer (Open MPI's warning about fork
+ * concerns children that use memory registered with the network), and the parent's MPI state is
+ * untouched, so collective calls around ckpt_open are unaffected.
  * ------------------------------------------------------------------------------------------ */
 
 #define PROBE_H5_ERROR 3                      /* child exit code: HDF5 reported an error */
