@@ -897,6 +897,7 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
 #define PROBE_H5_ERROR 3                      /* child exit code: HDF5 reported an error */
 #define PROBE_TIMEOUT_MS_DEFAULT 300000       /* 5 min, plus 1 s per 8 MiB of file (probe_timeout_ms) */
 #define PROBE_LINE 512                        /* longest report line, '\n' included */
+#define PROBE_GUARD 4096                      /* bytes checked after every read buffer */
 
 typedef struct {
     int fd;           /* write end of the pipe to the parent */
@@ -955,10 +956,32 @@ static hid_t probe_mem_type(hid_t ft, bool is_attr) {
     return H5Tget_native_type(ft, H5T_DIR_ASCEND);
 }
 
+/* Checks a numeric file type's bit layout, which HDF5 1.10 takes on trust: a damaged precision or
+ * offset (precision 72 in an 8-byte integer, or 0) makes its conversions read and write past their
+ * buffers, and what they then overwrite depends on memory contents (the child may survive where the
+ * caller would die of "stack smashing"), so it is refused here instead of read. Ends the child with
+ * an error naming what if the layout is impossible. */
+static void probe_check_type(const probe_ctx *c, hid_t ft, const char *what) {
+    H5T_class_t cl = H5Tget_class(ft);
+    if (cl != H5T_INTEGER && cl != H5T_FLOAT) return;
+    size_t bits = 8 * H5Tget_size(ft), prec = H5Tget_precision(ft);
+    int off = H5Tget_offset(ft);
+    bool ok = bits > 0 && prec > 0 && off >= 0 && (size_t)off + prec <= bits;
+    size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    if (ok && cl == H5T_FLOAT)
+        ok = H5Tget_fields(ft, &spos, &epos, &esize, &mpos, &msize) >= 0 && esize > 0 && msize > 0 &&
+             spos < bits && epos + esize <= bits && mpos + msize <= bits;
+    if (ok) return;
+    probe_say(c, 'e', "%s: damaged datatype: %zu-byte %s with precision %zu at bit offset %d", what, bits / 8,
+              cl == H5T_FLOAT ? "float" : "integer", prec, off);
+    _exit(PROBE_H5_ERROR);
+}
+
 /* Reads all values of obj (an attribute if is_attr, else a dataset) of file type ft and dataspace
  * sp into memory as ember's readers would, then frees them (vlen data reclaimed). Ends the child on
  * an error. */
 static void probe_read_values(const probe_ctx *c, hid_t obj, bool is_attr, hid_t ft, hid_t sp, const char *what) {
+    probe_check_type(c, ft, what);
     hid_t nt = probe_mem_type(ft, is_attr);
     if (nt < 0) probe_fail(c, what);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
@@ -969,13 +992,23 @@ static void probe_read_values(const probe_ctx *c, hid_t obj, bool is_attr, hid_t
         probe_say(c, 'e', "%s: %.0f bytes in memory, more than a file of this size can hold", what, bytes);
         _exit(PROBE_H5_ERROR);
     }
-    void *buf = calloc(1, np ? (size_t)bytes : 1);
+    /* A guard after the values: a damaged datatype can make HDF5's conversion write past them (the
+     * caller's read_attr_f64 into a stack double then dies of "stack smashing"); in a heap buffer
+     * that would pass unnoticed here. */
+    size_t vb = np ? (size_t)bytes : 1;
+    unsigned char *buf = calloc(1, vb + PROBE_GUARD);
     if (!buf) {
         probe_say(c, 'e', "%s: cannot allocate %.0f bytes to read it", what, bytes);
         _exit(PROBE_H5_ERROR);
     }
+    memset(buf + vb, 0xa5, PROBE_GUARD);
     herr_t rc = is_attr ? H5Aread(obj, nt, buf) : H5Dread(obj, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     if (rc < 0) probe_fail(c, what);
+    for (size_t i = 0; i < PROBE_GUARD; i++)
+        if (buf[vb + i] != 0xa5) {
+            probe_say(c, 'e', "%s: HDF5 wrote past the %zu bytes of values it read (a damaged datatype)", what, vb);
+            _exit(PROBE_H5_ERROR);
+        }
     if (H5Tdetect_class(nt, H5T_VLEN) > 0 || H5Tis_variable_str(nt) > 0) {
 #if H5_VERSION_GE(1, 12, 0)
         rc = H5Treclaim(nt, sp, H5P_DEFAULT, buf);
@@ -1152,8 +1185,8 @@ static int probe_unverified(const char *path) {
                               "was loaded from it", path, strerror(errno));
     if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return 0;
     if (WIFEXITED(ws) && WEXITSTATUS(ws) == PROBE_H5_ERROR && err[0])
-        return base_error_set("%s: no integrity line, and HDF5 cannot read it: %s; the file is damaged or not "
-                              "readable by this HDF5; nothing was loaded from it", path, err);
+        return base_error_set("%s: no integrity line, and reading it whole failed: %s: the file is damaged or "
+                              "not readable by this HDF5; nothing was loaded from it", path, err);
     if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM)
         return base_error_set("%s: no integrity line, and HDF5's parser did not finish reading %s within %g s "
                               "(time limit): the file is damaged or too large to check; nothing was loaded from "
