@@ -8,10 +8,13 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef EMBER_VERSION
@@ -863,6 +866,339 @@ static int read_attr_f64(hid_t file, const char *obj, const char *name, double *
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Probe of unverified files in a child process
+ *
+ * Why: a file without the integrity line (written by h5py or another tool, or an ember file whose
+ * user block was zeroed) reaches HDF5 unchecked, and HDF5 1.10's parser is not hardened: some
+ * damaged files make it segfault -- an out-of-range global heap index in a string attribute and an
+ * integer precision of 0 in an attribute's datatype (both read by ckpt_open itself), a damaged
+ * B-tree under H5Literate (docs/FUZZING.md). So before the calling process lets HDF5 parse such a
+ * file, a forked child reads all of it -- every link from the root, every attribute, every
+ * dataset's values, with the memory types ember's readers use -- and reports through a pipe what
+ * it is about to read. A crash, an HDF5 error or a hang in the child becomes an error in the caller
+ * naming the object; only a file the child read whole is opened here. Verified files (the hash
+ * matched) never fork.
+ *
+ * Fork and threads: the child is a copy of the calling thread only. It calls nothing but HDF5,
+ * malloc, signal set-up, setitimer, write and _exit. glibc's malloc resets its locks in the child;
+ * OpenBLAS's and OpenMP's pools are idle threads the child never uses; Hogwild workers do not run
+ * while a checkpoint is opened (resume happens before they start). HDF5 here is built thread-safe:
+ * its global lock is held only by a thread inside an HDF5 call, and ember calls HDF5 from one
+ * thread at a time, the one calling ckpt_open; had another thread held it, the child would block
+ * and the time limit would report it, never a wrong answer. The child never returns to the
+ * caller's code: _exit skips atexit handlers (HDF5's H5close, LeakSanitizer) and never flushes stdio
+ * buffers inherited from the parent. Under mpirun each rank that opens an unverified file forks its
+ * own child; the child makes no MPI call and touches no MPI buffer (Open MPI's warning about fork
+ * concerns children that use memory registered with the network), and the parent's MPI state is
+ * untouched, so collective calls around ckpt_open are unaffected.
+ * ------------------------------------------------------------------------------------------ */
+
+#define PROBE_H5_ERROR 3                      /* child exit code: HDF5 reported an error */
+#define PROBE_TIMEOUT_MS_DEFAULT 300000       /* 5 min, plus 1 s per 8 MiB of file (probe_timeout_ms) */
+#define PROBE_LINE 512                        /* longest report line, '\n' included */
+#define PROBE_GUARD 4096                      /* bytes checked after every read buffer */
+
+typedef struct {
+    int fd;           /* write end of the pipe to the parent */
+    hid_t file;
+    double max_bytes; /* refuse a dataset or attribute larger than this in memory */
+    char path[PROBE_LINE];
+} probe_ctx;
+
+/* Sends one line "<tag><text>\n" to the parent; control bytes (a damaged name) become '?'. */
+static void probe_say(const probe_ctx *c, char tag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void probe_say(const probe_ctx *c, char tag, const char *fmt, ...) {
+    char line[PROBE_LINE];
+    line[0] = tag;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 1, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    size_t len = 1 + (n < 0 ? 0 : (size_t)n < sizeof line - 2 ? (size_t)n : sizeof line - 3);
+    for (size_t i = 1; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
+    line[len++] = '\n';
+    /* Lines are shorter than PIPE_BUF, so each write is atomic. */
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(c->fd, line + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) _exit(PROBE_H5_ERROR); /* the parent is gone */
+        off += (size_t)w;
+    }
+}
+
+/* Reports the HDF5 error of a failed call on what and ends the child. */
+__attribute__((noreturn)) static void probe_fail(const probe_ctx *c, const char *what) {
+    char h5[256];
+    h5_last_error(h5);
+    probe_say(c, 'e', "%s (HDF5: %s)", what, h5[0] ? h5 : "no message");
+    _exit(PROBE_H5_ERROR);
+}
+
+/* The memory type ember's readers use for values of file type ft, a new id (caller closes): strings
+ * as read_attr_string / ckpt_get_string read them, numeric attributes as double (read_attr_f64),
+ * numeric datasets as mem_type(classify()) (read_checked), anything else as HDF5's native type.
+ * The same conversions as the later reads, since a damaged datatype can crash a conversion. */
+static hid_t probe_mem_type(hid_t ft, bool is_attr) {
+    H5T_class_t cl = H5Tget_class(ft);
+    if (cl == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (mt >= 0 && (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, H5Tget_cset(ft)) < 0)) {
+            H5Tclose(mt);
+            return -1;
+        }
+        return mt;
+    }
+    if (cl == H5T_STRING) return H5Tcopy(ft);
+    if (is_attr && (cl == H5T_INTEGER || cl == H5T_FLOAT)) return H5Tcopy(H5T_NATIVE_DOUBLE);
+    if (!is_attr && mem_type(classify(ft)) >= 0) return H5Tcopy(mem_type(classify(ft)));
+    return H5Tget_native_type(ft, H5T_DIR_ASCEND);
+}
+
+/* Checks a numeric file type's bit layout, which HDF5 1.10 takes on trust: a damaged precision or
+ * offset (precision 72 in an 8-byte integer, or 0) makes its conversions read and write past their
+ * buffers, and what they then overwrite depends on memory contents (the child may survive where the
+ * caller would die of "stack smashing"), so it is refused here instead of read. Ends the child with
+ * an error naming what if the layout is impossible. */
+static void probe_check_type(const probe_ctx *c, hid_t ft, const char *what) {
+    H5T_class_t cl = H5Tget_class(ft);
+    if (cl != H5T_INTEGER && cl != H5T_FLOAT) return;
+    size_t bits = 8 * H5Tget_size(ft), prec = H5Tget_precision(ft);
+    int off = H5Tget_offset(ft);
+    bool ok = bits > 0 && prec > 0 && off >= 0 && (size_t)off + prec <= bits;
+    size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    if (ok && cl == H5T_FLOAT)
+        ok = H5Tget_fields(ft, &spos, &epos, &esize, &mpos, &msize) >= 0 && esize > 0 && msize > 0 &&
+             spos < bits && epos + esize <= bits && mpos + msize <= bits;
+    if (ok) return;
+    probe_say(c, 'e', "%s: damaged datatype: %zu-byte %s with precision %zu at bit offset %d", what, bits / 8,
+              cl == H5T_FLOAT ? "float" : "integer", prec, off);
+    _exit(PROBE_H5_ERROR);
+}
+
+/* Reads all values of obj (an attribute if is_attr, else a dataset) of file type ft and dataspace
+ * sp into memory as ember's readers would, then frees them (vlen data reclaimed). Ends the child on
+ * an error. */
+static void probe_read_values(const probe_ctx *c, hid_t obj, bool is_attr, hid_t ft, hid_t sp, const char *what) {
+    probe_check_type(c, ft, what);
+    hid_t nt = probe_mem_type(ft, is_attr);
+    if (nt < 0) probe_fail(c, what);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    size_t es = H5Tget_size(nt);
+    if (np < 0 || es == 0) probe_fail(c, what);
+    double bytes = (double)np * (double)es;
+    if (bytes > c->max_bytes) {
+        probe_say(c, 'e', "%s: %.0f bytes in memory, more than a file of this size can hold", what, bytes);
+        _exit(PROBE_H5_ERROR);
+    }
+    /* A guard after the values: a damaged datatype can make HDF5's conversion write past them (the
+     * caller's read_attr_f64 into a stack double then dies of "stack smashing"); in a heap buffer
+     * that would pass unnoticed here. */
+    size_t vb = np ? (size_t)bytes : 1;
+    unsigned char *buf = calloc(1, vb + PROBE_GUARD);
+    if (!buf) {
+        probe_say(c, 'e', "%s: cannot allocate %.0f bytes to read it", what, bytes);
+        _exit(PROBE_H5_ERROR);
+    }
+    memset(buf + vb, 0xa5, PROBE_GUARD);
+    herr_t rc = is_attr ? H5Aread(obj, nt, buf) : H5Dread(obj, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (rc < 0) probe_fail(c, what);
+    for (size_t i = 0; i < PROBE_GUARD; i++)
+        if (buf[vb + i] != 0xa5) {
+            probe_say(c, 'e', "%s: HDF5 wrote past the %zu bytes of values it read (a damaged datatype)", what, vb);
+            _exit(PROBE_H5_ERROR);
+        }
+    if (H5Tdetect_class(nt, H5T_VLEN) > 0 || H5Tis_variable_str(nt) > 0) {
+#if H5_VERSION_GE(1, 12, 0)
+        rc = H5Treclaim(nt, sp, H5P_DEFAULT, buf);
+#else
+        rc = H5Dvlen_reclaim(nt, sp, H5P_DEFAULT, buf);
+#endif
+        if (rc < 0) probe_fail(c, what);
+    }
+    free(buf);
+    H5Tclose(nt);
+}
+
+static herr_t probe_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
+    (void)info;
+    const probe_ctx *c = op;
+    char what[2 * PROBE_LINE]; /* probe_say truncates */
+    snprintf(what, sizeof what, "attribute '%s' of %s", name, c->path);
+    probe_say(c, 'o', "%s", what);
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) probe_fail(c, what);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    if (t < 0 || sp < 0) probe_fail(c, what);
+    probe_read_values(c, a, true, t, sp, what);
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Aclose(a);
+    return 0;
+}
+
+static herr_t probe_link_nop(hid_t g, const char *name, const H5L_info_t *info, void *op) {
+    (void)g, (void)name, (void)info, (void)op;
+    return 0;
+}
+
+/* Opens the object at c->path and reads its attributes, and a dataset's values; a group's
+ * creation-order index (list_group iterates it first) is walked too. */
+static void probe_object(probe_ctx *c) {
+    probe_say(c, 'o', "%s", c->path);
+    hid_t o = H5Oopen(c->file, c->path, H5P_DEFAULT);
+    if (o < 0) probe_fail(c, c->path);
+    hsize_t idx = 0;
+    if (H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, probe_attr_cb, c) < 0) probe_fail(c, c->path);
+    H5I_type_t ty = H5Iget_type(o);
+    if (ty == H5I_GROUP) {
+        /* Fails on a group without the index (list_group then iterates by name, as H5Lvisit does). */
+        idx = 0;
+        if (H5Literate(o, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, probe_link_nop, NULL) < 0) H5Eclear2(H5E_DEFAULT);
+    } else if (ty == H5I_DATASET) {
+        hid_t t = H5Dget_type(o), sp = H5Dget_space(o);
+        if (t < 0 || sp < 0) probe_fail(c, c->path);
+        probe_read_values(c, o, false, t, sp, c->path);
+        H5Tclose(t);
+        H5Sclose(sp);
+    }
+    H5Oclose(o);
+}
+
+static herr_t probe_visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *op) {
+    (void)g;
+    probe_ctx *c = op;
+    snprintf(c->path, sizeof c->path, "/%s", name);
+    /* Soft and external links are not followed by ember's readers either (visit_rec skips what
+     * H5Oopen cannot open; nothing else resolves them). */
+    if (info->type == H5L_TYPE_HARD) probe_object(c);
+    return 0;
+}
+
+/* The child: reads everything in path, reporting to fd. Never returns. */
+__attribute__((noreturn)) static void probe_child(const char *path, int fd, double file_bytes, long timeout_ms) {
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, STDERR_FILENO); /* a sanitizer report or HDF5 message from here: the parent summarises */
+        close(null);
+    }
+    /* The caller's handlers must not run here: a test framework's or crash reporter's SIGSEGV
+     * handler would longjmp back into the caller's code in this copy of the process, and a blocked or
+     * handled SIGALRM would defeat the time limit. (Under ASan this also drops its SEGV report.) */
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP, SIGALRM, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct itimerval tv = {{0, 0}, {timeout_ms / 1000, (timeout_ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &tv, NULL); /* default SIGALRM action: the child dies, the parent reports */
+    probe_ctx c = {.fd = fd, .max_bytes = file_bytes * 1100.0 + 64.0 * 1024 * 1024};
+    /* deflate expands at most ~1032x, so no honest dataset is larger than max_bytes. */
+    snprintf(c.path, sizeof c.path, "/");
+    probe_say(&c, 'o', "the superblock");
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    no_file_locking(fapl);
+    c.file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (c.file < 0) probe_fail(&c, "the superblock");
+    probe_object(&c);
+    snprintf(c.path, sizeof c.path, "/");
+    if (H5Lvisit(c.file, H5_INDEX_NAME, H5_ITER_INC, probe_visit_cb, &c) < 0) probe_fail(&c, "the group tree");
+    _exit(0);
+}
+
+/* The child's time limit: generous (a healthy file reads at hundreds of MB/s; this allows 8 MB/s
+ * after 5 min), since a good file refused for slowness would be worse than a wait. A damaged file
+ * can make HDF5 loop (a damaged string type: H5T__conv_vlen clearing ever more memory) and then
+ * costs the whole wait. Test hook, documented in ckpt.h: EMBER_CKPT_PROBE_TIMEOUT_MS lowers it
+ * (never raises it). */
+static long probe_timeout_ms(double file_bytes) {
+    long ms = PROBE_TIMEOUT_MS_DEFAULT + (long)(file_bytes / (8.0 * 1024 * 1024) * 1000.0);
+    const char *s = getenv("EMBER_CKPT_PROBE_TIMEOUT_MS");
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (s && *s && *end == 0 && v > 0 && v < ms) return v;
+    return ms;
+}
+
+static void probe_signal_name(int sig, char *buf, size_t size) {
+    static const struct { int sig; const char *name; } names[] = {
+        {SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"}, {SIGABRT, "SIGABRT"}, {SIGFPE, "SIGFPE"},
+        {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL, perhaps out of memory"}, {SIGTERM, "SIGTERM"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].sig == sig) {
+            snprintf(buf, size, "%s", names[i].name);
+            return;
+        }
+    snprintf(buf, size, "signal %d", sig);
+}
+
+/* Reads the unverified file path whole in a forked child (above). Returns 0 if the child read
+ * everything, -1 with an error naming the file, the object and what happened otherwise. */
+static int probe_unverified(const char *path) {
+    struct stat st;
+    if (stat(path, &st) < 0) return base_error_set("%s: cannot stat: %s", path, strerror(errno));
+    long timeout_ms = probe_timeout_ms((double)st.st_size);
+    int p[2];
+    if (pipe(p) < 0)
+        return base_error_set("%s: no integrity line, and cannot create a pipe to check it in a child process: "
+                              "%s; nothing was loaded from it", path, strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return base_error_set("%s: no integrity line, and cannot fork to check it in a child process: %s; "
+                              "nothing was loaded from it", path, strerror(e));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        probe_child(path, p[1], (double)st.st_size, timeout_ms);
+    }
+    close(p[1]);
+    /* Keep the last "o" (object being read) and "e" (HDF5 error) lines. */
+    char line[PROBE_LINE + 1], at[PROBE_LINE] = "the file", err[PROBE_LINE] = "";
+    size_t ll = 0;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(p[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (ll < PROBE_LINE) line[ll++] = buf[i];
+                continue;
+            }
+            line[ll] = 0;
+            if (ll > 0 && line[0] == 'o') snprintf(at, sizeof at, "%s", line + 1);
+            if (ll > 0 && line[0] == 'e') snprintf(err, sizeof err, "%s", line + 1);
+            ll = 0;
+        }
+    }
+    close(p[0]);
+    int ws;
+    pid_t w;
+    while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {}
+    if (w < 0)
+        return base_error_set("%s: no integrity line, and the child process checking it was lost (%s); nothing "
+                              "was loaded from it", path, strerror(errno));
+    if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return 0;
+    if (WIFEXITED(ws) && WEXITSTATUS(ws) == PROBE_H5_ERROR && err[0])
+        return base_error_set("%s: no integrity line, and reading it whole failed: %s: the file is damaged or "
+                              "not readable by this HDF5; nothing was loaded from it", path, err);
+    if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM)
+        return base_error_set("%s: no integrity line, and HDF5's parser did not finish reading %s within %g s "
+                              "(time limit): the file is damaged or too large to check; nothing was loaded from "
+                              "it", path, at, (double)timeout_ms / 1000.0);
+    /* Any other end is a crash: a signal, or (under ASan) an exit code after its report. */
+    char how[64];
+    if (WIFSIGNALED(ws)) probe_signal_name(WTERMSIG(ws), how, sizeof how);
+    else snprintf(how, sizeof how, "exit code %d", WEXITSTATUS(ws));
+    return base_error_set("%s: no integrity line, and HDF5's parser crashed (%s) reading %s: the file is "
+                          "damaged; nothing was loaded from it", path, how, at);
+}
+
 int ckpt_check_integrity(const char *path) { return verify_file(path); }
 
 static FILE *g_unverified_warnings; /* ckpt_set_unverified_warnings */
@@ -877,6 +1213,7 @@ ckpt_reader *ckpt_open(const char *path) {
     }
     int v = verify_file(path);
     if (v < 0) return NULL;
+    if (v == 0 && probe_unverified(path) < 0) return NULL; /* see "Probe of unverified files" */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     no_file_locking(fapl);
@@ -923,7 +1260,7 @@ ckpt_reader *ckpt_open(const char *path) {
     if (!r->verified && g_unverified_warnings)
         fprintf(g_unverified_warnings,
                 "warning: %s: no integrity line: its contents are not verified (a damaged file may give wrong "
-                "values silently, or crash HDF5's parser)\n", path);
+                "values silently)\n", path);
     return r;
 }
 

@@ -27,8 +27,11 @@
  *     "EMBER-CHECKPOINT 1 <file size> <64-bit hash of bytes 512..end, 16 hex digits>\n"
  * ckpt_open verifies size and hash before HDF5 parses a single byte, so a truncated or bit-flipped
  * checkpoint is reported as such instead of reaching HDF5's parser (which is not hardened against
- * corrupt input). Files without the user block (written by other tools following this layout) are
- * accepted if their root attributes are right; they get no integrity check.
+ * corrupt input). Files without the line (written by other tools following this layout, or an ember
+ * file whose user block was zeroed) get no integrity check; since HDF5 1.10 can crash on a damaged
+ * one, ckpt_open first has a forked child read such a file whole (every object, attribute and
+ * dataset) and opens it only if the child finished: a crash, an HDF5 error or a hang there is an
+ * error. They are then accepted if their root attributes are right.
  *
  * Atomic save: the writer creates "<path>.tmp.<pid>", and ckpt_writer_commit flushes it, writes the
  * user block, fsyncs, renames it over <path> and fsyncs the directory. A crash or SIGKILL at any
@@ -122,7 +125,15 @@ typedef struct ckpt_reader ckpt_reader;
 
 /* Opens a checkpoint for reading: verifies the integrity line (size and hash) when present, then
  * the root attributes format == "ember-checkpoint" and format_version <= CKPT_FORMAT_VERSION.
- * Returns NULL with an error such as "x.h5: truncated: 1000 bytes, header says 4096". */
+ * Returns NULL with an error such as "x.h5: truncated: 1000 bytes, header says 4096".
+ * A file without the line is first read whole by a forked child process (never for a verified
+ * file), so a damaged one that crashes HDF5 fails here instead: "x.h5: no integrity line, and
+ * HDF5's parser crashed (SIGSEGV) reading attribute 'format' of /: the file is damaged; nothing was
+ * loaded from it", or "... HDF5 cannot read it: <object> (HDF5: <message>) ...", or "... did not
+ * finish reading <object> within 300 s (time limit) ..." (5 min plus 1 s per 8 MiB of file; the
+ * environment variable EMBER_CKPT_PROBE_TIMEOUT_MS, for tests, can only lower it). Costs a fork and
+ * one extra read of the file (docs/CHECKPOINTS.md); values that are wrong but well-formed still
+ * load, which is why training refuses such files. */
 ckpt_reader *ckpt_open(const char *path);
 void ckpt_close(ckpt_reader *r); /* NULL is fine */
 const char *ckpt_reader_path(const ckpt_reader *r);
@@ -134,9 +145,10 @@ bool ckpt_verified(const ckpt_reader *r);             /* true if the integrity l
  * `ember` command sets stderr, so every read-only tool (similar, eval, export, embed) warns;
  * training refuses such a file for --resume unless told to trust it. Not thread-safe: set once. */
 void ckpt_set_unverified_warnings(FILE *f);
-/* The integrity check ckpt_open starts with, alone (no HDF5 call): 1 if the integrity line is there
- * and size and hash match, 0 if there is no line but an HDF5 signature (ckpt_open would hand such a
- * file to HDF5 unverified), -1 with an error otherwise (truncated, corrupt, not a checkpoint). */
+/* The integrity check ckpt_open starts with, alone (no HDF5 call, no child process): 1 if the
+ * integrity line is there and size and hash match, 0 if there is no line but an HDF5 signature
+ * (ckpt_open would read such a file in a child first, then open it unverified), -1 with an error
+ * otherwise (truncated, corrupt, not a checkpoint). */
 int ckpt_check_integrity(const char *path);
 
 typedef enum ckpt_dtype {

@@ -1,9 +1,10 @@
 /* fuzz_ckpt.c — checkpoints as files: the integrity line (ckpt_check_integrity: header syntax,
  * size, hash), and for inputs that pass it, the HDF5 layout as ember reads it: every dataset's
  * info and values, /vocab, the embedding pick, /config and Word2Vec's /state reader. Files without
- * the line are not handed to HDF5 here: its parser crashes on some damaged files (found by this
- * harness, docs/FUZZING.md) and is not ember's code; fuzz_ckpt_state fuzzes ember's own checks of
- * the layout through well-formed HDF5 files instead. */
+ * the line are not handed to ckpt_open here: HDF5's parser crashes on some damaged files (found by
+ * this harness, docs/FUZZING.md); ckpt_open contains that by reading them in a forked child first,
+ * which a fuzzer would pay for on every input and whose crashes it would not see. fuzz_ckpt_state
+ * fuzzes ember's own checks of the layout through well-formed HDF5 files instead. */
 #include "fuzz.h"
 
 #include "checkpoints/ckpt.h"

@@ -5,7 +5,9 @@
 #include <hdf5.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -162,10 +164,13 @@ static int load_in_child(const char *path, const nn_params *ps, int64_t rows) {
     }
 }
 
-/* A file without the integrity line goes straight to HDF5: run flips in a child so a crash inside
- * HDF5 is counted rather than taking the test down. Asserted: such a file opens as unverified, no
- * flip or scribble crashes or aborts the reader, and (the reason for the integrity line, and for
- * refusing unverified files for training) some flips load different values without any error. */
+/* A file without the integrity line is not hashed: ckpt_open has a child process read it whole
+ * first (a crash there is an error, test_unverified_crash_is_contained), and HDF5 then parses it in
+ * the caller. Flips run in a child here too, so that a crash the probe missed is counted rather
+ * than taking the test down. Asserted: such a file opens as unverified, no flip or scribble crashes
+ * or aborts the reader, and (the reason for the integrity line, and for refusing unverified files
+ * for training) some flips load different values without any error: the probe only catches what
+ * HDF5 cannot parse, not well-formed wrong numbers. */
 static void test_bit_flips_unprotected(void **state) {
     (void)state;
     nn_params ps;
@@ -242,6 +247,166 @@ static void write_hdf5(const char *path, const char *format, int64_t version, bo
     }
     H5Sclose(sp);
     H5Fclose(f);
+}
+
+/* ---- Unverified files that crash HDF5's parser: ckpt_open reads them in a child process first ---- */
+
+/* Offset of the first n bytes equal to needle in hay[from..hn); SIZE_MAX if none. */
+static size_t find_bytes(const unsigned char *hay, size_t hn, size_t from, const void *needle, size_t n) {
+    for (size_t i = from; i + n <= hn; i++)
+        if (memcmp(hay + i, needle, n) == 0) return i;
+    return SIZE_MAX;
+}
+
+/* Damage 1. The root attribute 'format' is a variable-length string: its value in the attribute
+ * message is (length u32, global heap collection address u64, object index u32). An index far past
+ * the collection's objects makes H5HG_read index its object table out of bounds (HDF5 1.10.8 does
+ * not check it): a segfault in the H5Aread that ckpt_open's read_attr_string makes. */
+static void damage_heap_index(unsigned char *b, size_t n) {
+    size_t gcol = find_bytes(b, n, 512, "GCOL", 4);
+    size_t name = find_bytes(b, n, 512, "format\0", 7);
+    assert_true(gcol != SIZE_MAX && name != SIZE_MAX);
+    uint64_t addr = gcol - 512; /* HDF5 addresses count from the superblock, after the user block */
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(addr >> (8 * i));
+    size_t at = find_bytes(b, n, name, le, 8);
+    if (at == SIZE_MAX || at > name + 64 || at < name + 4 || b[at - 4] != 16 || b[at + 8] != 1)
+        fail_msg("layout changed: no (length 16, heap address %llu, index 1) after 'format' at byte %zu",
+                 (unsigned long long)addr, name);
+    b[at + 8] = 0x01, b[at + 9] = 0x00, b[at + 10] = 0x00, b[at + 11] = 0x40; /* index 0x40000001 */
+}
+
+/* Damage 2. The root attribute 'format_version' is an int64: its datatype message (version 1, class
+ * integer) follows the name padded to 16 bytes, with bit precision 64 at bytes 10..11. Precision 0
+ * makes the int -> double conversion of read_attr_f64 (H5T__conv_i_f, H5T__bit_copy) run off its
+ * buffers: SIGBUS or SIGSEGV. The probe refuses the impossible bit layout before reading (what
+ * such a conversion overwrites depends on memory contents, so the child might survive it where the
+ * caller would not). */
+static void damage_int_precision(unsigned char *b, size_t n) {
+    size_t name = find_bytes(b, n, 512, "format_version\0", 15);
+    assert_true(name != SIZE_MAX && name + 28 <= n);
+    unsigned char *dt = b + name + 16;
+    if (dt[0] != 0x10 || dt[4] != 8 || dt[10] != 64 || dt[11] != 0)
+        fail_msg("layout changed: no int64 datatype message after 'format_version' at byte %zu", name);
+    dt[10] = 0;
+}
+
+/* The read ckpt_open made before the probe, with plain HDF5 in a child: root attribute attr read as
+ * ember reads it (a variable-length UTF-8 string, or a double). 0 read, 1 HDF5 error, 2 crashed. */
+static int raw_attr_read_in_child(const char *path, const char *attr, bool string) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2); /* the ASan report of the expected crash */
+        /* cmocka's handlers would turn the crash into a test failure and run on in this copy. */
+        int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        for (int i = 0; i < 5; i++) signal(sigs[i], SIG_DFL);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t a = f < 0 ? -1 : H5Aopen_by_name(f, "/", attr, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) _exit(1);
+        char *s = NULL;
+        double d;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        _exit((string ? H5Aread(a, mt, &s) : H5Aread(a, H5T_NATIVE_DOUBLE, &d)) < 0 ? 1 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) <= 1) return WEXITSTATUS(st);
+    return 2; /* a signal, or ASan's exit code after its report */
+}
+
+/* A checkpoint without its integrity line, damaged so that HDF5 1.10.8 crashes where ckpt_open
+ * reads its root attributes (checked here with plain HDF5 first: before the probe, ckpt_open and
+ * `ember ckpt info` died of it). Now ckpt_open returns NULL with a message naming the file and the
+ * attribute ("crashed" for the heap index, the child having died of it; "damaged datatype" for the
+ * precision, refused before the read), `ember ckpt info` exits 1 with it, and this process goes
+ * on. */
+static void test_unverified_crash_is_contained(void **state) {
+    (void)state;
+    nn_params ps;
+    make_model(&ps, 20, 0.75f);
+    const char *src = tu_group_path("crash-src.h5");
+    assert_int_equal(save(src, &ps, 7, false), 0);
+    size_t n;
+    unsigned char *good = (unsigned char *)tu_read_file(src, &n);
+    memset(good, 0, 512);
+    static const struct {
+        const char *file, *attr;
+        bool string;
+        void (*damage)(unsigned char *, size_t);
+        const char *want;
+    } cases[] = {{"crash-heap.h5", "format", true, damage_heap_index,
+                  "no integrity line, and HDF5's parser crashed ("}, /* a signal, or ASan's exit code */
+                 {"crash-prec.h5", "format_version", false, damage_int_precision,
+                  "no integrity line, and reading it whole failed: attribute 'format_version' of /: damaged "
+                  "datatype: 8-byte integer with precision 0 at bit offset 0"}};
+    unsigned char *b = base_xmalloc(n);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        memcpy(b, good, n);
+        cases[i].damage(b, n);
+        const char *p = tu_group_path(cases[i].file);
+        assert_int_equal(tu_write_file(p, b, n), 0);
+        if (raw_attr_read_in_child(p, cases[i].attr, cases[i].string) != 2)
+            fail_msg("%s: plain HDF5 no longer crashes reading attribute '%s': this test no longer tests the "
+                     "probe; find another damage (docs/FUZZING.md)", p, cases[i].attr);
+        ckpt_reader *r = ckpt_open(p);
+        if (r) fail_msg("%s opened", p);
+        const char *m = base_error_msg();
+        printf("  %s\n", m);
+        assert_non_null(strstr(m, p));
+        if (!strstr(m, cases[i].want)) fail_msg("message lacks \"%s\"", cases[i].want);
+        char want[128];
+        snprintf(want, sizeof want, "attribute '%s' of /", cases[i].attr);
+        if (!strstr(m, want)) fail_msg("message lacks \"%s\"", want);
+        assert_non_null(strstr(m, "nothing was loaded from it"));
+        char *out = NULL;
+        assert_int_equal(tu_run_ember(&out, "ckpt info '%s'", p), 1);
+        assert_non_null(out);
+        if (!strstr(out, cases[i].want) || !strstr(out, p)) fail_msg("ember ckpt info said: %s", out);
+        free(out);
+    }
+    /* The undamaged file without the line still opens, unverified, with the same values. */
+    const char *p = tu_group_path("crash-good.h5");
+    assert_int_equal(tu_write_file(p, good, n), 0);
+    assert_int_equal(load_equal(p, &ps, 20), 0);
+    free(b);
+    free(good);
+    nn_params_free(&ps);
+}
+
+/* The probe's time limit, lowered to 1 ms by the documented test hook: a 16 MiB compressed dataset
+ * cannot be decompressed in that time, so ckpt_open reports the limit and names the file; without
+ * the hook the same file opens and loads identically. */
+static void test_unverified_probe_timeout(void **state) {
+    (void)state;
+    nn_params ps;
+    make_model(&ps, 65536, 0.5f); /* w [65536, 64]: 16 MiB of float32 */
+    const char *src = tu_group_path("slow-src.h5");
+    ckpt_writer_options opt = {.no_fsync = true, .gzip_level = 1};
+    ckpt_writer *w = ckpt_writer_begin_opts(src, &opt);
+    assert_non_null(w);
+    assert_int_equal(ckpt_put_params(w, &ps), 0);
+    assert_int_equal(ckpt_writer_commit(w), 0);
+    size_t n;
+    unsigned char *b = (unsigned char *)tu_read_file(src, &n);
+    memset(b, 0, 512);
+    const char *p = tu_group_path("slow.h5");
+    assert_int_equal(tu_write_file(p, b, n), 0);
+    printf("  %zu bytes on disk\n", n);
+    assert_int_equal(setenv("EMBER_CKPT_PROBE_TIMEOUT_MS", "1", 1), 0);
+    ckpt_reader *r = ckpt_open(p);
+    assert_int_equal(unsetenv("EMBER_CKPT_PROBE_TIMEOUT_MS"), 0);
+    if (r) fail_msg("%s opened within 1 ms", p);
+    const char *m = base_error_msg();
+    printf("  %s\n", m);
+    assert_non_null(strstr(m, p));
+    assert_non_null(strstr(m, "within 0.001 s (time limit)"));
+    assert_int_equal(load_equal(p, &ps, 65536), 0);
+    free(b);
+    nn_params_free(&ps);
 }
 
 static void test_wrong_format(void **state) {
@@ -447,6 +612,8 @@ int main(void) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bit_flips),
         cmocka_unit_test(test_bit_flips_unprotected),
+        cmocka_unit_test(test_unverified_crash_is_contained),
+        cmocka_unit_test(test_unverified_probe_timeout),
         cmocka_unit_test(test_wrong_format),
         cmocka_unit_test(test_bad_paths),
         cmocka_unit_test(test_unwritable_dir_keeps_old),
