@@ -51,10 +51,12 @@ static int vocab_rehash(data_vocab *v) {
     if (size != v->hash_size) {
         int32_t *h = malloc((size_t)size * sizeof *h);
         if (!h && v->hash_size < size) return -1;
-        if (h) { /* else the current, larger table serves (so shrinking never fails) */
+        if (h) {
             free(v->hash);
             v->hash = h;
             v->hash_size = size;
+        } else {
+            size = v->hash_size; /* the current, larger table serves: shrinking never fails */
         }
     }
     memset(v->hash, 0xff, (size_t)size * sizeof *v->hash);
@@ -108,7 +110,7 @@ int32_t data_vocab_add(data_vocab *v, const char *w, int64_t count) {
         return -1;
     }
     if (v->n == v->cap) {
-        /* both arrays grow before either is committed, so a failure leaves v as it was */
+        /* v->cap grows only once both arrays have: a failure leaves v valid, w not added */
         char **words = realloc(v->words, (size_t)v->cap * 2 * sizeof *words);
         if (!words) return vocab_oom(v);
         v->words = words;
