@@ -12,6 +12,7 @@
 
 #include "autograd/ag.h"
 #include "checkpoints/export.h"
+#include "experiments/svg.h"
 #include "data/tokenizer.h"
 #include "train/eval.h"
 #include "train/word2vec.h"
@@ -282,17 +283,8 @@ void exp_chapter_print(const exp_chapter *c, FILE *f, bool json) {
             base_json_str(f, s->skip_reason);
             fprintf(f, ", \"figures\": %d, \"items\": [", s->nfig);
             for (int j = 0; j < s->r.n; j++) {
-                const exp_basics_item *it = &s->r.items[j];
-                fprintf(f, "%s\n  {\"id\": ", j ? "," : "");
-                base_json_str(f, it->id);
-                fprintf(f, ", \"what\": ");
-                base_json_str(f, it->what);
-                fprintf(f, ", \"claim\": ");
-                base_json_str(f, it->claim);
-                fprintf(f, ", \"ember\": ");
-                base_json_str(f, it->ember);
-                if (isfinite(it->value)) fprintf(f, ", \"status\": \"%s\", \"value\": %.9g}", status_json(it->status), it->value);
-                else fprintf(f, ", \"status\": \"%s\", \"value\": null}", status_json(it->status));
+                fputs(j ? ",\n  " : "\n  ", f);
+                exp_basics_item_json(&s->r.items[j], f);
             }
             fprintf(f, "]}");
         }
@@ -320,17 +312,6 @@ void exp_chapter_print(const exp_chapter *c, FILE *f, bool json) {
 /* ---------------------------------------------------------------------------------------------
  * HTML
  * ------------------------------------------------------------------------------------------ */
-static void html_esc(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
 
 int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const char *path) {
     char tmp[4200];
@@ -361,11 +342,11 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
             const exp_basics_item *it = &c->s[i].r.items[j];
             if (it->status != EXP_MISMATCH) continue;
             fprintf(f, "<li><a href=\"#sec-%s\">%s</a>: ", c->s[i].id, c->s[i].id);
-            html_esc(f, it->what);
+            exp_xml_escape(f, it->what);
             fprintf(f, " — the chapter: <i>");
-            html_esc(f, it->claim);
+            exp_xml_escape(f, it->claim);
             fprintf(f, "</i>; ember: ");
-            html_esc(f, it->ember);
+            exp_xml_escape(f, it->ember);
             fprintf(f, "</li>\n");
         }
     fprintf(f, "</ol>\n<p>Sections:");
@@ -375,13 +356,13 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
         const exp_section *s = &c->s[i];
         fprintf(f, "<section id=\"sec-%s\" class=\"chapter-section\" data-items=\"%d\" data-figures=\"%d\">\n<h2>", s->id,
                 s->r.n, s->nfig);
-        html_esc(f, s->title);
+        exp_xml_escape(f, s->title);
         fprintf(f, "</h2>\n<p class=\"src\">%.1f s. ", s->seconds);
-        html_esc(f, s->source);
+        exp_xml_escape(f, s->source);
         fprintf(f, "</p>\n");
         if (s->skip_reason[0]) {
             fprintf(f, "<p class=\"skip\">%s: ", s->skipped ? "Skipped" : "Stopped early");
-            html_esc(f, s->skip_reason);
+            exp_xml_escape(f, s->skip_reason);
             fprintf(f, "</p>\n");
         }
         if (s->r.n) {
@@ -390,11 +371,11 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
                 const exp_basics_item *it = &s->r.items[j];
                 const char *v = status_json(it->status);
                 fprintf(f, "<tr class=\"v-%s\" id=\"item-%s\"><td>", v, it->id);
-                html_esc(f, it->what);
+                exp_xml_escape(f, it->what);
                 fprintf(f, "</td><td>");
-                html_esc(f, it->claim);
+                exp_xml_escape(f, it->claim);
                 fprintf(f, "</td><td>");
-                html_esc(f, it->ember);
+                exp_xml_escape(f, it->ember);
                 fprintf(f, "</td><td class=\"verdict\">%s</td></tr>\n",
                         it->status == EXP_MATCH ? "matches" : it->status == EXP_MISMATCH ? "differs" : "info");
             }
@@ -402,7 +383,7 @@ int exp_chapter_html(const exp_chapter *c, const exp_chapter_options *o, const c
         }
         for (int k = 0; k < s->nfig; k++) {
             fprintf(f, "<figure>\n%s<figcaption>", s->fig[k]);
-            html_esc(f, s->caption[k]);
+            exp_xml_escape(f, s->caption[k]);
             fprintf(f, "</figcaption></figure>\n");
         }
         fprintf(f, "</section>\n");

@@ -68,23 +68,28 @@ void exp_basics_free(exp_basics_report *r) {
     memset(r, 0, sizeof *r);
 }
 
+void exp_basics_item_json(const exp_basics_item *it, FILE *f) {
+    fprintf(f, "{\"id\": ");
+    base_json_str(f, it->id);
+    fprintf(f, ", \"what\": ");
+    base_json_str(f, it->what);
+    fprintf(f, ", \"claim\": ");
+    base_json_str(f, it->claim);
+    fprintf(f, ", \"ember\": ");
+    base_json_str(f, it->ember);
+    const char *st = it->status == EXP_MATCH ? "match" : it->status == EXP_MISMATCH ? "mismatch" : "info";
+    if (isfinite(it->value)) fprintf(f, ", \"status\": \"%s\", \"value\": %.9g}", st, it->value);
+    else fprintf(f, ", \"status\": \"%s\", \"value\": null}", st); /* JSON has no NaN */
+}
+
 void exp_basics_print(const exp_basics_report *r, FILE *f, bool json) {
     int mism = 0;
     for (int i = 0; i < r->n; i++) mism += r->items[i].status == EXP_MISMATCH;
     if (json) {
         fprintf(f, "{\"experiment\": \"chapter basics\", \"mismatches\": %d, \"items\": [", mism);
         for (int i = 0; i < r->n; i++) {
-            const exp_basics_item *it = &r->items[i];
-            fprintf(f, "%s\n  {\"id\": ", i ? "," : "");
-            base_json_str(f, it->id);
-            fprintf(f, ", \"what\": ");
-            base_json_str(f, it->what);
-            fprintf(f, ", \"claim\": ");
-            base_json_str(f, it->claim);
-            fprintf(f, ", \"ember\": ");
-            base_json_str(f, it->ember);
-            fprintf(f, ", \"status\": \"%s\", \"value\": %.9g}", it->status == EXP_MISMATCH ? "mismatch" : exp_status_name(it->status),
-                    it->value);
+            fputs(i ? ",\n  " : "\n  ", f);
+            exp_basics_item_json(&r->items[i], f);
         }
         fprintf(f, "\n]}\n");
         return;

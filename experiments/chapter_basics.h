@@ -49,6 +49,8 @@ const char *exp_commas(int64_t v);
 const exp_basics_item *exp_basics_find(const exp_basics_report *r, const char *id);
 /* Text: one block per item (claim vs ember, flagged mismatches); json: one JSON object. */
 void exp_basics_print(const exp_basics_report *r, FILE *f, bool json);
+/* One item as a JSON object (status "match" / "mismatch" / "info"; a non-finite value is null). */
+void exp_basics_item_json(const exp_basics_item *it, FILE *f);
 void exp_basics_free(exp_basics_report *r);
 const char *exp_status_name(exp_status s); /* "match", "MISMATCH", "info" */
 

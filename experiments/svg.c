@@ -18,8 +18,7 @@ const char *exp_svg_color(int g) {
     return PALETTE[((g % n) + n) % n];
 }
 
-/* Writes s with &, <, >, " escaped. */
-static void put_escaped(FILE *f, const char *s) {
+void exp_xml_escape(FILE *f, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
         case '&': fputs("&amp;", f); break;
@@ -85,11 +84,11 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fafafa\" stroke=\"#dddddd\"/>\n",
             px0, py0, px1 - px0, py1 - py0);
     fprintf(f, "<text x=\"%.1f\" y=\"34\" font-size=\"20\" font-weight=\"bold\" fill=\"#222222\">", px0);
-    put_escaped(f, plot->title ? plot->title : "");
+    exp_xml_escape(f, plot->title ? plot->title : "");
     fprintf(f, "</text>\n");
     if (plot->subtitle) {
         fprintf(f, "<text x=\"%.1f\" y=\"58\" font-size=\"13\" fill=\"#555555\">", px0);
-        put_escaped(f, plot->subtitle);
+        exp_xml_escape(f, plot->subtitle);
         fprintf(f, "</text>\n");
     }
 
@@ -186,7 +185,7 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
             }
         }
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222222\">", bestb.x0, bestb.y1 - 3);
-        put_escaped(f, pts[i].label);
+        exp_xml_escape(f, pts[i].label);
         fprintf(f, "</text>\n");
     }
     free(order);
@@ -200,13 +199,13 @@ int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_po
         float yy = ly + 24 * (float)g;
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\"/>\n", lx + 6, yy + 8, exp_svg_color(g));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222222\">", lx + 18, yy + 13);
-        put_escaped(f, plot->group_names[g]);
+        exp_xml_escape(f, plot->group_names[g]);
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</g>\n");
     if (plot->footnote) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#666666\">", px0, (float)H - 10);
-        put_escaped(f, plot->footnote);
+        exp_xml_escape(f, plot->footnote);
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</svg>\n");

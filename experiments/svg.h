@@ -3,6 +3,7 @@
 #define EMBER_EXPERIMENTS_SVG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct exp_svg_point {
     float x, y;          /* data coordinates (any scale: the plot fits them) */
@@ -24,6 +25,9 @@ typedef struct exp_svg_plot {
  * Writes "<path>.tmp" then renames it over path. Returns 0 or -1 with an error. */
 int exp_svg_scatter(const char *path, const exp_svg_plot *plot, const exp_svg_point *pts, int64_t n);
 
+/* Writes s with &, <, >, " escaped and control characters (not allowed in XML 1.0) as '?': for
+ * SVG and HTML text and attribute values. NULL writes nothing. */
+void exp_xml_escape(FILE *f, const char *s);
 /* The palette colour of group g ("#rrggbb", static). */
 const char *exp_svg_color(int g);
 
