@@ -78,6 +78,8 @@ const char *base_strip_path_prefix(const char *msg, const char *path);
 /* Atomic saves (checkpoints, exports) write "<target>.tmp.<pid>" and rename it over <target>; a
  * save killed before the rename leaves that file behind. base_temp_parse: true if path has that
  * form, with the target (at most size-1 bytes) and the pid written out. */
+/* Writes this process's temp name for target, "<target>.tmp.<pid>", into out (snprintf's rules). */
+void base_temp_name(char *out, size_t size, const char *target);
 bool base_temp_parse(const char *path, char *target, size_t size, long *pid);
 /* True if process pid exists (kill(pid, 0) did not fail with ESRCH). */
 bool base_pid_alive(long pid);

@@ -37,6 +37,10 @@ const char *base_strip_path_prefix(const char *msg, const char *path) {
     return (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') ? msg + n + 2 : msg;
 }
 
+void base_temp_name(char *out, size_t size, const char *target) {
+    snprintf(out, size, "%s.tmp.%ld", target, (long)getpid());
+}
+
 bool base_temp_parse(const char *path, char *target, size_t size, long *pid) {
     const char *t = strstr(path, ".tmp.");
     const char *last = NULL;

@@ -435,7 +435,7 @@ ckpt_writer *ckpt_writer_begin_opts(const char *path, const ckpt_writer_options 
     w->path = base_xstrdup(path);
     size_t n = strlen(path) + 32;
     w->tmp = base_xmalloc(n);
-    snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    base_temp_name(w->tmp, n, path);
     w->gzip = opt ? opt->gzip_level : 0;
     w->no_fsync = opt ? opt->no_fsync : false;
 

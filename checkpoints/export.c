@@ -26,7 +26,7 @@ static int out_open(out_file *o, const char *path) {
     o->path = path;
     size_t n = strlen(path) + 32;
     o->tmp = base_xmalloc(n);
-    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    base_temp_name(o->tmp, n, path);
     base_remove_stale_temps(path); /* the remains of killed exports to the same path */
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {

@@ -27,7 +27,7 @@ int data_npy_write(const char *path, const char *descr, int ndim, const int64_t 
     int pad = (64 - total % 64) % 64;
     uint16_t hlen = (uint16_t)(len + pad + 1);
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    base_temp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     const unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),

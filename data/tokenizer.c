@@ -647,7 +647,7 @@ int data_tokenizer_save(const data_tokenizer *t, const char *path) {
     const size_t n = strlen(text);
     size_t tl = strlen(path) + 32;
     char *tmp = base_xmalloc(tl);
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    base_temp_name(tmp, tl, path);
     int rc = 0;
     FILE *f = fopen(tmp, "wb");
     if (!f) {

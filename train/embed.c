@@ -135,7 +135,7 @@ int train_embed_write(const char *path, const float *v, int64_t n, int64_t d, co
         return ckpt_writer_commit(w);
     }
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    base_temp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "w");
     if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "%lld %lld\n", (long long)n, (long long)d);

@@ -999,7 +999,7 @@ static int write_predictions(ft_run *R, ag_graph *g, const ft_split *s, const ch
     int rc = predict(R, g, s, pred, conf, m);
     if (!rc && path) {
         char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+        base_temp_name(tmp, sizeof tmp, path);
         FILE *f = fopen(tmp, "w");
         if (!f) rc = base_error_set("%s: cannot write predictions: %s", path, strerror(errno));
         else {

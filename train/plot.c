@@ -40,7 +40,7 @@ int train_plot_lines(const char *path, const char *title, const char *xlabel, co
     }
     if (!(x1 > x0)) { x0 = isfinite(x0) ? x0 - 1 : 0; x1 = x0 + 2; }
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    base_temp_name(tmp, sizeof tmp, path);
     FILE *f = fopen(tmp, "w");
     if (!f) return base_error_set("%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\">\n", W, H);
