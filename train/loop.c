@@ -261,19 +261,32 @@ double train_loop_first_step_seconds(const train_loop *L) { return L->first_step
 
 /* ---- the configuration document: {"trainer": <trainer JSON>, "loop": {...}} ------------------ */
 
+/* The shortest decimal (6 to 9 significant digits) that reads back as the same float: --lr 5e-4
+ * is written 0.0005, not 0.000500000024, so the resume note shows what the user typed. */
+static const char *f32_text(char buf[32], float v) {
+    for (int p = 6; p < 9; p++) {
+        snprintf(buf, 32, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) return buf;
+    }
+    snprintf(buf, 32, "%.9g", (double)v);
+    return buf;
+}
+
 static char *config_document(const train_loop *L) {
     const train_loop_config *c = &L->cfg;
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     if (!f) return base_xstrdup("{}");
-    fprintf(f, "{\"trainer\":%s,\"loop\":{\"optim\":\"%s\",\"lr\":%.9g,\"lr_floor\":%.9g,\"weight_decay\":%.9g,"
-               "\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"decay_all\":%s,\"lazy_adam\":%s,\"schedule\":%d,\"warmup\":%lld,"
-               "\"steps\":%lld,\"accum\":%d,\"clip\":%.9g,\"seed\":%llu,\"freeze\":[",
-            c->config_json ? c->config_json : "{}", optim_kind_name(c->optim), (double)c->lr, (double)c->lr_floor,
-            (double)c->weight_decay, (double)c->beta1, (double)c->beta2, (double)c->eps,
-            c->decay_all ? "true" : "false", c->lazy_adam ? "true" : "false", (int)c->sched, (long long)c->warmup, (long long)c->steps, c->accum,
-            c->clip, (unsigned long long)c->seed);
+    char t[6][32];
+    fprintf(f, "{\"trainer\":%s,\"loop\":{\"optim\":\"%s\",\"lr\":%s,\"lr_floor\":%s,\"weight_decay\":%s,"
+               "\"beta1\":%s,\"beta2\":%s,\"eps\":%s,\"decay_all\":%s,\"lazy_adam\":%s,\"schedule\":%d,\"warmup\":%lld,"
+               "\"steps\":%lld,\"accum\":%d,\"clip\":%.17g,\"seed\":%llu,\"freeze\":[",
+            c->config_json ? c->config_json : "{}", optim_kind_name(c->optim), f32_text(t[0], c->lr),
+            f32_text(t[1], c->lr_floor), f32_text(t[2], c->weight_decay), f32_text(t[3], c->beta1),
+            f32_text(t[4], c->beta2), f32_text(t[5], c->eps), c->decay_all ? "true" : "false",
+            c->lazy_adam ? "true" : "false", (int)c->sched, (long long)c->warmup, (long long)c->steps, c->accum, c->clip,
+            (unsigned long long)c->seed);
     for (int i = 0; i < c->nfreeze; i++) {
         if (i) fputc(',', f);
         base_json_str(f, c->freeze[i]);
@@ -326,6 +339,20 @@ static char *config_member(const char *doc, const char *key) {
     return out;
 }
 
+/* Whether two JSON values are numbers that read back as the same float (a checkpoint written before
+ * the loop settings were printed shortest-first holds lr 0.000500000024 for today's 0.0005). */
+static bool same_number(const char *a, int al, const char *b, int bl) {
+    char x[64], y[64];
+    if (al <= 0 || bl <= 0 || al >= (int)sizeof x || bl >= (int)sizeof y) return false;
+    memcpy(x, a, (size_t)al);
+    x[al] = 0;
+    memcpy(y, b, (size_t)bl);
+    y[bl] = 0;
+    char *ex, *ey;
+    double dx = strtod(x, &ex), dy = strtod(y, &ey);
+    return ex != x && !*ex && ey != y && !*ey && (dx == dy || (float)dx == (float)dy);
+}
+
 /* Lists "key checkpoint V, now W" for every top-level key whose value differs between two flat
  * JSON objects written by ember (a key missing on one side reads "absent"). Returns the count. */
 static int json_flat_diff(const char *a, const char *b, char *out, size_t size) {
@@ -347,7 +374,7 @@ static int json_flat_diff(const char *a, const char *b, char *out, size_t size) 
                 key[kl] = 0;
                 const char *o = strstr(other, key), *ov = o ? o + kl : NULL;
                 int vl = (int)(v1 - v0), ol = ov ? (int)(json_value_end(ov) - ov) : 0;
-                bool same = ov && ol == vl && memcmp(ov, v0, (size_t)vl) == 0;
+                bool same = ov && ((ol == vl && memcmp(ov, v0, (size_t)vl) == 0) || same_number(v0, vl, ov, ol));
                 /* each differing key once: from the first document, or keys only in the second */
                 if (!same && (side == 0 || !ov) && used < size) {
                     const char *fv = side == 0 ? v0 : "absent", *nv = side == 0 ? (ov ? ov : "absent") : v0;
