@@ -11,12 +11,15 @@
 # so each setting runs both.
 #
 # usage: bench/word2vec_vs_gensim.sh [-c CORPUS] [-b BYTES] [-m sg|cbow|sg,cbow] [-i ITER] [-t THREADS]
-#                                    [-e EMBER] [-B]
+#                                    [-e EMBER] [-B] [-r REPEATS]
 #   -c  corpus (default /tmp/enwiki.txt; made once from the shared enwiki .gz if missing)
 #   -b  use only the first BYTES bytes (a slice for quick development runs; 0 = all)
 #   -m  sg (skip-gram, default), cbow, or both in turn (sg,cbow);  -i epochs (5);  -t threads (2)
 #   -e  the ember binary (default build/ember next to this script's tree)
 #   -B  both OpenBLAS settings: the environment as set, then with OPENBLAS_CORETYPE unset
+#   -r  same-run pairs per mode and setting (1): ember then gensim, REPEATS times, one row each, then
+#       every ratio and their median (a shared host moves single pairs by +-20 %; CBOW, being bound
+#       by memory latency, moves most). Quality is evaluated on the first pair only.
 # Flags as the issue's benchmark: -size 100 -window 5 -negative 5 -sample 1e-4 -min-count 5.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,10 +30,11 @@ iter=5
 threads=2
 ember=""
 both=0
-while getopts c:b:m:i:t:e:B opt; do
+repeats=1
+while getopts c:b:m:i:t:e:Br: opt; do
   case $opt in
     c) corpus=$OPTARG ;; b) bytes=$OPTARG ;; m) modes=$OPTARG ;; i) iter=$OPTARG ;;
-    t) threads=$OPTARG ;; e) ember=$OPTARG ;; B) both=1 ;; *) sed -n '2,22p' "$0"; exit 2 ;;
+    t) threads=$OPTARG ;; e) ember=$OPTARG ;; B) both=1 ;; r) repeats=$OPTARG ;; *) sed -n '2,25p' "$0"; exit 2 ;;
   esac
 done
 if [ -z "$ember" ]; then
@@ -91,9 +95,16 @@ bench() {
     cbow=0; [ "$mode" = cbow ] && cbow=1
     flags="-cbow $cbow -size 100 -window 5 -negative 5 -sample 1e-4 -min-count 5 -iter $iter -threads $threads"
     echo "-- $mode: $flags"
+    ratios=""
+    for rep in $(seq "$repeats"); do
+    [ "$repeats" -gt 1 ] && echo "   pair $rep of $repeats"
     run ember env "$@" "$ember" word2vec -train "$corpus" -output "$work/ember.bin" -binary 1 $flags -debug 1
     run gensim env "$@" /usr/bin/python3 "$peer" -train "$corpus" -output "$work/gensim.bin" -binary 1 $flags
-    /usr/bin/python3 "$work/eval.py" ember gensim > "$work/quality.txt" 2>/dev/null || true
+    if [ "$rep" = 1 ]; then
+      /usr/bin/python3 "$work/eval.py" ember gensim > "$work/quality.txt" 2>/dev/null || true
+    else
+      printf 'ember - - - - -\ngensim - - - - -\n' > "$work/quality.txt"
+    fi
     printf "%-8s %8s %12s %7s %7s %8s %6s %6s %6s %6s  %s\n" tool "wall s" "words/s/thr" "RSS MB" "CPU s" \
       "analogy" "WS353" "SimLex" "MEN" "MT771" "load before/after"
     for name in ember gensim; do
@@ -109,10 +120,19 @@ bench() {
     done
     ew=$(wall "$(field "$work/ember.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
     gw=$(wall "$(field "$work/gensim.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
-    awk -v e="$ew" -v g="$gw" -v m="$mode" -v l="$label" \
-      'BEGIN { printf "%s, %s: ember speed / gensim speed (whole process, same run): %.2fx\n", m, l, g / e }'
+    r=$(awk -v e="$ew" -v g="$gw" 'BEGIN { printf "%.2f", g / e }')
+    ratios="$ratios $r"
+    echo "$mode, $label: ember speed / gensim speed (whole process, same run): ${r}x"
     grep -E "words in|block products" "$work/ember.err" | sed 's/^/  /'
     sed 's/^/  /' "$work/gensim.out"
+    done
+    if [ "$repeats" -gt 1 ]; then
+      echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk -v m="$mode" -v l="$label" \
+        '{ r[NR] = $1; all = all " " $1 "x" }
+         END { med = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2;
+               printf "%s, %s: %d same-run pairs, ratios (sorted)%s; median %.2fx, min %.2fx, max %.2fx\n",
+                      m, l, NR, all, med, r[1], r[NR] }'
+    fi
   done
 }
 
