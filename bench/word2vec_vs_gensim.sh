@@ -34,9 +34,12 @@ repeats=1
 while getopts c:b:m:i:t:e:Br: opt; do
   case $opt in
     c) corpus=$OPTARG ;; b) bytes=$OPTARG ;; m) modes=$OPTARG ;; i) iter=$OPTARG ;;
-    t) threads=$OPTARG ;; e) ember=$OPTARG ;; B) both=1 ;; r) repeats=$OPTARG ;; *) sed -n '2,25p' "$0"; exit 2 ;;
+    t) threads=$OPTARG ;; e) ember=$OPTARG ;; B) both=1 ;; r) repeats=$OPTARG ;; *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
+case $repeats in
+  ''|*[!0-9]*|0) echo "word2vec_vs_gensim: -r expects a positive number of pairs, got '$repeats'" >&2; exit 2 ;;
+esac
 if [ -z "$ember" ]; then
   for b in "$here"/build/ember "$here"/build-w2v/ember; do [ -x "$b" ] && ember=$b && break; done
 fi
@@ -97,34 +100,34 @@ bench() {
     echo "-- $mode: $flags"
     ratios=""
     for rep in $(seq "$repeats"); do
-    [ "$repeats" -gt 1 ] && echo "   pair $rep of $repeats"
-    run ember env "$@" "$ember" word2vec -train "$corpus" -output "$work/ember.bin" -binary 1 $flags -debug 1
-    run gensim env "$@" /usr/bin/python3 "$peer" -train "$corpus" -output "$work/gensim.bin" -binary 1 $flags
-    if [ "$rep" = 1 ]; then
-      /usr/bin/python3 "$work/eval.py" ember gensim > "$work/quality.txt" 2>/dev/null || true
-    else
-      printf 'ember - - - - -\ngensim - - - - -\n' > "$work/quality.txt"
-    fi
-    printf "%-8s %8s %12s %7s %7s %8s %6s %6s %6s %6s  %s\n" tool "wall s" "words/s/thr" "RSS MB" "CPU s" \
-      "analogy" "WS353" "SimLex" "MEN" "MT771" "load before/after"
-    for name in ember gensim; do
-      w=$(wall "$(field "$work/$name.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
-      rss=$(field "$work/$name.err" 'Maximum resident set size (kbytes)')
-      cpu=$(awk -v u="$(field "$work/$name.err" 'User time (seconds)')" -v s="$(field "$work/$name.err" 'System time (seconds)')" 'BEGIN { print u + s }')
-      q=$(grep "^$name " "$work/quality.txt" || echo "$name ? ? ? ? ?")
-      awk -v n="$name" -v w="$w" -v words="$words" -v it="$iter" -v t="$threads" -v rss="$rss" -v cpu="$cpu" \
-        -v q="$q" -v l="$(cat "$work/$name.load")" \
-        'BEGIN { split(q, a, " "); split(l, b, " ");
-                 printf "%-8s %8.1f %12.0f %7.0f %7.1f %8s %6s %6s %6s %6s  %s / %s\n", n, w, words * it / w / t,
-                        rss / 1024, cpu, a[2], a[3], a[4], a[5], a[6], b[1], b[2] }'
-    done
-    ew=$(wall "$(field "$work/ember.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
-    gw=$(wall "$(field "$work/gensim.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
-    r=$(awk -v e="$ew" -v g="$gw" 'BEGIN { printf "%.2f", g / e }')
-    ratios="$ratios $r"
-    echo "$mode, $label: ember speed / gensim speed (whole process, same run): ${r}x"
-    grep -E "words in|block products" "$work/ember.err" | sed 's/^/  /'
-    sed 's/^/  /' "$work/gensim.out"
+      [ "$repeats" -gt 1 ] && echo "   pair $rep of $repeats"
+      run ember env "$@" "$ember" word2vec -train "$corpus" -output "$work/ember.bin" -binary 1 $flags -debug 1
+      run gensim env "$@" /usr/bin/python3 "$peer" -train "$corpus" -output "$work/gensim.bin" -binary 1 $flags
+      if [ "$rep" = 1 ]; then
+        /usr/bin/python3 "$work/eval.py" ember gensim > "$work/quality.txt" 2>/dev/null || true
+      else
+        printf 'ember - - - - -\ngensim - - - - -\n' > "$work/quality.txt"
+      fi
+      printf "%-8s %8s %12s %7s %7s %8s %6s %6s %6s %6s  %s\n" tool "wall s" "words/s/thr" "RSS MB" "CPU s" \
+        "analogy" "WS353" "SimLex" "MEN" "MT771" "load before/after"
+      for name in ember gensim; do
+        w=$(wall "$(field "$work/$name.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+        rss=$(field "$work/$name.err" 'Maximum resident set size (kbytes)')
+        cpu=$(awk -v u="$(field "$work/$name.err" 'User time (seconds)')" -v s="$(field "$work/$name.err" 'System time (seconds)')" 'BEGIN { print u + s }')
+        q=$(grep "^$name " "$work/quality.txt" || echo "$name ? ? ? ? ?")
+        awk -v n="$name" -v w="$w" -v words="$words" -v it="$iter" -v t="$threads" -v rss="$rss" -v cpu="$cpu" \
+          -v q="$q" -v l="$(cat "$work/$name.load")" \
+          'BEGIN { split(q, a, " "); split(l, b, " ");
+                   printf "%-8s %8.1f %12.0f %7.0f %7.1f %8s %6s %6s %6s %6s  %s / %s\n", n, w, words * it / w / t,
+                          rss / 1024, cpu, a[2], a[3], a[4], a[5], a[6], b[1], b[2] }'
+      done
+      ew=$(wall "$(field "$work/ember.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+      gw=$(wall "$(field "$work/gensim.err" 'Elapsed (wall clock) time (h:mm:ss or m:ss)')")
+      r=$(awk -v e="$ew" -v g="$gw" 'BEGIN { printf "%.2f", g / e }')
+      ratios="$ratios $r"
+      echo "$mode, $label: ember speed / gensim speed (whole process, same run): ${r}x"
+      grep -E "words in|block products" "$work/ember.err" | sed 's/^/  /'
+      sed 's/^/  /' "$work/gensim.out"
     done
     if [ "$repeats" -gt 1 ]; then
       echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk -v m="$mode" -v l="$label" \

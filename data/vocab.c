@@ -69,6 +69,13 @@ static int vocab_rehash(data_vocab *v) {
     return 0;
 }
 
+/* vocab_rehash after v shrank (words dropped): the current table is large enough, so this cannot
+ * fail (vocab_rehash falls back to it when a smaller one cannot be allocated). */
+static void vocab_rehash_shrunk(data_vocab *v) {
+    BASE_CHECK(vocab_rehash(v) == 0, "vocab_rehash_shrunk", "rehashing %" PRId64 " words into a table of %" PRId64
+               " slots failed", v->n, v->hash_size);
+}
+
 int64_t data_vocab_bytes(const data_vocab *v) {
     return v->str_bytes + v->cap * (int64_t)(sizeof *v->words + sizeof *v->counts) +
            v->hash_size * (int64_t)sizeof *v->hash;
@@ -186,7 +193,7 @@ int data_vocab_finish(data_vocab *v, int64_t min_count) {
         free(w);
         free(c);
         vocab_oom(v);
-        BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_finish", "a smaller hash cannot fail"); /* freeable, findable */
+        vocab_rehash_shrunk(v); /* freeable, findable */
         return -1;
     }
     for (int64_t i = 0; i < v->n; i++) order[i] = (int32_t)i;
@@ -201,7 +208,7 @@ int data_vocab_finish(data_vocab *v, int64_t min_count) {
     v->words = w;
     v->counts = c;
     v->cap = (int64_t)n;
-    BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_finish", "a smaller hash cannot fail");
+    vocab_rehash_shrunk(v);
     return 0;
 }
 
@@ -225,7 +232,7 @@ int data_vocab_build(data_vocab **out, const char *corpus_path, int64_t min_coun
         if (max_size > 0 && v->n > max_size) {
             /* word2vec.c's ReduceVocab: drop words of count <= k, k growing by one per prune. */
             int64_t dropped = vocab_drop_below(v, prune_k + 1);
-            BASE_CHECK(vocab_rehash(v) == 0, "data_vocab_build", "out of memory for the hash of %" PRId64 " words", v->n);
+            vocab_rehash_shrunk(v);
             fprintf(lg, "vocab: pruned %" PRId64 " words of count <= %" PRId64 " at %" PRId64 " words read\n", dropped,
                     prune_k, read_words);
             prune_k++;
